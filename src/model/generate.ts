@@ -1,0 +1,130 @@
+/**
+ * Autoregressive generation on a DecoderSession, recording for every position (prompt and
+ * generated) the depth computed there: router gates, the routed-layer mask and layers used.
+ *
+ * The pass at position i processes token i and predicts token i+1 (FLEXIDEPTH.md), so the record of
+ * position i holds the depth spent to produce token i+1. The last generated token is also run once,
+ * so every position has its depth.
+ */
+import type { DecoderSession, KvCache } from './session.ts';
+import { argmax, sampleToken, seededRandom, type SamplingOptions } from './sampling.ts';
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  sampling?: SamplingOptions;
+  /** Token ids that end generation (kept as the last generated token). */
+  eosIds?: number[];
+  /** Generation ends once the decoded output contains one of these; the text is cut before it. */
+  stopStrings?: string[];
+  /** Decodes generated ids to text; needed for stop strings. */
+  decode?: (ids: number[]) => string;
+  threshold?: number;
+}
+
+export type Phase = 'prompt' | 'generated';
+
+export interface PositionRecord {
+  id: number;
+  phase: Phase;
+  /** Gate of each routed layer (layer order); empty for the full variant. */
+  gates: number[];
+  /** Whether each routed layer took the full path (gate > threshold). */
+  mask: boolean[];
+  layersUsed: number;
+}
+
+export type StopReason = 'eos' | 'stop_string' | 'max_new_tokens';
+
+export interface Generation {
+  promptIds: number[];
+  generatedIds: number[];
+  positions: PositionRecord[];
+  stopReason: StopReason;
+  /** The stop string that ended generation, if any. */
+  stopString: string | null;
+  timing: { prefillMs: number; decodeMs: number; prefillTokens: number; decodeTokens: number };
+}
+
+function stopHit(text: string, stops: string[]): string | null {
+  let first: string | null = null;
+  let at = Infinity;
+  for (const s of stops) {
+    const i = text.indexOf(s);
+    if (i >= 0 && i < at) {
+      at = i;
+      first = s;
+    }
+  }
+  return first;
+}
+
+export async function generate(session: DecoderSession, promptIds: number[], opts: GenerateOptions): Promise<Generation> {
+  if (promptIds.length === 0) throw new Error('generate: the prompt has no tokens (use a BOS token or text)');
+  const threshold = opts.threshold ?? 0.5;
+  const { numLayers } = session.ckpt.config;
+  const R = session.routedLayers.length;
+  const unrouted = numLayers - R;
+  const random = seededRandom(opts.sampling?.seed ?? 0);
+  const pick = (row: Float32Array): number => (opts.sampling ? sampleToken(row, opts.sampling, random) : argmax(row));
+  const stops = opts.stopStrings ?? [];
+  if (stops.length > 0 && !opts.decode) throw new Error('generate: stop strings need a decode function');
+  const eos = new Set(opts.eosIds ?? []);
+
+  const positions: PositionRecord[] = [];
+  const record = (ids: number[], phase: Phase, gates: Float32Array): void => {
+    const S = ids.length;
+    for (let s = 0; s < S; s++) {
+      const g = Array.from({ length: R }, (_, r) => gates[r * S + s]!);
+      const mask = g.map((v) => v > threshold);
+      positions.push({ id: ids[s]!, phase, gates: g, mask, layersUsed: unrouted + mask.filter(Boolean).length });
+    }
+  };
+
+  const V = session.ckpt.config.vocabSize;
+  let cache: KvCache = session.emptyCache();
+  let t0 = performance.now();
+  const first = await session.step(promptIds, cache, threshold);
+  const prefillMs = performance.now() - t0;
+  cache = first.cache;
+  record(promptIds, 'prompt', first.gates);
+
+  const generated: number[] = [];
+  let next = opts.maxNewTokens > 0 ? pick(first.logits.subarray(first.logits.length - V)) : -1;
+  let stopReason: StopReason = 'max_new_tokens';
+  let stopString: string | null = null;
+  t0 = performance.now();
+  let decodeTokens = 0;
+  while (next >= 0) {
+    generated.push(next);
+    // Run the new token: its depth is recorded, and its logits give the next token if we go on.
+    const out = await session.step([next], cache, threshold);
+    decodeTokens++;
+    cache = out.cache;
+    record([next], 'generated', out.gates);
+    if (eos.has(next)) {
+      stopReason = 'eos';
+      break;
+    }
+    if (stops.length > 0 && (stopString = stopHit(opts.decode!(generated), stops)) !== null) {
+      stopReason = 'stop_string';
+      break;
+    }
+    if (generated.length >= opts.maxNewTokens) break;
+    next = pick(out.logits);
+  }
+  return {
+    promptIds,
+    generatedIds: generated,
+    positions,
+    stopReason,
+    stopString,
+    timing: { prefillMs, decodeMs: performance.now() - t0, prefillTokens: promptIds.length, decodeTokens },
+  };
+}
+
+/** The output text: generated tokens decoded, cut before the stop string that ended generation. */
+export function outputText(gen: Generation, decode: (ids: number[]) => string): string {
+  const text = decode(gen.generatedIds);
+  if (gen.stopString === null) return text;
+  return text.slice(0, text.indexOf(gen.stopString));
+}

@@ -1,0 +1,361 @@
+/**
+ * Builds the decoder graph (with KV cache) of a Llama or FlexiDepth checkpoint, one method per
+ * block, in the spirit of onnxruntime-genai's model builder.
+ *
+ * Graph contract (DESIGN.md):
+ *   inputs   input_ids [B,S] int64, position_ids [B,S] int64, attention_mask [B,T] int64 (T = P+S),
+ *            past.{i}.key / past.{i}.value [B,kvH,P,hd], and for `flexidepth` threshold [] float
+ *   outputs  logits [B,S,V], present.{i}.key / present.{i}.value [B,kvH,T,hd],
+ *            and for `flexidepth` gates [R,B,S] (R routed layers, in layer order)
+ *
+ * Tokens are processed as N = B*S rows. Attention is written out (MatMul/Softmax) with an additive
+ * bias [N, B*T] rather than a fused causal kernel, because a routed layer runs attention for an
+ * arbitrary subset of rows: the bias row of each token encodes its own batch, causal limit and
+ * padding, so gathering rows gathers their masks with them.
+ */
+import { FLEXIDEPTH_REDUCTION, ropeInverseFrequencies, type ModelConfig } from './config.ts';
+import { layerPrefix, type Checkpoint } from './checkpoint.ts';
+import { OnnxGraph } from './onnx-graph.ts';
+
+export type Variant = 'full' | 'flexidepth';
+export const VARIANTS: readonly Variant[] = ['full', 'flexidepth'];
+
+/** Bumped whenever the emitted graph changes, so cached graphs are rebuilt. */
+export const GRAPH_BUILDER_VERSION = 2;
+
+/** Additive attention bias for disallowed keys: large but finite, so softmax never sees -inf - -inf. */
+const MASKED = -1e30;
+
+/** Rows of the current block: all N tokens, or a gathered subset (the full path of a routed layer). */
+interface Rows {
+  cos: string; // [M, hd/2]
+  sin: string; // [M, hd/2]
+  bias: string; // [M, B*T]
+}
+
+export class DecoderGraphBuilder {
+  private readonly g = new OnnxGraph();
+  private readonly cfg: ModelConfig;
+  private readonly d: number;
+  private readonly half: number;
+  private inputIds = '';
+  private shapeBS = '';
+  private all!: Rows;
+  private threshold = '';
+  private readonly gates: string[] = [];
+
+  constructor(private readonly ckpt: Checkpoint, private readonly variant: Variant) {
+    this.cfg = ckpt.config;
+    this.d = this.cfg.hiddenSize;
+    this.half = this.cfg.headDim / 2;
+    if (variant === 'flexidepth' && this.cfg.routingLayers.length === 0) {
+      throw new Error(`variant flexidepth needs a ddllama checkpoint with routing_layers`);
+    }
+  }
+
+  build(): OnnxGraph {
+    const { cfg, g } = this;
+    this.inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
+    const positionIds = g.input('position_ids', 'int64', ['batch', 'seq']);
+    const attentionMask = g.input('attention_mask', 'int64', ['batch', 'total']);
+    if (this.variant === 'flexidepth') this.threshold = g.input('threshold', 'float', []);
+    this.shapeBS = g.op('/model/shape_bs', 'Shape', [this.inputIds]);
+
+    let x = this.embed();
+    this.all = { ...this.rotaryTables(positionIds), bias: this.attentionBias(attentionMask) };
+    for (let i = 0; i < cfg.numLayers; i++) {
+      const routed = this.variant === 'flexidepth' && cfg.routingLayers.includes(i);
+      x = routed ? this.routedLayer(i, x) : this.layer(i, x);
+    }
+    this.lmHead(x);
+    if (this.variant === 'flexidepth') {
+      const gates = this.gates.length === 1 ? this.gates[0]! : g.op('/model/gates', 'Concat', this.gates, { axis: 0 });
+      g.output('gates', gates, 'float', [this.gates.length, 'batch', 'seq']);
+    }
+    return g;
+  }
+
+  // ---- weights -------------------------------------------------------------------------------
+
+  private weight(name: string): Float32Array {
+    const t = this.ckpt.weights.get(name);
+    if (t === undefined) throw new Error(`checkpoint tensor ${name} missing (loadCheckpoint validates this)`);
+    return t.data;
+  }
+
+  /** A torch Linear weight [out, in] as a MatMul initializer [in, out]. */
+  private linear(name: string): string {
+    if (this.g.hasInitializer(name)) return name;
+    const t = this.ckpt.weights.get(name)!;
+    const [out, inp] = t.shape as [number, number];
+    const w = new Float32Array(out * inp);
+    for (let o = 0; o < out; o++) for (let k = 0; k < inp; k++) w[k * out + o] = t.data[o * inp + k]!;
+    return this.g.initializer(name, [inp, out], w);
+  }
+
+  private vector(name: string): string {
+    if (this.g.hasInitializer(name)) return name;
+    const t = this.ckpt.weights.get(name)!;
+    return this.g.initializer(name, t.shape, t.data);
+  }
+
+  // ---- model-level blocks ----------------------------------------------------------------------
+
+  private embed(): string {
+    const { g } = this;
+    const table = g.initializer('model.embed_tokens.weight', [this.cfg.vocabSize, this.d], this.weight('model.embed_tokens.weight'));
+    const ids = g.op('/model/embed_tokens/flatten', 'Reshape', [this.inputIds, g.int64s([-1])]);
+    return g.op('/model/embed_tokens', 'Gather', [table, ids], { axis: 0 });
+  }
+
+  /**
+   * cos and sin of every token's rotary angles, [N, hd/2], computed from position_ids in float32
+   * (as Hugging Face does): angle = position * inv_freq.
+   */
+  private rotaryTables(positionIds: string): { cos: string; sin: string } {
+    const { g } = this;
+    const inv = this.g.initializer('/model/rotary/inv_freq', [1, this.half], Float32Array.from(ropeInverseFrequencies(this.cfg)));
+    const pos = g.op('/model/rotary/positions', 'Reshape', [positionIds, g.int64s([-1, 1])]);
+    const posF = g.op('/model/rotary/positions', 'Cast', [pos], { to: 1 });
+    const angles = g.op('/model/rotary/angles', 'Mul', [posF, inv]);
+    return { cos: g.op('/model/rotary', 'Cos', [angles]), sin: g.op('/model/rotary', 'Sin', [angles]) };
+  }
+
+  /**
+   * The additive attention bias [N, B*T]: row (b, s) may see key (b', k) iff b' = b, the key is at
+   * or before the query in the cache (k <= P + s), and attention_mask[b', k] = 1.
+   *
+   *   same_batch [B,1,B,1] ─┐
+   *   causal     [1,S,1,T] ─┼─ And ─ Where(0, MASKED) ─ Reshape [N, B*T]
+   *   padding    [1,1,B,T] ─┘
+   */
+  private attentionBias(attentionMask: string): string {
+    const { g } = this;
+    const p = '/model/attn_bias';
+    const zero = g.int64s([0], true);
+    const one = g.int64s([1], true);
+    const maskShape = g.op(`${p}/mask_shape`, 'Shape', [attentionMask]);
+    const B = g.op(`${p}/batch`, 'Gather', [maskShape, zero], { axis: 0 });
+    const T = g.op(`${p}/total`, 'Gather', [maskShape, one], { axis: 0 });
+    const S = g.op(`${p}/seq`, 'Gather', [this.shapeBS, one], { axis: 0 });
+    const past = g.op(`${p}/past`, 'Sub', [T, S]);
+
+    const keyIdx = g.op(`${p}/key_idx`, 'Range', [zero, T, one]);
+    const qFrom = g.op(`${p}/query_from`, 'Range', [zero, S, one]);
+    const queryIdx = g.op(`${p}/query_idx`, 'Add', [qFrom, past]);
+    const q2 = g.op(`${p}/query_idx`, 'Reshape', [queryIdx, g.int64s([1, -1, 1, 1])]);
+    const k2 = g.op(`${p}/key_idx`, 'Reshape', [keyIdx, g.int64s([1, 1, 1, -1])]);
+    const causal = g.op(`${p}/causal`, 'LessOrEqual', [k2, q2]);
+
+    const bRange = g.op(`${p}/batch_idx`, 'Range', [zero, B, one]);
+    const bRow = g.op(`${p}/batch_row`, 'Reshape', [bRange, g.int64s([-1, 1, 1, 1])]);
+    const bCol = g.op(`${p}/batch_col`, 'Reshape', [bRange, g.int64s([1, 1, -1, 1])]);
+    const sameBatch = g.op(`${p}/same_batch`, 'Equal', [bRow, bCol]);
+
+    const padBool = g.op(`${p}/padding`, 'Cast', [attentionMask], { to: 9 });
+    const padding = g.op(`${p}/padding`, 'Unsqueeze', [padBool, g.int64s([0, 1])]);
+
+    const allowed = g.op(`${p}/allowed`, 'And', [g.op(`${p}/batch_causal`, 'And', [sameBatch, causal]), padding]);
+    const bias = g.op(`${p}/bias`, 'Where', [allowed, g.float(0), g.float(MASKED)]);
+    const bt = g.op(`${p}/keys`, 'Size', [attentionMask]);
+    const shape = g.op(`${p}/shape`, 'Concat', [g.int64s([-1]), g.op(`${p}/keys`, 'Unsqueeze', [bt, g.int64s([0])])], { axis: 0 });
+    return g.op(`${p}/bias`, 'Reshape', [bias, shape]);
+  }
+
+  private lmHead(x: string): void {
+    const { g, cfg } = this;
+    const normed = this.rmsNorm('/model/norm', x, 'model.norm.weight');
+    let w: string;
+    if (cfg.tieWordEmbeddings) {
+      const emb = this.weight('model.embed_tokens.weight');
+      const V = cfg.vocabSize;
+      const t = new Float32Array(V * this.d);
+      for (let v = 0; v < V; v++) for (let k = 0; k < this.d; k++) t[k * V + v] = emb[v * this.d + k]!;
+      w = g.initializer('lm_head.weight', [this.d, V], t);
+    } else {
+      w = this.linear('lm_head.weight');
+    }
+    const flat = g.op('/lm_head', 'MatMul', [normed, w]);
+    const shape = g.op('/lm_head/shape', 'Concat', [this.shapeBS, g.int64s([-1])], { axis: 0 });
+    const logits = g.op('/lm_head', 'Reshape', [flat, shape]);
+    g.output('logits', logits, 'float', ['batch', 'seq', cfg.vocabSize]);
+  }
+
+  // ---- layer blocks --------------------------------------------------------------------------
+
+  private rmsNorm(path: string, x: string, weightName: string): string {
+    return this.g.op(path, 'SimplifiedLayerNormalization', [x, this.vector(weightName)], { axis: -1, epsilon: { float: this.cfg.rmsNormEps }, stash_type: 1 });
+  }
+
+  /** A plain Llama layer over all rows: h = x + Attn(InNorm(x)); y = h + FFN(PostNorm(h)). */
+  private layer(i: number, x: string): string {
+    const { g } = this;
+    const p = `/model/layers.${i}`;
+    const z = this.rmsNorm(`${p}/input_layernorm`, x, `${layerPrefix(i)}.input_layernorm.weight`);
+    const keys = this.keyValueCache(i, z);
+    const h = g.op(`${p}/attn/residual`, 'Add', [x, this.attention(i, z, this.all, keys)]);
+    const u = this.rmsNorm(`${p}/post_attention_layernorm`, h, `${layerPrefix(i)}.post_attention_layernorm.weight`);
+    return g.op(`${p}/mlp/residual`, 'Add', [h, this.mlp(i, u)]);
+  }
+
+  /**
+   * A FlexiDepth routed layer (FLEXIDEPTH.md, "One routed layer, exactly"). Only the full-path rows
+   * reach the query projection, attention and FFN; only the skip-path rows reach the adapter.
+   *
+   *   x ─ InNorm ─ z ─┬─ router ─ g ─ g > threshold ─ NonZero ─ full rows / skip rows
+   *                   └─ K,V for all rows ─ present
+   *   full rows: h = x + Attn(z);  y = h + g * FFN(PostNorm(h))
+   *   skip rows: y = x + (1 - g) * Adapter(PostNorm(x))
+   *   y = ScatterND(ScatterND(x, full rows, y_full), skip rows, y_skip)
+   */
+  private routedLayer(i: number, x: string): string {
+    const { g } = this;
+    const p = `/model/layers.${i}`;
+    const w = layerPrefix(i);
+    const z = this.rmsNorm(`${p}/input_layernorm`, x, `${w}.input_layernorm.weight`);
+    const gate = this.router(i, z); // [N, 1]
+    this.gates.push(g.op(`${p}/router/gates`, 'Reshape', [gate, g.op(`${p}/router/gates_shape`, 'Concat', [g.int64s([1]), this.shapeBS], { axis: 0 })]));
+    const keys = this.keyValueCache(i, z);
+
+    const full = g.op(`${p}/route/full`, 'Greater', [g.op(`${p}/route/flat`, 'Reshape', [gate, g.int64s([-1])]), this.threshold]);
+    const fullIdx = g.op(`${p}/route/full_idx`, 'Transpose', [g.op(`${p}/route/full_idx`, 'NonZero', [full])], { perm: [1, 0] }); // [M,1]
+    const skipIdx = g.op(`${p}/route/skip_idx`, 'Transpose', [g.op(`${p}/route/skip_idx`, 'NonZero', [g.op(`${p}/route/skip`, 'Not', [full])])], { perm: [1, 0] });
+    const fullRows = g.op(`${p}/route/full_rows`, 'Reshape', [fullIdx, g.int64s([-1])]);
+    const skipRows = g.op(`${p}/route/skip_rows`, 'Reshape', [skipIdx, g.int64s([-1])]);
+    const pick = (what: string, t: string, rows: string, tag: string): string => g.op(`${p}/route/${tag}_${what}`, 'Gather', [t, rows], { axis: 0 });
+
+    // Full path on the gathered rows.
+    const rows: Rows = { cos: pick('cos', this.all.cos, fullRows, 'full'), sin: pick('sin', this.all.sin, fullRows, 'full'), bias: pick('bias', this.all.bias, fullRows, 'full') };
+    const xFull = pick('x', x, fullRows, 'full');
+    const h = g.op(`${p}/attn/residual`, 'Add', [xFull, this.attention(i, pick('z', z, fullRows, 'full'), rows, keys)]);
+    const uFull = this.rmsNorm(`${p}/post_attention_layernorm`, h, `${w}.post_attention_layernorm.weight`);
+    const ffn = g.op(`${p}/mlp/scale`, 'Mul', [pick('gate', gate, fullRows, 'full'), this.mlp(i, uFull)]);
+    const yFull = g.op(`${p}/mlp/residual`, 'Add', [h, ffn]);
+
+    // Skip path: the same frozen PostNorm, then the adapter scaled by (1 - g).
+    const xSkip = pick('x', x, skipRows, 'skip');
+    const uSkip = this.rmsNorm(`${p}/adapter/post_attention_layernorm`, xSkip, `${w}.post_attention_layernorm.weight`);
+    const oneMinus = g.op(`${p}/adapter/one_minus_gate`, 'Sub', [g.float(1), pick('gate', gate, skipRows, 'skip')]);
+    const adapted = g.op(`${p}/adapter/scale`, 'Mul', [oneMinus, this.adapter(i, uSkip)]);
+    const ySkip = g.op(`${p}/adapter/residual`, 'Add', [xSkip, adapted]);
+
+    const merged = g.op(`${p}/route/scatter_full`, 'ScatterND', [x, fullIdx, yFull]);
+    return g.op(`${p}/route/scatter_skip`, 'ScatterND', [merged, skipIdx, ySkip]);
+  }
+
+  /** g = sigmoid(head(dec(tanh(RMSNorm_r(enc(z)))))), [N, 1]. */
+  private router(i: number, z: string): string {
+    const { g } = this;
+    const p = `/model/layers.${i}/router`;
+    const w = `${layerPrefix(i)}.router`;
+    const enc = g.op(`${p}/router_enc`, 'MatMul', [z, this.linear(`${w}.router_enc.weight`)]);
+    const normed = this.rmsNorm(`${p}/router_norm`, enc, `${w}.router_norm.weight`);
+    const dec = g.op(`${p}/router_dec`, 'MatMul', [g.op(`${p}/tanh`, 'Tanh', [normed]), this.linear(`${w}.router_dec.weight`)]);
+    const logit = g.op(`${p}/router_head`, 'MatMul', [dec, this.linear(`${w}.router_head.weight`)]);
+    return g.op(p, 'Sigmoid', [logit]);
+  }
+
+  /** SwiGLU MLP: down(silu(gate(u)) * up(u)). */
+  private mlp(i: number, u: string): string {
+    const { g } = this;
+    const p = `/model/layers.${i}/mlp`;
+    const w = `${layerPrefix(i)}.mlp`;
+    const gate = g.op(`${p}/gate_proj`, 'MatMul', [u, this.linear(`${w}.gate_proj.weight`)]);
+    const up = g.op(`${p}/up_proj`, 'MatMul', [u, this.linear(`${w}.up_proj.weight`)]);
+    const act = g.op(`${p}/act`, 'Mul', [gate, g.op(`${p}/act`, 'Sigmoid', [gate])]);
+    return g.op(`${p}/down_proj`, 'MatMul', [g.op(`${p}/gated`, 'Mul', [act, up]), this.linear(`${w}.down_proj.weight`)]);
+  }
+
+  /** FlexiDepth adapter with the released checkpoint's swapped names: up(silu(gate(u)) * down(u)). */
+  private adapter(i: number, u: string): string {
+    const { g } = this;
+    const p = `/model/layers.${i}/adapter`;
+    const w = `${layerPrefix(i)}.router_proj`;
+    const gate = g.op(`${p}/gate_proj`, 'MatMul', [u, this.linear(`${w}.gate_proj.weight`)]);
+    const down = g.op(`${p}/down_proj`, 'MatMul', [u, this.linear(`${w}.down_proj.weight`)]);
+    const act = g.op(`${p}/act`, 'Mul', [gate, g.op(`${p}/act`, 'Sigmoid', [gate])]);
+    return g.op(`${p}/up_proj`, 'MatMul', [g.op(`${p}/gated`, 'Mul', [act, down]), this.linear(`${w}.up_proj.weight`)]);
+  }
+
+  /**
+   * Rotates x by the rows' angles (Hugging Face rotate_half layout). x is [M, heads, hd]
+   * (`headsAxis` 1) or [heads, M, hd] (`headsAxis` 0).
+   */
+  private rotary(path: string, x: string, rows: Rows, headsAxis: 0 | 1): string {
+    const { g } = this;
+    const cos = g.op(`${path}/cos`, 'Unsqueeze', [rows.cos, g.int64s([headsAxis])]);
+    const sin = g.op(`${path}/sin`, 'Unsqueeze', [rows.sin, g.int64s([headsAxis])]);
+    const [x1, x2] = g.node(path, 'Split', [x, g.int64s([this.half, this.half])], { axis: 2 }, 2) as [string, string];
+    const r1 = g.op(`${path}/first`, 'Sub', [g.op(`${path}/x1cos`, 'Mul', [x1, cos]), g.op(`${path}/x2sin`, 'Mul', [x2, sin])]);
+    const r2 = g.op(`${path}/second`, 'Add', [g.op(`${path}/x2cos`, 'Mul', [x2, cos]), g.op(`${path}/x1sin`, 'Mul', [x1, sin])]);
+    return g.op(path, 'Concat', [r1, r2], { axis: 2 });
+  }
+
+  /**
+   * K and V of every row, appended to the cache: present = Concat(past, new) [B,kvH,T,hd].
+   * Returns the keys and values laid out for attention over all batches: [H, B*T, hd]
+   * (key heads repeated for grouped-query attention).
+   */
+  private keyValueCache(i: number, z: string): { k: string; v: string } {
+    const { g, cfg } = this;
+    const p = `/model/layers.${i}/attn`;
+    const w = `${layerPrefix(i)}.self_attn`;
+    const kvH = cfg.numKvHeads;
+    const hd = cfg.headDim;
+    const heads = g.int64s([-1, kvH, hd]);
+    const bshd = g.op(`${p}/kv_shape`, 'Concat', [this.shapeBS, g.int64s([kvH, hd])], { axis: 0 });
+
+    const kRows = g.op(`${p}/k_proj`, 'Reshape', [g.op(`${p}/k_proj`, 'MatMul', [z, this.linear(`${w}.k_proj.weight`)]), heads]);
+    const kRot = this.rotary(`${p}/k_rotary`, kRows, this.all, 1);
+    const vRows = g.op(`${p}/v_proj`, 'Reshape', [g.op(`${p}/v_proj`, 'MatMul', [z, this.linear(`${w}.v_proj.weight`)]), heads]);
+
+    const out: string[] = [];
+    for (const [kind, rowsT] of [['key', kRot], ['value', vRows]] as const) {
+      const past = g.input(`past.${i}.${kind}`, 'float', ['batch', kvH, 'past', hd]);
+      const fresh = g.op(`${p}/${kind}_new`, 'Transpose', [g.op(`${p}/${kind}_new`, 'Reshape', [rowsT, bshd])], { perm: [0, 2, 1, 3] });
+      const present = g.op(`${p}/${kind}_cache`, 'Concat', [past, fresh], { axis: 2 });
+      g.output(`present.${i}.${kind}`, present, 'float', ['batch', kvH, 'total', hd]);
+      // [B,kvH,T,hd] -> [kvH, B*T, hd] -> repeat each key head for its query heads -> [H, B*T, hd]
+      let t = g.op(`${p}/${kind}_all`, 'Reshape', [g.op(`${p}/${kind}_all`, 'Transpose', [present], { perm: [1, 0, 2, 3] }), g.int64s([kvH, -1, hd])]);
+      const rep = cfg.numHeads / kvH;
+      if (rep > 1) {
+        const expanded = g.op(`${p}/${kind}_repeat`, 'Expand', [g.op(`${p}/${kind}_repeat`, 'Unsqueeze', [t, g.int64s([1])]), g.int64s([1, rep, 1, 1])]);
+        t = g.op(`${p}/${kind}_heads`, 'Reshape', [expanded, g.int64s([cfg.numHeads, -1, hd])]);
+      }
+      out.push(t);
+    }
+    return { k: out[0]!, v: out[1]! };
+  }
+
+  /**
+   * Multi-head attention of the given rows against every cached key, then the output projection.
+   *
+   *   z_rows ─ q_proj ─ [M,H,hd] ─ Transpose ─ rotary [H,M,hd] ─┐
+   *   keys [H,BT,hd] ─ Transpose [H,hd,BT] ──────────┴ MatMul*scale + bias ─ Softmax ─ MatMul values ─ o_proj
+   */
+  private attention(i: number, z: string, rows: Rows, kv: { k: string; v: string }): string {
+    const { g, cfg } = this;
+    const p = `/model/layers.${i}/attn`;
+    const w = `${layerPrefix(i)}.self_attn`;
+    const H = cfg.numHeads;
+    const hd = cfg.headDim;
+    const q = g.op(`${p}/q_proj`, 'Reshape', [g.op(`${p}/q_proj`, 'MatMul', [z, this.linear(`${w}.q_proj.weight`)]), g.int64s([-1, H, hd])]);
+    // Heads first before the rotary: ORT 1.30 fuses a Transpose feeding MatMul's first input into
+    // FusedMatMul, which crashes (SIGFPE) when the layer's full path has zero rows.
+    const qT = g.op(`${p}/q_heads`, 'Transpose', [q], { perm: [1, 0, 2] });
+    const qHeads = g.op(`${p}/q_scale`, 'Mul', [this.rotary(`${p}/q_rotary`, qT, rows, 0), g.float(1 / Math.sqrt(hd))]);
+    const kT = g.op(`${p}/k_t`, 'Transpose', [kv.k], { perm: [0, 2, 1] });
+    const scores = g.op(`${p}/bias`, 'Add', [g.op(`${p}/qk`, 'MatMul', [qHeads, kT]), rows.bias]);
+    const probs = g.op(`${p}/softmax`, 'Softmax', [scores], { axis: -1 });
+    const ctx = g.op(`${p}/pv`, 'MatMul', [probs, kv.v]); // [H, M, hd]
+    const merged = g.op(`${p}/merge`, 'Reshape', [g.op(`${p}/merge`, 'Transpose', [ctx], { perm: [1, 0, 2] }), g.int64s([-1, H * hd])]);
+    return g.op(`${p}/o_proj`, 'MatMul', [merged, this.linear(`${w}.o_proj.weight`)]);
+  }
+}
+
+/** Number of layers a token uses: unrouted layers + routed layers on the full path. */
+export function unroutedLayerCount(cfg: ModelConfig, variant: Variant): number {
+  return variant === 'flexidepth' ? cfg.numLayers - cfg.routingLayers.length : cfg.numLayers;
+}
+
+export { FLEXIDEPTH_REDUCTION };

@@ -1,0 +1,215 @@
+/**
+ * Import of llama2.c checkpoints (karpathy/llama2.c, "v0" format) and their tokenizers into the
+ * Hugging Face layout the engine reads.
+ *
+ * Model file: 7 int32 (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len; a
+ * negative vocab_size means an unshared classifier), then float32 tensors in the order below.
+ * llama2.c rotates interleaved pairs (2j, 2j+1) of each head; Hugging Face rotates halves
+ * (j, j + hd/2). The query and key rows are permuted accordingly, as Meta's conversion script does.
+ *
+ * Tokenizer file: int32 max_token_length, then per token: float32 score, int32 length, bytes.
+ * llama2.c's encoder prepends a space, maps each character to its token (bytes as <0xNN> when
+ * missing), then repeatedly merges the adjacent pair whose concatenation has the highest score.
+ * That is a sentencepiece-style BPE: the merges list is every split of every multi-character token,
+ * ranked by the token's score.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../errors.ts';
+import { writeSafetensorsFile, type Tensor } from './safetensors.ts';
+
+interface Llama2cHeader {
+  dim: number;
+  hiddenDim: number;
+  nLayers: number;
+  nHeads: number;
+  nKvHeads: number;
+  vocabSize: number;
+  seqLen: number;
+  sharedClassifier: boolean;
+}
+
+function readFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UserError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+/** Reorders query/key rows from interleaved rotary pairs to Hugging Face's half-split layout. */
+function permuteRotary(w: Float32Array, heads: number, headDim: number, inDim: number): Float32Array {
+  const out = new Float32Array(w.length);
+  const half = headDim / 2;
+  for (let h = 0; h < heads; h++) {
+    for (let j = 0; j < half; j++) {
+      for (const c of [0, 1]) {
+        const src = (h * headDim + 2 * j + c) * inDim;
+        const dst = (h * headDim + c * half + j) * inDim;
+        out.set(w.subarray(src, src + inDim), dst);
+      }
+    }
+  }
+  return out;
+}
+
+export function convertLlama2cModel(binPath: string): { config: Record<string, unknown>; tensors: Map<string, Tensor> } {
+  const buf = readFile(binPath);
+  if (buf.length < 28) throw new UserError(`${binPath}: too short for a llama2.c header`);
+  const ints = Array.from({ length: 7 }, (_, i) => buf.readInt32LE(4 * i));
+  const h: Llama2cHeader = {
+    dim: ints[0]!, hiddenDim: ints[1]!, nLayers: ints[2]!, nHeads: ints[3]!, nKvHeads: ints[4]!,
+    vocabSize: Math.abs(ints[5]!), seqLen: ints[6]!, sharedClassifier: ints[5]! > 0,
+  };
+  if ([h.dim, h.hiddenDim, h.nLayers, h.nHeads, h.nKvHeads, h.vocabSize, h.seqLen].some((v) => v <= 0) || h.dim % h.nHeads !== 0) {
+    throw new UserError(`${binPath}: not a llama2.c v0 checkpoint (header ${ints.join(', ')})`);
+  }
+  const hd = h.dim / h.nHeads;
+  const kvDim = h.nKvHeads * hd;
+  const L = h.nLayers;
+  const floats = new Float32Array(buf.buffer.slice(buf.byteOffset + 28, buf.byteOffset + buf.length - ((buf.length - 28) % 4)));
+  let off = 0;
+  const take = (n: number): Float32Array => {
+    if (off + n > floats.length) throw new UserError(`${binPath}: file ends early (truncated checkpoint)`);
+    const t = floats.slice(off, off + n);
+    off += n;
+    return t;
+  };
+  const perLayer = (n: number): Float32Array[] => {
+    const all = take(L * n);
+    return Array.from({ length: L }, (_, l) => all.slice(l * n, (l + 1) * n));
+  };
+  const tensors = new Map<string, Tensor>();
+  tensors.set('model.embed_tokens.weight', { shape: [h.vocabSize, h.dim], data: take(h.vocabSize * h.dim) });
+  const rmsAtt = perLayer(h.dim);
+  const wq = perLayer(h.dim * h.dim);
+  const wk = perLayer(kvDim * h.dim);
+  const wv = perLayer(kvDim * h.dim);
+  const wo = perLayer(h.dim * h.dim);
+  const rmsFfn = perLayer(h.dim);
+  const w1 = perLayer(h.hiddenDim * h.dim);
+  const w2 = perLayer(h.dim * h.hiddenDim);
+  const w3 = perLayer(h.hiddenDim * h.dim);
+  tensors.set('model.norm.weight', { shape: [h.dim], data: take(h.dim) });
+  take(h.seqLen * hd); // freq_cis_real, freq_cis_imag: unused, RoPE is recomputed
+  if (!h.sharedClassifier) tensors.set('lm_head.weight', { shape: [h.vocabSize, h.dim], data: take(h.vocabSize * h.dim) });
+  for (let l = 0; l < L; l++) {
+    const p = `model.layers.${l}`;
+    tensors.set(`${p}.input_layernorm.weight`, { shape: [h.dim], data: rmsAtt[l]! });
+    tensors.set(`${p}.self_attn.q_proj.weight`, { shape: [h.dim, h.dim], data: permuteRotary(wq[l]!, h.nHeads, hd, h.dim) });
+    tensors.set(`${p}.self_attn.k_proj.weight`, { shape: [kvDim, h.dim], data: permuteRotary(wk[l]!, h.nKvHeads, hd, h.dim) });
+    tensors.set(`${p}.self_attn.v_proj.weight`, { shape: [kvDim, h.dim], data: wv[l]! });
+    tensors.set(`${p}.self_attn.o_proj.weight`, { shape: [h.dim, h.dim], data: wo[l]! });
+    tensors.set(`${p}.post_attention_layernorm.weight`, { shape: [h.dim], data: rmsFfn[l]! });
+    tensors.set(`${p}.mlp.gate_proj.weight`, { shape: [h.hiddenDim, h.dim], data: w1[l]! });
+    tensors.set(`${p}.mlp.down_proj.weight`, { shape: [h.dim, h.hiddenDim], data: w2[l]! });
+    tensors.set(`${p}.mlp.up_proj.weight`, { shape: [h.hiddenDim, h.dim], data: w3[l]! });
+  }
+  const config = {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_size: h.dim,
+    intermediate_size: h.hiddenDim,
+    num_hidden_layers: L,
+    num_attention_heads: h.nHeads,
+    num_key_value_heads: h.nKvHeads,
+    head_dim: hd,
+    vocab_size: h.vocabSize,
+    max_position_embeddings: h.seqLen,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    tie_word_embeddings: h.sharedClassifier,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    torch_dtype: 'float32',
+  };
+  return { config, tensors };
+}
+
+const SPACE = '\u2581'; // sentencepiece's visible space
+
+/** Reads a llama2.c tokenizer file into pieces and scores. */
+export function readLlama2cTokenizer(path: string, vocabSize: number): { pieces: string[]; scores: number[] } {
+  const buf = readFile(path);
+  let off = 4;
+  const pieces: string[] = [];
+  const scores: number[] = [];
+  for (let i = 0; i < vocabSize; i++) {
+    if (off + 8 > buf.length) throw new UserError(`${path}: has ${i} tokens, the model needs ${vocabSize}`);
+    scores.push(buf.readFloatLE(off));
+    const len = buf.readInt32LE(off + 4);
+    off += 8;
+    if (len < 0 || off + len > buf.length) throw new UserError(`${path}: token ${i} runs past the end of the file`);
+    pieces.push(buf.subarray(off, off + len).toString('utf8'));
+    off += len;
+  }
+  return { pieces, scores };
+}
+
+/** A Hugging Face tokenizer.json equivalent to a llama2.c tokenizer (ids 0/1/2 = unk/bos/eos). */
+export function llama2cTokenizerJson(pieces: string[], scores: number[]): Record<string, unknown> {
+  const special = ['<unk>', '<s>', '</s>'];
+  const vocab: Record<string, number> = {};
+  const names = pieces.map((p, id) => (id < 3 ? special[id]! : p.replaceAll(' ', SPACE)));
+  names.forEach((n, id) => {
+    if (!(n in vocab)) vocab[n] = id;
+  });
+  const isByte = (n: string): boolean => /^<0x[0-9A-F]{2}>$/.test(n);
+  const candidates = names
+    .map((n, id) => ({ n, id, score: scores[id]! }))
+    .filter(({ n, id }) => id >= 3 && !isByte(n) && [...n].length > 1)
+    .sort((a, b) => b.score - a.score || a.id - b.id);
+  const merges: string[] = [];
+  for (const { n } of candidates) {
+    const chars = [...n];
+    for (let k = 1; k < chars.length; k++) {
+      const left = chars.slice(0, k).join('');
+      const right = chars.slice(k).join('');
+      if (left in vocab && right in vocab) merges.push(`${left} ${right}`);
+    }
+  }
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: special.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [{ type: 'Prepend', prepend: SPACE }, { type: 'Replace', pattern: { String: ' ' }, content: SPACE }],
+    },
+    pre_tokenizer: null,
+    post_processor: null,
+    decoder: {
+      type: 'Sequence',
+      decoders: [
+        { type: 'Replace', pattern: { String: SPACE }, content: ' ' },
+        { type: 'ByteFallback' },
+        { type: 'Fuse' },
+        { type: 'Strip', content: ' ', start: 1, stop: 0 },
+      ],
+    },
+    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, vocab, merges },
+  };
+}
+
+/** Writes a Hugging Face layout checkpoint converted from a llama2.c model and tokenizer. */
+export function importLlama2c(binPath: string, tokenizerPath: string, outDir: string): { config: Record<string, unknown> } {
+  const { config, tensors } = convertLlama2cModel(binPath);
+  const { pieces, scores } = readLlama2cTokenizer(tokenizerPath, config['vocab_size'] as number);
+  mkdirSync(outDir, { recursive: true });
+  writeSafetensorsFile(join(outDir, 'model.safetensors'), tensors, { format: 'pt', source: 'llama2.c' });
+  writeFileSync(join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  writeFileSync(join(outDir, 'tokenizer.json'), JSON.stringify(llama2cTokenizerJson(pieces, scores)));
+  const tokenizerConfig = {
+    tokenizer_class: 'LlamaTokenizer',
+    bos_token: '<s>',
+    eos_token: '</s>',
+    unk_token: '<unk>',
+    add_bos_token: true,
+    add_eos_token: false,
+    model_max_length: config['max_position_embeddings'],
+    clean_up_tokenization_spaces: false,
+  };
+  writeFileSync(join(outDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2) + '\n');
+  return { config };
+}

@@ -1,0 +1,147 @@
+/**
+ * A small writer for ONNX graphs on top of onnx-proto. Node names are paths
+ * (`/model/layers.3/attn/q_proj/MatMul`) and outputs are `{node}/output_{k}`, as in
+ * onnxruntime-genai's model builder, so profiles and dumps read by layer and block.
+ */
+import onnxProto from 'onnx-proto';
+
+export const { onnx } = onnxProto;
+type Attr = number | number[] | string | Float32Array | { graph: onnxProto.onnx.IGraphProto };
+export type Attrs = Record<string, Attr | { float: number } | { ints: number[] }>;
+
+export type ElemType = 'float' | 'int64' | 'bool';
+const ELEM: Record<ElemType, number> = { float: onnx.TensorProto.DataType.FLOAT, int64: onnx.TensorProto.DataType.INT64, bool: onnx.TensorProto.DataType.BOOL };
+
+/** A dimension: a fixed size or a symbolic name. */
+export type Dim = number | string;
+
+export interface InitializerData {
+  name: string;
+  dims: number[];
+  data: Float32Array | BigInt64Array;
+}
+
+export class OnnxGraph {
+  readonly nodes: onnxProto.onnx.INodeProto[] = [];
+  readonly initializers: InitializerData[] = [];
+  readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
+  readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private readonly constants = new Map<string, string>();
+  private readonly nodeNames = new Set<string>();
+  private readonly initializerNames = new Set<string>();
+
+  hasInitializer(name: string): boolean {
+    return this.initializerNames.has(name);
+  }
+
+  /** Adds one node named `${path}/${opType}` and returns its output names. */
+  node(path: string, opType: string, inputs: string[], attrs: Attrs = {}, numOutputs = 1, domain = ''): string[] {
+    const name = `${path}/${opType}`;
+    if (this.nodeNames.has(name)) throw new Error(`graph builder: duplicate node name ${name}`);
+    this.nodeNames.add(name);
+    const output = Array.from({ length: numOutputs }, (_, k) => `${name}/output_${k}`);
+    const attribute = Object.entries(attrs).map(([key, v]) => makeAttribute(key, v));
+    this.nodes.push(onnx.NodeProto.create({ name, opType, input: inputs, output, attribute, domain }));
+    return output;
+  }
+
+  /** Single-output node. */
+  op(path: string, opType: string, inputs: string[], attrs: Attrs = {}, domain = ''): string {
+    return this.node(path, opType, inputs, attrs, 1, domain)[0]!;
+  }
+
+  initializer(name: string, dims: number[], data: Float32Array | BigInt64Array): string {
+    if (this.initializerNames.has(name)) throw new Error(`graph builder: duplicate initializer ${name}`);
+    this.initializerNames.add(name);
+    this.initializers.push({ name, dims, data });
+    return name;
+  }
+
+  /** A shared int64 constant initializer (deduplicated by value). */
+  int64s(values: number[], scalar = false): string {
+    const key = `i64:${scalar ? 's' : 'v'}:${values.join(',')}`;
+    let name = this.constants.get(key);
+    if (name === undefined) {
+      name = `/const/${scalar ? 'scalar' : 'ints'}_${values.join('_').replaceAll('-', 'm')}`;
+      this.initializer(name, scalar ? [] : [values.length], BigInt64Array.from(values.map(BigInt)));
+      this.constants.set(key, name);
+    }
+    return name;
+  }
+
+  /** A shared float32 scalar constant initializer. */
+  float(value: number): string {
+    const key = `f32:${value}`;
+    let name = this.constants.get(key);
+    if (name === undefined) {
+      name = `/const/float_${String(value).replaceAll('-', 'm').replaceAll('.', 'p')}`;
+      this.initializer(name, [], Float32Array.of(value));
+      this.constants.set(key, name);
+    }
+    return name;
+  }
+
+  input(name: string, type: ElemType, dims: Dim[]): string {
+    this.inputs.push(valueInfo(name, type, dims));
+    return name;
+  }
+
+  /** Declares a graph output; `from` is renamed through an Identity node so outputs keep stable names. */
+  output(name: string, from: string, type: ElemType, dims: Dim[]): void {
+    this.nodes.push(onnx.NodeProto.create({ name: `/output/${name}/Identity`, opType: 'Identity', input: [from], output: [name] }));
+    this.outputs.push(valueInfo(name, type, dims));
+  }
+
+  initializerBytes(): number {
+    return this.initializers.reduce((sum, t) => sum + t.data.byteLength, 0);
+  }
+
+  /**
+   * Encodes the model. With `external`, initializers larger than 1 KiB are written to a side file
+   * (ONNX external data, needed past the protobuf 2 GB limit) and the returned bytes reference it.
+   */
+  encode(opts: { external?: { location: string; write: (chunk: Uint8Array) => void } } = {}): Uint8Array {
+    let offset = 0;
+    const initializer = this.initializers.map((t) => {
+      const raw = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+      const dataType = t.data instanceof Float32Array ? onnx.TensorProto.DataType.FLOAT : onnx.TensorProto.DataType.INT64;
+      if (opts.external && raw.byteLength > 1024) {
+        opts.external.write(raw);
+        const entry = [
+          { key: 'location', value: opts.external.location },
+          { key: 'offset', value: String(offset) },
+          { key: 'length', value: String(raw.byteLength) },
+        ];
+        offset += raw.byteLength;
+        return onnx.TensorProto.create({ name: t.name, dims: t.dims, dataType, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL, externalData: entry.map((e) => onnx.StringStringEntryProto.create(e)) });
+      }
+      return onnx.TensorProto.create({ name: t.name, dims: t.dims, dataType, rawData: raw });
+    });
+    const graph = onnx.GraphProto.create({ name: 'flexibench', node: this.nodes, initializer, input: this.inputs, output: this.outputs });
+    const model = onnx.ModelProto.create({
+      irVersion: 8,
+      producerName: 'flexibench',
+      graph,
+      opsetImport: [{ domain: '', version: 21 }],
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+}
+
+function valueInfo(name: string, type: ElemType, dims: Dim[]): onnxProto.onnx.IValueInfoProto {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: { tensorType: { elemType: ELEM[type], shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  });
+}
+
+function makeAttribute(name: string, v: Attrs[string]): onnxProto.onnx.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'number') return Number.isInteger(v) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v };
+  if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
+  if (v instanceof Float32Array) return { name, type: T.FLOATS, floats: Array.from(v) };
+  if ('float' in v) return { name, type: T.FLOAT, f: v.float };
+  if ('ints' in v) return { name, type: T.INTS, ints: v.ints };
+  return { name, type: T.GRAPH, g: v.graph };
+}

@@ -1,0 +1,54 @@
+/**
+ * Next-token choice: greedy argmax, or seeded temperature / top-p (nucleus) sampling whose draws
+ * depend only on the seed, so a sampled run can be repeated exactly.
+ */
+
+export interface SamplingOptions {
+  /** 0 means greedy. */
+  temperature: number;
+  /** Nucleus mass in (0, 1]; 1 keeps every token. */
+  topP: number;
+  seed: number;
+}
+
+/** Index of the largest value; the lowest index wins ties, as torch.argmax does. */
+export function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let v = 1; v < row.length; v++) if (row[v]! > row[best]!) best = v;
+  return best;
+}
+
+/** mulberry32: a small, well-mixed 32-bit PRNG, returning floats in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Samples from softmax(row / temperature), restricted to the smallest set of tokens with mass >= topP. */
+export function sampleToken(row: Float32Array, opts: SamplingOptions, random: () => number): number {
+  if (opts.temperature <= 0) return argmax(row);
+  let max = -Infinity;
+  for (const v of row) if (v > max) max = v;
+  const probs = new Float64Array(row.length);
+  let sum = 0;
+  for (let v = 0; v < row.length; v++) {
+    probs[v] = Math.exp((row[v]! - max) / opts.temperature);
+    sum += probs[v]!;
+  }
+  const order = Array.from({ length: row.length }, (_, v) => v).sort((a, b) => probs[b]! - probs[a]! || a - b);
+  let kept = 0;
+  let mass = 0;
+  while (kept < order.length && (kept === 0 || mass < opts.topP * sum)) mass += probs[order[kept++]!]!;
+  let r = random() * mass;
+  for (let k = 0; k < kept; k++) {
+    r -= probs[order[k]!]!;
+    if (r < 0) return order[k]!;
+  }
+  return order[kept - 1]!;
+}

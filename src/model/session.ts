@@ -1,0 +1,112 @@
+/**
+ * One ONNX Runtime session over a decoder graph, and the decode step it runs: feed tokens with their
+ * KV cache, get logits, the new cache and (FlexiDepth) the router gates. Batch size 1: throughput
+ * comes from one session per worker thread, not from batching.
+ */
+import * as ort from 'onnxruntime-node';
+import { UserError } from '../errors.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import { cachedGraphPath } from './graph-cache.ts';
+import type { Variant } from './graph-builder.ts';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface SessionOptions {
+  variant: Variant;
+  executionProvider?: ExecutionProvider;
+  intraOpThreads?: number;
+  cacheDir?: string;
+  /** Write an ORT profile (JSON) with this path prefix; read it with `endProfiling()`. */
+  profilePrefix?: string;
+}
+
+export interface KvCache {
+  /** Tokens already in the cache. */
+  length: number;
+  tensors: Record<string, ort.Tensor>;
+}
+
+export interface StepResult {
+  /** [S, V] row-major logits of the fed tokens. */
+  logits: Float32Array;
+  /** [R, S] router gates (FlexiDepth), routed layers in layer order; empty for `full`. */
+  gates: Float32Array;
+  cache: KvCache;
+}
+
+export class DecoderSession {
+  readonly routedLayers: number[];
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly ckpt: Checkpoint,
+    readonly variant: Variant,
+    readonly executionProvider: ExecutionProvider,
+  ) {
+    this.routedLayers = variant === 'flexidepth' ? ckpt.config.routingLayers : [];
+  }
+
+  static async create(ckpt: Checkpoint, opts: SessionOptions): Promise<DecoderSession> {
+    if (opts.variant === 'flexidepth' && ckpt.config.routingLayers.length === 0) {
+      throw new UserError(`${ckpt.dir}: variant flexidepth needs a FlexiDepth checkpoint (model_type ddllama with routing_layers); this one is a plain ${ckpt.config.modelType}`);
+    }
+    const ep = opts.executionProvider ?? 'cpu';
+    const path = cachedGraphPath(ckpt, opts.variant, opts.cacheDir);
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: [ep],
+      graphOptimizationLevel: (process.env['FB_OPT'] as 'all' | undefined) ?? 'all',
+      ...(opts.intraOpThreads !== undefined ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+      ...(opts.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
+    };
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(path, sessionOptions);
+    } catch (err) {
+      const msg = (err as Error).message.split('\n')[0];
+      if (ep === 'cuda') {
+        throw new UserError(`CUDA execution provider is not available (${msg}); install ONNX Runtime's CUDA build with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a networked machine with CUDA 12 and cuDNN, or use --ep cpu`);
+      }
+      throw new Error(`cannot create an ONNX Runtime session for ${path}: ${msg}`);
+    }
+    return new DecoderSession(session, ckpt, opts.variant, ep);
+  }
+
+  emptyCache(): KvCache {
+    const { numKvHeads, headDim, numLayers } = this.ckpt.config;
+    const tensors: Record<string, ort.Tensor> = {};
+    for (let i = 0; i < numLayers; i++) {
+      for (const kind of ['key', 'value']) tensors[`past.${i}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, numKvHeads, 0, headDim]);
+    }
+    return { length: 0, tensors };
+  }
+
+  /** Runs `ids` at positions cache.length.. and returns logits, gates and the extended cache. */
+  async step(ids: number[], cache: KvCache, threshold = 0.5): Promise<StepResult> {
+    const S = ids.length;
+    const T = cache.length + S;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: S }, (_, s) => BigInt(cache.length + s)), [1, S]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
+      ...cache.tensors,
+    };
+    if (this.variant === 'flexidepth') feeds['threshold'] = new ort.Tensor('float32', Float32Array.of(threshold), []);
+    const out = await this.session.run(feeds);
+    const tensors: Record<string, ort.Tensor> = {};
+    for (const name of Object.keys(cache.tensors)) tensors[name] = out[name.replace('past.', 'present.')]!;
+    return {
+      logits: out['logits']!.data as Float32Array,
+      gates: this.variant === 'flexidepth' ? (out['gates']!.data as Float32Array) : new Float32Array(0),
+      cache: { length: T, tensors },
+    };
+  }
+
+  /** Stops profiling (if on) and returns the profile file's path. */
+  endProfiling(): string {
+    return (this.session as unknown as { endProfiling(): string }).endProfiling();
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

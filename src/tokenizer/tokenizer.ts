@@ -1,0 +1,107 @@
+/**
+ * A checkpoint's tokenizer: tokenizer.json + tokenizer_config.json through @huggingface/tokenizers,
+ * plus what generation needs around it (BOS handling, special ids, per-token text pieces).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { UserError } from '../errors.ts';
+
+export interface TokenizerConfig {
+  bos_token?: string | { content: string } | null;
+  eos_token?: string | { content: string } | null;
+  add_bos_token?: boolean;
+  chat_template?: string | null;
+  [key: string]: unknown;
+}
+
+function readJson(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UserError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new UserError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+const tokenContent = (t: TokenizerConfig['bos_token']): string | null => (t == null ? null : typeof t === 'string' ? t : t.content);
+
+export class TextTokenizer {
+  readonly bosId: number | null;
+  readonly eosId: number | null;
+  readonly addBos: boolean;
+  readonly chatTemplate: string | null;
+
+  private constructor(private readonly tok: Tokenizer, readonly config: TokenizerConfig, readonly vocabSize: number) {
+    const bos = tokenContent(config.bos_token);
+    const eos = tokenContent(config.eos_token);
+    this.bosId = bos === null ? null : tok.token_to_id(bos) ?? null;
+    this.eosId = eos === null ? null : tok.token_to_id(eos) ?? null;
+    this.addBos = config.add_bos_token ?? this.bosId !== null;
+    this.chatTemplate = config.chat_template ?? null;
+  }
+
+  static load(dir: string): TextTokenizer {
+    const jsonPath = join(dir, 'tokenizer.json');
+    const json = readJson(jsonPath);
+    const config = readJson(join(dir, 'tokenizer_config.json')) as TokenizerConfig;
+    let tok: Tokenizer;
+    try {
+      tok = new Tokenizer(json, config);
+    } catch (err) {
+      throw new UserError(`${jsonPath}: cannot build the tokenizer (${(err as Error).message})`);
+    }
+    const model = json['model'] as { vocab?: Record<string, number> | unknown[] } | undefined;
+    const added = (json['added_tokens'] as { id: number }[] | undefined) ?? [];
+    const vocab = model?.vocab;
+    const ids = Array.isArray(vocab) ? vocab.length : Math.max(-1, ...Object.values(vocab ?? {})) + 1;
+    return new TextTokenizer(tok, config, Math.max(ids, ...added.map((a) => a.id + 1)));
+  }
+
+  /** Token ids of `text`, with the BOS token first when `bos` (default: as tokenizer_config says). */
+  encode(text: string, bos: boolean = this.addBos): number[] {
+    const ids = this.tok.encode(text, { add_special_tokens: false }).ids;
+    return bos && this.bosId !== null ? [this.bosId, ...ids] : ids;
+  }
+
+  decode(ids: number[], skipSpecial = true): string {
+    return this.tok.decode(ids, { skip_special_tokens: skipSpecial });
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.tok.token_to_id(token);
+  }
+
+  /**
+   * The text each token adds, such that the pieces concatenate to the decoded text. Pieces are
+   * differences of decoded prefixes, so multi-byte characters split over tokens land on the token
+   * that completes them and leading-space rules apply as in the full decode.
+   */
+  pieces(ids: number[]): string[] {
+    const out: string[] = [];
+    let prev = '';
+    for (let i = 0; i < ids.length; i++) {
+      const text = this.decode(ids.slice(0, i + 1), false);
+      if (text.startsWith(prev)) {
+        out.push(text.slice(prev.length));
+        prev = text;
+      } else {
+        // An incomplete UTF-8 sequence decoded as U+FFFD and then completed: attribute the change here.
+        out.push(text.slice(commonPrefixLength(prev, text)));
+        prev = text;
+      }
+    }
+    return out;
+  }
+}
+
+function commonPrefixLength(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}

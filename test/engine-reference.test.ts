@@ -1,0 +1,114 @@
+// The ONNX engine against the independent float64 forward (test/reference/flexidepth-f64.ts) on a
+// FlexiDepth checkpoint with random weights: gates, decisions and logits over prefill and 20 decode
+// steps, for both variants; and KV-cache decoding against recomputing the whole sequence.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadCheckpoint, type Checkpoint } from '../src/model/checkpoint.ts';
+import { generate } from '../src/model/generate.ts';
+import { argmax } from '../src/model/sampling.ts';
+import { DecoderSession } from '../src/model/session.ts';
+import { referenceForward } from './reference/flexidepth-f64.ts';
+import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'fb-engine-'));
+const cacheDir = join(work, 'cache');
+let ckpt: Checkpoint;
+
+beforeAll(() => {
+  writeRandomCheckpoint(join(work, 'ddllama'), { hiddenSize: 64, numLayers: 4, routingLayers: [2, 3], routerHeadScale: 4, seed: 11 });
+  ckpt = loadCheckpoint(join(work, 'ddllama'));
+});
+
+function relError(a: Float32Array, b: Float64Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+describe.each(['flexidepth', 'full'] as const)('variant %s against the float64 reference', (variant) => {
+  it('agrees on gates, decisions and logits over prefill and 20 decode steps', async () => {
+    const session = await DecoderSession.create(ckpt, { variant, cacheDir });
+    const V = ckpt.config.vocabSize;
+    const R = session.routedLayers.length;
+    const prompt = [1, 17, 42, 5, 63, 8, 29, 71];
+    const ids = [...prompt];
+    let cache = session.emptyCache();
+    let step = await session.step(prompt, cache);
+    const onnxGates: number[][] = []; // [position][r]
+    const onnxLogits: Float32Array[] = [];
+    const collect = (s: typeof step, n: number): void => {
+      for (let t = 0; t < n; t++) {
+        onnxGates.push(Array.from({ length: R }, (_, r) => s.gates[r * n + t]!));
+        onnxLogits.push(s.logits.slice(t * V, (t + 1) * V));
+      }
+    };
+    collect(step, prompt.length);
+    for (let k = 0; k < 20; k++) {
+      const next = argmax(step.logits.subarray(step.logits.length - V));
+      ids.push(next);
+      cache = step.cache;
+      step = await session.step([next], cache);
+      collect(step, 1);
+    }
+    const ref = referenceForward(ckpt.config, ckpt.weights, ids, { routed: variant === 'flexidepth' });
+
+    let decisions = 0;
+    let skipped = 0;
+    let worstGate = 0;
+    let worstLogits = 0;
+    for (let t = 0; t < ids.length; t++) {
+      for (let r = 0; r < R; r++) {
+        const g = onnxGates[t]![r]!;
+        const gr = ref.gates[t]![r]!;
+        worstGate = Math.max(worstGate, Math.abs(g - gr));
+        if (Math.abs(gr - 0.5) > 1e-4) {
+          expect(g > 0.5, `decision at position ${t}, routed layer ${r}`).toBe(gr > 0.5);
+          decisions++;
+          if (!(gr > 0.5)) skipped++;
+        }
+      }
+      worstLogits = Math.max(worstLogits, relError(onnxLogits[t]!, ref.logits[t]!));
+    }
+    console.log(JSON.stringify({ variant, positions: ids.length, decisions, skipped, worstGate, worstLogits }));
+    expect(worstGate).toBeLessThan(1e-5);
+    expect(worstLogits).toBeLessThan(1e-4);
+    if (variant === 'flexidepth') {
+      expect(decisions).toBe(ids.length * R);
+      // The fixture is meant to exercise both paths: roughly half the decisions skip.
+      expect(skipped / decisions).toBeGreaterThan(0.25);
+      expect(skipped / decisions).toBeLessThan(0.75);
+    }
+    await session.release();
+  });
+});
+
+describe('KV cache', () => {
+  it('gives the same tokens and gates as recomputing the full sequence each step', async () => {
+    const session = await DecoderSession.create(ckpt, { variant: 'flexidepth', cacheDir });
+    const V = ckpt.config.vocabSize;
+    const R = session.routedLayers.length;
+    const prompt = [1, 33, 9, 50];
+    const cached = await generate(session, prompt, { maxNewTokens: 24 });
+
+    const ids = [...prompt];
+    for (let k = 0; k < 24; k++) {
+      const out = await session.step(ids, session.emptyCache());
+      const n = ids.length;
+      if (k === 23) {
+        // compare every position's gates of the last recomputation with the cached run
+        for (let t = 0; t < n; t++) {
+          for (let r = 0; r < R; r++) expect(Math.abs(out.gates[r * n + t]! - cached.positions[t]!.gates[r]!)).toBeLessThan(1e-5);
+        }
+      }
+      ids.push(argmax(out.logits.subarray((n - 1) * V, n * V)));
+    }
+    expect(cached.generatedIds).toEqual(ids.slice(prompt.length));
+    await session.release();
+  });
+});
