@@ -3,6 +3,8 @@
  * KV cache, get logits, the new cache and (FlexiDepth) the router gates. Batch size 1: throughput
  * comes from one session per worker thread, not from batching.
  */
+import { readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors.ts';
 import type { Checkpoint } from './checkpoint.ts';
@@ -42,6 +44,7 @@ export class DecoderSession {
     readonly ckpt: Checkpoint,
     readonly variant: Variant,
     readonly executionProvider: ExecutionProvider,
+    private readonly profilePrefix: string | undefined,
   ) {
     this.routedLayers = variant === 'flexidepth' ? ckpt.config.routingLayers : [];
   }
@@ -54,7 +57,9 @@ export class DecoderSession {
     const path = cachedGraphPath(ckpt, opts.variant, opts.cacheDir);
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [ep],
-      graphOptimizationLevel: (process.env['FB_OPT'] as 'all' | undefined) ?? 'all',
+      graphOptimizationLevel: 'all',
+      // A missing CUDA library is reported by our own message below, not by ORT's log.
+      ...(ep === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
       ...(opts.intraOpThreads !== undefined ? { intraOpNumThreads: opts.intraOpThreads } : {}),
       ...(opts.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     };
@@ -68,7 +73,7 @@ export class DecoderSession {
       }
       throw new Error(`cannot create an ONNX Runtime session for ${path}: ${msg}`);
     }
-    return new DecoderSession(session, ckpt, opts.variant, ep);
+    return new DecoderSession(session, ckpt, opts.variant, ep, opts.profilePrefix);
   }
 
   emptyCache(): KvCache {
@@ -101,9 +106,15 @@ export class DecoderSession {
     };
   }
 
-  /** Stops profiling (if on) and returns the profile file's path. */
+  /** Stops profiling and returns the profile file's path (ORT names it `{prefix}_{timestamp}.json`). */
   endProfiling(): string {
-    return (this.session as unknown as { endProfiling(): string }).endProfiling();
+    if (this.profilePrefix === undefined) throw new Error('endProfiling: the session was created without profilePrefix');
+    this.session.endProfiling();
+    const dir = dirname(this.profilePrefix);
+    const stem = `${basename(this.profilePrefix)}_`;
+    const files = readdirSync(dir).filter((f) => f.startsWith(stem) && f.endsWith('.json')).map((f) => join(dir, f));
+    if (files.length === 0) throw new Error(`endProfiling: no profile written under ${this.profilePrefix}`);
+    return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]!;
   }
 
   async release(): Promise<void> {

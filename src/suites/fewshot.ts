@@ -1,0 +1,17 @@
+/**
+ * Few-shot example selection as lm-evaluation-harness's default sampler: one
+ * `random.Random(seed)` stream, and for the i-th evaluated item (in item order) the i-th call of
+ * `rnd.sample(examples, count)`. Computing the stream for every item up to the last one needed
+ * makes an item's examples independent of --limit: they are those lm-eval gives it in a full,
+ * single-process run.
+ */
+import { PythonRandom } from './python-random.ts';
+
+/** For each item index 0..upTo, the indices of its few-shot examples in the example split. */
+export function fewshotDraws(exampleCount: number, count: number, seed: number, upTo: number): number[][] {
+  const rng = new PythonRandom(seed);
+  const population = Array.from({ length: exampleCount }, (_, i) => i);
+  const draws: number[][] = [];
+  for (let i = 0; i <= upTo; i++) draws.push(rng.sample(population, count));
+  return draws;
+}
