@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { UserError } from '../errors.ts';
+import { renderChat, type ChatMessage } from './chat-template.ts';
 
 export interface TokenizerConfig {
   bos_token?: string | { content: string } | null;
@@ -71,6 +72,15 @@ export class TextTokenizer {
 
   decode(ids: number[], skipSpecial = true): string {
     return this.tok.decode(ids, { skip_special_tokens: skipSpecial });
+  }
+
+  /**
+   * A chat conversation as prompt text, through the model's chat template. The template writes any
+   * BOS itself, so encode the result with `bos = false`.
+   */
+  renderChat(messages: ChatMessage[]): string {
+    if (this.chatTemplate === null) throw new UserError('tokenizer_config.json: this model has no chat_template; use a suite without chat_template: true');
+    return renderChat(this.chatTemplate, messages, { bosToken: tokenContent(this.config.bos_token), eosToken: tokenContent(this.config.eos_token) });
   }
 
   tokenToId(token: string): number | undefined {
