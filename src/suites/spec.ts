@@ -108,7 +108,7 @@ function checkSemantics(spec: TaskSpec): void {
     try {
       manifest = loadManifest(source.dataset);
     } catch (err) {
-      return fail('/source/dataset', (err as Error).message);
+      return fail('/source/dataset', `names an ${(err as Error).message}`);
     }
     const splits = Object.keys(manifest.files);
     if (!splits.includes(source.split)) fail('/source/split', `'${source.split}' is not a split of ${source.dataset} (has: ${splits.join(', ')})`);
@@ -131,7 +131,7 @@ function checkSemantics(spec: TaskSpec): void {
       try {
         loadManifest(corpus);
       } catch (err) {
-        fail('/source/options/corpus', (err as Error).message);
+        fail('/source/options/corpus', `names an ${(err as Error).message}`);
       }
     }
   }
