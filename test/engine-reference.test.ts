@@ -15,10 +15,14 @@ import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
 const work = mkdtempSync(join(tmpdir(), 'fb-engine-'));
 const cacheDir = join(work, 'cache');
 let ckpt: Checkpoint;
+let plain: Checkpoint;
 
 beforeAll(() => {
   writeRandomCheckpoint(join(work, 'ddllama'), { hiddenSize: 64, numLayers: 4, routingLayers: [2, 3], routerHeadScale: 4, seed: 11 });
   ckpt = loadCheckpoint(join(work, 'ddllama'));
+  // A plain Llama with tied embeddings and as many key heads as query heads.
+  writeRandomCheckpoint(join(work, 'llama'), { hiddenSize: 64, numLayers: 3, numHeads: 4, numKvHeads: 4, tie: true, seed: 3 });
+  plain = loadCheckpoint(join(work, 'llama'));
 });
 
 function relError(a: Float32Array, b: Float64Array): number {
@@ -31,10 +35,15 @@ function relError(a: Float32Array, b: Float64Array): number {
   return Math.sqrt(num / den);
 }
 
-describe.each(['flexidepth', 'full'] as const)('variant %s against the float64 reference', (variant) => {
+describe.each([
+  ['flexidepth', 'ddllama'],
+  ['full', 'ddllama'],
+  ['full', 'tied llama'],
+] as const)('variant %s of the %s checkpoint against the float64 reference', (variant, which) => {
   it('agrees on gates, decisions and logits over prefill and 20 decode steps', async () => {
-    const session = await DecoderSession.create(ckpt, { variant, cacheDir });
-    const V = ckpt.config.vocabSize;
+    const model = which === 'ddllama' ? ckpt : plain;
+    const session = await DecoderSession.create(model, { variant, cacheDir });
+    const V = model.config.vocabSize;
     const R = session.routedLayers.length;
     const prompt = [1, 17, 42, 5, 63, 8, 29, 71];
     const ids = [...prompt];
@@ -56,7 +65,7 @@ describe.each(['flexidepth', 'full'] as const)('variant %s against the float64 r
       step = await session.step([next], cache);
       collect(step, 1);
     }
-    const ref = referenceForward(ckpt.config, ckpt.weights, ids, { routed: variant === 'flexidepth' });
+    const ref = referenceForward(model.config, model.weights, ids, { routed: variant === 'flexidepth' });
 
     let decisions = 0;
     let skipped = 0;
@@ -75,7 +84,7 @@ describe.each(['flexidepth', 'full'] as const)('variant %s against the float64 r
       }
       worstLogits = Math.max(worstLogits, relError(onnxLogits[t]!, ref.logits[t]!));
     }
-    console.log(JSON.stringify({ variant, positions: ids.length, decisions, skipped, worstGate, worstLogits }));
+    console.log(JSON.stringify({ variant, which, positions: ids.length, decisions, skipped, worstGate, worstLogits }));
     expect(worstGate).toBeLessThan(1e-5);
     expect(worstLogits).toBeLessThan(1e-4);
     if (variant === 'flexidepth') {

@@ -3,15 +3,16 @@
  * block, in the spirit of onnxruntime-genai's model builder.
  *
  * Graph contract (DESIGN.md):
- *   inputs   input_ids [B,S] int64, position_ids [B,S] int64, attention_mask [B,T] int64 (T = P+S),
- *            past.{i}.key / past.{i}.value [B,kvH,P,hd], and for `flexidepth` threshold [] float
- *   outputs  logits [B,S,V], present.{i}.key / present.{i}.value [B,kvH,T,hd],
- *            and for `flexidepth` gates [R,B,S] (R routed layers, in layer order)
+ *   inputs   input_ids [1,S] int64, position_ids [1,S] int64, attention_mask [1,T] int64 (T = P+S),
+ *            past.{i}.key / past.{i}.value [1,kvH,P,hd], and for `flexidepth` threshold [] float
+ *   outputs  logits [1,S,V], present.{i}.key / present.{i}.value [1,kvH,T,hd],
+ *            and for `flexidepth` gates [R,1,S] (R routed layers, in layer order)
  *
- * Tokens are processed as N = B*S rows. Attention is written out (MatMul/Softmax) with an additive
- * bias [N, B*T] rather than a fused causal kernel, because a routed layer runs attention for an
- * arbitrary subset of rows: the bias row of each token encodes its own batch, causal limit and
- * padding, so gathering rows gathers their masks with them.
+ * The batch size is 1: throughput comes from one session per worker, and per-token paths differ.
+ * The S tokens are processed as rows. Attention is written out (MatMul/Softmax) with an additive
+ * bias [S, T] rather than a fused causal kernel, because a routed layer runs attention for an
+ * arbitrary subset of rows: the bias row of each token encodes its own causal limit and padding,
+ * so gathering rows gathers their masks with them.
  */
 import { FLEXIDEPTH_REDUCTION, ropeInverseFrequencies, type ModelConfig } from './config.ts';
 import { layerPrefix, type Checkpoint } from './checkpoint.ts';
@@ -21,7 +22,7 @@ export type Variant = 'full' | 'flexidepth';
 export const VARIANTS: readonly Variant[] = ['full', 'flexidepth'];
 
 /** Bumped whenever the emitted graph changes, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 2;
+export const GRAPH_BUILDER_VERSION = 3;
 
 /** Additive attention bias for disallowed keys: large but finite, so softmax never sees -inf - -inf. */
 const MASKED = -1e30;
@@ -30,7 +31,7 @@ const MASKED = -1e30;
 interface Rows {
   cos: string; // [M, hd/2]
   sin: string; // [M, hd/2]
-  bias: string; // [M, B*T]
+  bias: string; // [M, T]
 }
 
 export class DecoderGraphBuilder {
@@ -55,9 +56,9 @@ export class DecoderGraphBuilder {
 
   build(): OnnxGraph {
     const { cfg, g } = this;
-    this.inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
-    const positionIds = g.input('position_ids', 'int64', ['batch', 'seq']);
-    const attentionMask = g.input('attention_mask', 'int64', ['batch', 'total']);
+    this.inputIds = g.input('input_ids', 'int64', [1, 'seq']);
+    const positionIds = g.input('position_ids', 'int64', [1, 'seq']);
+    const attentionMask = g.input('attention_mask', 'int64', [1, 'total']);
     if (this.variant === 'flexidepth') this.threshold = g.input('threshold', 'float', []);
     this.shapeBS = g.op('/model/shape_bs', 'Shape', [this.inputIds]);
 
@@ -70,7 +71,7 @@ export class DecoderGraphBuilder {
     this.lmHead(x);
     if (this.variant === 'flexidepth') {
       const gates = this.gates.length === 1 ? this.gates[0]! : g.op('/model/gates', 'Concat', this.gates, { axis: 0 });
-      g.output('gates', gates, 'float', [this.gates.length, 'batch', 'seq']);
+      g.output('gates', gates, 'float', [this.gates.length, 1, 'seq']);
     }
     return g;
   }
@@ -122,44 +123,24 @@ export class DecoderGraphBuilder {
   }
 
   /**
-   * The additive attention bias [N, B*T]: row (b, s) may see key (b', k) iff b' = b, the key is at
-   * or before the query in the cache (k <= P + s), and attention_mask[b', k] = 1.
+   * The additive attention bias [S, T]: query s (cache index P + s) may see key k iff k <= P + s and
+   * attention_mask[k] = 1.
    *
-   *   same_batch [B,1,B,1] ─┐
-   *   causal     [1,S,1,T] ─┼─ And ─ Where(0, MASKED) ─ Reshape [N, B*T]
-   *   padding    [1,1,B,T] ─┘
+   *   key_idx [1,T] <= query_idx [S,1] ─┐
+   *   attention_mask [1,T] ─────────────┴─ And ─ Where(0, MASKED)
    */
   private attentionBias(attentionMask: string): string {
     const { g } = this;
     const p = '/model/attn_bias';
     const zero = g.int64s([0], true);
     const one = g.int64s([1], true);
-    const maskShape = g.op(`${p}/mask_shape`, 'Shape', [attentionMask]);
-    const B = g.op(`${p}/batch`, 'Gather', [maskShape, zero], { axis: 0 });
-    const T = g.op(`${p}/total`, 'Gather', [maskShape, one], { axis: 0 });
+    const T = g.op(`${p}/total`, 'Gather', [g.op(`${p}/mask_shape`, 'Shape', [attentionMask]), one], { axis: 0 });
     const S = g.op(`${p}/seq`, 'Gather', [this.shapeBS, one], { axis: 0 });
-    const past = g.op(`${p}/past`, 'Sub', [T, S]);
-
-    const keyIdx = g.op(`${p}/key_idx`, 'Range', [zero, T, one]);
-    const qFrom = g.op(`${p}/query_from`, 'Range', [zero, S, one]);
-    const queryIdx = g.op(`${p}/query_idx`, 'Add', [qFrom, past]);
-    const q2 = g.op(`${p}/query_idx`, 'Reshape', [queryIdx, g.int64s([1, -1, 1, 1])]);
-    const k2 = g.op(`${p}/key_idx`, 'Reshape', [keyIdx, g.int64s([1, 1, 1, -1])]);
-    const causal = g.op(`${p}/causal`, 'LessOrEqual', [k2, q2]);
-
-    const bRange = g.op(`${p}/batch_idx`, 'Range', [zero, B, one]);
-    const bRow = g.op(`${p}/batch_row`, 'Reshape', [bRange, g.int64s([-1, 1, 1, 1])]);
-    const bCol = g.op(`${p}/batch_col`, 'Reshape', [bRange, g.int64s([1, 1, -1, 1])]);
-    const sameBatch = g.op(`${p}/same_batch`, 'Equal', [bRow, bCol]);
-
-    const padBool = g.op(`${p}/padding`, 'Cast', [attentionMask], { to: 9 });
-    const padding = g.op(`${p}/padding`, 'Unsqueeze', [padBool, g.int64s([0, 1])]);
-
-    const allowed = g.op(`${p}/allowed`, 'And', [g.op(`${p}/batch_causal`, 'And', [sameBatch, causal]), padding]);
-    const bias = g.op(`${p}/bias`, 'Where', [allowed, g.float(0), g.float(MASKED)]);
-    const bt = g.op(`${p}/keys`, 'Size', [attentionMask]);
-    const shape = g.op(`${p}/shape`, 'Concat', [g.int64s([-1]), g.op(`${p}/keys`, 'Unsqueeze', [bt, g.int64s([0])])], { axis: 0 });
-    return g.op(`${p}/bias`, 'Reshape', [bias, shape]);
+    const keyIdx = g.op(`${p}/key_idx`, 'Unsqueeze', [g.op(`${p}/key_idx`, 'Range', [zero, T, one]), g.int64s([0])]);
+    const queryIdx = g.op(`${p}/query_idx`, 'Add', [g.op(`${p}/query_from`, 'Range', [zero, S, one]), g.op(`${p}/past`, 'Sub', [T, S])]);
+    const causal = g.op(`${p}/causal`, 'LessOrEqual', [keyIdx, g.op(`${p}/query_idx`, 'Unsqueeze', [queryIdx, g.int64s([1])])]);
+    const allowed = g.op(`${p}/allowed`, 'And', [causal, g.op(`${p}/padding`, 'Cast', [attentionMask], { to: 9 })]);
+    return g.op(`${p}/bias`, 'Where', [allowed, g.float(0), g.float(MASKED)]);
   }
 
   private lmHead(x: string): void {
@@ -178,7 +159,7 @@ export class DecoderGraphBuilder {
     const flat = g.op('/lm_head', 'MatMul', [normed, w]);
     const shape = g.op('/lm_head/shape', 'Concat', [this.shapeBS, g.int64s([-1])], { axis: 0 });
     const logits = g.op('/lm_head', 'Reshape', [flat, shape]);
-    g.output('logits', logits, 'float', ['batch', 'seq', cfg.vocabSize]);
+    g.output('logits', logits, 'float', [1, 'seq', cfg.vocabSize]);
   }
 
   // ---- layer blocks --------------------------------------------------------------------------
@@ -292,9 +273,8 @@ export class DecoderGraphBuilder {
   }
 
   /**
-   * K and V of every row, appended to the cache: present = Concat(past, new) [B,kvH,T,hd].
-   * Returns the keys and values laid out for attention over all batches: [H, B*T, hd]
-   * (key heads repeated for grouped-query attention).
+   * K and V of every row, appended to the cache: present = Concat(past, new) [1,kvH,T,hd].
+   * Returns them as [kvH, T, hd] for attention (a reshape, no copy of the cache).
    */
   private keyValueCache(i: number, z: string): { k: string; v: string } {
     const { g, cfg } = this;
@@ -303,51 +283,49 @@ export class DecoderGraphBuilder {
     const kvH = cfg.numKvHeads;
     const hd = cfg.headDim;
     const heads = g.int64s([-1, kvH, hd]);
-    const bshd = g.op(`${p}/kv_shape`, 'Concat', [this.shapeBS, g.int64s([kvH, hd])], { axis: 0 });
-
     const kRows = g.op(`${p}/k_proj`, 'Reshape', [g.op(`${p}/k_proj`, 'MatMul', [z, this.linear(`${w}.k_proj.weight`)]), heads]);
     const kRot = this.rotary(`${p}/k_rotary`, kRows, this.all, 1);
     const vRows = g.op(`${p}/v_proj`, 'Reshape', [g.op(`${p}/v_proj`, 'MatMul', [z, this.linear(`${w}.v_proj.weight`)]), heads]);
-
     const out: string[] = [];
-    for (const [kind, rowsT] of [['key', kRot], ['value', vRows]] as const) {
-      const past = g.input(`past.${i}.${kind}`, 'float', ['batch', kvH, 'past', hd]);
-      const fresh = g.op(`${p}/${kind}_new`, 'Transpose', [g.op(`${p}/${kind}_new`, 'Reshape', [rowsT, bshd])], { perm: [0, 2, 1, 3] });
+    for (const [kind, rows] of [['key', kRot], ['value', vRows]] as const) {
+      const past = g.input(`past.${i}.${kind}`, 'float', [1, kvH, 'past', hd]);
+      // [S, kvH, hd] -> [1, kvH, S, hd]
+      const fresh = g.op(`${p}/${kind}_new`, 'Unsqueeze', [g.op(`${p}/${kind}_new`, 'Transpose', [rows], { perm: [1, 0, 2] }), g.int64s([0])]);
       const present = g.op(`${p}/${kind}_cache`, 'Concat', [past, fresh], { axis: 2 });
-      g.output(`present.${i}.${kind}`, present, 'float', ['batch', kvH, 'total', hd]);
-      // [B,kvH,T,hd] -> [kvH, B*T, hd] -> repeat each key head for its query heads -> [H, B*T, hd]
-      let t = g.op(`${p}/${kind}_all`, 'Reshape', [g.op(`${p}/${kind}_all`, 'Transpose', [present], { perm: [1, 0, 2, 3] }), g.int64s([kvH, -1, hd])]);
-      const rep = cfg.numHeads / kvH;
-      if (rep > 1) {
-        const expanded = g.op(`${p}/${kind}_repeat`, 'Expand', [g.op(`${p}/${kind}_repeat`, 'Unsqueeze', [t, g.int64s([1])]), g.int64s([1, rep, 1, 1])]);
-        t = g.op(`${p}/${kind}_heads`, 'Reshape', [expanded, g.int64s([cfg.numHeads, -1, hd])]);
-      }
-      out.push(t);
+      g.output(`present.${i}.${kind}`, present, 'float', [1, kvH, 'total', hd]);
+      out.push(g.op(`${p}/${kind}_heads`, 'Reshape', [present, g.int64s([kvH, -1, hd])]));
     }
     return { k: out[0]!, v: out[1]! };
   }
 
   /**
-   * Multi-head attention of the given rows against every cached key, then the output projection.
+   * Grouped-query attention of the given rows against every cached key, then the output
+   * projection. Query heads are grouped by their key head ([kvH, rep*M, hd]), so the cache is used
+   * as it is, with no repeat or transpose of keys and values.
    *
-   *   z_rows ─ q_proj ─ [M,H,hd] ─ Transpose ─ rotary [H,M,hd] ─┐
-   *   keys [H,BT,hd] ─ Transpose [H,hd,BT] ──────────┴ MatMul*scale + bias ─ Softmax ─ MatMul values ─ o_proj
+   *   z_rows ─ q_proj ─ [M,H,hd] ─ Transpose ─ rotary ─ scale ─ [kvH, rep*M, hd] ─┐
+   *   keys [kvH,T,hd] ─────────────────────────────────────── MatMul(.., K^T) ─ [kvH,rep*M,T] + bias ─ Softmax
+   *   ─ MatMul values [kvH,T,hd] ─ [H,M,hd] ─ Transpose ─ [M, H*hd] ─ o_proj
    */
   private attention(i: number, z: string, rows: Rows, kv: { k: string; v: string }): string {
     const { g, cfg } = this;
     const p = `/model/layers.${i}/attn`;
     const w = `${layerPrefix(i)}.self_attn`;
     const H = cfg.numHeads;
+    const kvH = cfg.numKvHeads;
+    const rep = H / kvH;
     const hd = cfg.headDim;
     const q = g.op(`${p}/q_proj`, 'Reshape', [g.op(`${p}/q_proj`, 'MatMul', [z, this.linear(`${w}.q_proj.weight`)]), g.int64s([-1, H, hd])]);
     // Heads first before the rotary: ORT 1.30 fuses a Transpose feeding MatMul's first input into
     // FusedMatMul, which crashes (SIGFPE) when the layer's full path has zero rows.
     const qT = g.op(`${p}/q_heads`, 'Transpose', [q], { perm: [1, 0, 2] });
-    const qHeads = g.op(`${p}/q_scale`, 'Mul', [this.rotary(`${p}/q_rotary`, qT, rows, 0), g.float(1 / Math.sqrt(hd))]);
-    const kT = g.op(`${p}/k_t`, 'Transpose', [kv.k], { perm: [0, 2, 1] });
-    const scores = g.op(`${p}/bias`, 'Add', [g.op(`${p}/qk`, 'MatMul', [qHeads, kT]), rows.bias]);
-    const probs = g.op(`${p}/softmax`, 'Softmax', [scores], { axis: -1 });
-    const ctx = g.op(`${p}/pv`, 'MatMul', [probs, kv.v]); // [H, M, hd]
+    const qScaled = g.op(`${p}/q_scale`, 'Mul', [this.rotary(`${p}/q_rotary`, qT, rows, 0), g.float(1 / Math.sqrt(hd))]);
+    const qGroups = g.op(`${p}/q_groups`, 'Reshape', [qScaled, g.int64s([kvH, -1, hd])]);
+    const scores = g.op(`${p}/qk`, 'MatMul', [qGroups, g.op(`${p}/k_t`, 'Transpose', [kv.k], { perm: [0, 2, 1] })]);
+    // Rows of a group are ordered (query head in group, token): the bias repeats once per head.
+    const bias = rep > 1 ? g.op(`${p}/bias`, 'Tile', [rows.bias, g.int64s([rep, 1])]) : rows.bias;
+    const probs = g.op(`${p}/softmax`, 'Softmax', [g.op(`${p}/bias`, 'Add', [scores, bias])], { axis: -1 }); // [kvH, rep*M, T]
+    const ctx = g.op(`${p}/pv`, 'Reshape', [g.op(`${p}/pv`, 'MatMul', [probs, kv.v]), g.int64s([H, -1, hd])]); // [H, M, hd]
     const merged = g.op(`${p}/merge`, 'Reshape', [g.op(`${p}/merge`, 'Transpose', [ctx], { perm: [1, 0, 2] }), g.int64s([-1, H * hd])]);
     return g.op(`${p}/o_proj`, 'MatMul', [merged, this.linear(`${w}.o_proj.weight`)]);
   }
