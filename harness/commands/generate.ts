@@ -7,6 +7,7 @@ import { generate, outputText } from '../../src/model/generate.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { numberOption, parseOptions } from '../args.ts';
 import { MODEL_OPTIONS, modelChoice, openSession, variantOption } from '../model-options.ts';
+import { eosIds } from '../runner/plan.ts';
 
 export async function main(argv: string[]): Promise<void> {
   const o = parseOptions('generate', argv, {
@@ -34,12 +35,12 @@ export async function main(argv: string[]): Promise<void> {
   // --bos alone starts from BOS; with --prompt, BOS is added when given or when the tokenizer adds it.
   const promptIds = tok.encode(o.prompt ?? '', o.bos || (o.prompt !== undefined && tok.addBos));
   if (promptIds.length === 0) throw new UserError('generate: the prompt encodes to no tokens; add --bos');
-  const eosIds = [...new Set([...(m.ckpt.config.eosTokenIds ?? []), ...(tok.eosId !== null ? [tok.eosId] : [])])];
+  const eos = eosIds(m.ckpt, tok);
   const session = await openSession(m, variant);
   const gen = await generate(session, promptIds, {
     maxNewTokens,
     threshold,
-    eosIds,
+    eosIds: eos,
     stopStrings: o.stop ?? [],
     decode: (ids) => tok.decode(ids),
     ...(temperature > 0 ? { sampling: { temperature, topP, seed } } : {}),

@@ -61,7 +61,7 @@ function stopHit(text: string, stops: string[]): string | null {
 export async function generate(session: DecoderSession, promptIds: number[], opts: GenerateOptions): Promise<Generation> {
   if (promptIds.length === 0) throw new Error('generate: the prompt has no tokens (use a BOS token or text)');
   const threshold = opts.threshold ?? 0.5;
-  const { numLayers } = session.ckpt.config;
+  const { numLayers } = session.config;
   const R = session.routedLayers.length;
   const unrouted = numLayers - R;
   const random = seededRandom(opts.sampling?.seed ?? 0);
@@ -80,7 +80,7 @@ export async function generate(session: DecoderSession, promptIds: number[], opt
     }
   };
 
-  const V = session.ckpt.config.vocabSize;
+  const V = session.config.vocabSize;
   let cache: KvCache = session.emptyCache();
   let t0 = performance.now();
   const first = await session.step(promptIds, cache, threshold);

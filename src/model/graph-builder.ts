@@ -22,15 +22,14 @@ export type Variant = 'full' | 'flexidepth';
 export const VARIANTS: readonly Variant[] = ['full', 'flexidepth'];
 
 /** Bumped whenever the emitted graph changes, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 3;
+export const GRAPH_BUILDER_VERSION = 4;
 
 /** Additive attention bias for disallowed keys: large but finite, so softmax never sees -inf - -inf. */
 const MASKED = -1e30;
 
 /** Rows of the current block: all N tokens, or a gathered subset (the full path of a routed layer). */
 interface Rows {
-  cos: string; // [M, hd/2]
-  sin: string; // [M, hd/2]
+  positions: string; // [1, M] int64
   bias: string; // [M, T]
 }
 
@@ -42,6 +41,8 @@ export class DecoderGraphBuilder {
   private inputIds = '';
   private shapeBS = '';
   private all!: Rows;
+  private cosCache = '';
+  private sinCache = '';
   private threshold = '';
   private readonly gates: string[] = [];
 
@@ -63,15 +64,17 @@ export class DecoderGraphBuilder {
     this.shapeBS = g.op('/model/shape_bs', 'Shape', [this.inputIds]);
 
     let x = this.embed();
-    this.all = { ...this.rotaryTables(positionIds), bias: this.attentionBias(attentionMask) };
+    const rotary = this.rotaryTables(positionIds);
+    this.cosCache = rotary.cos;
+    this.sinCache = rotary.sin;
+    this.all = { positions: rotary.positions, bias: this.attentionBias(attentionMask) };
     for (let i = 0; i < cfg.numLayers; i++) {
       const routed = this.variant === 'flexidepth' && cfg.routingLayers.includes(i);
       x = routed ? this.routedLayer(i, x) : this.layer(i, x);
     }
     this.lmHead(x);
     if (this.variant === 'flexidepth') {
-      const gates = this.gates.length === 1 ? this.gates[0]! : g.op('/model/gates', 'Concat', this.gates, { axis: 0 });
-      g.output('gates', gates, 'float', [this.gates.length, 1, 'seq']);
+      g.node('/model/gates', 'Concat', this.gates, { axis: 0 }, 1, '', [g.output('gates', 'float', [this.gates.length, 1, 'seq'])]);
     }
     return g;
   }
@@ -84,13 +87,13 @@ export class DecoderGraphBuilder {
     return t.data;
   }
 
-  /** A torch Linear weight [out, in] as a MatMul initializer [in, out]. */
-  private linear(name: string): string {
+  /** A torch Linear weight [out, in] as a MatMul initializer [in, out], optionally scaled. */
+  private linear(name: string, scale = 1): string {
     if (this.g.hasInitializer(name)) return name;
     const t = this.ckpt.weights.get(name)!;
     const [out, inp] = t.shape as [number, number];
     const w = new Float32Array(out * inp);
-    for (let o = 0; o < out; o++) for (let k = 0; k < inp; k++) w[k * out + o] = t.data[o * inp + k]!;
+    for (let o = 0; o < out; o++) for (let k = 0; k < inp; k++) w[k * out + o] = t.data[o * inp + k]! * scale;
     return this.g.initializer(name, [inp, out], w);
   }
 
@@ -110,16 +113,25 @@ export class DecoderGraphBuilder {
   }
 
   /**
-   * cos and sin of every token's rotary angles, [N, hd/2], computed from position_ids in float32
-   * (as Hugging Face does): angle = position * inv_freq.
+   * The rotary cos/sin caches [max_position_embeddings, hd/2] for ORT's RotaryEmbedding, computed in
+   * float64 from the (possibly Llama-3-scaled) inverse frequencies, and the tokens' positions [1, S].
    */
-  private rotaryTables(positionIds: string): { cos: string; sin: string } {
-    const { g } = this;
-    const inv = this.g.initializer('/model/rotary/inv_freq', [1, this.half], Float32Array.from(ropeInverseFrequencies(this.cfg)));
-    const pos = g.op('/model/rotary/positions', 'Reshape', [positionIds, g.int64s([-1, 1])]);
-    const posF = g.op('/model/rotary/positions', 'Cast', [pos], { to: 1 });
-    const angles = g.op('/model/rotary/angles', 'Mul', [posF, inv]);
-    return { cos: g.op('/model/rotary', 'Cos', [angles]), sin: g.op('/model/rotary', 'Sin', [angles]) };
+  private rotaryTables(positionIds: string): { cos: string; sin: string; positions: string } {
+    const maxPos = this.cfg.maxPositionEmbeddings;
+    const inv = ropeInverseFrequencies(this.cfg);
+    const cos = new Float32Array(maxPos * this.half);
+    const sin = new Float32Array(maxPos * this.half);
+    for (let pos = 0; pos < maxPos; pos++) {
+      for (let j = 0; j < this.half; j++) {
+        cos[pos * this.half + j] = Math.cos(pos * inv[j]!);
+        sin[pos * this.half + j] = Math.sin(pos * inv[j]!);
+      }
+    }
+    return {
+      cos: this.g.initializer('/model/rotary/cos_cache', [maxPos, this.half], cos),
+      sin: this.g.initializer('/model/rotary/sin_cache', [maxPos, this.half], sin),
+      positions: positionIds,
+    };
   }
 
   /**
@@ -158,8 +170,7 @@ export class DecoderGraphBuilder {
     }
     const flat = g.op('/lm_head', 'MatMul', [normed, w]);
     const shape = g.op('/lm_head/shape', 'Concat', [this.shapeBS, g.int64s([-1])], { axis: 0 });
-    const logits = g.op('/lm_head', 'Reshape', [flat, shape]);
-    g.output('logits', logits, 'float', [1, 'seq', cfg.vocabSize]);
+    g.node('/lm_head', 'Reshape', [flat, shape], {}, 1, '', [g.output('logits', 'float', [1, 'seq', cfg.vocabSize])]);
   }
 
   // ---- layer blocks --------------------------------------------------------------------------
@@ -203,10 +214,10 @@ export class DecoderGraphBuilder {
     const skipIdx = g.op(`${p}/route/skip_idx`, 'Transpose', [g.op(`${p}/route/skip_idx`, 'NonZero', [g.op(`${p}/route/skip`, 'Not', [full])])], { perm: [1, 0] });
     const fullRows = g.op(`${p}/route/full_rows`, 'Reshape', [fullIdx, g.int64s([-1])]);
     const skipRows = g.op(`${p}/route/skip_rows`, 'Reshape', [skipIdx, g.int64s([-1])]);
-    const pick = (what: string, t: string, rows: string, tag: string): string => g.op(`${p}/route/${tag}_${what}`, 'Gather', [t, rows], { axis: 0 });
+    const pick = (what: string, t: string, rows: string, tag: string, axis = 0): string => g.op(`${p}/route/${tag}_${what}`, 'Gather', [t, rows], { axis });
 
     // Full path on the gathered rows.
-    const rows: Rows = { cos: pick('cos', this.all.cos, fullRows, 'full'), sin: pick('sin', this.all.sin, fullRows, 'full'), bias: pick('bias', this.all.bias, fullRows, 'full') };
+    const rows: Rows = { positions: pick('positions', this.all.positions, fullRows, 'full', 1), bias: pick('bias', this.all.bias, fullRows, 'full') };
     const xFull = pick('x', x, fullRows, 'full');
     const h = g.op(`${p}/attn/residual`, 'Add', [xFull, this.attention(i, pick('z', z, fullRows, 'full'), rows, keys)]);
     const uFull = this.rmsNorm(`${p}/post_attention_layernorm`, h, `${w}.post_attention_layernorm.weight`);
@@ -258,23 +269,16 @@ export class DecoderGraphBuilder {
     return g.op(`${p}/up_proj`, 'MatMul', [g.op(`${p}/gated`, 'Mul', [act, down]), this.linear(`${w}.up_proj.weight`)]);
   }
 
-  /**
-   * Rotates x by the rows' angles (Hugging Face rotate_half layout). x is [M, heads, hd]
-   * (`headsAxis` 1) or [heads, M, hd] (`headsAxis` 0).
-   */
-  private rotary(path: string, x: string, rows: Rows, headsAxis: 0 | 1): string {
+  /** Rotates rows [M, heads*hd] at their positions (Hugging Face rotate_half layout); returns [1, M, heads*hd]. */
+  private rotary(path: string, x: string, rows: Rows, heads: number): string {
     const { g } = this;
-    const cos = g.op(`${path}/cos`, 'Unsqueeze', [rows.cos, g.int64s([headsAxis])]);
-    const sin = g.op(`${path}/sin`, 'Unsqueeze', [rows.sin, g.int64s([headsAxis])]);
-    const [x1, x2] = g.node(path, 'Split', [x, g.int64s([this.half, this.half])], { axis: 2 }, 2) as [string, string];
-    const r1 = g.op(`${path}/first`, 'Sub', [g.op(`${path}/x1cos`, 'Mul', [x1, cos]), g.op(`${path}/x2sin`, 'Mul', [x2, sin])]);
-    const r2 = g.op(`${path}/second`, 'Add', [g.op(`${path}/x2cos`, 'Mul', [x2, cos]), g.op(`${path}/x1sin`, 'Mul', [x1, sin])]);
-    return g.op(path, 'Concat', [r1, r2], { axis: 2 });
+    const batched = g.op(path, 'Unsqueeze', [x, g.int64s([0])]);
+    return g.op(path, 'RotaryEmbedding', [batched, rows.positions, this.cosCache, this.sinCache], { interleaved: 0, num_heads: heads }, 'com.microsoft');
   }
 
   /**
-   * K and V of every row, appended to the cache: present = Concat(past, new) [1,kvH,T,hd].
-   * Returns them as [kvH, T, hd] for attention (a reshape, no copy of the cache).
+   * K and V of every row, appended to the cache: present = Concat(past, new) [1,kvH,T,hd], written
+   * straight to the graph outputs. Returns them as [kvH, T, hd] for attention (a reshape, no copy).
    */
   private keyValueCache(i: number, z: string): { k: string; v: string } {
     const { g, cfg } = this;
@@ -282,18 +286,15 @@ export class DecoderGraphBuilder {
     const w = `${layerPrefix(i)}.self_attn`;
     const kvH = cfg.numKvHeads;
     const hd = cfg.headDim;
-    const heads = g.int64s([-1, kvH, hd]);
-    const kRows = g.op(`${p}/k_proj`, 'Reshape', [g.op(`${p}/k_proj`, 'MatMul', [z, this.linear(`${w}.k_proj.weight`)]), heads]);
-    const kRot = this.rotary(`${p}/k_rotary`, kRows, this.all, 1);
-    const vRows = g.op(`${p}/v_proj`, 'Reshape', [g.op(`${p}/v_proj`, 'MatMul', [z, this.linear(`${w}.v_proj.weight`)]), heads]);
+    const k = this.rotary(`${p}/k_rotary`, g.op(`${p}/k_proj`, 'MatMul', [z, this.linear(`${w}.k_proj.weight`)]), this.all, kvH);
+    const v = g.op(`${p}/v_proj`, 'MatMul', [z, this.linear(`${w}.v_proj.weight`)]);
     const out: string[] = [];
-    for (const [kind, rows] of [['key', kRot], ['value', vRows]] as const) {
+    for (const [kind, rows] of [['key', k], ['value', v]] as const) {
       const past = g.input(`past.${i}.${kind}`, 'float', [1, kvH, 'past', hd]);
-      // [S, kvH, hd] -> [1, kvH, S, hd]
-      const fresh = g.op(`${p}/${kind}_new`, 'Unsqueeze', [g.op(`${p}/${kind}_new`, 'Transpose', [rows], { perm: [1, 0, 2] }), g.int64s([0])]);
-      const present = g.op(`${p}/${kind}_cache`, 'Concat', [past, fresh], { axis: 2 });
-      g.output(`present.${i}.${kind}`, present, 'float', [1, kvH, 'total', hd]);
-      out.push(g.op(`${p}/${kind}_heads`, 'Reshape', [present, g.int64s([kvH, -1, hd])]));
+      // [.., S, kvH*hd] -> [1, S, kvH, hd] -> [1, kvH, S, hd]
+      const fresh = g.op(`${p}/${kind}_new`, 'Transpose', [g.op(`${p}/${kind}_new`, 'Reshape', [rows, g.int64s([1, -1, kvH, hd])])], { perm: [0, 2, 1, 3] });
+      const [present] = g.node(`${p}/${kind}_cache`, 'Concat', [past, fresh], { axis: 2 }, 1, '', [g.output(`present.${i}.${kind}`, 'float', [1, kvH, 'total', hd])]);
+      out.push(g.op(`${p}/${kind}_heads`, 'Reshape', [present!, g.int64s([kvH, -1, hd])]));
     }
     return { k: out[0]!, v: out[1]! };
   }
@@ -303,7 +304,7 @@ export class DecoderGraphBuilder {
    * projection. Query heads are grouped by their key head ([kvH, rep*M, hd]), so the cache is used
    * as it is, with no repeat or transpose of keys and values.
    *
-   *   z_rows ─ q_proj ─ [M,H,hd] ─ Transpose ─ rotary ─ scale ─ [kvH, rep*M, hd] ─┐
+   *   z_rows ─ q_proj (scaled) ─ rotary ─ [M,H,hd] ─ Transpose ─ [kvH, rep*M, hd] ─┐
    *   keys [kvH,T,hd] ─────────────────────────────────────── MatMul(.., K^T) ─ [kvH,rep*M,T] + bias ─ Softmax
    *   ─ MatMul values [kvH,T,hd] ─ [H,M,hd] ─ Transpose ─ [M, H*hd] ─ o_proj
    */
@@ -315,12 +316,10 @@ export class DecoderGraphBuilder {
     const kvH = cfg.numKvHeads;
     const rep = H / kvH;
     const hd = cfg.headDim;
-    const q = g.op(`${p}/q_proj`, 'Reshape', [g.op(`${p}/q_proj`, 'MatMul', [z, this.linear(`${w}.q_proj.weight`)]), g.int64s([-1, H, hd])]);
-    // Heads first before the rotary: ORT 1.30 fuses a Transpose feeding MatMul's first input into
-    // FusedMatMul, which crashes (SIGFPE) when the layer's full path has zero rows.
-    const qT = g.op(`${p}/q_heads`, 'Transpose', [q], { perm: [1, 0, 2] });
-    const qScaled = g.op(`${p}/q_scale`, 'Mul', [this.rotary(`${p}/q_rotary`, qT, rows, 0), g.float(1 / Math.sqrt(hd))]);
-    const qGroups = g.op(`${p}/q_groups`, 'Reshape', [qScaled, g.int64s([kvH, -1, hd])]);
+    // q_proj carries the 1/sqrt(hd) score scale (folded into its weights; RoPE is linear).
+    const q = g.op(`${p}/q_proj`, 'MatMul', [z, this.linear(`${w}.q_proj.weight`, 1 / Math.sqrt(hd))]);
+    const qRot = g.op(`${p}/q_rotary`, 'Reshape', [this.rotary(`${p}/q_rotary`, q, rows, H), g.int64s([-1, H, hd])]);
+    const qGroups = g.op(`${p}/q_groups`, 'Reshape', [g.op(`${p}/q_heads`, 'Transpose', [qRot], { perm: [1, 0, 2] }), g.int64s([kvH, -1, hd])]);
     const scores = g.op(`${p}/qk`, 'MatMul', [qGroups, g.op(`${p}/k_t`, 'Transpose', [kv.k], { perm: [0, 2, 1] })]);
     // Rows of a group are ordered (query head in group, token): the bias repeats once per head.
     const bias = rep > 1 ? g.op(`${p}/bias`, 'Tile', [rows.bias, g.int64s([rep, 1])]) : rows.bias;

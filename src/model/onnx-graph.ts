@@ -34,12 +34,15 @@ export class OnnxGraph {
     return this.initializerNames.has(name);
   }
 
-  /** Adds one node named `${path}/${opType}` and returns its output names. */
-  node(path: string, opType: string, inputs: string[], attrs: Attrs = {}, numOutputs = 1, domain = ''): string[] {
+  /**
+   * Adds one node named `${path}/${opType}` and returns its output names (`{node}/output_{k}`, or
+   * `outputNames` when the node writes graph outputs directly).
+   */
+  node(path: string, opType: string, inputs: string[], attrs: Attrs = {}, numOutputs = 1, domain = '', outputNames?: string[]): string[] {
     const name = `${path}/${opType}`;
     if (this.nodeNames.has(name)) throw new Error(`graph builder: duplicate node name ${name}`);
     this.nodeNames.add(name);
-    const output = Array.from({ length: numOutputs }, (_, k) => `${name}/output_${k}`);
+    const output = outputNames ?? Array.from({ length: numOutputs }, (_, k) => `${name}/output_${k}`);
     const attribute = Object.entries(attrs).map(([key, v]) => makeAttribute(key, v));
     this.nodes.push(onnx.NodeProto.create({ name, opType, input: inputs, output, attribute, domain }));
     return output;
@@ -86,10 +89,14 @@ export class OnnxGraph {
     return name;
   }
 
-  /** Declares a graph output; `from` is renamed through an Identity node so outputs keep stable names. */
-  output(name: string, from: string, type: ElemType, dims: Dim[]): void {
-    this.nodes.push(onnx.NodeProto.create({ name: `/output/${name}/Identity`, opType: 'Identity', input: [from], output: [name] }));
+  /**
+   * Declares `name` a graph output. The node that computes it must write `name` itself (see
+   * `node`'s outputNames): an Identity in between would copy the tensor on every run, and for the
+   * KV cache that copy is the size of the whole cache.
+   */
+  output(name: string, type: ElemType, dims: Dim[]): string {
     this.outputs.push(valueInfo(name, type, dims));
+    return name;
   }
 
   initializerBytes(): number {
@@ -122,7 +129,7 @@ export class OnnxGraph {
       irVersion: 8,
       producerName: 'flexibench',
       graph,
-      opsetImport: [{ domain: '', version: 21 }],
+      opsetImport: [{ domain: '', version: 21 }, { domain: 'com.microsoft', version: 1 }],
     });
     return onnx.ModelProto.encode(model).finish();
   }

@@ -8,6 +8,8 @@ export interface SamplingOptions {
   temperature: number;
   /** Nucleus mass in (0, 1]; 1 keeps every token. */
   topP: number;
+  /** Keep at most this many most likely tokens; 0 or absent keeps all. */
+  topK?: number;
   seed: number;
 }
 
@@ -30,7 +32,10 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** Samples from softmax(row / temperature), restricted to the smallest set of tokens with mass >= topP. */
+/**
+ * Samples from softmax(row / temperature), restricted to the topK most likely tokens and, within
+ * those, to the smallest set with mass >= topP.
+ */
 export function sampleToken(row: Float32Array, opts: SamplingOptions, random: () => number): number {
   if (opts.temperature <= 0) return argmax(row);
   let max = -Infinity;
@@ -42,9 +47,12 @@ export function sampleToken(row: Float32Array, opts: SamplingOptions, random: ()
     sum += probs[v]!;
   }
   const order = Array.from({ length: row.length }, (_, v) => v).sort((a, b) => probs[b]! - probs[a]! || a - b);
+  const limit = opts.topK && opts.topK > 0 ? Math.min(opts.topK, order.length) : order.length;
+  let topMass = 0;
+  for (let k = 0; k < limit; k++) topMass += probs[order[k]!]!;
   let kept = 0;
   let mass = 0;
-  while (kept < order.length && (kept === 0 || mass < opts.topP * sum)) mass += probs[order[kept++]!]!;
+  while (kept < limit && (kept === 0 || mass < opts.topP * topMass)) mass += probs[order[kept++]!]!;
   let r = random() * mass;
   for (let k = 0; k < kept; k++) {
     r -= probs[order[k]!]!;

@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors.ts';
 import type { Checkpoint } from './checkpoint.ts';
+import type { ModelConfig } from './config.ts';
 import { cachedGraphPath } from './graph-cache.ts';
 import type { Variant } from './graph-builder.ts';
 
@@ -38,23 +39,30 @@ export interface StepResult {
 
 export class DecoderSession {
   readonly routedLayers: number[];
+  /** Milliseconds spent inside session.run, summed: what the rest of the harness is measured against. */
+  runMs = 0;
 
   private constructor(
     private readonly session: ort.InferenceSession,
-    readonly ckpt: Checkpoint,
+    readonly config: ModelConfig,
     readonly variant: Variant,
     readonly executionProvider: ExecutionProvider,
     private readonly profilePrefix: string | undefined,
   ) {
-    this.routedLayers = variant === 'flexidepth' ? ckpt.config.routingLayers : [];
+    this.routedLayers = variant === 'flexidepth' ? config.routingLayers : [];
   }
 
+  /** Builds (or finds in the cache) the checkpoint's graph for this variant and opens a session on it. */
   static async create(ckpt: Checkpoint, opts: SessionOptions): Promise<DecoderSession> {
     if (opts.variant === 'flexidepth' && ckpt.config.routingLayers.length === 0) {
       throw new UserError(`${ckpt.dir}: variant flexidepth needs a FlexiDepth checkpoint (model_type ddllama with routing_layers); this one is a plain ${ckpt.config.modelType}`);
     }
+    return DecoderSession.open(cachedGraphPath(ckpt, opts.variant, opts.cacheDir), ckpt.config, opts);
+  }
+
+  /** Opens a session on an already built graph (worker threads do this, without reading weights). */
+  static async open(path: string, config: ModelConfig, opts: SessionOptions): Promise<DecoderSession> {
     const ep = opts.executionProvider ?? 'cpu';
-    const path = cachedGraphPath(ckpt, opts.variant, opts.cacheDir);
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [ep],
       graphOptimizationLevel: 'all',
@@ -73,11 +81,11 @@ export class DecoderSession {
       }
       throw new Error(`cannot create an ONNX Runtime session for ${path}: ${msg}`);
     }
-    return new DecoderSession(session, ckpt, opts.variant, ep, opts.profilePrefix);
+    return new DecoderSession(session, config, opts.variant, ep, opts.profilePrefix);
   }
 
   emptyCache(): KvCache {
-    const { numKvHeads, headDim, numLayers } = this.ckpt.config;
+    const { numKvHeads, headDim, numLayers } = this.config;
     const tensors: Record<string, ort.Tensor> = {};
     for (let i = 0; i < numLayers; i++) {
       for (const kind of ['key', 'value']) tensors[`past.${i}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, numKvHeads, 0, headDim]);
@@ -96,7 +104,9 @@ export class DecoderSession {
       ...cache.tensors,
     };
     if (this.variant === 'flexidepth') feeds['threshold'] = new ort.Tensor('float32', Float32Array.of(threshold), []);
+    const t0 = performance.now();
     const out = await this.session.run(feeds);
+    this.runMs += performance.now() - t0;
     const tensors: Record<string, ort.Tensor> = {};
     for (const name of Object.keys(cache.tensors)) tensors[name] = out[name.replace('past.', 'present.')]!;
     return {

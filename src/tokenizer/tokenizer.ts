@@ -71,6 +71,7 @@ export class TextTokenizer {
   }
 
   decode(ids: number[], skipSpecial = true): string {
+    if (ids.length === 0) return '';
     return this.tok.decode(ids, { skip_special_tokens: skipSpecial });
   }
 
@@ -88,23 +89,18 @@ export class TextTokenizer {
   }
 
   /**
-   * The text each token adds, such that the pieces concatenate to the decoded text. Pieces are
-   * differences of decoded prefixes, so multi-byte characters split over tokens land on the token
-   * that completes them and leading-space rules apply as in the full decode.
+   * The text each token adds, such that the pieces concatenate to the decoded text. A piece is the
+   * difference between decoding a short window ending at the token and the same window without
+   * it: a character split over several byte tokens lands on the token that completes it, and the
+   * window keeps the cost linear in the sequence length.
    */
-  pieces(ids: number[]): string[] {
+  pieces(ids: number[], window = 8): string[] {
     const out: string[] = [];
-    let prev = '';
     for (let i = 0; i < ids.length; i++) {
-      const text = this.decode(ids.slice(0, i + 1), false);
-      if (text.startsWith(prev)) {
-        out.push(text.slice(prev.length));
-        prev = text;
-      } else {
-        // An incomplete UTF-8 sequence decoded as U+FFFD and then completed: attribute the change here.
-        out.push(text.slice(commonPrefixLength(prev, text)));
-        prev = text;
-      }
+      const from = Math.max(0, i - window);
+      const before = this.decode(ids.slice(from, i), false);
+      const after = this.decode(ids.slice(from, i + 1), false);
+      out.push(after.startsWith(before) ? after.slice(before.length) : after.slice(commonPrefixLength(before, after)));
     }
     return out;
   }
