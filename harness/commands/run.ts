@@ -1,0 +1,65 @@
+/**
+ * `flexibench run --model DIR --suites a,b,... [--variants flexidepth,full] [--limit N] [--db FILE]
+ *                 [--workers N] [--seed S] [--threshold T] [--data-dir DIR] [--threads N] [--ep cpu|cuda]`
+ *
+ * The main job: suites through FlexiDepth and the full-depth baseline into a DuckDB study,
+ * resumable, then the summary table.
+ */
+import { availableParallelism } from 'node:os';
+import { UserError } from '../../src/errors.ts';
+import { VARIANTS, type Variant } from '../../src/model/graph-builder.ts';
+import { StudyDb } from '../../src/store/study-db.ts';
+import { resolveDataDir } from '../../src/suites/index.ts';
+import { choiceOption, numberOption, parseOptions, requireOption } from '../args.ts';
+import { runStudy } from '../runner/run-study.ts';
+import { formatSummaryTable } from './report.ts';
+
+export const DEFAULT_DB = 'results/flexibench.duckdb';
+
+export async function main(argv: string[]): Promise<void> {
+  const o = parseOptions('run', argv, {
+    model: { type: 'string' },
+    suites: { type: 'string' },
+    variants: { type: 'string' },
+    limit: { type: 'string' },
+    db: { type: 'string' },
+    workers: { type: 'string' },
+    seed: { type: 'string' },
+    threshold: { type: 'string' },
+    'data-dir': { type: 'string' },
+    threads: { type: 'string' },
+    ep: { type: 'string' },
+  });
+  const modelDir = requireOption('run', o.model, 'model');
+  const suites = requireOption('run', o.suites, 'suites').split(',').map((s) => s.trim()).filter(Boolean);
+  if (suites.length === 0) throw new UserError('run: --suites needs at least one suite name');
+  const variants = (o.variants ?? 'flexidepth,full').split(',').map((v) => v.trim());
+  for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new UserError(`run: unknown variant '${v}' in --variants (known: ${VARIANTS.join(', ')})`);
+  const limit = o.limit === undefined ? null : numberOption('run', o.limit, 'limit', 0, { integer: true, min: 1 });
+  const dbPath = o.db ?? DEFAULT_DB;
+  const workers = numberOption('run', o.workers, 'workers', availableParallelism(), { integer: true, min: 1 });
+
+  const stats = await runStudy({
+    modelDir,
+    suites,
+    variants: [...new Set(variants)] as Variant[],
+    limit,
+    seed: numberOption('run', o.seed, 'seed', 0, { integer: true, min: 0 }),
+    threshold: numberOption('run', o.threshold, 'threshold', 0.5, { min: 0, max: 1 }),
+    dbPath,
+    dataDir: resolveDataDir(o['data-dir']),
+    workers,
+    intraOpThreads: numberOption('run', o.threads, 'threads', 1, { integer: true, min: 1 }),
+    executionProvider: choiceOption('run', o.ep, 'ep', ['cpu', 'cuda'] as const, 'cpu'),
+  });
+  process.stderr.write(
+    `run: ${stats.samplesWritten} samples written, ${stats.samplesSkipped} already stored, ${stats.samplesFailed} failed; ` +
+      `${(stats.wallMs / 1000).toFixed(1)} s, ${(100 * stats.overheadShare).toFixed(1)}% of worker time outside session.run\n`,
+  );
+  const db = await StudyDb.open(dbPath);
+  try {
+    process.stdout.write(formatSummaryTable(await db.summary()));
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * A generation worker: one ONNX Runtime session per variant on its own thread (session.run blocks
+ * the thread that calls it, so parallelism needs threads). Receives jobs, returns generations.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { generate } from '../../src/model/generate.ts';
+import type { Variant } from '../../src/model/graph-builder.ts';
+import { DecoderSession } from '../../src/model/session.ts';
+import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
+import type { GenerationJob, WorkerInit, WorkerReply } from './protocol.ts';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const reply = (m: WorkerReply): void => port.postMessage(m);
+
+const tokenizer = TextTokenizer.load(init.modelDir);
+const sessions = new Map<Variant, DecoderSession>();
+for (const [variant, graph] of Object.entries(init.graphs) as [Variant, string][]) {
+  sessions.set(variant, await DecoderSession.open(graph, init.config, { variant, executionProvider: init.executionProvider, intraOpThreads: init.intraOpThreads }));
+}
+
+// Fault injection for tests: the worker dies (as a native crash would) after this many jobs.
+const exitAfter = Number(process.env['FLEXIBENCH_WORKER_EXIT_AFTER'] ?? Infinity);
+let jobsTaken = 0;
+
+port.on('message', (job: GenerationJob) => {
+  if (++jobsTaken > exitAfter) process.exit(3);
+  void (async () => {
+    try {
+      const session = sessions.get(job.variant);
+      if (session === undefined) throw new Error(`worker has no ${job.variant} session`);
+      const before = session.runMs;
+      const generation = await generate(session, job.promptIds, {
+        maxNewTokens: job.maxNewTokens,
+        eosIds: job.eosIds,
+        stopStrings: job.stopStrings,
+        decode: (ids) => tokenizer.decode(ids),
+        threshold: job.threshold,
+        ...(job.sampling ? { sampling: job.sampling } : {}),
+      });
+      reply({ type: 'result', id: job.id, generation, runMs: session.runMs - before });
+    } catch (err) {
+      reply({ type: 'error', id: job.id, message: (err as Error).message });
+    }
+  })();
+});
+reply({ type: 'ready' });

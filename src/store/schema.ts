@@ -1,0 +1,122 @@
+/**
+ * The study database's schema and its migrations. `schema_version` records how far a file has been
+ * migrated; a file from a newer flexibench, or a DuckDB file that is not a study at all, is refused
+ * rather than altered (see database-file.ts).
+ *
+ * Design choices that are not obvious from the DDL:
+ * - `tokens` has no UNIQUE (run_id, doc_id, position) index. DuckDB keeps an ART index in memory and
+ *   maintains it on every append; a study holds millions of token rows, so the index would cost
+ *   hundreds of MB and roughly a third of each sample's write time. Uniqueness holds by construction
+ *   instead: tokens are only written in the transaction that inserts their sample row (which IS
+ *   unique on (run_id, doc_id)), an earlier 'error' row's tokens are deleted in that same
+ *   transaction, and StudyDb.writeSample requires positions 0..n-1 in order.
+ * - No foreign keys: DuckDB checks them through the same kind of index, and writes go through one
+ *   class that checks the run exists.
+ * - JSON columns hold what is only ever read back whole (configs, versions, metrics).
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+
+export const SCHEMA_VERSION = 1;
+
+/** Statements that take a database from version `to - 1` to `to`; index i migrates to i + 1. */
+const MIGRATIONS: readonly (readonly string[])[] = [
+  [
+    `CREATE TABLE schema_version (
+       version INTEGER NOT NULL,
+       migrated_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+     )`,
+    `CREATE TABLE runs (
+       run_id VARCHAR PRIMARY KEY,
+       model_hash VARCHAR NOT NULL,
+       variant VARCHAR NOT NULL CHECK (variant IN ('full', 'flexidepth')),
+       suite VARCHAR NOT NULL,
+       suite_config_hash VARCHAR NOT NULL,
+       seed BIGINT NOT NULL,
+       doc_limit INTEGER,
+       threshold DOUBLE NOT NULL,
+       generation JSON NOT NULL,
+       identity JSON NOT NULL,
+       model_dir VARCHAR NOT NULL,
+       layers_total INTEGER NOT NULL,
+       routing_layers INTEGER[] NOT NULL,
+       suite_config JSON,
+       git_revision VARCHAR,
+       package_versions JSON NOT NULL,
+       hardware JSON NOT NULL,
+       execution_provider VARCHAR NOT NULL,
+       threads JSON NOT NULL,
+       started_at TIMESTAMPTZ NOT NULL,
+       ended_at TIMESTAMPTZ
+     )`,
+    `CREATE TABLE samples (
+       run_id VARCHAR NOT NULL,
+       doc_id VARCHAR NOT NULL,
+       doc_index INTEGER NOT NULL,
+       prompt VARCHAR NOT NULL,
+       output VARCHAR NOT NULL,
+       reference VARCHAR NOT NULL,
+       metrics JSON NOT NULL,
+       prompt_tokens INTEGER NOT NULL,
+       generated_tokens INTEGER NOT NULL,
+       prefill_ms DOUBLE NOT NULL,
+       decode_ms DOUBLE NOT NULL,
+       stop_reason VARCHAR NOT NULL,
+       status VARCHAR NOT NULL CHECK (status IN ('done', 'error')),
+       error VARCHAR,
+       written_at TIMESTAMPTZ NOT NULL,
+       UNIQUE (run_id, doc_id)
+     )`,
+    `CREATE TABLE tokens (
+       run_id VARCHAR NOT NULL,
+       doc_id VARCHAR NOT NULL,
+       position INTEGER NOT NULL,
+       token_id INTEGER NOT NULL,
+       text VARCHAR NOT NULL,
+       phase VARCHAR NOT NULL CHECK (phase IN ('prompt', 'generated')),
+       layers_used SMALLINT NOT NULL,
+       mask BOOLEAN[] NOT NULL,
+       gates FLOAT[] NOT NULL
+     )`,
+  ],
+];
+
+/** The tables a study database holds at the current version; anything else means a foreign file. */
+export const STUDY_TABLES: ReadonlySet<string> = new Set(['schema_version', 'runs', 'samples', 'tokens']);
+
+export interface SchemaState {
+  /** null when there is no schema_version table. */
+  version: number | null;
+  /** Every table and view in the file, schema-qualified unless in `main`. */
+  tables: string[];
+}
+
+export async function readSchemaState(conn: DuckDBConnection): Promise<SchemaState> {
+  const rows = (
+    await conn.runAndReadAll(
+      `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()
+       UNION ALL
+       SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = current_database() AND NOT internal
+       ORDER BY 1, 2`,
+    )
+  ).getRowObjectsJS();
+  const tables = rows.map((r) => (r.schema_name === 'main' ? String(r.table_name) : `${String(r.schema_name)}.${String(r.table_name)}`));
+  if (!tables.includes('schema_version')) return { version: null, tables };
+  const v = (await conn.runAndReadAll('SELECT max(version)::INTEGER AS v FROM schema_version')).getRowObjectsJS()[0]?.v;
+  return { version: typeof v === 'number' ? v : 0, tables };
+}
+
+/** Applies the migrations after `from` in one transaction, so a crash leaves the old version intact. */
+export async function migrate(conn: DuckDBConnection, from: number): Promise<void> {
+  if (from >= SCHEMA_VERSION) return;
+  await conn.run('BEGIN TRANSACTION');
+  try {
+    for (let v = from; v < SCHEMA_VERSION; v++) {
+      for (const sql of MIGRATIONS[v] as readonly string[]) await conn.run(sql);
+    }
+    await conn.run('INSERT INTO schema_version (version) VALUES ($1)', [SCHEMA_VERSION]);
+    await conn.run('COMMIT');
+  } catch (err) {
+    await conn.run('ROLLBACK');
+    throw err;
+  }
+}

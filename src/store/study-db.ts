@@ -1,0 +1,290 @@
+/**
+ * One study database (DESIGN.md "Store"): runs, their samples, and every position's layer
+ * allocation. A finished sample and all its token rows are written in one transaction, so a run
+ * killed at any moment (SIGKILL included) leaves whole samples or nothing of them, and a rerun
+ * resumes from `completedDocIds`.
+ *
+ * Calls are serialized internally: a DuckDB connection has one transaction at a time, and the
+ * runner finishes samples concurrently.
+ */
+import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
+import { openStudyFile } from './database-file.ts';
+import { runIdOf, stableJson, type RunIdentity } from './run-identity.ts';
+import { buildSummary, type StudySummary, type SummaryOptions } from './summary.ts';
+import { appendTokenRows, checkTokenSequence, type TokenRecord } from './token-rows.ts';
+
+export type { RunIdentity } from './run-identity.ts';
+export type { TokenRecord } from './token-rows.ts';
+export type { StudySummary, SummaryOptions, ResultRow, PairedRow, RunSummary, MetricEstimate } from './summary.ts';
+
+export interface RunMetadata {
+  modelDir: string;
+  layersTotal: number;
+  routingLayers: number[];
+  suiteConfig: unknown;
+  gitRevision: string | null;
+  packageVersions: Record<string, string>;
+  hardware: Record<string, unknown>;
+  executionProvider: string;
+  threads: Record<string, number>;
+  startedAt: string;
+}
+
+export interface SampleRecord {
+  docId: string;
+  docIndex: number;
+  prompt: string;
+  output: string;
+  reference: string;
+  metrics: Record<string, number | string>;
+  promptTokens: number;
+  generatedTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+  stopReason: string;
+  status: 'done' | 'error';
+  error: string | null;
+}
+
+const SAMPLE_COLUMNS =
+  'run_id, doc_id, doc_index, prompt, output, reference, metrics, prompt_tokens, generated_tokens, prefill_ms, decode_ms, stop_reason, status, error, written_at';
+const SAMPLE_VALUES = '$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now()';
+
+function checkSample(sample: SampleRecord): void {
+  for (const key of ['docIndex', 'promptTokens', 'generatedTokens'] as const) {
+    if (!Number.isInteger(sample[key])) throw new Error(`writeSample ${sample.docId}: ${key} must be an integer, got ${sample[key]}`);
+  }
+  for (const key of ['prefillMs', 'decodeMs'] as const) {
+    if (!Number.isFinite(sample[key])) throw new Error(`writeSample ${sample.docId}: ${key} must be a finite number, got ${sample[key]}`);
+  }
+}
+
+export class StudyDb {
+  /** Writes and reads queue here, one at a time. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly knownRuns = new Set<string>();
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    readonly schemaVersion: number,
+    readonly readOnly: boolean,
+    private readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+    private readonly insertSample: DuckDBPreparedStatement | null,
+  ) {}
+
+  /**
+   * Opens (creating the file and its folder if needed) and migrates a study database. `readOnly`
+   * (for reports) refuses a missing file instead and never writes. Refuses, with a one-line
+   * UserError naming the path, anything that is not a flexibench study or is from a newer version.
+   */
+  static async open(path: string, opts: { readOnly?: boolean } = {}): Promise<StudyDb> {
+    const readOnly = opts.readOnly === true;
+    const { instance, connection, schemaVersion } = await openStudyFile(path, { readOnly });
+    try {
+      // Prepared once: preparing costs about as much as executing this insert.
+      const insertSample = readOnly ? null : await connection.prepare(`INSERT INTO samples (${SAMPLE_COLUMNS}) VALUES (${SAMPLE_VALUES})`);
+      return new StudyDb(path, schemaVersion, readOnly, instance, connection, insertSample);
+    } catch (err) {
+      connection.closeSync();
+      instance.closeSync();
+      throw err;
+    }
+  }
+
+  runId(identity: RunIdentity): string {
+    return runIdOf(identity);
+  }
+
+  /** Registers a run, or finds it again (`resumed`) with the number of samples already done. */
+  async ensureRun(identity: RunIdentity, meta: RunMetadata): Promise<{ runId: string; resumed: boolean; done: number }> {
+    this.writable();
+    return this.exclusive(async () => {
+      const runId = runIdOf(identity);
+      const existing = (await this.conn.runAndReadAll('SELECT count(*)::INTEGER AS n FROM runs WHERE run_id = $1', [runId])).getRowObjectsJS()[0];
+      if (Number(existing?.n) > 0) {
+        // A resumed run is in progress again until finishRun.
+        await this.conn.run('UPDATE runs SET ended_at = NULL WHERE run_id = $1', [runId]);
+        const done = (await this.conn.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM samples WHERE run_id = $1 AND status = 'done'`, [runId])).getRowObjectsJS()[0];
+        this.knownRuns.add(runId);
+        return { runId, resumed: true, done: Number(done?.n) };
+      }
+      await this.conn.run(
+        `INSERT INTO runs (run_id, model_hash, variant, suite, suite_config_hash, seed, doc_limit, threshold, generation, identity,
+                           model_dir, layers_total, routing_layers, suite_config, git_revision, package_versions, hardware,
+                           execution_provider, threads, started_at, ended_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::INTEGER[], $14, $15, $16, $17, $18, $19, $20::TIMESTAMPTZ, NULL)`,
+        [
+          runId,
+          identity.modelHash,
+          identity.variant,
+          identity.suite,
+          identity.suiteConfigHash,
+          identity.seed,
+          identity.limit,
+          identity.threshold,
+          stableJson(identity.generation),
+          stableJson(identity),
+          meta.modelDir,
+          meta.layersTotal,
+          // As text: an empty list value has no item type to bind with.
+          JSON.stringify(meta.routingLayers),
+          stableJson(meta.suiteConfig ?? null),
+          meta.gitRevision,
+          stableJson(meta.packageVersions),
+          stableJson(meta.hardware),
+          meta.executionProvider,
+          stableJson(meta.threads),
+          meta.startedAt,
+        ],
+      );
+      this.knownRuns.add(runId);
+      return { runId, resumed: false, done: 0 };
+    });
+  }
+
+  /** Documents of the run whose sample is done (an 'error' sample is retried on resume). */
+  async completedDocIds(runId: string): Promise<Set<string>> {
+    return this.exclusive(async () => {
+      const reader = await this.conn.runAndReadAll(`SELECT doc_id FROM samples WHERE run_id = $1 AND status = 'done'`, [runId]);
+      return new Set(reader.getRowObjectsJS().map((r) => String(r.doc_id)));
+    });
+  }
+
+  /**
+   * Writes a finished sample and its per-position tokens in one transaction. A second write of a
+   * 'done' document is ignored (the first stays); a write over an 'error' row replaces it and its
+   * tokens. Any failure rolls everything of this call back.
+   */
+  async writeSample(runId: string, sample: SampleRecord, tokens: TokenRecord[]): Promise<void> {
+    checkSample(sample);
+    checkTokenSequence(sample.docId, tokens);
+    const insert = this.writable();
+    return this.exclusive(async () => {
+      await this.requireRun(runId);
+      const values: DuckDBValue[] = [
+        runId,
+        sample.docId,
+        sample.docIndex,
+        sample.prompt,
+        sample.output,
+        sample.reference,
+        JSON.stringify(sample.metrics),
+        sample.promptTokens,
+        sample.generatedTokens,
+        sample.prefillMs,
+        sample.decodeMs,
+        sample.stopReason,
+        sample.status,
+        sample.error,
+      ];
+      if (await this.insertWithTokens(insert, values, runId, sample.docId, tokens)) return;
+      // The document already has a row (the insert's unique-key error aborted that transaction).
+      const key = [runId, sample.docId];
+      const existing = (await this.conn.runAndReadAll('SELECT status FROM samples WHERE run_id = $1 AND doc_id = $2', key)).getRowObjectsJS()[0];
+      if (existing === undefined) {
+        await this.insertWithTokens(insert, values, runId, sample.docId, tokens, { rethrow: true });
+        return;
+      }
+      if (existing.status === 'done') return;
+      await this.insertWithTokens(insert, values, runId, sample.docId, tokens, {
+        rethrow: true,
+        before: async () => {
+          await this.conn.run('DELETE FROM tokens WHERE run_id = $1 AND doc_id = $2', key);
+          await this.conn.run('DELETE FROM samples WHERE run_id = $1 AND doc_id = $2', key);
+        },
+      });
+    });
+  }
+
+  /**
+   * One transaction: `before`, the sample row, its tokens. Returns false when inserting the sample
+   * row failed (without `rethrow`), which is how a document that already has a row shows: checking
+   * first would cost a query on every write, and ON CONFLICT DO NOTHING costs more than the insert.
+   */
+  private async insertWithTokens(
+    insert: DuckDBPreparedStatement,
+    values: DuckDBValue[],
+    runId: string,
+    docId: string,
+    tokens: TokenRecord[],
+    opts: { rethrow?: boolean; before?: () => Promise<void> } = {},
+  ): Promise<boolean> {
+    await this.conn.run('BEGIN TRANSACTION');
+    try {
+      await opts.before?.();
+      insert.bind(values);
+      try {
+        await insert.run();
+      } catch (err) {
+        if (opts.rethrow === true) throw err;
+        await this.conn.run('ROLLBACK');
+        return false;
+      }
+      if (tokens.length > 0) {
+        const appender = await this.conn.createAppender('tokens');
+        try {
+          appendTokenRows(appender, runId, docId, tokens);
+          appender.flushSync();
+        } catch (err) {
+          // Closing flushes: drop what a failed call left buffered (the rollback would undo it anyway).
+          appender.clear();
+          throw err;
+        } finally {
+          appender.closeSync();
+        }
+      }
+      await this.conn.run('COMMIT');
+      return true;
+    } catch (err) {
+      await this.conn.run('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async finishRun(runId: string): Promise<void> {
+    this.writable();
+    return this.exclusive(async () => {
+      await this.requireRun(runId);
+      await this.conn.run('UPDATE runs SET ended_at = $2::TIMESTAMPTZ WHERE run_id = $1', [runId, new Date().toISOString()]);
+    });
+  }
+
+  /** The `report --json` summary (DESIGN.md); bootstrap intervals use a fixed seed. */
+  async summary(opts: SummaryOptions = {}): Promise<StudySummary> {
+    return this.exclusive(() => buildSummary(this.conn, this.path, this.schemaVersion, opts));
+  }
+
+  /** Waits for queued calls, then releases the file (and its lock). Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.tail;
+    this.insertSample?.destroySync();
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+
+  private writable(): DuckDBPreparedStatement {
+    if (this.insertSample === null) throw new Error(`${this.path}: opened read-only`);
+    return this.insertSample;
+  }
+
+  private async requireRun(runId: string): Promise<void> {
+    if (this.knownRuns.has(runId)) return;
+    const row = (await this.conn.runAndReadAll('SELECT count(*)::INTEGER AS n FROM runs WHERE run_id = $1', [runId])).getRowObjectsJS()[0];
+    if (Number(row?.n) === 0) throw new Error(`${this.path}: no run ${runId} (call ensureRun first)`);
+    this.knownRuns.add(runId);
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error(`${this.path}: study database is closed`));
+    const result = this.tail.then(fn);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}

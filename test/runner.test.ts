@@ -1,0 +1,174 @@
+// `flexibench run` as a user runs it: a study of synthetic suites on a small FlexiDepth checkpoint,
+// resumed after SIGKILL, repeated, and fed bad input. The database is read back directly.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TextTokenizer } from '../src/tokenizer/tokenizer.ts';
+import { flexibench } from './cli.ts';
+import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'fb-run-'));
+const model = join(work, 'ddllama');
+const env = { FLEXIBENCH_CACHE_DIR: join(work, 'cache') };
+const BIN = fileURLToPath(new URL('../bin/flexibench.js', import.meta.url));
+const study = (db: string, limit: number, extra: string[] = []): string[] =>
+  ['run', '--model', model, '--suites', 'repetition,addition', '--limit', String(limit), '--db', db, '--workers', '2', ...extra];
+
+async function query<T = Record<string, unknown>>(db: string, sql: string): Promise<T[]> {
+  const instance = await DuckDBInstance.create(db, { access_mode: 'READ_ONLY' });
+  const conn = await instance.connect();
+  try {
+    return (await conn.runAndReadAll(sql)).getRowObjectsJson() as T[];
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+const SAMPLES = `SELECT r.suite, r.variant, s.doc_id, s.output, s.metrics, s.generated_tokens, s.prompt_tokens, s.status
+  FROM samples s JOIN runs r USING (run_id) ORDER BY r.suite, r.variant, s.doc_id`;
+const TOKENS = `SELECT r.suite, r.variant, t.doc_id, t.position, t.token_id, t.text, t.phase, t.layers_used, t.mask, t.gates
+  FROM tokens t JOIN runs r USING (run_id) ORDER BY r.suite, r.variant, t.doc_id, t.position`;
+
+beforeAll(() => {
+  writeRandomCheckpoint(model, { routingLayers: [2, 3], routerHeadScale: 4, seed: 11 });
+});
+
+describe('flexibench run', () => {
+  const reference = join(work, 'reference.duckdb');
+
+  beforeAll(() => {
+    const r = flexibench(study(reference, 6), env);
+    expect(r.status, r.stderr).toBe(0);
+  });
+
+  it('stores one sample per item and variant, and a summary table', async () => {
+    const rows = await query<{ suite: string; variant: string; n: number }>(reference,
+      'SELECT r.suite, r.variant, count(*)::INT AS n FROM samples s JOIN runs r USING (run_id) GROUP BY ALL ORDER BY ALL');
+    expect(rows).toEqual([
+      { suite: 'addition', variant: 'flexidepth', n: 6 }, { suite: 'addition', variant: 'full', n: 6 },
+      { suite: 'repetition', variant: 'flexidepth', n: 6 }, { suite: 'repetition', variant: 'full', n: 6 },
+    ]);
+    // Both variants saw the identical items and prompts.
+    const prompts = await query<{ suite: string; k: number }>(reference,
+      'SELECT r.suite, count(DISTINCT s.doc_id || s.prompt)::INT AS k FROM samples s JOIN runs r USING (run_id) GROUP BY ALL ORDER BY ALL');
+    expect(prompts).toEqual([{ suite: 'addition', k: 6 }, { suite: 'repetition', k: 6 }]);
+  });
+
+  it('stores one token row per prompt and generated token, whose depth agrees with its mask', async () => {
+    const perSample = await query<{ expected: number; got: number }>(reference,
+      `SELECT s.prompt_tokens + s.generated_tokens AS expected, (SELECT count(*) FROM tokens t WHERE t.run_id = s.run_id AND t.doc_id = s.doc_id)::INT AS got FROM samples s`);
+    expect(perSample.length).toBe(24);
+    for (const r of perSample) expect(r.got).toBe(Number(r.expected));
+    const tokens = await query<{ variant: string; layers_used: number; mask: boolean[]; gates: number[] }>(reference, TOKENS);
+    for (const t of tokens) {
+      if (t.variant === 'full') {
+        expect(t.layers_used).toBe(4);
+        expect(t.mask).toEqual([]);
+      } else {
+        expect(t.mask).toEqual(t.gates.map((g) => g > 0.5));
+        expect(t.layers_used).toBe(2 + t.mask.filter(Boolean).length);
+      }
+    }
+  });
+
+  it('the per-token rows of a sample reproduce its generated text', async () => {
+    const samples = await query<{ run_id: string; doc_id: string; output: string; stop_reason: string }>(reference, 'SELECT run_id, doc_id, output, stop_reason FROM samples');
+    const tok = TextTokenizer.load(model);
+    for (const s of samples) {
+      const rows = await query<{ text: string; token_id: number }>(reference,
+        `SELECT text, token_id FROM tokens WHERE run_id = '${s.run_id}' AND doc_id = '${s.doc_id}' AND phase = 'generated' ORDER BY position`);
+      // An EOS that ended generation has a row (with its text) but is not part of the output.
+      const text = (s.stop_reason === 'eos' ? rows.slice(0, -1) : rows);
+      const joined = text.map((r) => r.text).join('');
+      expect(joined.startsWith(s.output)).toBe(true);
+      if (s.stop_reason !== 'stop_string') expect(joined).toBe(s.output);
+      expect(tok.decode(text.map((r) => r.token_id))).toBe(joined);
+    }
+  });
+
+  it('a greedy study repeated gives identical outputs and allocations', async () => {
+    const again = join(work, 'again.duckdb');
+    const r = flexibench(study(again, 6, ['--workers', '1']), env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(await query(again, SAMPLES)).toEqual(await query(reference, SAMPLES));
+    expect(await query(again, TOKENS)).toEqual(await query(reference, TOKENS));
+  });
+
+  it('rerunning a finished study stores nothing new', async () => {
+    const before = await query(reference, 'SELECT count(*)::INT AS n FROM tokens');
+    const r = flexibench(study(reference, 6), env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/resuming, 24 samples already stored/);
+    expect(await query(reference, 'SELECT count(*)::INT AS n FROM tokens')).toEqual(before);
+  });
+
+  it('resumes after SIGKILL with exactly one row per item and token, identical to an uninterrupted run', async () => {
+    const killed = join(work, 'killed.duckdb');
+    const full = join(work, 'uninterrupted.duckdb');
+    const limit = 12;
+    // Kill the child once it has stored a few samples (progress is printed after every sample here).
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...study(killed, limit, ['--workers', '1'])], { env: { ...process.env, ...env, FLEXIBENCH_PROGRESS_MS: '0' } });
+      let lines = 0;
+      child.stderr.on('data', (chunk: Buffer) => {
+        lines += (chunk.toString().match(/^run: .*\d+\/\d+/gm) ?? []).length;
+        if (lines >= 5) child.kill('SIGKILL');
+      });
+      child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`child ended before it was killed (code ${code})`))));
+    });
+    const partial = await query<{ n: number }>(killed, 'SELECT count(*)::INT AS n FROM samples');
+    expect(partial[0]!.n).toBeGreaterThan(0);
+    expect(partial[0]!.n).toBeLessThan(4 * limit);
+
+    const resumed = flexibench(study(killed, limit, ['--workers', '1']), env);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming/);
+    expect(flexibench(study(full, limit, ['--workers', '1']), env).status).toBe(0);
+
+    const dupes = await query(killed, 'SELECT run_id, doc_id, position FROM tokens GROUP BY ALL HAVING count(*) > 1');
+    expect(dupes).toEqual([]);
+    expect(await query(killed, SAMPLES)).toEqual(await query(full, SAMPLES));
+    expect(await query(killed, TOKENS)).toEqual(await query(full, TOKENS));
+  });
+});
+
+describe('bad input leaves stored results intact', () => {
+  it.each([
+    ['an unknown suite', (db: string) => ['run', '--model', model, '--suites', 'repetition,nope', '--db', db], /unknown suite 'nope'/],
+    ['a bad model directory', (db: string) => ['run', '--model', join(work, 'missing'), '--suites', 'repetition', '--db', db], /missing: model directory not found/],
+    ['an unknown variant', (db: string) => ['run', '--model', model, '--suites', 'repetition', '--variants', 'half', '--db', db], /unknown variant 'half'/],
+  ])('%s', async (_what, args, pattern) => {
+    const db = join(work, `bad-${Math.random().toString(36).slice(2)}.duckdb`);
+    expect(flexibench(study(db, 2), env).status).toBe(0);
+    const before = await query(db, SAMPLES);
+    const r = flexibench(args(db), env);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(pattern);
+    expect(await query(db, SAMPLES)).toEqual(before);
+  });
+
+  it('a file that is not a study database is refused and left unchanged', () => {
+    const file = join(work, 'notes.duckdb');
+    writeFileSync(file, 'my notes, not a database\n');
+    const r = flexibench(study(file, 2), env);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/notes\.duckdb: not a flexibench study database/);
+    expect(readFileSync(file, 'utf8')).toBe('my notes, not a database\n');
+  });
+
+  it('a crashed worker stops the run with one line; finished samples stay and the rerun completes', async () => {
+    const db = join(work, 'crash.duckdb');
+    const r = flexibench(study(db, 6, ['--workers', '1']), { ...env, FLEXIBENCH_WORKER_EXIT_AFTER: '5' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/generation worker 0 crashed \(exit code 3\); 5 new samples stored in .*crash\.duckdb; rerun the same command to resume/);
+    expect((await query<{ n: number }>(db, 'SELECT count(*)::INT AS n FROM samples'))[0]!.n).toBe(5);
+    expect(flexibench(study(db, 6, ['--workers', '1']), env).status).toBe(0);
+    expect((await query<{ n: number }>(db, "SELECT count(*)::INT AS n FROM samples WHERE status = 'done'"))[0]!.n).toBe(24);
+    expect(existsSync(db)).toBe(true);
+  });
+});
