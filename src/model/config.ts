@@ -2,8 +2,8 @@
  * The model configuration the engine needs, read from a Hugging Face `config.json`.
  * `llama` is a plain Llama; `ddllama` is FlexiDepth (a Llama plus `routing_layers`).
  */
-import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.ts';
+import { readJsonObject } from '../user-file.ts';
 
 export type ModelType = 'llama' | 'ddllama';
 
@@ -125,20 +125,7 @@ export function parseModelConfig(json: Json, file: string): ModelConfig {
 }
 
 export function readModelConfig(path: string): ModelConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UserError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new UserError(`${path}: not valid JSON (${(err as Error).message})`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UserError(`${path}: expected a JSON object`);
-  return parseModelConfig(json as Json, path);
+  return parseModelConfig(readJsonObject(path), path);
 }
 
 /**

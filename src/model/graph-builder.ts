@@ -247,26 +247,29 @@ export class DecoderGraphBuilder {
     return g.op(p, 'Sigmoid', [logit]);
   }
 
-  /** SwiGLU MLP: down(silu(gate(u)) * up(u)). */
+  /** The layer's SwiGLU MLP: down(silu(gate(u)) * up(u)). */
   private mlp(i: number, u: string): string {
-    const { g } = this;
-    const p = `/model/layers.${i}/mlp`;
     const w = `${layerPrefix(i)}.mlp`;
-    const gate = g.op(`${p}/gate_proj`, 'MatMul', [u, this.linear(`${w}.gate_proj.weight`)]);
-    const up = g.op(`${p}/up_proj`, 'MatMul', [u, this.linear(`${w}.up_proj.weight`)]);
-    const act = g.op(`${p}/act`, 'Mul', [gate, g.op(`${p}/act`, 'Sigmoid', [gate])]);
-    return g.op(`${p}/down_proj`, 'MatMul', [g.op(`${p}/gated`, 'Mul', [act, up]), this.linear(`${w}.down_proj.weight`)]);
+    return this.swiglu(`/model/layers.${i}/mlp`, u, { gate: `${w}.gate_proj`, up: `${w}.up_proj`, down: `${w}.down_proj` });
   }
 
-  /** FlexiDepth adapter with the released checkpoint's swapped names: up(silu(gate(u)) * down(u)). */
+  /**
+   * The FlexiDepth adapter, a SwiGLU with the released checkpoint's swapped names:
+   * up_proj(silu(gate_proj(u)) * down_proj(u)).
+   */
   private adapter(i: number, u: string): string {
-    const { g } = this;
-    const p = `/model/layers.${i}/adapter`;
     const w = `${layerPrefix(i)}.router_proj`;
-    const gate = g.op(`${p}/gate_proj`, 'MatMul', [u, this.linear(`${w}.gate_proj.weight`)]);
-    const down = g.op(`${p}/down_proj`, 'MatMul', [u, this.linear(`${w}.down_proj.weight`)]);
+    return this.swiglu(`/model/layers.${i}/adapter`, u, { gate: `${w}.gate_proj`, up: `${w}.down_proj`, down: `${w}.up_proj` });
+  }
+
+  /** down(silu(gate(u)) * up(u)); node names follow the checkpoint's tensor names. */
+  private swiglu(p: string, u: string, w: { gate: string; up: string; down: string }): string {
+    const { g } = this;
+    const node = (name: string): string => `${p}/${name.slice(name.lastIndexOf('.') + 1)}`;
+    const gate = g.op(node(w.gate), 'MatMul', [u, this.linear(`${w.gate}.weight`)]);
+    const up = g.op(node(w.up), 'MatMul', [u, this.linear(`${w.up}.weight`)]);
     const act = g.op(`${p}/act`, 'Mul', [gate, g.op(`${p}/act`, 'Sigmoid', [gate])]);
-    return g.op(`${p}/up_proj`, 'MatMul', [g.op(`${p}/gated`, 'Mul', [act, down]), this.linear(`${w}.up_proj.weight`)]);
+    return g.op(node(w.down), 'MatMul', [g.op(`${p}/gated`, 'Mul', [act, up]), this.linear(`${w.down}.weight`)]);
   }
 
   /** Rotates rows [M, heads*hd] at their positions (Hugging Face rotate_half layout); returns [1, M, heads*hd]. */

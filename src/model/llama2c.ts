@@ -13,9 +13,10 @@
  * That is a sentencepiece-style BPE: the merges list is every split of every multi-character token,
  * ranked by the token's score.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { readUserFile } from '../user-file.ts';
 import { writeSafetensorsFile, type Tensor } from './safetensors.ts';
 
 interface Llama2cHeader {
@@ -27,14 +28,6 @@ interface Llama2cHeader {
   vocabSize: number;
   seqLen: number;
   sharedClassifier: boolean;
-}
-
-function readFile(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new UserError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
 }
 
 /** Reorders query/key rows from interleaved rotary pairs to Hugging Face's half-split layout. */
@@ -54,7 +47,7 @@ function permuteRotary(w: Float32Array, heads: number, headDim: number, inDim: n
 }
 
 export function convertLlama2cModel(binPath: string): { config: Record<string, unknown>; tensors: Map<string, Tensor> } {
-  const buf = readFile(binPath);
+  const buf = readUserFile(binPath);
   if (buf.length < 28) throw new UserError(`${binPath}: too short for a llama2.c header`);
   const ints = Array.from({ length: 7 }, (_, i) => buf.readInt32LE(4 * i));
   const h: Llama2cHeader = {
@@ -130,7 +123,7 @@ const SPACE = '\u2581'; // sentencepiece's visible space
 
 /** Reads a llama2.c tokenizer file into pieces and scores. */
 export function readLlama2cTokenizer(path: string, vocabSize: number): { pieces: string[]; scores: number[] } {
-  const buf = readFile(path);
+  const buf = readUserFile(path);
   let off = 4;
   const pieces: string[] = [];
   const scores: number[] = [];

@@ -2,10 +2,10 @@
  * A checkpoint's tokenizer: tokenizer.json + tokenizer_config.json through @huggingface/tokenizers,
  * plus what generation needs around it (BOS handling, special ids, per-token text pieces).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { UserError } from '../errors.ts';
+import { readJsonObject } from '../user-file.ts';
 import { renderChat, type ChatMessage } from './chat-template.ts';
 
 export interface TokenizerConfig {
@@ -14,20 +14,6 @@ export interface TokenizerConfig {
   add_bos_token?: boolean;
   chat_template?: string | null;
   [key: string]: unknown;
-}
-
-function readJson(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UserError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch (err) {
-    throw new UserError(`${path}: not valid JSON (${(err as Error).message})`);
-  }
 }
 
 const tokenContent = (t: TokenizerConfig['bos_token']): string | null => (t == null ? null : typeof t === 'string' ? t : t.content);
@@ -49,8 +35,8 @@ export class TextTokenizer {
 
   static load(dir: string): TextTokenizer {
     const jsonPath = join(dir, 'tokenizer.json');
-    const json = readJson(jsonPath);
-    const config = readJson(join(dir, 'tokenizer_config.json')) as TokenizerConfig;
+    const json = readJsonObject(jsonPath);
+    const config = readJsonObject(join(dir, 'tokenizer_config.json')) as TokenizerConfig;
     let tok: Tokenizer;
     try {
       tok = new Tokenizer(json, config);
