@@ -1,12 +1,13 @@
 // The ONNX engine against the independent float64 forward (test/reference/flexidepth-f64.ts) on a
 // FlexiDepth checkpoint with random weights: gates, decisions and logits over prefill and 20 decode
 // steps, for both variants; and KV-cache decoding against recomputing the whole sequence.
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, type Checkpoint } from '../src/model/checkpoint.ts';
 import { generate } from '../src/model/generate.ts';
+import { cachedGraphPath } from '../src/model/graph-cache.ts';
 import { argmax } from '../src/model/sampling.ts';
 import { DecoderSession } from '../src/model/session.ts';
 import { referenceForward } from './reference/flexidepth-f64.ts';
@@ -119,5 +120,19 @@ describe('KV cache', () => {
     }
     expect(cached.generatedIds).toEqual(ids.slice(prompt.length));
     await session.release();
+  });
+});
+
+describe('ONNX external data', () => {
+  it('a graph written with its weights in a side file gives the same logits', async () => {
+    const inline = await DecoderSession.create(ckpt, { variant: 'flexidepth', cacheDir: join(work, 'inline') });
+    const path = cachedGraphPath(ckpt, 'flexidepth', join(work, 'external'), 0);
+    expect(existsSync(`${path}.data`)).toBe(true);
+    expect(statSync(path).size).toBeLessThan(statSync(`${path}.data`).size / 10);
+    const external = await DecoderSession.open(path, ckpt.config, { variant: 'flexidepth' });
+    const a = await inline.step([1, 5, 9], inline.emptyCache());
+    const b = await external.step([1, 5, 9], external.emptyCache());
+    expect(Array.from(b.logits)).toEqual(Array.from(a.logits));
+    expect(Array.from(b.gates)).toEqual(Array.from(a.gates));
   });
 });

@@ -21,15 +21,18 @@ export function graphKey(ckpt: Checkpoint, variant: Variant): string {
   return createHash('sha256').update(`${ckpt.contentHash}\0${variant}\0${GRAPH_BUILDER_VERSION}`).digest('hex').slice(0, 24);
 }
 
-/** Path of the cached graph for this checkpoint and variant, building it first if needed. */
-export function cachedGraphPath(ckpt: Checkpoint, variant: Variant, root: string = cacheRoot()): string {
+/**
+ * Path of the cached graph for this checkpoint and variant, building it first if needed. Weights
+ * past `externalDataBytes` go to a side file (ONNX external data).
+ */
+export function cachedGraphPath(ckpt: Checkpoint, variant: Variant, root: string = cacheRoot(), externalDataBytes = EXTERNAL_DATA_BYTES): string {
   const dir = join(root, 'graphs');
   const file = join(dir, `${graphKey(ckpt, variant)}-${variant}.onnx`);
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });
   const graph = new DecoderGraphBuilder(ckpt, variant).build();
   const tmp = `${file}.${process.pid}.tmp`;
-  if (graph.initializerBytes() > EXTERNAL_DATA_BYTES) {
+  if (graph.initializerBytes() > externalDataBytes) {
     // ORT resolves the data file relative to the model file, so it keeps its final name; the model
     // file is renamed last and is what marks the pair complete.
     const dataName = `${graphKey(ckpt, variant)}-${variant}.onnx.data`;
