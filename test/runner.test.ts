@@ -1,7 +1,7 @@
 // `flexibench run` as a user runs it: a study of synthetic suites on a small FlexiDepth checkpoint,
 // resumed after SIGKILL, repeated, and fed bad input. The database is read back directly.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -170,5 +170,46 @@ describe('bad input leaves stored results intact', () => {
     expect(flexibench(study(db, 6, ['--workers', '1']), env).status).toBe(0);
     expect((await query<{ n: number }>(db, "SELECT count(*)::INT AS n FROM samples WHERE status = 'done'"))[0]!.n).toBe(24);
     expect(existsSync(db)).toBe(true);
+  });
+});
+
+describe('a full disk', () => {
+  // A 1 MiB tmpfs fills up after some samples. Mounting needs root; where it is refused the test is skipped.
+  const mountPoint = join(work, 'small-disk');
+  let mounted = false;
+  try {
+    mkdirSync(mountPoint);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint], { stdio: 'ignore' });
+    mounted = true;
+  } catch {
+    mounted = false;
+  }
+
+  it.skipIf(!mounted)('stops with one line naming the database; every stored sample is whole and the study resumes elsewhere', async () => {
+    const db = join(mountPoint, 'study.duckdb');
+    let r;
+    try {
+      r = flexibench(['run', '--model', model, '--suites', 'repetition', '--limit', '150', '--db', db], env);
+    } finally {
+      // Keep what was written, then free the mount.
+      mkdirSync(join(work, 'rescued'));
+      for (const f of [db, `${db}.wal`]) if (existsSync(f)) copyFileSync(f, join(work, 'rescued', f.slice(mountPoint.length + 1)));
+      execFileSync('umount', [mountPoint]);
+    }
+    expect(r.status).toBe(1);
+    const last = r.stderr.trim().split('\n').at(-1)!;
+    expect(last).toMatch(/No space left on device; (\d+) new samples stored in .*study\.duckdb; rerun the same command to resume/);
+    const stored = Number(/; (\d+) new samples stored/.exec(last)![1]);
+    expect(stored).toBeGreaterThan(0);
+    expect(stored).toBeLessThan(300);
+
+    const rescued = join(work, 'rescued', 'study.duckdb');
+    const whole = await query<{ n: number; incomplete: number }>(rescued,
+      `SELECT count(*)::INT AS n, count(*) FILTER (WHERE s.prompt_tokens + s.generated_tokens <> (SELECT count(*) FROM tokens t WHERE t.run_id = s.run_id AND t.doc_id = s.doc_id))::INT AS incomplete
+       FROM samples s WHERE status = 'done'`);
+    expect(whole).toEqual([{ n: stored, incomplete: 0 }]);
+    const resumed = flexibench(['run', '--model', model, '--suites', 'repetition', '--limit', '150', '--db', rescued], env);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect((await query<{ n: number }>(rescued, "SELECT count(*)::INT AS n FROM samples WHERE status = 'done'"))[0]!.n).toBe(300);
   });
 });

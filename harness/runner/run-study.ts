@@ -139,9 +139,11 @@ export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
             (res) => {
               stats.sessionRunMs += res.runMs;
               const { sample, tokens } = sampleRows(run.suite, doc, res.generation, tok, piecesCache);
-              writes = writes.then(() => db.writeSample(run.runId, sample, tokens));
-              progress.sampleDone(run.variant, res.generation.generatedIds.length, res.generation.timing.decodeMs);
-              stats.samplesWritten++;
+              writes = writes.then(async () => {
+                await db.writeSample(run.runId, sample, tokens);
+                stats.samplesWritten++;
+                progress.sampleDone(run.variant, res.generation.generatedIds.length, res.generation.timing.decodeMs);
+              });
               return writes;
             },
             (err: Error) => {
@@ -153,7 +155,8 @@ export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
             },
           )));
       } catch (err) {
-        // Let the samples in flight finish and be stored before reporting.
+        // Stop starting new samples; let those in flight finish and be stored before reporting.
+        pool.stop(err as Error);
         await pool.idle();
         await writes.catch(() => undefined);
         if (interrupted) throw new UserError(`run interrupted; ${stats.samplesWritten} new samples stored in ${opts.dbPath}; rerun the same command to resume`);

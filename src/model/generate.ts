@@ -33,7 +33,7 @@ export interface PositionRecord {
   layersUsed: number;
 }
 
-export type StopReason = 'eos' | 'stop_string' | 'max_new_tokens';
+export type StopReason = 'eos' | 'stop_string' | 'max_new_tokens' | 'context_full';
 
 export interface Generation {
   promptIds: number[];
@@ -60,6 +60,8 @@ function stopHit(text: string, stops: string[]): string | null {
 
 export async function generate(session: DecoderSession, promptIds: number[], opts: GenerateOptions): Promise<Generation> {
   if (promptIds.length === 0) throw new Error('generate: the prompt has no tokens (use a BOS token or text)');
+  const maxPositions = session.config.maxPositionEmbeddings;
+  if (promptIds.length > maxPositions) throw new Error(`the prompt has ${promptIds.length} tokens, more than the model's ${maxPositions} positions`);
   const threshold = opts.threshold ?? 0.5;
   const { numLayers } = session.config;
   const R = session.routedLayers.length;
@@ -110,6 +112,10 @@ export async function generate(session: DecoderSession, promptIds: number[], opt
       break;
     }
     if (generated.length >= opts.maxNewTokens) break;
+    if (positions.length >= maxPositions) {
+      stopReason = 'context_full';
+      break;
+    }
     next = pick(out.logits);
   }
   return {
