@@ -11,7 +11,7 @@ import { passageItems } from '../datasets/generators/passages.ts';
 import { repetitionItems } from '../datasets/generators/repetition.ts';
 import { loadText } from '../datasets/load.ts';
 import { expandSuite, listSuites, loadTaskSpec } from '../src/suites/index.ts';
-import { SeededRandom } from '../src/suites/seeded-random.ts';
+import { SeededRandom } from '../src/seeded-random.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const dataDir = process.env.FLEXIBENCH_DATA_DIR ?? path.resolve(repoRoot, '../shared/datasets');

@@ -3,7 +3,7 @@
  * pairs drawn uniformly from the evaluation pairs only (see ./holdout.ts), so training, which uses
  * the other pairs, never sees an evaluation question.
  */
-import { SeededRandom } from '../../src/suites/seeded-random.ts';
+import { SeededRandom } from '../../src/seeded-random.ts';
 import { UserError } from '../../src/errors.ts';
 import { isEvaluationPair } from './holdout.ts';
 

@@ -5,7 +5,7 @@
  * continuation. Training text uses only the part before that tail.
  */
 import { UserError } from '../../src/errors.ts';
-import { SeededRandom } from '../../src/suites/seeded-random.ts';
+import { SeededRandom } from '../../src/seeded-random.ts';
 
 export interface PassageOptions {
   /** Share of the corpus, by characters from the end, that evaluation passages come from. */

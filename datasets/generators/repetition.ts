@@ -3,7 +3,7 @@
  * its digit count uniformly from 1..3, then a value uniformly among numbers of that many digits
  * (0..9, 10..99, 100..999). Only evaluation sequences (./holdout.ts) are kept, without repeats.
  */
-import { SeededRandom } from '../../src/suites/seeded-random.ts';
+import { SeededRandom } from '../../src/seeded-random.ts';
 import { isEvaluationSequence } from './holdout.ts';
 
 export function repetitionItems(seed: number, count: number): Record<string, string>[] {

@@ -7,7 +7,8 @@
  * so every position has its depth.
  */
 import type { DecoderSession, KvCache } from './session.ts';
-import { argmax, sampleToken, seededRandom, type SamplingOptions } from './sampling.ts';
+import { SeededRandom } from '../seeded-random.ts';
+import { argmax, sampleToken, type SamplingOptions } from './sampling.ts';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -66,7 +67,8 @@ export async function generate(session: DecoderSession, promptIds: number[], opt
   const { numLayers } = session.config;
   const R = session.routedLayers.length;
   const unrouted = numLayers - R;
-  const random = seededRandom(opts.sampling?.seed ?? 0);
+  const rng = new SeededRandom(opts.sampling?.seed ?? 0);
+  const random = (): number => rng.float();
   const pick = (row: Float32Array): number => (opts.sampling ? sampleToken(row, opts.sampling, random) : argmax(row));
   const stops = opts.stopStrings ?? [];
   if (stops.length > 0 && !opts.decode) throw new Error('generate: stop strings need a decode function');

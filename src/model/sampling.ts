@@ -1,6 +1,6 @@
 /**
  * Next-token choice: greedy argmax, or seeded temperature / top-p (nucleus) sampling whose draws
- * depend only on the seed, so a sampled run can be repeated exactly.
+ * depend only on the seed (src/seeded-random.ts), so a sampled run can be repeated exactly.
  */
 
 export interface SamplingOptions {
@@ -18,18 +18,6 @@ export function argmax(row: Float32Array): number {
   let best = 0;
   for (let v = 1; v < row.length; v++) if (row[v]! > row[best]!) best = v;
   return best;
-}
-
-/** mulberry32: a small, well-mixed 32-bit PRNG, returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -5,7 +5,7 @@
  * the per-item correlation that makes paired comparisons sharp. Intervals are percentile
  * intervals (linear interpolation between order statistics, as numpy.percentile).
  */
-import { SeededRandom } from '../suites/seeded-random.ts';
+import { SeededRandom } from '../seeded-random.ts';
 
 export interface BootstrapOptions {
   /** Bootstrap replicates; default 10000. */
