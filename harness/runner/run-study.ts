@@ -190,9 +190,9 @@ function sampleRows(suite: PlannedSuite, doc: PlannedDoc, gen: Generation, tok: 
   const context = doc.promptIds.slice(-8);
   const genPieces = tok.pieces([...context, ...gen.generatedIds]).slice(context.length);
   const pieces = [...promptPieces, ...genPieces];
-  // The output is the generated pieces joined, so the token rows reproduce it exactly: without the
-  // EOS token that ended generation (its row keeps its text), cut before a stop string.
-  const generated = (gen.stopReason === 'eos' ? genPieces.slice(0, -1) : genPieces).join('');
+  // The output is the generated pieces joined, so the token rows reproduce it exactly: special
+  // tokens (EOS, ...) keep their text in their rows but are not output text; cut before a stop string.
+  const generated = genPieces.filter((_, i) => !tok.isSpecial(gen.generatedIds[i]!)).join('');
   const output = gen.stopString === null ? generated : generated.slice(0, generated.indexOf(gen.stopString));
   const tokens: TokenRecord[] = gen.positions.map((p, position) => ({
     position,

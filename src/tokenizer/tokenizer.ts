@@ -24,7 +24,13 @@ export class TextTokenizer {
   readonly addBos: boolean;
   readonly chatTemplate: string | null;
 
-  private constructor(private readonly tok: Tokenizer, readonly config: TokenizerConfig, readonly vocabSize: number) {
+  private constructor(
+    private readonly tok: Tokenizer,
+    readonly config: TokenizerConfig,
+    readonly vocabSize: number,
+    /** Ids of special tokens (BOS, EOS, chat markers...): decoded text leaves them out. */
+    private readonly specialIds: ReadonlySet<number>,
+  ) {
     const bos = tokenContent(config.bos_token);
     const eos = tokenContent(config.eos_token);
     this.bosId = bos === null ? null : tok.token_to_id(bos) ?? null;
@@ -44,10 +50,11 @@ export class TextTokenizer {
       throw new UserError(`${jsonPath}: cannot build the tokenizer (${(err as Error).message})`);
     }
     const model = json['model'] as { vocab?: Record<string, number> | unknown[] } | undefined;
-    const added = (json['added_tokens'] as { id: number }[] | undefined) ?? [];
+    const added = (json['added_tokens'] as { id: number; special?: boolean }[] | undefined) ?? [];
     const vocab = model?.vocab;
     const ids = Array.isArray(vocab) ? vocab.length : Math.max(-1, ...Object.values(vocab ?? {})) + 1;
-    return new TextTokenizer(tok, config, Math.max(ids, ...added.map((a) => a.id + 1)));
+    const special = new Set(added.filter((a) => a.special === true).map((a) => a.id));
+    return new TextTokenizer(tok, config, Math.max(ids, ...added.map((a) => a.id + 1)), special);
   }
 
   /** Token ids of `text`, with the BOS token first when `bos` (default: as tokenizer_config says). */
@@ -68,6 +75,10 @@ export class TextTokenizer {
   renderChat(messages: ChatMessage[]): string {
     if (this.chatTemplate === null) throw new UserError('tokenizer_config.json: this model has no chat_template; use a suite without chat_template: true');
     return renderChat(this.chatTemplate, messages, { bosToken: tokenContent(this.config.bos_token), eosToken: tokenContent(this.config.eos_token) });
+  }
+
+  isSpecial(id: number): boolean {
+    return this.specialIds.has(id);
   }
 
   tokenToId(token: string): number | undefined {
