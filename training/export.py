@@ -1,0 +1,69 @@
+"""Export the trained run to Hugging Face layout checkpoint directories.
+
+    /usr/bin/python3 training/export.py --run training/runs/reference --out models/flexidepth-ref [--base-out DIR]
+
+The FlexiDepth checkpoint (model_type "ddllama") contains the frozen base weights, so its `--variant full`
+is exactly the base model; the plain base export (model_type "llama") is optional.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checkpoint import hf_config, write_safetensors, load_dir  # noqa: E402
+
+
+def export_state(state, c, out_dir, tok_dir, ddllama, meta=None):
+    os.makedirs(out_dir, exist_ok=True)
+    sd = {k: v.float() for k, v in state.items()}
+    if c.get("tie_word_embeddings", True):
+        sd.pop("lm_head.weight", None)
+    if not ddllama:
+        sd = {k: v for k, v in sd.items() if ".router." not in k and ".router_proj." not in k}
+    write_safetensors(os.path.join(out_dir, "model.safetensors"), sd, {"format": "pt"})
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(hf_config(c, ddllama), f, indent=2)
+    for fn in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(os.path.join(tok_dir, fn), os.path.join(out_dir, fn))
+    if meta:
+        with open(os.path.join(out_dir, "training_summary.json"), "w") as f:
+            json.dump(meta, f, indent=2)
+
+
+def export_run(run, tok, out_dir, base_out=None):
+    d = torch.load(run.p("flexidepth.pt"))
+    tok_dir = run.p("tokenizer")
+    meta = {"alpha": d["alpha"], "sweep": d.get("sweep"), "select_full": d.get("select_full"),
+            "flexidepth_final_lm_ema": d.get("final_lm_ema")}
+    base = torch.load(run.p("base.pt"))
+    meta["pretrain_final_lm_ema"] = base.get("final_lm_ema")
+    export_state(d["model"], d["config"], out_dir, tok_dir, True, meta)
+    run.log(f"export: wrote {out_dir} (ddllama, routing layers {d['config']['routing_layers']}, alpha {d['alpha']:g})")
+    if base_out:
+        export_state(base["model"], base["config"], base_out, tok_dir, False)
+        run.log(f"export: wrote {base_out} (llama base)")
+    # round trip: the exported files reproduce the trained module exactly
+    m, _ = load_dir(out_dir)
+    ref = {k: v for k, v in d["model"].items()}
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, ref[k].float()), k
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--base-out")
+    args = ap.parse_args()
+    from train import Run
+    from tokenizer import Tokenizer
+    run = Run(args.run)
+    export_run(run, Tokenizer.load(run.p("tokenizer", "tokenizer.json")), args.out, args.base_out)
+
+
+if __name__ == "__main__":
+    main()
