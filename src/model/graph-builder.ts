@@ -14,7 +14,7 @@
  * arbitrary subset of rows: the bias row of each token encodes its own causal limit and padding,
  * so gathering rows gathers their masks with them.
  */
-import { FLEXIDEPTH_REDUCTION, ropeInverseFrequencies, type ModelConfig } from './config.ts';
+import { ropeInverseFrequencies, type ModelConfig } from './config.ts';
 import { layerPrefix, type Checkpoint } from './checkpoint.ts';
 import { OnnxGraph } from './onnx-graph.ts';
 
@@ -332,10 +332,3 @@ export class DecoderGraphBuilder {
     return g.op(`${p}/o_proj`, 'MatMul', [merged, this.linear(`${w}.o_proj.weight`)]);
   }
 }
-
-/** Number of layers a token uses: unrouted layers + routed layers on the full path. */
-export function unroutedLayerCount(cfg: ModelConfig, variant: Variant): number {
-  return variant === 'flexidepth' ? cfg.numLayers - cfg.routingLayers.length : cfg.numLayers;
-}
-
-export { FLEXIDEPTH_REDUCTION };
