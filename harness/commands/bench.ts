@@ -26,11 +26,13 @@ interface RunStats {
 }
 
 function stats(gen: Generation): RunStats {
-  const generated = gen.positions.filter((p) => p.phase === 'generated');
+  // Depth per generated token is read at the producing position (FLEXIDEPTH.md): the pass at
+  // position i-1 produced token i, so the last prompt position through the second-to-last generated one.
+  const producing = gen.positions.slice(gen.promptIds.length - 1, -1);
   return {
     decodeTokensPerS: gen.timing.decodeTokens / (gen.timing.decodeMs / 1000),
     prefillTokensPerS: gen.timing.prefillTokens / (gen.timing.prefillMs / 1000),
-    layersUsedMean: generated.reduce((s, p) => s + p.layersUsed, 0) / Math.max(1, generated.length),
+    layersUsedMean: producing.reduce((s, p) => s + p.layersUsed, 0) / Math.max(1, producing.length),
   };
 }
 
