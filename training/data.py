@@ -182,6 +182,19 @@ def gen_copy(corp, rng):
     return f"Copy the text: {p}\nAnswer:", f" {p}"
 
 
+def gen_copy_shuffled(corp, rng):
+    """Copy items whose words are shuffled: the next word cannot be guessed from the language, only copied.
+    The copy errors of the phase-C model were the language prior overriding the source (rare words,
+    first words), and this variant trains exactly that. The prompt format is the copy suite's."""
+    n = rng.randint(8, 24)
+    src = "shakespeare" if (not corp.kjv or rng.random() < 0.75) else "kjv"
+    p, _ = corp.passage(rng, n, src)
+    words = p.split()
+    rng.shuffle(words)
+    p = " ".join(words)
+    return f"Copy the text: {p}\nAnswer:", f" {p}"
+
+
 def gen_continue(corp, rng):
     n = rng.randint(8, 24)
     src = "shakespeare" if (not corp.kjv or rng.random() < 0.75) else "kjv"
@@ -215,6 +228,8 @@ def make_task(name, corp, rng, step=10 ** 9, max_digits=3):
         return gen_repetition(rng)
     if name == "copy":
         return gen_copy(corp, rng)
+    if name == "copy_shuffled":  # a mix key only: not in TASKS, so the tokenizer's training texts are unchanged
+        return gen_copy_shuffled(corp, rng)
     if name == "continue":
         return gen_continue(corp, rng)
     if name == "summary":

@@ -38,7 +38,8 @@ def export_run(run, tok, out_dir, base_out=None):
     d = torch.load(run.p("flexidepth.pt"))
     tok_dir = run.p("tokenizer")
     meta = {"alpha": d["alpha"], "sweep": d.get("sweep"), "select_full": d.get("select_full"),
-            "flexidepth_final_lm_ema": d.get("final_lm_ema")}
+            "flexidepth_final_lm_ema": d.get("final_lm_ema"), "gate_estimator": d.get("gate_estimator"),
+            "pretrain_steps": d.get("pretrain_steps")}
     base = torch.load(run.p("base.pt"))
     meta["pretrain_final_lm_ema"] = base.get("final_lm_ema")
     export_state(d["model"], d["config"], out_dir, tok_dir, True, meta)

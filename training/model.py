@@ -114,6 +114,8 @@ class Layer(nn.Module):
         self.post_attention_layernorm = RMSNorm(d, eps)
         self.mlp = MLP(d, c["intermediate_size"])
         self.routed = routed
+        self.gate_estimator = None  # training only; see forward
+        self.drop_prob = 0.0  # pre-training only: per-token stochastic depth, see forward
         if routed:
             self.router = Router(d, d // 16, eps)
             self.router_proj = Adapter(d, c["intermediate_size"] // 16)
@@ -127,7 +129,13 @@ class Layer(nn.Module):
         present = (k, v)
         if not (self.routed and routing):
             h = x + self.self_attn.attend(z, cos, sin, k, v, mask)
-            return h + self.mlp(self.post_attention_layernorm(h)), present, None
+            y = h + self.mlp(self.post_attention_layernorm(h))
+            if self.training and self.drop_prob > 0:
+                # Stochastic depth per token, shaped like a FlexiDepth skip: the dropped token's K/V
+                # are still computed and attended to, only its own update is left out.
+                keep = torch.rand(x.shape[:2]) >= self.drop_prob
+                y = torch.where(keep[..., None], y, x)
+            return y, present, None
         g = torch.sigmoid(self.router(z).float()).to(x.dtype)  # [B,S]
         full = g > threshold
         gg = g[..., None]
@@ -135,7 +143,13 @@ class Layer(nn.Module):
         h = x + self.self_attn.attend(z, cos, sin, k, v, mask)
         y_full = h + gg * self.mlp(self.post_attention_layernorm(h))
         y_skip = x + (1 - gg) * self.router_proj(self.post_attention_layernorm(x))
-        return torch.where(full[..., None], y_full, y_skip), present, g
+        y = torch.where(full[..., None], y_full, y_skip)
+        if self.training and self.gate_estimator == "straight-through":
+            # Forward unchanged; backward gives the router the first-order cost of switching paths,
+            # (y_full - y_skip) . dL/dy, which the g / (1-g) scaling alone does not (the paper adds a
+            # SparseMixer-style estimator for the same reason).
+            y = y + (gg - gg.detach()) * (y_full - y_skip).detach()
+        return y, present, g
 
 
 class LlamaModel(nn.Module):
