@@ -1,20 +1,24 @@
 /**
- * `flexibench run --model DIR --suites a,b,... [--variants flexidepth,full] [--limit N] [--db FILE]
+ * `flexibench run [--model DIR] [--suites a,b,...] [--variants flexidepth,full] [--limit N] [--db FILE]
  *                 [--workers N] [--seed S] [--threshold T] [--data-dir DIR] [--threads N] [--ep cpu|cuda]`
  *
  * The main job: suites through FlexiDepth and the full-depth baseline into a DuckDB study,
- * resumable, then the summary table.
+ * resumable, then the summary table. With no --model it runs the committed reference model; with
+ * no --suites, the default study (every suite, DEFAULT_STUDY_LIMIT items each unless --limit says).
  */
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { UserError } from '../../src/errors.ts';
 import { VARIANTS, type Variant } from '../../src/model/graph-builder.ts';
 import { StudyDb } from '../../src/store/study-db.ts';
-import { resolveDataDir } from '../../src/suites/index.ts';
-import { choiceOption, numberOption, parseOptions, requireOption } from '../args.ts';
+import { listSuites, resolveDataDir } from '../../src/suites/index.ts';
+import { choiceOption, numberOption, parseOptions } from '../args.ts';
 import { runStudy } from '../runner/run-study.ts';
 import { formatSummaryTable } from './report.ts';
 
 export const DEFAULT_DB = 'results/flexibench.duckdb';
+export const REFERENCE_MODEL = fileURLToPath(new URL('../../models/flexidepth-ref', import.meta.url));
+export const DEFAULT_STUDY_LIMIT = 5;
 
 export async function main(argv: string[]): Promise<void> {
   const o = parseOptions('run', argv, {
@@ -30,12 +34,13 @@ export async function main(argv: string[]): Promise<void> {
     threads: { type: 'string' },
     ep: { type: 'string' },
   });
-  const modelDir = requireOption('run', o.model, 'model');
-  const suites = requireOption('run', o.suites, 'suites').split(',').map((s) => s.trim()).filter(Boolean);
+  const modelDir = o.model ?? REFERENCE_MODEL;
+  const suites = o.suites === undefined ? listSuites() : o.suites.split(',').map((s) => s.trim()).filter(Boolean);
   if (suites.length === 0) throw new UserError('run: --suites needs at least one suite name');
   const variants = (o.variants ?? 'flexidepth,full').split(',').map((v) => v.trim());
   for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new UserError(`run: unknown variant '${v}' in --variants (known: ${VARIANTS.join(', ')})`);
-  const limit = o.limit === undefined ? null : numberOption('run', o.limit, 'limit', 0, { integer: true, min: 1 });
+  const defaultLimit = o.suites === undefined ? DEFAULT_STUDY_LIMIT : null;
+  const limit = o.limit === undefined ? defaultLimit : numberOption('run', o.limit, 'limit', 0, { integer: true, min: 1 });
   const dbPath = o.db ?? DEFAULT_DB;
   const workers = numberOption('run', o.workers, 'workers', availableParallelism(), { integer: true, min: 1 });
 
