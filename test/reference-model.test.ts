@@ -7,10 +7,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { TextTokenizer } from '../src/tokenizer/tokenizer.ts';
 import { flexibench } from './cli.ts';
+import { queryStudyFile } from './store-fixtures.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MODEL = join(ROOT, 'models/flexidepth-ref');
@@ -88,17 +88,10 @@ describe('flexibench run defaults to the reference model', () => {
     const db = join(work, 'default.duckdb');
     const r = flexibench(['run', '--suites', 'addition', '--limit', '2', '--db', db, '--workers', '1', '--data-dir', join(ROOT, '../shared/datasets')], env);
     expect(r.status, r.stderr).toBe(0);
-    const instance = await DuckDBInstance.create(db, { access_mode: 'READ_ONLY' });
-    const conn = await instance.connect();
-    try {
-      const rows = (await conn.runAndReadAll('SELECT r.model_dir, r.variant, count(*) AS n FROM runs r JOIN samples s USING (run_id) GROUP BY ALL ORDER BY r.variant')).getRowObjectsJson();
-      expect(rows).toEqual([
-        { model_dir: MODEL, variant: 'flexidepth', n: '2' },
-        { model_dir: MODEL, variant: 'full', n: '2' },
-      ]);
-    } finally {
-      conn.closeSync();
-      instance.closeSync();
-    }
+    const rows = await queryStudyFile(db, 'SELECT r.model_dir, r.variant, count(*) AS n FROM runs r JOIN samples s USING (run_id) GROUP BY ALL ORDER BY r.variant');
+    expect(rows).toEqual([
+      { model_dir: MODEL, variant: 'flexidepth', n: '2' },
+      { model_dir: MODEL, variant: 'full', n: '2' },
+    ]);
   });
 });

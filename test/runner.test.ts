@@ -5,10 +5,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TextTokenizer } from '../src/tokenizer/tokenizer.ts';
 import { flexibench } from './cli.ts';
+import { queryStudyFile } from './store-fixtures.ts';
 import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'fb-run-'));
@@ -18,16 +18,6 @@ const BIN = fileURLToPath(new URL('../bin/flexibench.js', import.meta.url));
 const study = (db: string, limit: number, extra: string[] = []): string[] =>
   ['run', '--model', model, '--suites', 'repetition,addition', '--limit', String(limit), '--db', db, '--workers', '2', ...extra];
 
-async function query<T = Record<string, unknown>>(db: string, sql: string): Promise<T[]> {
-  const instance = await DuckDBInstance.create(db, { access_mode: 'READ_ONLY' });
-  const conn = await instance.connect();
-  try {
-    return (await conn.runAndReadAll(sql)).getRowObjectsJson() as T[];
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
-  }
-}
 
 const SAMPLES = `SELECT r.suite, r.variant, s.doc_id, s.output, s.metrics, s.generated_tokens, s.prompt_tokens, s.status
   FROM samples s JOIN runs r USING (run_id) ORDER BY r.suite, r.variant, s.doc_id`;
@@ -47,24 +37,24 @@ describe('flexibench run', () => {
   });
 
   it('stores one sample per item and variant, and a summary table', async () => {
-    const rows = await query<{ suite: string; variant: string; n: number }>(reference,
+    const rows = await queryStudyFile<{ suite: string; variant: string; n: number }>(reference,
       'SELECT r.suite, r.variant, count(*)::INT AS n FROM samples s JOIN runs r USING (run_id) GROUP BY ALL ORDER BY ALL');
     expect(rows).toEqual([
       { suite: 'addition', variant: 'flexidepth', n: 6 }, { suite: 'addition', variant: 'full', n: 6 },
       { suite: 'repetition', variant: 'flexidepth', n: 6 }, { suite: 'repetition', variant: 'full', n: 6 },
     ]);
     // Both variants saw the identical items and prompts.
-    const prompts = await query<{ suite: string; k: number }>(reference,
+    const prompts = await queryStudyFile<{ suite: string; k: number }>(reference,
       'SELECT r.suite, count(DISTINCT s.doc_id || s.prompt)::INT AS k FROM samples s JOIN runs r USING (run_id) GROUP BY ALL ORDER BY ALL');
     expect(prompts).toEqual([{ suite: 'addition', k: 6 }, { suite: 'repetition', k: 6 }]);
   });
 
   it('stores one token row per prompt and generated token, whose depth agrees with its mask', async () => {
-    const perSample = await query<{ expected: number; got: number }>(reference,
+    const perSample = await queryStudyFile<{ expected: number; got: number }>(reference,
       `SELECT s.prompt_tokens + s.generated_tokens AS expected, (SELECT count(*) FROM tokens t WHERE t.run_id = s.run_id AND t.doc_id = s.doc_id)::INT AS got FROM samples s`);
     expect(perSample.length).toBe(24);
     for (const r of perSample) expect(r.got).toBe(Number(r.expected));
-    const tokens = await query<{ variant: string; layers_used: number; mask: boolean[]; gates: number[] }>(reference, TOKENS);
+    const tokens = await queryStudyFile<{ variant: string; layers_used: number; mask: boolean[]; gates: number[] }>(reference, TOKENS);
     for (const t of tokens) {
       if (t.variant === 'full') {
         expect(t.layers_used).toBe(4);
@@ -77,10 +67,10 @@ describe('flexibench run', () => {
   });
 
   it('the per-token rows of a sample reproduce its generated text', async () => {
-    const samples = await query<{ run_id: string; doc_id: string; output: string; stop_reason: string }>(reference, 'SELECT run_id, doc_id, output, stop_reason FROM samples');
+    const samples = await queryStudyFile<{ run_id: string; doc_id: string; output: string; stop_reason: string }>(reference, 'SELECT run_id, doc_id, output, stop_reason FROM samples');
     const tok = TextTokenizer.load(model);
     for (const s of samples) {
-      const rows = await query<{ text: string; token_id: number }>(reference,
+      const rows = await queryStudyFile<{ text: string; token_id: number }>(reference,
         `SELECT text, token_id FROM tokens WHERE run_id = '${s.run_id}' AND doc_id = '${s.doc_id}' AND phase = 'generated' ORDER BY position`);
       // Special tokens (an EOS that ended generation, ...) have rows with their text but are not output text.
       const text = rows.filter((r) => !tok.isSpecial(r.token_id));
@@ -95,16 +85,16 @@ describe('flexibench run', () => {
     const again = join(work, 'again.duckdb');
     const r = flexibench(study(again, 6, ['--workers', '1']), env);
     expect(r.status, r.stderr).toBe(0);
-    expect(await query(again, SAMPLES)).toEqual(await query(reference, SAMPLES));
-    expect(await query(again, TOKENS)).toEqual(await query(reference, TOKENS));
+    expect(await queryStudyFile(again, SAMPLES)).toEqual(await queryStudyFile(reference, SAMPLES));
+    expect(await queryStudyFile(again, TOKENS)).toEqual(await queryStudyFile(reference, TOKENS));
   });
 
   it('rerunning a finished study stores nothing new', async () => {
-    const before = await query(reference, 'SELECT count(*)::INT AS n FROM tokens');
+    const before = await queryStudyFile(reference, 'SELECT count(*)::INT AS n FROM tokens');
     const r = flexibench(study(reference, 6), env);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/resuming, 24 samples already stored/);
-    expect(await query(reference, 'SELECT count(*)::INT AS n FROM tokens')).toEqual(before);
+    expect(await queryStudyFile(reference, 'SELECT count(*)::INT AS n FROM tokens')).toEqual(before);
   });
 
   it('resumes after SIGKILL with exactly one row per item and token, identical to an uninterrupted run', async () => {
@@ -121,7 +111,7 @@ describe('flexibench run', () => {
       });
       child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`child ended before it was killed (code ${code})`))));
     });
-    const partial = await query<{ n: number }>(killed, 'SELECT count(*)::INT AS n FROM samples');
+    const partial = await queryStudyFile<{ n: number }>(killed, 'SELECT count(*)::INT AS n FROM samples');
     expect(partial[0]!.n).toBeGreaterThan(0);
     expect(partial[0]!.n).toBeLessThan(4 * limit);
 
@@ -130,10 +120,10 @@ describe('flexibench run', () => {
     expect(resumed.stderr).toMatch(/resuming/);
     expect(flexibench(study(full, limit, ['--workers', '1']), env).status).toBe(0);
 
-    const dupes = await query(killed, 'SELECT run_id, doc_id, position FROM tokens GROUP BY ALL HAVING count(*) > 1');
+    const dupes = await queryStudyFile(killed, 'SELECT run_id, doc_id, position FROM tokens GROUP BY ALL HAVING count(*) > 1');
     expect(dupes).toEqual([]);
-    expect(await query(killed, SAMPLES)).toEqual(await query(full, SAMPLES));
-    expect(await query(killed, TOKENS)).toEqual(await query(full, TOKENS));
+    expect(await queryStudyFile(killed, SAMPLES)).toEqual(await queryStudyFile(full, SAMPLES));
+    expect(await queryStudyFile(killed, TOKENS)).toEqual(await queryStudyFile(full, TOKENS));
   });
 });
 
@@ -145,11 +135,11 @@ describe('bad input leaves stored results intact', () => {
   ])('%s', async (_what, args, pattern) => {
     const db = join(work, `bad-${Math.random().toString(36).slice(2)}.duckdb`);
     expect(flexibench(study(db, 2), env).status).toBe(0);
-    const before = await query(db, SAMPLES);
+    const before = await queryStudyFile(db, SAMPLES);
     const r = flexibench(args(db), env);
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(pattern);
-    expect(await query(db, SAMPLES)).toEqual(before);
+    expect(await queryStudyFile(db, SAMPLES)).toEqual(before);
   });
 
   it('a file that is not a study database is refused and left unchanged', () => {
@@ -166,9 +156,9 @@ describe('bad input leaves stored results intact', () => {
     const r = flexibench(study(db, 6, ['--workers', '1']), { ...env, FLEXIBENCH_WORKER_EXIT_AFTER: '5' });
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(/generation worker 0 crashed \(exit code 3\); 5 new samples stored in .*crash\.duckdb; rerun the same command to resume/);
-    expect((await query<{ n: number }>(db, 'SELECT count(*)::INT AS n FROM samples'))[0]!.n).toBe(5);
+    expect((await queryStudyFile<{ n: number }>(db, 'SELECT count(*)::INT AS n FROM samples'))[0]!.n).toBe(5);
     expect(flexibench(study(db, 6, ['--workers', '1']), env).status).toBe(0);
-    expect((await query<{ n: number }>(db, "SELECT count(*)::INT AS n FROM samples WHERE status = 'done'"))[0]!.n).toBe(24);
+    expect((await queryStudyFile<{ n: number }>(db, "SELECT count(*)::INT AS n FROM samples WHERE status = 'done'"))[0]!.n).toBe(24);
     expect(existsSync(db)).toBe(true);
   });
 });
@@ -204,12 +194,12 @@ describe('a full disk', () => {
     expect(stored).toBeLessThan(300);
 
     const rescued = join(work, 'rescued', 'study.duckdb');
-    const whole = await query<{ n: number; incomplete: number }>(rescued,
+    const whole = await queryStudyFile<{ n: number; incomplete: number }>(rescued,
       `SELECT count(*)::INT AS n, count(*) FILTER (WHERE s.prompt_tokens + s.generated_tokens <> (SELECT count(*) FROM tokens t WHERE t.run_id = s.run_id AND t.doc_id = s.doc_id))::INT AS incomplete
        FROM samples s WHERE status = 'done'`);
     expect(whole).toEqual([{ n: stored, incomplete: 0 }]);
     const resumed = flexibench(['run', '--model', model, '--suites', 'repetition', '--limit', '150', '--db', rescued], env);
     expect(resumed.status, resumed.stderr).toBe(0);
-    expect((await query<{ n: number }>(rescued, "SELECT count(*)::INT AS n FROM samples WHERE status = 'done'"))[0]!.n).toBe(300);
+    expect((await queryStudyFile<{ n: number }>(rescued, "SELECT count(*)::INT AS n FROM samples WHERE status = 'done'"))[0]!.n).toBe(300);
   });
 });

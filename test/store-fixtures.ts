@@ -5,7 +5,20 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import type { RunIdentity, RunMetadata, SampleRecord, StudyDb, TokenRecord } from '../src/store/study-db.ts';
+
+/** Rows of `sql` on a study file no process holds open (JSON values: BIGINT as string). */
+export async function queryStudyFile<T = Record<string, unknown>>(db: string, sql: string): Promise<T[]> {
+  const instance = await DuckDBInstance.create(db, { access_mode: 'READ_ONLY' });
+  const conn = await instance.connect();
+  try {
+    return (await conn.runAndReadAll(sql)).getRowObjectsJson() as T[];
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
 
 export function tempDir(prefix = 'flexibench-store-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
