@@ -195,6 +195,28 @@ def gen_copy_shuffled(corp, rng):
     return f"Copy the text: {p}\nAnswer:", f" {p}"
 
 
+def pseudo_word(rng):
+    """A made-up word: mostly name-like syllables (Zorabel), sometimes random letters."""
+    if rng.random() < 0.7:
+        w = "".join(rng.choice("bcdfghjklmnprstvwz") + rng.choice("aeiouy") + (rng.choice("lnrsx") if rng.random() < 0.3 else "")
+                    for _ in range(rng.randint(1, 4)))
+    else:
+        w = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
+    r = rng.random()
+    return w.upper() if r < 0.3 else w.capitalize() if r < 0.7 else w
+
+
+def gen_copy_rare(corp, rng):
+    """Copy items with about a third of the words replaced by random letter strings. Held-out copy
+    errors are rare names split into several BPE pieces (play characters training never read), where a
+    likelier piece replaces the source piece; made-up words can only be copied piece by piece."""
+    n = rng.randint(8, 24)
+    src = "shakespeare" if (not corp.kjv or rng.random() < 0.75) else "kjv"
+    p, _ = corp.passage(rng, n, src)
+    p = " ".join(pseudo_word(rng) if rng.random() < 0.3 else w for w in p.split())
+    return f"Copy the text: {p}\nAnswer:", f" {p}"
+
+
 def gen_continue(corp, rng):
     n = rng.randint(8, 24)
     src = "shakespeare" if (not corp.kjv or rng.random() < 0.75) else "kjv"
@@ -230,6 +252,8 @@ def make_task(name, corp, rng, step=10 ** 9, max_digits=3):
         return gen_copy(corp, rng)
     if name == "copy_shuffled":  # a mix key only: not in TASKS, so the tokenizer's training texts are unchanged
         return gen_copy_shuffled(corp, rng)
+    if name == "copy_rare":  # a mix key only, like copy_shuffled
+        return gen_copy_rare(corp, rng)
     if name == "continue":
         return gen_continue(corp, rng)
     if name == "summary":

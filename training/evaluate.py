@@ -137,9 +137,10 @@ def run_suite(model, cfg, tok, suite, n, variant, batch=50, samples=None):
 SUITES = ["repetition", "copy", "addition", "addition2", "product", "continue"]
 
 
-def evaluate_dir(model_dir, n, out_path=None, log=print, suites=SUITES, variants=("full", "flexidepth")):
+def evaluate_dir(model_dir, n, out_path=None, log=print, suites=SUITES, variants=("full", "flexidepth"), device="cpu"):
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
     model, cfg = load_dir(model_dir)
+    model.to(device)
     tok = Tokenizer.load(os.path.join(model_dir, "tokenizer.json"))
     results, samples = [], {}
     for suite in suites:
@@ -171,9 +172,10 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--suites", default=",".join(SUITES))
     ap.add_argument("--variants", default="full,flexidepth")
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     s = evaluate_dir(args.model, args.n, args.out, log=lambda *a: print(*a, file=sys.stderr, flush=True),
-                     suites=args.suites.split(","), variants=args.variants.split(","))
+                     suites=args.suites.split(","), variants=args.variants.split(","), device=args.device)
     print(json.dumps({"results": s["results"], "retention": s["retention"]}, indent=1))
 
 

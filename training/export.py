@@ -35,12 +35,12 @@ def export_state(state, c, out_dir, tok_dir, ddllama, meta=None):
 
 
 def export_run(run, tok, out_dir, base_out=None):
-    d = torch.load(run.p("flexidepth.pt"))
+    d = torch.load(run.p("flexidepth.pt"), map_location="cpu")
     tok_dir = run.p("tokenizer")
     meta = {"alpha": d["alpha"], "sweep": d.get("sweep"), "select_full": d.get("select_full"),
             "flexidepth_final_lm_ema": d.get("final_lm_ema"), "gate_estimator": d.get("gate_estimator"),
             "pretrain_steps": d.get("pretrain_steps")}
-    base = torch.load(run.p("base.pt"))
+    base = torch.load(run.p("base.pt"), map_location="cpu")
     meta["pretrain_final_lm_ema"] = base.get("final_lm_ema")
     export_state(d["model"], d["config"], out_dir, tok_dir, True, meta)
     run.log(f"export: wrote {out_dir} (ddllama, routing layers {d['config']['routing_layers']}, alpha {d['alpha']:g})")

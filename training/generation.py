@@ -17,10 +17,11 @@ def greedy(model: CausalLM, prompts, max_new, stop_ids, eos_id, routing=True, th
     B = len(prompts)
     L = max(len(p) for p in prompts)
     pad = [L - len(p) for p in prompts]
-    ids = torch.tensor([[0] * pad[b] + prompts[b] for b in range(B)])
-    valid = torch.tensor([[False] * pad[b] + [True] * len(prompts[b]) for b in range(B)])
-    pos = (torch.arange(L)[None] - torch.tensor(pad)[:, None]).clamp(min=0)
-    causal = torch.ones(L, L, dtype=torch.bool).tril()
+    dev = next(model.parameters()).device
+    ids = torch.tensor([[0] * pad[b] + prompts[b] for b in range(B)], device=dev)
+    valid = torch.tensor([[False] * pad[b] + [True] * len(prompts[b]) for b in range(B)], device=dev)
+    pos = (torch.arange(L, device=dev)[None] - torch.tensor(pad, device=dev)[:, None]).clamp(min=0)
+    causal = torch.ones(L, L, dtype=torch.bool, device=dev).tril()
     mask = causal[None, None] & valid[:, None, None, :]
     logits, past, gates = model(ids, pos, mask, routing=routing, threshold=threshold)
     R = 0 if gates is None else gates.shape[0]
@@ -42,7 +43,7 @@ def greedy(model: CausalLM, prompts, max_new, stop_ids, eos_id, routing=True, th
                     done[b] = True
                     done_step = True
         # run the newest tokens (also the final ones, so every generated token gets its gates)
-        valid = torch.cat([valid, torch.ones(B, 1, dtype=torch.bool)], dim=1)
+        valid = torch.cat([valid, torch.ones(B, 1, dtype=torch.bool, device=dev)], dim=1)
         cur_pos = cur_pos + 1
         m = valid[:, None, None, :]
         logits, past, gates = model(nxt[:, None], cur_pos[:, None], m, past=past, routing=routing, threshold=threshold)

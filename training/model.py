@@ -30,7 +30,7 @@ def rotate_half(x):
 
 def rope_cos_sin(pos, head_dim, theta):
     """pos: [B, S] int. Returns cos, sin of shape [B, 1, S, head_dim] (HF non-interleaved)."""
-    inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device=pos.device) / head_dim))
     f = pos.float()[..., None] * inv  # [B,S,hd/2]
     emb = torch.cat((f, f), dim=-1)
     return emb.cos()[:, None], emb.sin()[:, None]
@@ -133,7 +133,7 @@ class Layer(nn.Module):
             if self.training and self.drop_prob > 0:
                 # Stochastic depth per token, shaped like a FlexiDepth skip: the dropped token's K/V
                 # are still computed and attended to, only its own update is left out.
-                keep = torch.rand(x.shape[:2]) >= self.drop_prob
+                keep = torch.rand(x.shape[:2], device=x.device) >= self.drop_prob
                 y = torch.where(keep[..., None], y, x)
             return y, present, None
         g = torch.sigmoid(self.router(z).float()).to(x.dtype)  # [B,S]
@@ -205,14 +205,14 @@ class CausalLM(nn.Module):
 def doc_causal_mask(doc_ids):
     """doc_ids: [B,S] document index per position -> [B,1,S,S] bool (same document and causal)."""
     S = doc_ids.shape[1]
-    causal = torch.ones(S, S, dtype=torch.bool).tril()
+    causal = torch.ones(S, S, dtype=torch.bool, device=doc_ids.device).tril()
     return ((doc_ids[:, :, None] == doc_ids[:, None, :]) & causal)[:, None]
 
 
 def mask_to_bias(mask):
     """bool mask (True = attend) -> additive float bias. Rows with nothing to attend get 0 everywhere
     (their output is garbage but finite; they are padding)."""
-    bias = torch.zeros(mask.shape, dtype=torch.float32).masked_fill(~mask, float("-inf"))
+    bias = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device).masked_fill(~mask, float("-inf"))
     empty = ~mask.any(-1, keepdim=True)
     return bias.masked_fill(empty, 0.0)
 
