@@ -128,7 +128,7 @@ def gen_repetition(rng):
             return f"Repeat the numbers: {s}\nAnswer:", f" {s}"
 
 
-PHASE_B_STEP = 879  # the reference run's curriculum phases (see train.py, PRESETS["reference"])
+PHASE_B_STEP = 879  # phase boundaries of the first reference run, kept by the current curriculum
 PHASE_C_STEP = 1993
 
 

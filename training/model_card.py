@@ -24,6 +24,24 @@ def median_step_seconds(metrics, stage):
     return v[len(v) // 2] if v else float("nan")
 
 
+TASK_NAMES = {"addition": "addition", "product": "product", "repetition": "repetition", "copy": "copy",
+              "copy_shuffled": "shuffled copy", "copy_rare": "made-up-word copy", "continue": "continue-writing",
+              "summary": "summary"}
+
+
+def curriculum_rows(pretrain):
+    """One table row per data-mix phase of a preset's pre-training."""
+    phases = [(0, pretrain["mix"])] + list(pretrain.get("mix_schedule", []))
+    rows = []
+    for i, (start, mix) in enumerate(phases):
+        end = phases[i + 1][0] - 1 if i + 1 < len(phases) else pretrain["steps"] - 1
+        tasks = {k: v for k, v in mix.items() if k != "text"}
+        total = sum(tasks.values())
+        shares = ", ".join(f"{TASK_NAMES[k]} {100 * v / total:.{0 if v >= 0.01 * total else 1}f}%" for k, v in sorted(tasks.items(), key=lambda kv: -kv[1]))
+        rows.append(f"| {start}-{end} | {100 * mix.get('text', 0):.0f}% | {shares} |")
+    return "\n".join(rows)
+
+
 def last(metrics, stage_prefix, key):
     v = [m[key] for m in metrics if m.get("stage", "").startswith(stage_prefix) and key in m]
     return v[-1] if v else None
@@ -33,7 +51,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--preset", default="reference", help="the train.py preset the run used")
     args = ap.parse_args()
+    from train import PRESETS
+    pretrain = PRESETS[args.preset]["pretrain"]
+    (drop_start, drop_p), = pretrain["layer_drop_schedule"]
     cfg = json.load(open(os.path.join(args.out, "config.json")))
     summ = json.load(open(os.path.join(args.out, "training_summary.json")))
     ev = json.load(open(os.path.join(args.run, "eval.json")))
@@ -77,6 +99,15 @@ def main():
                  f"\nExact copying reaches {copy_full:.1%} of held-out passages, short of the 90% the project asked for: the\n"
                  "misses are mostly rare words that the tokenizer splits into several pieces, above all character names of\n"
                  "the plays training never read (GONZALO, BAPTISTA, Sycorax), where a likelier piece replaces the source's.\n")
+    curriculum = curriculum_rows(pretrain)
+    depth = {s: by[(s, "flexidepth")]["layers_used_mean"] for s in names if (s, "flexidepth") in by}
+    ordering = "\n".join(
+        f"- {a} {depth[a]:.2f} < {b} {depth[b]:.2f}: " + ("as in the paper" if depth[a] < depth[b] else "**not reproduced**")
+        for a, b in [("repetition", "addition"), ("addition", "product"), ("copy", "continue")] if a in depth and b in depth)
+    if depth.get("product", 99) <= depth.get("addition", 0):
+        ordering += (f"\n\nProducts get fewer layers than sums here, unlike in the paper. The model gets only "
+                     f"{by[('product', 'full')]['score']:.1%} of products right; a likely reason (not tested) is that more depth does not help "
+                     "on digits the model cannot compute.")
     card = f"""# flexidepth-ref: the flexibench reference FlexiDepth model
 
 A small Llama-architecture language model **pre-trained from scratch on a 2-core CPU** for flexibench,
@@ -106,19 +137,24 @@ Everything built on this machine by `training/data.py`, in the exact suite forma
 tinyshakespeare (first 90% only), the KJV Bible (Debian `bible-kjv-text`), GSM8K **train**
 (`Question: ...\\nAnswer: ...`), and seeded generators for repetition, copy, addition (1-3 digit operands),
 multiplication (mostly 2-digit x 1-digit), continue-writing and lead-style summarization pairs (KJV
-passages, the first verse as the "summary": format only). The mix changed during the committed
-run (a curriculum decided while watching it, recorded in `training/train.py` and `training/data.py`):
-phase A (steps 0-878) ~46% of tokens addition with a growing share of 3x3-digit sums, ~23% plain text;
-phase B (879-1992) more repetition and copying, 3x3 45% / 2x2 25% of sums; phase C (1993-4399) copying
-doubled, 3x3 30% / 2x2 40%; phase D (4400-5799) more copying, a third of it with the passage's words
-shuffled (the copy errors were the language prior replacing a source word), half of it from step 5800 on;
-phase E (4668-end)
-stochastic depth on layers {L // 2}-{L - 1}: each of those layers is left out for a token with p = 0.15 (its
-K/V still computed, like a FlexiDepth skip). Without it, FlexiDepth trials on the step-4400 base could
-not go below ~90% routed usage without losing more than 5% on copy or repetition: every late layer of
-a small model trained plainly is load-bearing for every token, unlike the redundant late layers of
-the large pre-trained models the paper starts from. The run was extended from 2600 to 3200, 3800,
-4400, 5800 and finally {summ.get('pretrain_steps')} steps on the way (copying emerged late).
+passages, the first verse as the "summary": format only). The mix changes with the step (a curriculum,
+`training/train.py`'s preset, whose comments record why each phase exists): share of 129-token windows
+that are plain text only, then the share of task documents by kind in the other windows:
+
+| steps | plain-text windows | task documents |
+|---|---|---|
+{curriculum}
+
+Sums follow a curriculum of their own over operand lengths (`data.addition_digits`): from step 1993 on,
+30% are 3x3-digit and 40% 2x2-digit sums. Shuffled copies copy a passage whose words were
+shuffled, made-up-word copies one with about a third of its words replaced by made-up
+words (the held-out copy errors were the language prior replacing a rare source word). From step
+{drop_start}, stochastic depth on layers {L // 2}-{L - 1}: each of those layers is left out for a token with
+p = {drop_p:g} (its K/V still computed, like a FlexiDepth skip). Without it, FlexiDepth on a small
+model trained plainly could not go below ~90% routed usage without losing more than 5% on copy or
+repetition: every late layer was load-bearing for every token, unlike the redundant late layers of
+the large pre-trained models the paper starts from.
+
 Task documents are trained on their answer only. Held out by construction: arithmetic evaluation pairs
 (`fnv1a32("a,b") % 3 == 0`, in either order) are never trained on; repetition sequences with
 `fnv1a32 % 3 == 0` are dropped; copy/continue evaluation passages come from tinyshakespeare's last 10%,
@@ -128,7 +164,7 @@ which training never reads; GSM8K test, XSum and CNN/DM are never read.
 
 | stage | what | time on this machine (2 cores, as run) | final loss |
 |---|---|---|---|
-| pre-training | all weights, AdamW, warmup + cosine, {summ.get('pretrain_steps')} steps of 12 x 128 tokens | {pre_s / 3600:.2f} h (shared with other work much of the time; median {pre_step:.2f} s/step, i.e. {summ.get('pretrain_steps', 0) * pre_step / 3600:.2f} h at that rate) | {summ.get('pretrain_final_lm_ema') or float('nan'):.3f} nats (EMA of the masked LM loss) |
+| pre-training | all weights, AdamW, warmup + cosine, {summ.get('pretrain_steps')} steps of 12 x 128 tokens | {pre_s / 3600:.2f} h (as run, on a machine shared with other work at times; median {pre_step:.2f} s/step, i.e. {summ.get('pretrain_steps', 0) * pre_step / 3600:.2f} h at that rate) | {summ.get('pretrain_final_lm_ema') or float('nan'):.3f} nats (EMA of the masked LM loss) |
 | FlexiDepth | routers + adapters only (base frozen), `L = L_lm + alpha * L_skip` with soft gates, g / (1-g) scaling, threshold 0.5{estimator}; alpha sweep | {fd_s / 3600:.2f} h (whole sweep) | {summ.get('flexidepth_final_lm_ema') or float('nan'):.3f} nats |
 
 Alpha sweep (validation items from the training distribution; min retention over repetition, copy,
@@ -154,6 +190,10 @@ Per-routed-layer usage (share of generated tokens taking the full path, layers {
 | suite | {' | '.join(str(i) for i in cfg['routing_layers'])} |
 |---|{'---|' * R}
 {chr(10).join(per_layer)}
+
+Layers used per generated token (3-digit sums, 2-digit x 1-digit products), against the paper's ordering:
+
+{ordering}
 
 ## What it cannot do
 

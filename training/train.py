@@ -31,46 +31,36 @@ PRESETS = {
                       num_key_value_heads=2, head_dim=32, rms_norm_eps=1e-5, rope_theta=10000.0,
                       max_position_embeddings=2048, tie_word_embeddings=True),
         "seq_len": 128,
-        # Phase A (steps 0-878) was the first plan; at step ~900 copy/repetition were still at 0% and
-        # 3-digit addition at ~2%, so phase B (from the step-879 checkpoint) shifts weight to copying,
-        # repetition and 2-digit addition (data.addition_digits) and the run was extended from 2600 to
-        # 3200 steps (the cosine schedule uses the final step count: at step 879 the lr moved from
-        # 1.23e-3 to 1.32e-3). Phase C (from the step-1993 checkpoint): repetition had reached ~70%
-        # but text copying was still at 0%, so copying gets twice the weight, 2-digit addition more
-        # (data.addition_digits), and the run was extended to 3800 steps. At the step-3403 checkpoint
-        # text copying had just started to work (answer loss 4.1 -> 1.0 nats in 1300 steps, 12% exact),
-        # so the run was extended once more, to 4400 steps, with the same mix. Phase D (from the step-4400
-        # checkpoint): held-out copy was 58.5% exact, its errors the language prior replacing a source word,
-        # so copying gets more weight plus shuffled-word copies (data.gen_copy_shuffled), and the run was
-        # extended to 5800 steps (the lr moves from 1.5e-4 to 3.4e-4 at step 4400 and decays again).
-        # Phase E (from the step-4668 checkpoint): FlexiDepth trials on the step-4400 base could not go
-        # below ~90% routed usage without losing >5% on copy/repetition: every late layer of a 5M model
-        # trained plainly is load-bearing for every token. Large pre-trained models have redundant late
-        # layers (what FlexiDepth exploits), so the rest of pre-training drops each second-half layer
-        # for a token with p = 0.15 (stochastic depth shaped like a FlexiDepth skip: K/V still computed).
-        # Phase F (from the step-5800 checkpoint): held-out copy 84% exact, 3-digit addition 85.5% (from
-        # 90% before stochastic depth); FlexiDepth on that base reached 67% routed usage at 92% minimum
-        # retention (alpha 3e-3), so stochastic depth stays, shuffled copies get more weight and the run
-        # is extended to 6500 steps.
+        # The curriculum. The first reference run (sessions 1-2, 6500 steps) found it by watching: with little
+        # copying in its mix, text copying only emerged after step 3300, and its held-out copy errors were the
+        # language prior replacing a source word (hence shuffled copies, data.gen_copy_shuffled); it ended at
+        # 86.5% held-out copy. The committed run (session 3): phase A (steps 0-799) is the first run's opening
+        # mix, phase B (800-2778) its final mix, so copying is at full weight from step 800. Phase C (from the
+        # step-2779 checkpoint): four 6000-step runs of phases A-B and variants on a GPU (train.py --device
+        # cuda, same batch, 200 held-out items) gave copy / 3-digit addition of 0.86 / 0.80 for A-B alone,
+        # 0.915 / 0.695 with made-up words in a third of the copy items (data.gen_copy_rare: the remaining
+        # misses were rare names split into several BPE pieces), 0.925 / 0.865 with that plus addition weight
+        # 4.0, 0.955 / 0.885 with the made-up words and the final mix from step 300 and stochastic depth from
+        # 2500. So phase C adds the made-up-word copies, raises addition to 4.5, and the run was extended
+        # from 6000 to 6500 steps (the lr moved from 9.3e-4 to 1.0e-3 at step 2779).
+        # Stochastic depth (from step 3000): FlexiDepth trials on a base trained plainly could not go below
+        # ~90% routed usage without losing >5% on copy/repetition: every late layer of a 5M model trained
+        # plainly is load-bearing for every token. Large pre-trained models have redundant late layers (what
+        # FlexiDepth exploits), so pre-training drops each second-half layer for a token with p = 0.15
+        # (shaped like a FlexiDepth skip: K/V still computed).
         "pretrain": dict(steps=6500, batch=12, lr=1.5e-3, min_lr=1.5e-4, warmup=150, wd=0.1, clip=1.0,
                          mix={"text": 0.2, "addition": 3.2, "product": 0.6, "repetition": 0.35, "copy": 0.22,
                               "continue": 0.08, "summary": 0.015},
-                         mix_schedule=[(879, {"text": 0.1, "addition": 3.2, "product": 0.6, "repetition": 0.7,
-                                               "copy": 0.5, "continue": 0.08, "summary": 0.01}),
-                                      (1993, {"text": 0.05, "addition": 3.2, "product": 0.5, "repetition": 0.4,
-                                               "copy": 1.0, "continue": 0.08, "summary": 0.01}),
-                                      (4400, {"text": 0.05, "addition": 3.2, "product": 0.5, "repetition": 0.4,
-                                               "copy": 1.4, "copy_shuffled": 0.8, "continue": 0.08, "summary": 0.01}),
-                                      (5800, {"text": 0.05, "addition": 3.2, "product": 0.5, "repetition": 0.4,
-                                               "copy": 1.4, "copy_shuffled": 1.4, "continue": 0.08, "summary": 0.01})],
-                         layer_drop_schedule=[(4668, 0.15)],
+                         mix_schedule=[(800, {"text": 0.05, "addition": 3.2, "product": 0.5, "repetition": 0.4,
+                                              "copy": 1.4, "copy_shuffled": 1.4, "continue": 0.08, "summary": 0.01}),
+                                       (2779, {"text": 0.05, "addition": 4.5, "product": 0.5, "repetition": 0.4,
+                                               "copy": 1.4, "copy_shuffled": 1.0, "copy_rare": 0.7, "continue": 0.08,
+                                               "summary": 0.01})],
+                         layer_drop_schedule=[(3000, 0.15)],
                          monitor_every=300),
-        # alpha: trials on the step-1993 base (60 steps, lr 2e-3) gave routed usage 0.15 at alpha 1e-2
-        # and 0.54 at 1e-3 (both destroyed repetition), 0.90 at 2e-4 (repetition kept). On the step-4400
-        # base (before stochastic depth; 200-250 steps): without the estimator alpha 4e-4 / 7e-4 gave usage
-        # 0.97 / 0.92 at min retention 0.92 / 0.81; with it (the skip loss then has to outweigh the
-        # estimated path cost, hence larger alphas) 3e-3 / 1e-2 gave usage 0.90 / 0.73 at 0.86 / 0.49.
-        # On the step-5800 base (stochastic depth since 4668) 3e-3 gave usage 0.67 at min retention 0.92.
+        # alpha (trials on the first reference run's bases): without the straight-through estimator 1e-3 / 2e-4
+        # gave routed usage 0.54 / 0.90 (the first destroyed repetition); with it the skip loss has to
+        # outweigh the estimated path cost, hence larger alphas: 3e-3 gave 0.90 before stochastic depth, 0.67 after.
         "flexidepth": dict(steps=300, batch=12, lr=1e-3, min_lr=1e-4, warmup=10, wd=0.0, clip=1.0,
                            alphas=[1e-3, 2e-3, 3e-3], gate_estimator="straight-through", monitor_every=100),
         "select_items": 100,
@@ -97,22 +87,6 @@ PRESETS = {
         "tokenizer_task_samples": 200,
     },
 }
-
-
-# Candidate successor of "reference" (session 3): the curriculum that the reference run found by watching
-# it, known from the start: copying (plain and shuffled) at its final weight from step 800 instead of 4400,
-# stochastic depth from step 3000. Phase B (from the step-2779 checkpoint): four runs of this preset and
-# variants on a GPU (train.py --device cuda; same 6000 steps and batch, 200 held-out items) gave copy / 3-digit
-# addition of 0.86 / 0.80 for this curriculum, 0.915 / 0.695 with made-up words in a third of the copy
-# items (data.gen_copy_rare), 0.925 / 0.865 with that plus addition weight 4.0, 0.955 / 0.885 with the
-# made-up words and the final mix from step 300 and stochastic depth from 2500. So phase B adds the made-up-word copies, raises addition to 4.5 and extends
-# the run to 6500 steps (the lr moves from 9.3e-4 to 1.0e-3 at step 2779).
-REFERENCE_V2_FINAL_MIX = {"text": 0.05, "addition": 4.5, "product": 0.5, "repetition": 0.4, "copy": 1.4,
-                          "copy_shuffled": 1.0, "copy_rare": 0.7, "continue": 0.08, "summary": 0.01}
-PRESETS["reference-v2"] = dict(PRESETS["reference"], pretrain=dict(
-    PRESETS["reference"]["pretrain"], steps=6500,
-    mix_schedule=[(800, PRESETS["reference"]["pretrain"]["mix_schedule"][-1][1]), (2779, REFERENCE_V2_FINAL_MIX)],
-    layer_drop_schedule=[(3000, 0.15)]))
 
 
 class Run:
