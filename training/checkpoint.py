@@ -17,7 +17,7 @@ def write_safetensors(path, tensors, metadata=None):
     for name in sorted(tensors):
         t = tensors[name].detach().contiguous().cpu()
         code, npdt = DTYPES[t.dtype]
-        b = t.detach().cpu().numpy().astype(npdt).astype(np.dtype(npdt).newbyteorder("<")).tobytes()
+        b = t.numpy().astype(npdt).astype(np.dtype(npdt).newbyteorder("<")).tobytes()
         header[name] = {"dtype": code, "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
         off += len(b)

@@ -207,7 +207,7 @@ def pseudo_word(rng):
 
 
 def gen_copy_rare(corp, rng):
-    """Copy items with about a third of the words replaced by random letter strings. Held-out copy
+    """Copy items with about a third of the words replaced by made-up words. Held-out copy
     errors are rare names split into several BPE pieces (play characters training never read), where a
     likelier piece replaces the source piece; made-up words can only be copied piece by piece."""
     n = rng.randint(8, 24)
