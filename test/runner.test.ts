@@ -18,7 +18,6 @@ const BIN = fileURLToPath(new URL('../bin/flexibench.js', import.meta.url));
 const study = (db: string, limit: number, extra: string[] = []): string[] =>
   ['run', '--model', model, '--suites', 'repetition,addition', '--limit', String(limit), '--db', db, '--workers', '2', ...extra];
 
-
 const SAMPLES = `SELECT r.suite, r.variant, s.doc_id, s.output, s.metrics, s.generated_tokens, s.prompt_tokens, s.status
   FROM samples s JOIN runs r USING (run_id) ORDER BY r.suite, r.variant, s.doc_id`;
 const TOKENS = `SELECT r.suite, r.variant, t.doc_id, t.position, t.token_id, t.text, t.phase, t.layers_used, t.mask, t.gates

@@ -112,6 +112,11 @@ class Corpora:
             j += 1
         return " ".join(words[:n_words]), " ".join(words[n_words:n_words + 24])
 
+    def task_passage(self, rng, n_words):
+        """passage() from Shakespeare three times in four, else from the KJV (always Shakespeare without it)."""
+        src = "shakespeare" if (not self.kjv or rng.random() < 0.75) else "kjv"
+        return self.passage(rng, n_words, src)
+
 
 # ---------------------------------------------------------------- task generators (exact suite formats)
 
@@ -177,8 +182,7 @@ def gen_product(rng):
 
 def gen_copy(corp, rng):
     n = rng.randint(8, 24) if rng.random() < 0.85 else rng.randint(3, 32)
-    src = "shakespeare" if (not corp.kjv or rng.random() < 0.75) else "kjv"
-    p, _ = corp.passage(rng, n, src)
+    p, _ = corp.task_passage(rng, n)
     return f"Copy the text: {p}\nAnswer:", f" {p}"
 
 
@@ -187,8 +191,7 @@ def gen_copy_shuffled(corp, rng):
     The copy errors of the phase-C model were the language prior overriding the source (rare words,
     first words), and this variant trains exactly that. The prompt format is the copy suite's."""
     n = rng.randint(8, 24)
-    src = "shakespeare" if (not corp.kjv or rng.random() < 0.75) else "kjv"
-    p, _ = corp.passage(rng, n, src)
+    p, _ = corp.task_passage(rng, n)
     words = p.split()
     rng.shuffle(words)
     p = " ".join(words)
@@ -211,16 +214,14 @@ def gen_copy_rare(corp, rng):
     errors are rare names split into several BPE pieces (play characters training never read), where a
     likelier piece replaces the source piece; made-up words can only be copied piece by piece."""
     n = rng.randint(8, 24)
-    src = "shakespeare" if (not corp.kjv or rng.random() < 0.75) else "kjv"
-    p, _ = corp.passage(rng, n, src)
+    p, _ = corp.task_passage(rng, n)
     p = " ".join(pseudo_word(rng) if rng.random() < 0.3 else w for w in p.split())
     return f"Copy the text: {p}\nAnswer:", f" {p}"
 
 
 def gen_continue(corp, rng):
     n = rng.randint(8, 24)
-    src = "shakespeare" if (not corp.kjv or rng.random() < 0.75) else "kjv"
-    p, cont = corp.passage(rng, n, src)
+    p, cont = corp.task_passage(rng, n)
     return f"Continue the text: {p}\nAnswer:", f" {cont}"
 
 

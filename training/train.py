@@ -117,6 +117,15 @@ def save_atomic(obj, path):
     os.replace(tmp, path)
 
 
+def scheduled(schedule, step, default):
+    """The value of a [(start_step, value), ...] schedule at step: the last entry started, else default."""
+    value = default
+    for start, v in schedule:
+        if step >= start:
+            value = v
+    return value
+
+
 def lr_at(step, cfg):
     if step < cfg["warmup"]:
         return cfg["lr"] * (step + 1) / cfg["warmup"]
@@ -234,15 +243,13 @@ def train_loop(run, name, model, params, cfg, packer, seq_len, ckpt_path, ckpt_m
     t0, tok_count, ema = time.time(), 0, None
     while step < cfg["steps"]:
         model.train()
-        for start, mix in cfg.get("mix_schedule", []):  # data mix by step (curriculum)
-            if step >= start:
-                packer.mix = mix
-        for start, prob in cfg.get("layer_drop_schedule", []):  # stochastic depth on the second half
-            if step >= start:
-                L = len(model.model.layers)
-                for layer in model.model.layers[L // 2:]:
-                    layer.drop_prob = prob
-                torch.manual_seed(step)  # the drop pattern is a function of the step: resumes replay it
+        packer.mix = scheduled(cfg.get("mix_schedule", []), step, packer.mix)  # data mix by step (curriculum)
+        drop = scheduled(cfg.get("layer_drop_schedule", []), step, None)  # stochastic depth on the second half
+        if drop is not None:
+            L = len(model.model.layers)
+            for layer in model.model.layers[L // 2:]:
+                layer.drop_prob = drop
+            torch.manual_seed(step)  # the drop pattern is a function of the step: resumes replay it
         x, y, w, doc, pos = (t.to(dev) for t in packer.batch(cfg["batch"], step if alpha is None else 10 ** 9))
         lr = lr_at(step, cfg)
         for gr in opt.param_groups:
@@ -375,8 +382,8 @@ def init_routers_full(model, packer, logit0, run=None):
 
 def flexidepth_mix(preset):
     """The routers learn on the data mix the base model ended its pre-training with."""
-    schedule = preset["pretrain"].get("mix_schedule")
-    return schedule[-1][1] if schedule else preset["pretrain"]["mix"]
+    pre = preset["pretrain"]
+    return scheduled(pre.get("mix_schedule", []), pre["steps"] - 1, pre["mix"])
 
 
 def stage_flexidepth(run, preset, tok, corp, device):
