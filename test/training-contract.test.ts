@@ -3,7 +3,7 @@
 // files (training/reference_forward.py) on greedy tokens, routing decisions and gates.
 // Needs Debian's python3-torch (.ci/run installs it); elsewhere without it the test is skipped, loudly.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,29 @@ describe.skipIf(!hasTorch)('training smoke checkpoint in the TypeScript engine',
         });
       });
       if (variant === 'flexidepth') expect(decided).toBeGreaterThan(0);
+    }
+  });
+
+  it('the PyTorch reference passes its self-checks on it, layer_need.py\'s skip included', () => {
+    const r = spawnSync(PYTHON, [join(ROOT, 'training/test_reference.py'), model], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('ok: layer_need one-layer skip == routing with forced gates');
+  });
+
+  it('layer_need.py measures every routed layer for each suite asked for', () => {
+    const out = join(work, 'need.json');
+    const r = spawnSync(PYTHON, [join(ROOT, 'training/layer_need.py'), '--model', model, '--n', '4', '--suites', 'addition,repetition', '--out', out], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const routed = (JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as { routing_layers: number[] }).routing_layers;
+    const need = JSON.parse(readFileSync(out, 'utf8')) as { results: { suite: string; items: number; reference_tokens: number; nll_rise_sum: number; per_layer: Record<string, { nll_rise: number; changed: number }> }[] };
+    expect(need.results.map((x) => x.suite)).toEqual(['addition', 'repetition']);
+    for (const x of need.results) {
+      expect(x.items).toBe(4);
+      expect(x.reference_tokens).toBeGreaterThan(4);
+      expect(Object.keys(x.per_layer).map(Number)).toEqual(routed);
+      const layers = Object.values(x.per_layer);
+      expect(x.nll_rise_sum).toBeCloseTo(layers.reduce((a, l) => a + l.nll_rise, 0), 9);
+      for (const l of layers) expect(l.changed >= 0 && l.changed <= 1 && Number.isFinite(l.nll_rise)).toBe(true);
     }
   });
 });

@@ -104,10 +104,48 @@ def main():
     ordering = "\n".join(
         f"- {a} {depth[a]:.2f} < {b} {depth[b]:.2f}: " + ("as in the paper" if depth[a] < depth[b] else "**not reproduced**")
         for a, b in [("repetition", "addition"), ("addition", "product"), ("copy", "continue")] if a in depth and b in depth)
+    need_path = os.path.join(args.run, "layer_need.json")
+    need = {r["suite"]: r for r in json.load(open(need_path))["results"]} if os.path.exists(need_path) else {}
+    need_section = ""
+    if need:
+        need_rows = "\n".join(
+            f"| {names[s]} | {r['items']} | {r['reference_nll_full']:.3f} | {r['nll_rise_sum']:.3f} | {r['kl_sum']:.3f} | {r['changed_sum']:.3f} |"
+            for s, r in need.items())
+        need_order = "\n".join(
+            f"- {a} < {b}: " + ("as in the paper" if need[a]["nll_rise_sum"] < need[b]["nll_rise_sum"] and
+                                need[a]["changed_sum"] < need[b]["changed_sum"] else "**not as in the paper**")
+            for a, b in [("repetition", "addition"), ("addition", "product"), ("copy", "continue")] if a in need and b in need)
+        need_section = f"""
+
+How much the base model itself needs its routed layers for each suite's answer tokens
+(`training/layer_need.py`, no routers involved): one routed layer at a time is left out at the answer
+positions only (the token keeps its residual and its K/V are still computed, as in a FlexiDepth skip),
+per answer token. NLL rise is on the reference answer, the loss the routers are trained on; KL and
+changed greedy tokens are on the full model's own greedy answer. Each is summed over the {R} single-layer
+skips (nats per token; changes per token, so 0.6 means that 0.6 of the {R} skips change the token on average).
+
+| suite | items | reference NLL, full model | NLL rise | KL | greedy token changed |
+|---|---|---|---|---|---|
+{need_rows}
+
+Ordered by that need (NLL rise and changed tokens both):
+
+{need_order}"""
     if depth.get("product", 99) <= depth.get("addition", 0):
         ordering += (f"\n\nProducts get fewer layers than sums here, unlike in the paper (this model gets "
-                     f"{by[('product', 'full')]['score']:.1%} of products right). At this model size the ordering is not stable: "
-                     "the six models this pipeline has trained so far (four of them GPU trials) had product minus addition between -0.5 and +0.4 layers.")
+                     f"{by[('product', 'full')]['score']:.1%} of products right).")
+        if "product" in need and "addition" in need:
+            ordering += (f" The base model is not why: leaving out a routed layer costs a product's answer tokens "
+                         f"{need['product']['nll_rise_sum'] / need['addition']['nll_rise_sum']:.1f} times the loss it costs a sum's "
+                         f"(table below; products are also where the model is least sure, reference NLL "
+                         f"{need['product']['reference_nll_full']:.2f} against {need['addition']['reference_nll_full']:.2f}, the other "
+                         "reason for more layers the paper names), so the paper's ordering is in the base model, and the routers, "
+                         "trained as the paper specifies, do not learn it for products.")
+        ordering += (" At this model size the routers' ordering of the two is not stable: the six models this pipeline has "
+                     "trained so far (four of them GPU trials) had product minus addition between -0.5 and +0.4 layers, and "
+                     "on this model's base, routers trained 4x longer (1200 steps) or on a task-balanced mix still gave "
+                     "products fewer layers (-0.44 and -0.16).")
+    ordering += need_section
     card = f"""# flexidepth-ref: the flexibench reference FlexiDepth model
 
 A small Llama-architecture language model **pre-trained from scratch on a 2-core CPU** for flexibench,

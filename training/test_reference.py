@@ -3,7 +3,8 @@
 1. KV-cached greedy generation gives the same tokens and gates as recomputing the whole sequence
    at every step (both variants).
 2. The routed layer computes exactly FLEXIDEPTH.md, checked against a per-token loop.
-3. held-out item generators never produce a training pair / training never produces an evaluation pair.
+3. layer_need.py's one-layer skip equals the model's own routing with that layer's gates forced.
+4. held-out item generators never produce a training pair / training never produces an evaluation pair.
 """
 import os
 import random
@@ -55,6 +56,43 @@ def per_token_layer(layer, x, pos_cos, pos_sin):
     return torch.cat(out, dim=1)
 
 
+class FixedRouter(torch.nn.Module):
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, z):
+        return self.logits
+
+
+def check_layer_need_skip(model, cfg, tok):
+    """forward_skipping against the model's routed forward with forced gates: g = 1 (the plain layer)
+    except at the skipped positions of one layer, where g = 0 and a zero adapter leave the residual alone."""
+    import copy
+    from layer_need import forward_skipping
+    from model import mask_to_bias
+    ids = torch.tensor([[tok.bos_id] + tok.encode("Question: What is 47 * 8?\nAnswer: 376")])
+    S = ids.shape[1]
+    pos = torch.arange(S)[None]
+    mask = torch.ones(S, S, dtype=torch.bool).tril()[None, None]
+    skip = torch.zeros(1, S, dtype=torch.bool)
+    skip[0, S // 2::2] = True
+    with torch.no_grad():
+        full, _, _ = model(ids, pos, mask, routing=False)
+        assert (forward_skipping(model, ids, pos, mask_to_bias(mask)) - full).abs().max() < 1e-5
+        for l in cfg["routing_layers"]:
+            forced = copy.deepcopy(model)
+            for layer in forced.model.layers:
+                if layer.routed:
+                    on = torch.full((1, S), 40.0)
+                    layer.router = FixedRouter(torch.where(skip, -40.0, 40.0) if layer is forced.model.layers[l] else on)
+            forced.model.layers[l].router_proj.up_proj.weight.zero_()
+            want, _, _ = forced(ids, pos, mask, routing=True)
+            got = forward_skipping(model, ids, pos, mask_to_bias(mask), l, skip)
+            assert (got - want).abs().max() < 1e-4, (l, (got - want).abs().max())
+            assert (got - full)[skip].abs().max() > 1e-3, l  # the skip changed something
+
+
 def main():
     d = sys.argv[1]
     torch.manual_seed(0)
@@ -90,6 +128,8 @@ def main():
         assert 0 < int((g > 0.5).sum()) < 9, g
         assert (y - y2).abs().max() < 1e-4, (y - y2).abs().max()
         print("ok: routed layer == per-token FLEXIDEPTH.md loop")
+        check_layer_need_skip(model, cfg, tok)
+        print("ok: layer_need one-layer skip == routing with forced gates")
     # held-out rules
     rng = random.Random(0)
     for _ in range(20000):

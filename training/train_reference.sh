@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command for the whole reference-model training (tokenizer -> base pre-training -> FlexiDepth
-# routers/adapters with the base frozen, alpha sweep -> export -> held-out evaluation -> model card).
+# routers/adapters with the base frozen, alpha sweep -> export -> held-out evaluation -> the base model's
+# layer need per suite -> model card).
 #
 #   training/train_reference.sh                 # full run: training/runs/reference -> models/flexidepth-ref
 #   training/train_reference.sh --smoke OUT    # tiny model, a few steps (~1 min): a ddllama checkpoint in OUT
@@ -30,4 +31,5 @@ nice -n 19 "$PY" training/train.py --preset reference --run "$RUN" --out "$OUT" 
 if command -v node >/dev/null && [ -d node_modules/@huggingface/tokenizers ]; then
   node training/check_tokenizer.mjs "$OUT" "$RUN/tokenizer_cases.jsonl"
 fi
+"$PY" training/layer_need.py --model "$OUT" --out "$RUN/layer_need.json"
 "$PY" training/model_card.py --run "$RUN" --out "$OUT"
