@@ -143,8 +143,9 @@ Ordered by that need (NLL rise and changed tokens both):
                          "trained as the paper specifies, do not learn it for products.")
         ordering += (" At this model size the routers' ordering of the two is not stable: the six models this pipeline has "
                      "trained so far (four of them GPU trials) had product minus addition between -0.5 and +0.4 layers, and "
-                     "on this model's base, routers trained 4x longer (1200 steps) or on a task-balanced mix still gave "
-                     "products fewer layers (-0.44 and -0.16).")
+                     "on this model's base, routers trained 4x longer (1200 steps), on a task-balanced mix, or on plain text "
+                     "alone (as the paper trains on general data; copy then fell to 35%) gave products no more layers than sums "
+                     "(-0.44, -0.16, -0.06).")
     ordering += need_section
     card = f"""# flexidepth-ref: the flexibench reference FlexiDepth model
 
