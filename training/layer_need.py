@@ -25,28 +25,28 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checkpoint import load_dir  # noqa: E402
 from evaluate import MAX_NEW, items_for  # noqa: E402
 from generation import greedy, newline_ids  # noqa: E402
-from model import rope_cos_sin  # noqa: E402
 from tokenizer import Tokenizer  # noqa: E402
 
 SUITES = ["repetition", "copy", "addition", "product", "continue"]
 
 
-def forward_skipping(model, ids, pos, bias, layer_index=None, skip=None):
-    """Full-depth forward [B,S,V] logits, except that layer `layer_index` leaves out its update (keeps
-    the residual) where `skip` [B,S] is True."""
-    c = model.config
-    x = model.model.embed_tokens(ids)
-    cos, sin = rope_cos_sin(pos, c["head_dim"], c["rope_theta"])
-    for i, layer in enumerate(model.model.layers):
-        y, _, _ = layer(x, cos, sin, bias, None, routing=False)
-        if i == layer_index:
-            y = torch.where(skip[..., None], x, y)
-        x = y
-    return model.head(model.model.norm(x))
+def forward_skipping(model, ids, pos, mask, layer_index=None, skip=None):
+    """The model's full-depth forward [B,S,V] logits, except that layer `layer_index` leaves out its
+    update (keeps the residual) where `skip` [B,S] is True."""
+    hook = None
+    if layer_index is not None:
+        def keep_residual(layer, args, out):
+            return (torch.where(skip[..., None], args[0], out[0]),) + out[1:]
+        hook = model.model.layers[layer_index].register_forward_hook(keep_residual)
+    try:
+        return model(ids, pos, mask, routing=False)[0]
+    finally:
+        if hook is not None:
+            hook.remove()
 
 
 def batch_tensors(seqs, starts, ends):
-    """Right-padded ids, positions, additive causal mask, and the producing positions starts[b] .. ends[b]-1."""
+    """Right-padded ids, positions, causal mask (bool), and the producing positions starts[b] .. ends[b]-1."""
     S = max(len(s) for s in seqs)
     ids = torch.tensor([s + [0] * (S - len(s)) for s in seqs])
     valid = torch.tensor([[True] * len(s) + [False] * (S - len(s)) for s in seqs])
@@ -55,8 +55,7 @@ def batch_tensors(seqs, starts, ends):
         produce[b, a:e] = True
     pos = torch.arange(S)[None].expand(len(seqs), S)
     mask = torch.ones(S, S, dtype=torch.bool).tril()[None, None] & valid[:, None, None, :]
-    bias = torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))
-    return ids, pos, bias, produce
+    return ids, pos, mask, produce
 
 
 @torch.no_grad()
@@ -74,16 +73,16 @@ def suite_need(model, tok, suite, n, batch=50):
         prompts = [[tok.bos_id] + tok.encode(p) for p, _ in chunk]
         outs = greedy(model, prompts, MAX_NEW[suite], stops, tok.eos_id, routing=False)
         own = [p + o["ids"] for p, o in zip(prompts, outs)]
-        ids, pos, bias, produce = batch_tensors(own, [len(p) - 1 for p in prompts], [len(s) - 1 for s in own])
-        full_lp = torch.log_softmax(forward_skipping(model, ids, pos, bias)[produce], -1)
+        ids, pos, mask, produce = batch_tensors(own, [len(p) - 1 for p in prompts], [len(s) - 1 for s in own])
+        full_lp = torch.log_softmax(forward_skipping(model, ids, pos, mask)[produce], -1)
         full_top = full_lp.argmax(-1)
         # the reference answer exactly as in training: " answer\n" then EOS
         refs = [p + tok.encode(" " + r.strip() + "\n") + [tok.eos_id] for p, (_, r) in zip(prompts, chunk)]
-        rids, rpos, rbias, rprod = batch_tensors(refs, [len(p) - 1 for p in prompts], [len(s) - 1 for s in refs])
+        rids, rpos, rmask, rprod = batch_tensors(refs, [len(p) - 1 for p in prompts], [len(s) - 1 for s in refs])
         target = rids[:, 1:][rprod[:, :-1]][:, None]
 
         def ref_nll(layer_index=None):
-            logits = forward_skipping(model, rids, rpos, rbias, layer_index, rprod)
+            logits = forward_skipping(model, rids, rpos, rmask, layer_index, rprod)
             return -torch.log_softmax(logits[rprod], -1).gather(1, target)
 
         full_nll = ref_nll()
@@ -91,7 +90,7 @@ def suite_need(model, tok, suite, n, batch=50):
         n_ref += int(rprod.sum())
         nll_full += float(full_nll.sum())
         for l in layers:
-            lp = torch.log_softmax(forward_skipping(model, ids, pos, bias, l, produce)[produce], -1)
+            lp = torch.log_softmax(forward_skipping(model, ids, pos, mask, l, produce)[produce], -1)
             acc[l]["kl"] += float((full_lp.exp() * (full_lp - lp)).sum())
             acc[l]["changed"] += float((lp.argmax(-1) != full_top).sum())
             acc[l]["nll_rise"] += float((ref_nll(l) - full_nll).sum())

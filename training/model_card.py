@@ -29,6 +29,10 @@ TASK_NAMES = {"addition": "addition", "product": "product", "repetition": "repet
               "summary": "summary"}
 
 
+# FLEXIDEPTH.md's findings as (fewer layers, more layers) pairs of suites
+PAPER_ORDER = [("repetition", "addition"), ("addition", "product"), ("copy", "continue")]
+
+
 def curriculum_rows(pretrain):
     """One table row per data-mix phase of a preset's pre-training."""
     phases = [(0, pretrain["mix"])] + list(pretrain.get("mix_schedule", []))
@@ -103,7 +107,7 @@ def main():
     depth = {s: by[(s, "flexidepth")]["layers_used_mean"] for s in names if (s, "flexidepth") in by}
     ordering = "\n".join(
         f"- {a} {depth[a]:.2f} < {b} {depth[b]:.2f}: " + ("as in the paper" if depth[a] < depth[b] else "**not reproduced**")
-        for a, b in [("repetition", "addition"), ("addition", "product"), ("copy", "continue")] if a in depth and b in depth)
+        for a, b in PAPER_ORDER if a in depth and b in depth)
     need_path = os.path.join(args.run, "layer_need.json")
     need = {r["suite"]: r for r in json.load(open(need_path))["results"]} if os.path.exists(need_path) else {}
     need_section = ""
@@ -114,7 +118,7 @@ def main():
         need_order = "\n".join(
             f"- {a} < {b}: " + ("as in the paper" if need[a]["nll_rise_sum"] < need[b]["nll_rise_sum"] and
                                 need[a]["changed_sum"] < need[b]["changed_sum"] else "**not as in the paper**")
-            for a, b in [("repetition", "addition"), ("addition", "product"), ("copy", "continue")] if a in need and b in need)
+            for a, b in PAPER_ORDER if a in need and b in need)
         need_section = f"""
 
 How much the base model itself needs its routed layers for each suite's answer tokens

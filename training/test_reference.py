@@ -70,7 +70,6 @@ def check_layer_need_skip(model, cfg, tok):
     except at the skipped positions of one layer, where g = 0 and a zero adapter leave the residual alone."""
     import copy
     from layer_need import forward_skipping
-    from model import mask_to_bias
     ids = torch.tensor([[tok.bos_id] + tok.encode("Question: What is 47 * 8?\nAnswer: 376")])
     S = ids.shape[1]
     pos = torch.arange(S)[None]
@@ -79,7 +78,7 @@ def check_layer_need_skip(model, cfg, tok):
     skip[0, S // 2::2] = True
     with torch.no_grad():
         full, _, _ = model(ids, pos, mask, routing=False)
-        assert (forward_skipping(model, ids, pos, mask_to_bias(mask)) - full).abs().max() < 1e-5
+        assert (forward_skipping(model, ids, pos, mask) - full).abs().max() < 1e-5
         for l in cfg["routing_layers"]:
             forced = copy.deepcopy(model)
             for layer in forced.model.layers:
@@ -88,7 +87,7 @@ def check_layer_need_skip(model, cfg, tok):
                     layer.router = FixedRouter(torch.where(skip, -40.0, 40.0) if layer is forced.model.layers[l] else on)
             forced.model.layers[l].router_proj.up_proj.weight.zero_()
             want, _, _ = forced(ids, pos, mask, routing=True)
-            got = forward_skipping(model, ids, pos, mask_to_bias(mask), l, skip)
+            got = forward_skipping(model, ids, pos, mask, l, skip)
             assert (got - want).abs().max() < 1e-4, (l, (got - want).abs().max())
             assert (got - full)[skip].abs().max() > 1e-3, l  # the skip changed something
 
