@@ -1,24 +1,31 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { StudyDb, type StudySummary } from '../src/store/study-db.ts';
+import { loadReport, type ReportSummary } from '../reports/report-data.ts';
+import { StudyDb } from '../src/store/study-db.ts';
 import { flexibench } from './cli.ts';
+import { buildPatternStudy } from './report-fixtures.ts';
 import { buildStudy, tempDir } from './store-fixtures.ts';
 
 describe('flexibench report', () => {
   let dir: string;
   let path: string;
-  let expected: StudySummary;
+  let second: string;
+  let expected: ReportSummary;
 
   beforeAll(async () => {
     dir = tempDir('flexibench-report-');
     path = join(dir, 'study.duckdb');
     const db = await StudyDb.open(path);
     await buildStudy(db);
-    // The command's defaults: 10000 bootstrap samples, seed 0.
-    expected = await db.summary();
     await db.close();
+    second = join(dir, 'second.duckdb');
+    const other = await StudyDb.open(second);
+    await buildPatternStudy(other);
+    await other.close();
+    // The command's defaults: 10000 bootstrap samples, seed 0.
+    expected = (await loadReport([path])).summary;
   });
 
   it('--json prints the summary as one JSON document and nothing else', () => {
@@ -27,7 +34,7 @@ describe('flexibench report', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
-    const summary = JSON.parse(r.stdout) as StudySummary;
+    const summary = JSON.parse(r.stdout) as ReportSummary;
     expect(summary).toEqual(JSON.parse(JSON.stringify(expected)));
     expect(summary.results.map((x) => [x.model_hash, x.variant, x.n, x.layers_used_mean])).toEqual([
       ['model-1', 'flexidepth', 2, 4.2],
@@ -52,12 +59,59 @@ describe('flexibench report', () => {
     expect(r.stdout).toMatch(/model-1\s+arith\s+rouge\s+2\s+-0\.375 \[[-\d.]+, [-\d.]+\]\s+50\.0%/);
   });
 
-  it('--out DIR writes summary.json there', () => {
+  it('--out DIR writes index.html, summary.md and summary.json there', () => {
     const out = join(dir, 'report');
-    const r = flexibench(['report', '--db', path, '--out', out, '--json']);
+    const r = flexibench(['report', '--db', path, '--out', out, '--json', '--bootstrap-samples', '200']);
     expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(/wrote .*summary\.json \(the HTML report is not generated yet\)/);
+    expect(r.stderr).toBe(`report: ${join(out, 'index.html')}\n`);
+    expect(readdirSync(out).sort()).toEqual(['index.html', 'summary.json', 'summary.md']);
     expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toEqual(JSON.parse(r.stdout));
+    expect(readFileSync(join(out, 'index.html'), 'utf8')).toMatch(/^<!doctype html>/);
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/^# flexibench report: study\n/);
+    // A folder holding only a previous report is replaced without --force.
+    const again = flexibench(['report', '--db', path, '--out', out, '--bootstrap-samples', '200']);
+    expect(again.status).toBe(0);
+    expect(readdirSync(dir).filter((f) => f.includes('partial'))).toEqual([]);
+  });
+
+  it('several --db side by side: rows name their study', () => {
+    const r = flexibench(['report', '--db', path, '--db', second, '--json', '--bootstrap-samples', '100']);
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(r.stdout) as ReportSummary;
+    expect(summary.study.dbs.map((d) => d.label)).toEqual(['study', 'second']);
+    expect(summary.results.map((x) => [x.study, x.suite, x.variant])).toContainEqual(['second', 'addition', 'flexidepth']);
+    expect(summary.paper.map((p) => p.series)).toEqual(['study · model-1 · flexidepth@0.5', 'study · model-2 · flexidepth@0.5', 'second · model-1 · flexidepth@0.5']);
+    const table = flexibench(['report', '--db', path, '--db', second, '--bootstrap-samples', '100']);
+    expect(table.stdout).toMatch(/^study\s+model\s+suite\s+variant/m);
+  });
+
+  it('refuses an output folder the user made, unless --force; nothing is half written', () => {
+    const mine = join(dir, 'mine');
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'notes.txt'), 'keep me');
+    const r = flexibench(['report', '--db', path, '--out', mine, '--bootstrap-samples', '100']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`flexibench: ${mine}: folder exists and is not empty (1 entries); choose another report --out or pass --force to replace it\n`);
+    expect(readdirSync(mine)).toEqual(['notes.txt']);
+    const forced = flexibench(['report', '--db', path, '--out', mine, '--force', '--bootstrap-samples', '100']);
+    expect(forced.status).toBe(0);
+    expect(readdirSync(mine).sort()).toEqual(['index.html', 'summary.json', 'summary.md']);
+
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const under = flexibench(['report', '--db', path, '--out', join(file, 'report'), '--bootstrap-samples', '100']);
+    expect(under.status).toBe(1);
+    expect(under.stderr).toBe(`flexibench: ${join(file, 'report')}: cannot create it, ${file} is not a folder\n`);
+    expect(readdirSync(dir).filter((f) => f.includes('partial'))).toEqual([]);
+  });
+
+  it('an empty study: one line, exit 1', async () => {
+    const empty = join(dir, 'empty.duckdb');
+    await (await StudyDb.open(empty)).close();
+    const r = flexibench(['report', '--db', empty, '--out', join(dir, 'empty-report')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`flexibench: ${empty}: the study has no runs yet (run \`flexibench run --db ${empty}\` first)\n`);
+    expect(existsSync(join(dir, 'empty-report'))).toBe(false);
   });
 
   it('a missing database: one line, exit 1, nothing created', () => {

@@ -2,7 +2,7 @@
  * Copy/repetition, arithmetic and bootstrap scoring.
  */
 import { describe, expect, it } from 'vitest';
-import { bootstrapMean, pairedBootstrap } from '../src/scoring/bootstrap.ts';
+import { bootstrapMean, bootstrapRatio, bootstrapRatioDifference, pairedBootstrap } from '../src/scoring/bootstrap.ts';
 import { scoreCopy } from '../src/scoring/copy-match.ts';
 import { editSimilarity, levenshtein } from '../src/scoring/edit-similarity.ts';
 import { scoreNumber } from '../src/scoring/number-match.ts';
@@ -99,5 +99,35 @@ describe('paired bootstrap', () => {
     const e = bootstrapMean(a, { samples: 1000, seed: 0 });
     expect(e.mean).toBeCloseTo(0.335, 12);
     expect(e.ci95[0]).toBeLessThan(0.335);
+  });
+});
+
+describe('cluster bootstrap of a pooled ratio', () => {
+  const num = Array.from({ length: 40 }, (_, i) => ((i * 7) % 13) + 1);
+  const den = Array.from({ length: 40 }, (_, i) => (i % 4) + 1);
+
+  it('estimates sum(num) / sum(den), not the mean of the ratios', () => {
+    const e = bootstrapRatio({ num, den }, { samples: 500, seed: 2 });
+    const pooled = num.reduce((s, v) => s + v, 0) / den.reduce((s, v) => s + v, 0);
+    expect(e.mean).toBeCloseTo(pooled, 12);
+    expect(e.ci95[0]).toBeLessThan(pooled);
+    expect(e.ci95[1]).toBeGreaterThan(pooled);
+  });
+
+  it('with unit weights it is the bootstrap of the mean (same draws, same interval)', () => {
+    const ones = num.map(() => 1);
+    expect(bootstrapRatio({ num, den: ones }, { samples: 800, seed: 5 })).toEqual(bootstrapMean(num, { samples: 800, seed: 5 }));
+  });
+
+  it('a constant ratio per cluster has a zero-width interval; a difference of two is their difference', () => {
+    const a = { num: [3, 6, 9], den: [1, 2, 3] };
+    const b = { num: [8, 4], den: [2, 1] };
+    expect(bootstrapRatio(a, { samples: 200 }).ci95).toEqual([3, 3]);
+    expect(bootstrapRatioDifference(a, b, { samples: 200 })).toEqual({ mean: 1, ci95: [1, 1] });
+  });
+
+  it('rejects mismatched or weightless clusters', () => {
+    expect(() => bootstrapRatio({ num: [1, 2], den: [1] })).toThrow(/2 numerators but 1 denominators/);
+    expect(() => bootstrapRatio({ num: [1], den: [0] })).toThrow(/no weight/);
   });
 });

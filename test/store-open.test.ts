@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.ts';
+import { readSummaryInputs } from '../src/store/summary-reads.ts';
 import { StudyDb } from '../src/store/study-db.ts';
 import { identity, metadata, tempDir } from './store-fixtures.ts';
 
@@ -127,7 +128,7 @@ describe('StudyDb.open', () => {
     const before = readFileSync(path);
     const db = await StudyDb.open(path, { readOnly: true });
     try {
-      expect((await db.summary()).results).toEqual([]);
+      expect((await db.read((conn) => readSummaryInputs(conn, path, db.schemaVersion))).runs).toEqual([]);
       await expect(db.finishRun('x')).rejects.toThrow(/read-only/);
       await expect(db.ensureRun(identity(), metadata())).rejects.toThrow(/read-only/);
     } finally {

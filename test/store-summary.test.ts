@@ -1,10 +1,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapMean, pairedBootstrap } from '../src/suites/index.ts';
-import { StudyDb, type StudySummary } from '../src/store/study-db.ts';
+import { loadReport } from '../reports/report-data.ts';
+import type { StudySummary } from '../reports/summary.ts';
+import { bootstrapMean, pairedBootstrap } from '../src/scoring/bootstrap.ts';
+import { StudyDb } from '../src/store/study-db.ts';
 import { buildStudy, tempDir, type BuiltStudy } from './store-fixtures.ts';
 
-const BOOT = { bootstrapSamples: 500, seed: 7 };
+const BOOT = { samples: 500, seed: 7 };
 
 describe('study summary on a hand-made study', () => {
   let summary: StudySummary;
@@ -15,8 +17,8 @@ describe('study summary on a hand-made study', () => {
     path = join(tempDir(), 'study.duckdb');
     const db = await StudyDb.open(path);
     runs = await buildStudy(db);
-    summary = await db.summary(BOOT);
     await db.close();
+    summary = (await loadReport([path], BOOT)).summary;
   });
 
   const result = (model: string, variant: string) => {
@@ -26,8 +28,7 @@ describe('study summary on a hand-made study', () => {
   };
 
   it('lists the runs with their sample counts and metadata', () => {
-    expect(summary.study.db).toBe(path);
-    expect(summary.study.schema_version).toBe(1);
+    expect(summary.study.dbs).toEqual([{ label: 'study', db: path, schema_version: 1 }]);
     expect(summary.study.runs.map((r) => [r.run_id, r.variant, r.model_hash, r.n_done, r.n_error])).toEqual([
       [runs.flex, 'flexidepth', 'model-1', 2, 1],
       [runs.full, 'full', 'model-1', 3, 0],
@@ -95,13 +96,15 @@ describe('study summary on a hand-made study', () => {
   });
 
   it('gives null retention when the full mean is 0', async () => {
-    const db = await StudyDb.open(join(tempDir(), 'zero.duckdb'));
+    const path = join(tempDir(), 'zero.duckdb');
+    const db = await StudyDb.open(path);
     try {
       const { runId: f } = await db.ensureRun({ ...identityZero, variant: 'flexidepth' }, metaZero);
       const { runId: b } = await db.ensureRun({ ...identityZero, variant: 'full' }, metaZero);
       await db.writeSample(f, { ...sampleZero, metrics: { em: 1 } }, []);
       await db.writeSample(b, { ...sampleZero, metrics: { em: 0 } }, []);
-      const s = await db.summary(BOOT);
+      await db.close();
+      const s = (await loadReport([path], BOOT)).summary;
       expect(s.paired).toHaveLength(1);
       expect(s.paired[0]!.retention).toBeNull();
       // No tokens stored: no generated tokens to average over.

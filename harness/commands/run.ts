@@ -7,16 +7,18 @@
  * no --suites, the default study (every suite, DEFAULT_STUDY_LIMIT items each unless --limit says).
  */
 import { availableParallelism } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../../src/errors.ts';
 import { VARIANTS, type Variant } from '../../src/model/graph-builder.ts';
-import { StudyDb } from '../../src/store/study-db.ts';
+import { DEFAULT_DB } from '../../src/store/study-db.ts';
 import { listSuites, resolveDataDir } from '../../src/suites/index.ts';
 import { choiceOption, numberOption, parseOptions } from '../args.ts';
 import { runStudy } from '../runner/run-study.ts';
-import { formatSummaryTable } from './report.ts';
+import { loadReport } from '../../reports/report-data.ts';
+import { renderTerminal } from '../../reports/render-terminal.ts';
+import { writeReport } from '../../reports/write-report.ts';
 
-export const DEFAULT_DB = 'results/flexibench.duckdb';
 export const REFERENCE_MODEL = fileURLToPath(new URL('../../models/flexidepth-ref', import.meta.url));
 export const DEFAULT_STUDY_LIMIT = 5;
 
@@ -61,10 +63,13 @@ export async function main(argv: string[]): Promise<void> {
     `run: ${stats.samplesWritten} samples written, ${stats.samplesSkipped} already stored, ${stats.samplesFailed} failed; ` +
       `${(stats.wallMs / 1000).toFixed(1)} s, ${(100 * stats.overheadShare).toFixed(1)}% of worker time outside session.run\n`,
   );
-  const db = await StudyDb.open(dbPath);
-  try {
-    process.stdout.write(formatSummaryTable(await db.summary()));
-  } finally {
-    await db.close();
-  }
+  const report = await loadReport([dbPath]);
+  process.stdout.write(renderTerminal(report.summary));
+  const index = await writeReport(reportFolderOf(dbPath), report);
+  process.stdout.write(`\nreport: ${index}\n`);
+}
+
+/** The report of a study goes next to it: results/flexibench.duckdb -> results/flexibench-report/. */
+export function reportFolderOf(dbPath: string): string {
+  return join(dirname(dbPath), `${basename(dbPath).replace(/\.duckdb$/, '')}-report`);
 }

@@ -102,3 +102,61 @@ export function pairedBootstrap(a: readonly number[], b: readonly number[], opti
 export function bootstrapMean(values: readonly number[], options: BootstrapOptions = {}): Estimate {
   return pairedBootstrap(values, values, options).a;
 }
+
+/** Per cluster (e.g. per sample), a numerator and a denominator (e.g. layers used summed over its tokens, and its token count). */
+export interface Clusters {
+  num: readonly number[];
+  den: readonly number[];
+}
+
+function checkClusters(name: string, c: Clusters): void {
+  checkValues(`${name}.num`, c.num);
+  checkValues(`${name}.den`, c.den);
+  if (c.num.length !== c.den.length) throw new Error(`bootstrap: ${name} has ${c.num.length} numerators but ${c.den.length} denominators`);
+  if (c.den.reduce((s, v) => s + v, 0) <= 0) throw new Error(`bootstrap: ${name} has no weight (its denominators sum to 0)`);
+}
+
+function pooled(c: Clusters): number {
+  return c.num.reduce((s, v) => s + v, 0) / c.den.reduce((s, v) => s + v, 0);
+}
+
+/** One bootstrap replicate of the pooled ratio; a replicate that drew only empty clusters repeats the estimate. */
+function resampledRatio(c: Clusters, rng: SeededRandom, fallback: number): number {
+  let num = 0;
+  let den = 0;
+  const n = c.num.length;
+  for (let i = 0; i < n; i++) {
+    const j = rng.int(0, n - 1);
+    num += c.num[j] as number;
+    den += c.den[j] as number;
+  }
+  return den > 0 ? num / den : fallback;
+}
+
+/**
+ * A pooled ratio sum(num) / sum(den) over clusters (e.g. layers used per generated token, pooled
+ * over a run's samples), with a cluster bootstrap interval: whole clusters are resampled, because
+ * the tokens of one sample are not independent of each other.
+ */
+export function bootstrapRatio(c: Clusters, options: BootstrapOptions = {}): Estimate {
+  checkClusters('clusters', c);
+  const samples = options.samples ?? 10_000;
+  const rng = new SeededRandom(options.seed ?? 0);
+  const estimate = pooled(c);
+  const replicates = new Float64Array(samples);
+  for (let s = 0; s < samples; s++) replicates[s] = resampledRatio(c, rng, estimate);
+  return { mean: estimate, ci95: interval(replicates, options.confidence ?? 0.95) };
+}
+
+/** ratio(b) - ratio(a) for two independent groups of clusters (e.g. two suites), each resampled on its own. */
+export function bootstrapRatioDifference(a: Clusters, b: Clusters, options: BootstrapOptions = {}): Estimate {
+  checkClusters('a', a);
+  checkClusters('b', b);
+  const samples = options.samples ?? 10_000;
+  const rng = new SeededRandom(options.seed ?? 0);
+  const ra = pooled(a);
+  const rb = pooled(b);
+  const replicates = new Float64Array(samples);
+  for (let s = 0; s < samples; s++) replicates[s] = resampledRatio(b, rng, rb) - resampledRatio(a, rng, ra);
+  return { mean: rb - ra, ci95: interval(replicates, options.confidence ?? 0.95) };
+}

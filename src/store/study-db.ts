@@ -10,12 +10,13 @@
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
 import { openStudyFile } from './database-file.ts';
 import { runIdOf, stableJson, type RunIdentity } from './run-identity.ts';
-import { buildSummary, type StudySummary, type SummaryOptions } from './summary.ts';
 import { appendTokenRows, checkTokenSequence, type TokenRecord } from './token-rows.ts';
 
 export type { RunIdentity } from './run-identity.ts';
 export type { TokenRecord } from './token-rows.ts';
-export type { StudySummary, SummaryOptions, ResultRow, PairedRow, RunSummary, MetricEstimate } from './summary.ts';
+
+/** Where a study goes when the user names none: `run` writes there and `report` reads from there. */
+export const DEFAULT_DB = 'results/flexibench.duckdb';
 
 export interface RunMetadata {
   modelDir: string;
@@ -251,9 +252,12 @@ export class StudyDb {
     });
   }
 
-  /** The `report --json` summary (DESIGN.md); bootstrap intervals use a fixed seed. */
-  async summary(opts: SummaryOptions = {}): Promise<StudySummary> {
-    return this.exclusive(() => buildSummary(this.conn, this.path, this.schemaVersion, opts));
+  /**
+   * Runs a read of the store's own read modules (src/store/*-reads.ts) on this database's
+   * connection, queued like every other call.
+   */
+  async read<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.exclusive(() => fn(this.conn));
   }
 
   /** Waits for queued calls, then releases the file (and its lock). Safe to call twice. */

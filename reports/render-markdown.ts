@@ -1,0 +1,69 @@
+/** The Markdown form of a report (summary.md): the same tables as the HTML page, without charts. */
+import { estimate, fixed, interval, percent } from './format.ts';
+import { PAPER_LAYERS_TOTAL, PAPER_MODEL } from './paper.ts';
+import type { ReportData } from './report-data.ts';
+import { answerPartPoints, layerUsagePoints } from './report-views.ts';
+
+function mdTable(header: string[], rows: string[][]): string {
+  const esc = (c: string): string => c.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return [`| ${header.map(esc).join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+}
+
+function layerUsageTable(data: ReportData): string {
+  const points = layerUsagePoints(data);
+  const layers = [...new Set(points.map((p) => p.layer))].sort((a, b) => a - b);
+  const keys = [...new Set(points.map((p) => `${p.series}\u0000${p.suite}`))];
+  const rows = keys.map((k) => {
+    const [series, suite] = k.split('\u0000') as [string, string];
+    return [series, suite, ...layers.map((l) => percent(points.find((p) => p.series === series && p.suite === suite && p.layer === l)?.usage ?? null, 0))];
+  });
+  return mdTable(['series', 'suite', ...layers.map((l) => `layer ${l}`)], rows);
+}
+
+export function renderMarkdown(data: ReportData, generatedAt: string): string {
+  const s = data.summary;
+  const out = [
+    `# flexibench report: ${s.study.dbs.map((d) => d.label).join(', ')}`,
+    '',
+    `Written ${generatedAt} from ${s.study.dbs.map((d) => `\`${d.db}\``).join(', ')} (${s.study.runs.length} runs). Intervals are bootstrap 95% intervals over samples; layers used are per generated token at the producing position.`,
+    '',
+    '## Scores',
+    '',
+    mdTable(
+      ['suite', 'series', 'n', 'metrics: mean [95% CI]', 'layers used', 'routed usage'],
+      s.results.map((r) => [
+        r.suite,
+        data.seriesOf(r.study, r.run_id),
+        `${r.n}${r.n_error > 0 ? ` (+${r.n_error} failed)` : ''}`,
+        Object.entries(r.metrics).map(([n, m]) => `${n} ${estimate(m)}`).join('; ') || '-',
+        r.layers_used_mean === null ? '-' : `${r.layers_used_mean.toFixed(2)}/${r.layers_total} ${r.variant === 'flexidepth' ? interval(r.layers_used_ci95, 2) : ''}`.trim(),
+        percent(r.routed_usage),
+      ]),
+    ),
+    '',
+    mdTable(
+      ['suite', 'series', 'metric', 'pairs', 'FlexiDepth − full [95% CI]', 'retention'],
+      s.paired.map((p) => [p.suite, data.seriesOf(p.study, p.flexidepth_run_id), p.metric, String(p.n), estimate(p.flexidepth_minus_full), percent(p.retention)]),
+    ),
+    '',
+    `## Layers used per generated token, beside the paper (${PAPER_MODEL}, ${PAPER_LAYERS_TOTAL} layers)`,
+  ];
+  for (const c of s.paper) {
+    out.push(
+      '',
+      `### ${c.series}`,
+      '',
+      mdTable(
+        ['task', 'our suites', 'ours [95% CI]', 'ours: share', 'paper', 'paper: share'],
+        c.rows.map((r) => [r.task, r.suites.join(', '), r.ours === null ? 'not run' : `${r.ours.mean.toFixed(2)}/${c.layers_total} ${interval(r.ours.ci95, 2)}`, r.ours === null ? '-' : percent(r.ours.share), `${r.paper_layers.toFixed(2)}/${PAPER_LAYERS_TOTAL}`, percent(r.paper_share)]),
+      ),
+      '',
+      ...c.orderings.map((o) => `- ${o.text} (paper: +${o.paper_difference.toFixed(2)})`),
+    );
+  }
+  out.push('', '## Per-layer usage over the routed layers', '', layerUsageTable(data), '', '## Where in the answer depth goes', '');
+  out.push(mdTable(['suite', 'series', 'part', 'mean layers used', 'tokens'], answerPartPoints(data).map((p) => [p.suite, p.series, p.part, p.layers_used.toFixed(2), String(p.tokens)])));
+  out.push('', '## Speed (stored timings)', '');
+  out.push(mdTable(['suite', 'series', 'prefill tok/s', 'decode tok/s'], s.results.map((r) => [r.suite, data.seriesOf(r.study, r.run_id), fixed(r.prefill_tokens_per_s, 1), fixed(r.decode_tokens_per_s, 1)])));
+  return `${out.join('\n')}\n`;
+}

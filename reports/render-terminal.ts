@@ -1,0 +1,44 @@
+/** The terminal form of a report: one line per run, the paired comparisons, the paper's orderings. */
+import { estimate, fixed, percent, variantLabel } from './format.ts';
+import type { ReportSummary } from './report-data.ts';
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export function renderTerminal(summary: ReportSummary): string {
+  const dbs = summary.study.dbs;
+  const head = dbs.map((d) => `${d.db}: ${summary.study.runs.filter((r) => r.study === d.label).length} runs, schema version ${d.schema_version}`);
+  const out = [...head, ''];
+  if (summary.results.length === 0) return `${out.join('\n')}no runs yet\n`;
+  const multiStudy = dbs.length > 1;
+  const multiModel = new Set(summary.results.map((r) => r.model_hash)).size > 1;
+  const key = (r: { study: string; model_hash: string }): string[] => [...(multiStudy ? [r.study] : []), ...(multiModel ? [r.model_hash.slice(0, 12)] : [])];
+  const keyHeader = [...(multiStudy ? ['study'] : []), ...(multiModel ? ['model'] : [])];
+  const rows = summary.results.map((r) => [
+    ...key(r),
+    r.suite,
+    variantLabel(r.variant, r.threshold),
+    r.n_error > 0 ? `${r.n} (+${r.n_error} err)` : String(r.n),
+    Object.entries(r.metrics)
+      .map(([name, m]) => `${name} ${estimate(m)}`)
+      .join('; ') || '-',
+    r.layers_used_mean === null ? '-' : `${r.layers_used_mean.toFixed(2)}/${r.layers_total}`,
+    percent(r.routed_usage),
+    fixed(r.prefill_tokens_per_s, 1),
+    fixed(r.decode_tokens_per_s, 1),
+  ]);
+  out.push(table([...keyHeader, 'suite', 'variant', 'n', 'metrics (mean [95% CI])', 'layers used', 'routed', 'prefill tok/s', 'decode tok/s'], rows));
+  if (summary.paired.length > 0) {
+    const pairedRows = summary.paired.map((p) => [...key(p), p.suite, p.metric, String(p.n), estimate(p.flexidepth_minus_full), percent(p.retention)]);
+    out.push('', table([...keyHeader, 'suite', 'metric', 'pairs', 'flexidepth - full [95% CI]', 'retention'], pairedRows));
+  }
+  for (const c of summary.paper) {
+    const measured = c.orderings.filter((o) => o.verdict !== 'not measured');
+    if (measured.length === 0) continue;
+    out.push('', `the paper's layer orderings, ${c.series} (layers used per generated token, 95% CI):`, ...measured.map((o) => `  ${o.text}`));
+  }
+  return `${out.join('\n')}\n`;
+}

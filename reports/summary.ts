@@ -1,0 +1,215 @@
+/**
+ * The study summary: what `flexibench report --json` prints and `summary.json` holds (DESIGN.md).
+ * One result row per run (a run is one model × suite config × variant × threshold × seed × limit ×
+ * generation settings), so runs that differ in any of those are never averaged together. Several
+ * study files are summarized side by side: every row names its study.
+ *
+ * Layers used are per generated token at the producing position (src/store/summary-reads.ts),
+ * pooled over a run's tokens, with a cluster bootstrap over samples for the interval.
+ */
+import { bootstrapMean, bootstrapRatio, pairedBootstrap, type Clusters, type Estimate } from '../src/scoring/bootstrap.ts';
+import type { SampleDepth, StoredRun, SummaryInputs, Variant } from '../src/store/summary-reads.ts';
+import { layerUsageByRun, type StudyPatterns } from './patterns.ts';
+
+export type { Estimate };
+
+export interface MetricEstimate extends Estimate {
+  /** Done samples with a numeric value for this metric. */
+  n: number;
+}
+
+export interface RunSummary extends StoredRun {
+  /** Label of the study file the run is in. */
+  study: string;
+  n_done: number;
+  n_error: number;
+}
+
+export interface ResultRow {
+  study: string;
+  model_hash: string;
+  suite: string;
+  variant: Variant;
+  run_id: string;
+  threshold: number;
+  /** Done samples. */
+  n: number;
+  n_error: number;
+  /** Numeric metrics only; percentile bootstrap with a fixed seed. */
+  metrics: Record<string, MetricEstimate>;
+  layers_total: number;
+  /** Mean producing-position depth per generated token; layers_total for `full`; null with no generated tokens. */
+  layers_used_mean: number | null;
+  layers_used_ci95: [number, number] | null;
+  /** Share of routed-layer decisions at producing positions that took the full path; null for `full`. */
+  routed_usage: number | null;
+  routed_usage_ci95: [number, number] | null;
+  /** Per routed layer, the share of generated tokens whose producing pass ran it; null for `full`. */
+  routed_layer_usage: { layer: number; usage: number }[] | null;
+  generated_tokens: number;
+  prefill_tokens_per_s: number | null;
+  decode_tokens_per_s: number | null;
+}
+
+export interface PairedRow {
+  study: string;
+  model_hash: string;
+  suite: string;
+  metric: string;
+  flexidepth_run_id: string;
+  full_run_id: string;
+  threshold: number;
+  /** Documents done in both runs with the metric numeric in both. */
+  n: number;
+  flexidepth_mean: number;
+  full_mean: number;
+  flexidepth_minus_full: Estimate;
+  /** mean(flexidepth) / mean(full); null when the full mean is 0. */
+  retention: number | null;
+}
+
+export interface StudySummary {
+  study: { dbs: { label: string; db: string; schema_version: number }[]; runs: RunSummary[] };
+  results: ResultRow[];
+  paired: PairedRow[];
+}
+
+export interface BootstrapSettings {
+  /** Replicates; default 10000. */
+  samples: number;
+  /** Default 0. */
+  seed: number;
+}
+
+export const DEFAULT_BOOTSTRAP: BootstrapSettings = { samples: 10_000, seed: 0 };
+
+/** A study file, read, with the label its rows carry. */
+export interface LabeledStudy {
+  label: string;
+  inputs: SummaryInputs;
+  patterns: StudyPatterns;
+}
+
+const ratePerSecond = (count: number, ms: number): number | null => (ms > 0 ? count / (ms / 1000) : null);
+
+/** The clusters of a run's producing-position depth: one per done sample with generated tokens. */
+export function depthClusters(samples: readonly SampleDepth[]): Clusters {
+  return { num: samples.map((s) => s.layers_used_sum), den: samples.map((s) => s.generated) };
+}
+
+function routedClusters(samples: readonly SampleDepth[]): Clusters {
+  return { num: samples.map((s) => s.routed_on), den: samples.map((s) => s.routed_decisions) };
+}
+
+function metricEstimates(perMetric: Map<string, Map<string, number>> | undefined, boot: BootstrapSettings): Record<string, MetricEstimate> {
+  const out: Record<string, MetricEstimate> = {};
+  for (const [name, values] of [...(perMetric ?? new Map<string, Map<string, number>>())].sort(([a], [b]) => a.localeCompare(b))) {
+    const list = [...values.values()];
+    out[name] = { ...bootstrapMean(list, boot), n: list.length };
+  }
+  return out;
+}
+
+function resultRow(run: RunSummary, study: LabeledStudy, boot: BootstrapSettings): ResultRow {
+  const t = study.inputs.totals.get(run.run_id);
+  const samples = (study.inputs.depth.get(run.run_id) ?? []).filter((s) => s.generated > 0);
+  const full = run.variant === 'full';
+  const depth = full || samples.length === 0 ? null : bootstrapRatio(depthClusters(samples), boot);
+  const routed = full || samples.length === 0 || samples.every((s) => s.routed_decisions === 0) ? null : bootstrapRatio(routedClusters(samples), boot);
+  const usage = layerUsageByRun(study.patterns).get(run.run_id);
+  return {
+    study: study.label,
+    model_hash: run.model_hash,
+    suite: run.suite,
+    variant: run.variant,
+    run_id: run.run_id,
+    threshold: run.threshold,
+    n: run.n_done,
+    n_error: run.n_error,
+    metrics: metricEstimates(study.inputs.metrics.get(run.run_id), boot),
+    layers_total: run.layers_total,
+    layers_used_mean: full ? run.layers_total : (depth?.mean ?? null),
+    layers_used_ci95: full ? [run.layers_total, run.layers_total] : (depth?.ci95 ?? null),
+    routed_usage: routed?.mean ?? null,
+    routed_usage_ci95: routed?.ci95 ?? null,
+    routed_layer_usage: full || usage === undefined ? null : usage.map((u, i) => ({ layer: run.routing_layers[i] as number, usage: u })),
+    generated_tokens: t?.generated_tokens ?? 0,
+    prefill_tokens_per_s: t === undefined ? null : ratePerSecond(t.prompt_tokens, t.prefill_ms),
+    decode_tokens_per_s: t === undefined ? null : ratePerSecond(t.generated_tokens, t.decode_ms),
+  };
+}
+
+export function buildSummary(studies: readonly LabeledStudy[], boot: BootstrapSettings = DEFAULT_BOOTSTRAP): StudySummary {
+  const runs: RunSummary[] = [];
+  const results: ResultRow[] = [];
+  const paired: PairedRow[] = [];
+  for (const study of studies) {
+    const studyRuns = study.inputs.runs.map((r) => ({
+      ...r,
+      study: study.label,
+      n_done: study.inputs.totals.get(r.run_id)?.n_done ?? 0,
+      n_error: study.inputs.totals.get(r.run_id)?.n_error ?? 0,
+    }));
+    runs.push(...studyRuns);
+    results.push(...studyRuns.map((run) => resultRow(run, study, boot)));
+    paired.push(...pairRuns(study.label, studyRuns, study.inputs.metrics, boot));
+  }
+  const order = new Map(studies.map((s, i) => [s.label, i]));
+  const byStudy = (a: { study: string }, b: { study: string }): number => (order.get(a.study) as number) - (order.get(b.study) as number);
+  results.sort((a, b) => byStudy(a, b) || a.model_hash.localeCompare(b.model_hash) || a.suite.localeCompare(b.suite) || a.variant.localeCompare(b.variant) || a.threshold - b.threshold || a.run_id.localeCompare(b.run_id));
+  paired.sort((x, y) => byStudy(x, y) || x.model_hash.localeCompare(y.model_hash) || x.suite.localeCompare(y.suite) || x.metric.localeCompare(y.metric) || x.threshold - y.threshold);
+  return {
+    study: { dbs: studies.map((s) => ({ label: s.label, db: s.inputs.db, schema_version: s.inputs.schema_version })), runs },
+    results,
+    paired,
+  };
+}
+
+/** Two runs are comparable when only the variant (and the flexidepth threshold, and the limit) differ. */
+function comparable(flex: RunSummary, full: RunSummary): boolean {
+  return (
+    flex.model_hash === full.model_hash &&
+    flex.suite === full.suite &&
+    flex.suite_config_hash === full.suite_config_hash &&
+    flex.seed === full.seed &&
+    JSON.stringify(flex.generation) === JSON.stringify(full.generation)
+  );
+}
+
+function pairRuns(study: string, runs: RunSummary[], metrics: SummaryInputs['metrics'], boot: BootstrapSettings): PairedRow[] {
+  const paired: PairedRow[] = [];
+  const fulls = runs.filter((r) => r.variant === 'full');
+  for (const flex of runs.filter((r) => r.variant === 'flexidepth')) {
+    for (const full of fulls.filter((f) => comparable(flex, f))) {
+      const flexMetrics = metrics.get(flex.run_id) ?? new Map<string, Map<string, number>>();
+      const fullMetrics = metrics.get(full.run_id) ?? new Map<string, Map<string, number>>();
+      for (const name of [...flexMetrics.keys()].sort()) {
+        const a = flexMetrics.get(name) as Map<string, number>;
+        const b = fullMetrics.get(name);
+        if (b === undefined) continue;
+        const docs = [...a.keys()].filter((doc) => b.has(doc));
+        if (docs.length === 0) continue;
+        const p = pairedBootstrap(
+          docs.map((doc) => a.get(doc) as number),
+          docs.map((doc) => b.get(doc) as number),
+          boot,
+        );
+        paired.push({
+          study,
+          model_hash: flex.model_hash,
+          suite: flex.suite,
+          metric: name,
+          flexidepth_run_id: flex.run_id,
+          full_run_id: full.run_id,
+          threshold: flex.threshold,
+          n: docs.length,
+          flexidepth_mean: p.a.mean,
+          full_mean: p.b.mean,
+          flexidepth_minus_full: p.difference,
+          retention: p.b.mean === 0 ? null : p.a.mean / p.b.mean,
+        });
+      }
+    }
+  }
+  return paired;
+}

@@ -1,0 +1,192 @@
+/**
+ * The reads a study summary is built from (reports/summary.ts does the statistics): the runs with
+ * their metadata, per-run sample totals, per-sample producing-position depth, and per-sample metrics.
+ *
+ * Layer usage is per generated token with the producing-position depth (FLEXIDEPTH.md, "Which token
+ * a depth belongs to"): generated token p was produced by the pass at position p-1, so its depth is
+ * the row at p-1 (the last prompt position for the first generated token).
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+
+export type Variant = 'full' | 'flexidepth';
+
+/** A row of `runs`, decoded. */
+export interface StoredRun {
+  run_id: string;
+  suite: string;
+  variant: Variant;
+  model_hash: string;
+  model_dir: string;
+  suite_config_hash: string;
+  suite_config: unknown;
+  seed: number;
+  limit: number | null;
+  threshold: number;
+  generation: unknown;
+  layers_total: number;
+  routing_layers: number[];
+  git_revision: string | null;
+  execution_provider: string;
+  package_versions: unknown;
+  hardware: unknown;
+  threads: unknown;
+  started_at: string;
+  ended_at: string | null;
+}
+
+export interface SampleTotals {
+  n_done: number;
+  n_error: number;
+  prompt_tokens: number;
+  generated_tokens: number;
+  prefill_ms: number;
+  decode_ms: number;
+}
+
+/** One done sample's generated tokens: their producing-position depths and routed decisions, summed. */
+export interface SampleDepth {
+  doc_id: string;
+  generated: number;
+  layers_used_sum: number;
+  routed_on: number;
+  routed_decisions: number;
+}
+
+export interface SummaryInputs {
+  db: string;
+  schema_version: number;
+  runs: StoredRun[];
+  totals: Map<string, SampleTotals>;
+  /** Per run, its done samples in document order. */
+  depth: Map<string, SampleDepth[]>;
+  /** Per run: metric name -> (doc id -> value), finite numbers only, in document order. */
+  metrics: Map<string, Map<string, Map<string, number>>>;
+}
+
+type Row = Record<string, unknown>;
+
+async function rows(conn: DuckDBConnection, sql: string): Promise<Row[]> {
+  return (await conn.runAndReadAll(sql)).getRowObjectsJS() as Row[];
+}
+
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v));
+const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : null);
+
+const RUNS_SQL = `
+  SELECT run_id, suite, variant, model_hash, model_dir, suite_config_hash, suite_config::VARCHAR AS suite_config,
+         seed::DOUBLE AS seed, doc_limit, threshold, generation::VARCHAR AS generation, layers_total, routing_layers,
+         git_revision, execution_provider, package_versions::VARCHAR AS package_versions,
+         hardware::VARCHAR AS hardware, threads::VARCHAR AS threads, started_at, ended_at
+  FROM runs ORDER BY started_at, run_id`;
+
+const SAMPLE_TOTALS_SQL = `
+  SELECT run_id,
+         count(*) FILTER (WHERE status = 'done')::INTEGER AS n_done,
+         count(*) FILTER (WHERE status = 'error')::INTEGER AS n_error,
+         coalesce(sum(prompt_tokens) FILTER (WHERE status = 'done'), 0)::DOUBLE AS prompt_tokens,
+         coalesce(sum(generated_tokens) FILTER (WHERE status = 'done'), 0)::DOUBLE AS generated_tokens,
+         coalesce(sum(prefill_ms) FILTER (WHERE status = 'done'), 0)::DOUBLE AS prefill_ms,
+         coalesce(sum(decode_ms) FILTER (WHERE status = 'done'), 0)::DOUBLE AS decode_ms
+  FROM samples GROUP BY run_id`;
+
+const SAMPLE_DEPTH_SQL = `
+  SELECT g.run_id, g.doc_id,
+         count(*)::DOUBLE AS generated,
+         sum(p.layers_used)::DOUBLE AS layers_used_sum,
+         sum(coalesce(list_sum(p.mask::INTEGER[]), 0))::DOUBLE AS routed_on,
+         sum(len(p.mask))::DOUBLE AS routed_decisions
+  FROM tokens g
+  JOIN samples s ON s.run_id = g.run_id AND s.doc_id = g.doc_id AND s.status = 'done'
+  JOIN tokens p ON p.run_id = g.run_id AND p.doc_id = g.doc_id AND p.position = g.position - 1
+  WHERE g.phase = 'generated'
+  GROUP BY g.run_id, g.doc_id, s.doc_index
+  ORDER BY g.run_id, s.doc_index, g.doc_id`;
+
+const METRICS_SQL = `
+  SELECT run_id, doc_id, metrics::VARCHAR AS metrics FROM samples
+  WHERE status = 'done' ORDER BY run_id, doc_index, doc_id`;
+
+function storedRun(r: Row): StoredRun {
+  return {
+    run_id: String(r.run_id),
+    suite: String(r.suite),
+    variant: r.variant as Variant,
+    model_hash: String(r.model_hash),
+    model_dir: String(r.model_dir),
+    suite_config_hash: String(r.suite_config_hash),
+    suite_config: json(r.suite_config),
+    seed: num(r.seed),
+    limit: numOrNull(r.doc_limit),
+    threshold: num(r.threshold),
+    generation: json(r.generation),
+    layers_total: num(r.layers_total),
+    routing_layers: (r.routing_layers as unknown[]).map(num),
+    git_revision: r.git_revision === null ? null : String(r.git_revision),
+    execution_provider: String(r.execution_provider),
+    package_versions: json(r.package_versions),
+    hardware: json(r.hardware),
+    threads: json(r.threads),
+    started_at: iso(r.started_at) as string,
+    ended_at: iso(r.ended_at),
+  };
+}
+
+function groupBy<T>(list: Row[], make: (r: Row) => T): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const r of list) {
+    const key = String(r.run_id);
+    let group = out.get(key);
+    if (group === undefined) out.set(key, (group = []));
+    group.push(make(r));
+  }
+  return out;
+}
+
+function collectMetrics(metricRows: Row[]): SummaryInputs['metrics'] {
+  const byRun: SummaryInputs['metrics'] = new Map();
+  for (const r of metricRows) {
+    const runId = String(r.run_id);
+    let perRun = byRun.get(runId);
+    if (perRun === undefined) byRun.set(runId, (perRun = new Map()));
+    const parsed = json(r.metrics);
+    if (parsed === null || typeof parsed !== 'object') continue;
+    for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
+      if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+      let perMetric = perRun.get(name);
+      if (perMetric === undefined) perRun.set(name, (perMetric = new Map()));
+      perMetric.set(String(r.doc_id), value);
+    }
+  }
+  return byRun;
+}
+
+export async function readSummaryInputs(conn: DuckDBConnection, db: string, schemaVersion: number): Promise<SummaryInputs> {
+  const totals = new Map<string, SampleTotals>();
+  for (const r of await rows(conn, SAMPLE_TOTALS_SQL)) {
+    totals.set(String(r.run_id), {
+      n_done: num(r.n_done),
+      n_error: num(r.n_error),
+      prompt_tokens: num(r.prompt_tokens),
+      generated_tokens: num(r.generated_tokens),
+      prefill_ms: num(r.prefill_ms),
+      decode_ms: num(r.decode_ms),
+    });
+  }
+  const depth = groupBy(await rows(conn, SAMPLE_DEPTH_SQL), (r) => ({
+    doc_id: String(r.doc_id),
+    generated: num(r.generated),
+    layers_used_sum: num(r.layers_used_sum),
+    routed_on: num(r.routed_on),
+    routed_decisions: num(r.routed_decisions),
+  }));
+  return {
+    db,
+    schema_version: schemaVersion,
+    runs: (await rows(conn, RUNS_SQL)).map(storedRun),
+    totals,
+    depth,
+    metrics: collectMetrics(await rows(conn, METRICS_SQL)),
+  };
+}
