@@ -8,8 +8,8 @@ import { UserError, oneLineReason } from '../src/errors.ts';
 const COMMANDS: Record<string, string> = {
   generate: 'Generate text from a checkpoint, with per-token layer allocation',
   run: 'Run suites through FlexiDepth and the full-depth baseline into DuckDB',
-  report: 'Summarize a study database',
-  'export-patterns': 'Export per-token layer allocations as a dataset',
+  report: 'Compare variants: a table, JSON, or an HTML + Markdown report folder',
+  'export-patterns': 'Export per-token layer allocations as a Parquet dataset with its card',
   score: 'Score {"prediction","reference"} JSONL lines with a suite\'s scorer',
   data: 'Dataset mirror: `data pull` downloads, `data verify` checks sha256',
   'import-llama2c': 'Convert a llama2.c model and tokenizer into a Hugging Face layout checkpoint',

@@ -1,0 +1,324 @@
+/**
+ * The README.md of an exported layer-pattern dataset (`flexibench export-patterns`): the YAML header
+ * the Hugging Face Hub reads, then what the rows are, where they came from, how to regenerate them,
+ * every field, which token a depth belongs to, and how to load the files. Pure functions: the
+ * export (reports/export-patterns.ts) gathers the facts, these only write text, so the same facts
+ * always give the same card.
+ */
+import { stringify } from 'yaml';
+import type { ExportRun } from '../src/store/pattern-export-reads.ts';
+
+export interface CardModel {
+  hash: string;
+  /** Model directories the runs of this checkpoint were started with (paths on that machine). */
+  dirs: string[];
+  layersTotal: number;
+  routingLayers: number[];
+}
+
+export interface CardSuite {
+  name: string;
+  /** One per distinct config the study ran the suite with (normally one). */
+  configHashes: string[];
+  /** Where the suite's items come from, in words. */
+  source: string;
+  /** The source's license as its manifest states it; `unknown ...` when it cannot be told. */
+  license: string;
+  samples: number;
+  tokens: number;
+}
+
+export interface CardField {
+  name: string;
+  /** The column type as DuckDB reads the Parquet file back. */
+  type: string;
+  description: string;
+}
+
+export interface CardTable {
+  /** Config name on the Hub and file stem: `tokens` or `samples`. */
+  name: 'tokens' | 'samples';
+  rows: number;
+  order: readonly string[];
+  fields: CardField[];
+}
+
+export interface DatasetCardData {
+  models: CardModel[];
+  suites: CardSuite[];
+  runs: ExportRun[];
+  tokens: CardTable;
+  samples: CardTable;
+  /** The export command exactly as invoked, shell-quoted. */
+  exportCommand: string;
+}
+
+/** Licenses the Hub knows by id, keyed by how datasets/manifests/*.yaml and package.json spell them. */
+const HUB_LICENSE_IDS: Readonly<Record<string, string>> = {
+  MIT: 'mit',
+  'Apache-2.0': 'apache-2.0',
+};
+
+/** The Hub's size_categories bins, upper bounds exclusive. */
+const SIZE_BINS: readonly [number, string][] = [
+  [1e3, 'n<1K'],
+  [1e4, '1K<n<10K'],
+  [1e5, '10K<n<100K'],
+  [1e6, '100K<n<1M'],
+  [1e7, '1M<n<10M'],
+  [1e8, '10M<n<100M'],
+  [1e9, '100M<n<1B'],
+  [1e10, '1B<n<10B'],
+  [1e11, '10B<n<100B'],
+  [1e12, '100B<n<1T'],
+];
+
+export function sizeCategory(rows: number): string {
+  for (const [limit, name] of SIZE_BINS) if (rows < limit) return name;
+  return 'n>1T';
+}
+
+/**
+ * The card's `license`: one Hub id only when every suite's source has that same plain license;
+ * `other` as soon as one differs, is qualified ("... for research use") or unknown, because a
+ * single id would then claim more than the sources grant.
+ */
+export function cardLicense(suiteLicenses: readonly string[]): string {
+  const ids = new Set(suiteLicenses.map((l) => HUB_LICENSE_IDS[l] ?? 'other'));
+  return ids.size === 1 ? ([...ids][0] as string) : 'other';
+}
+
+/** A word as a POSIX shell reads it back unchanged. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The `flexibench run` that recreates a run: every part of the stored run identity that the
+ * command line sets. The identity's remaining parts (the suite's config and generation settings,
+ * the weights) come from the checkpoint and tasks/<suite>.yaml, which the card pins by hash. A run
+ * without a limit is a run over every item, which is what `run --suites` does without --limit.
+ */
+export function reproduceCommand(run: ExportRun): string {
+  const words = ['flexibench', 'run', '--model', run.modelDir, '--suites', run.suite, '--variants', run.variant];
+  if (run.limit !== null) words.push('--limit', String(run.limit));
+  // The threshold is part of a full run's identity too: leaving it out would make another run id.
+  words.push('--seed', String(run.seed), '--threshold', String(run.threshold));
+  return words.map(shellQuote).join(' ');
+}
+
+const thousands = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+const code = (s: string): string => `\`${s}\``;
+const cell = (s: string): string => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
+/** Plain text for Markdown: the Hub's renderer would take `<suite>` for an HTML tag and drop it. */
+const text = (s: string): string => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.map(cell).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** Model directory names, for the title: the last path component of each. */
+function modelNames(models: readonly CardModel[]): string {
+  const names = new Set(models.flatMap((m) => m.dirs.map((d) => d.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? d)));
+  return [...names].join(', ');
+}
+
+export function cardHeader(data: DatasetCardData): string {
+  const license = cardLicense(data.suites.map((s) => s.license));
+  const meta = {
+    pretty_name: `FlexiDepth layer patterns (${modelNames(data.models)})`,
+    license,
+    // The Hub asks for a name when the license is `other`; the card's License section is the text.
+    ...(license === 'other' ? { license_name: 'per-suite-source-licenses' } : {}),
+    language: ['en'],
+    task_categories: ['text-generation'],
+    size_categories: [...new Set([data.samples.rows, data.tokens.rows].map(sizeCategory))],
+    tags: ['flexidepth', 'layer-skipping', 'adaptive-computation', 'dynamic-depth', 'interpretability', 'flexibench'],
+    configs: [data.tokens, data.samples].map((t, i) => ({
+      config_name: t.name,
+      data_files: [{ split: 'train', path: `data/${t.name}.parquet` }],
+      ...(i === 0 ? { default: true } : {}),
+    })),
+  };
+  return `---\n${stringify(meta, { lineWidth: 0 })}---\n`;
+}
+
+function introSection(data: DatasetCardData): string {
+  const variants = [...new Set(data.runs.map((r) => r.variant))].sort();
+  return [
+    `# FlexiDepth layer patterns: ${modelNames(data.models)}`,
+    '',
+    'Per-token layer allocations of a FlexiDepth model (adaptive layer skipping, arXiv 2503.23798) ' +
+      (variants.includes('full') ? 'and of its full-depth baseline (the same weights with the routers ignored) ' : '') +
+      `on ${data.suites.length} evaluation suite${data.suites.length === 1 ? '' : 's'}, exported from a flexibench study.`,
+    '',
+    `- \`tokens\` (${code(`data/${data.tokens.name}.parquet`)}): ${thousands(data.tokens.rows)} rows, one per position of every prompt and generation, with the layers used, the routed-layer mask and the router gates at that position.`,
+    `- \`samples\` (${code(`data/${data.samples.name}.parquet`)}): ${thousands(data.samples.rows)} rows, one per suite item and run, with prompt, output, reference, scores and timings.`,
+    `- \`schema/tokens.schema.json\`, \`schema/samples.schema.json\`: JSON Schemas (draft-07) of one row of each file.`,
+  ].join('\n');
+}
+
+function modelSection(data: DatasetCardData): string {
+  const rows = data.models.map((m) => [
+    code(m.hash),
+    m.dirs.map(code).join(', '),
+    String(m.layersTotal),
+    m.routingLayers.length === 0 ? '-' : m.routingLayers.join(', '),
+  ]);
+  return [
+    '## Model',
+    '',
+    'The checkpoint hash is sha256 over the checkpoint\'s `config.json` and safetensors files (names, sizes, bytes); the directory is where the run found it.',
+    '',
+    table(['checkpoint hash', 'model directory', 'layers', 'routed layers (0-based)'], rows),
+  ].join('\n');
+}
+
+function suitesSection(data: DatasetCardData): string {
+  const rows = data.suites.map((s) => [s.name, s.configHashes.map(code).join(', '), text(s.source), text(s.license), thousands(s.samples), thousands(s.tokens)]);
+  return [
+    '## Suites',
+    '',
+    'The config hash is sha256 of the suite config (flexibench\'s `tasks/<suite>.yaml`, as data) the runs used.',
+    '',
+    table(['suite', 'config hash', 'items from', 'source license', 'samples', 'tokens'], rows),
+  ].join('\n');
+}
+
+function runsSection(data: DatasetCardData): string {
+  const rows = data.runs.map((r) => [
+    code(r.runId),
+    r.suite,
+    r.variant,
+    String(r.threshold),
+    String(r.seed),
+    r.limit === null ? 'all' : String(r.limit),
+    r.errorSamples > 0 ? `${thousands(r.samples)} (${thousands(r.errorSamples)} error)` : thousands(r.samples),
+    thousands(r.tokens),
+    r.gitRevision === null ? '-' : code(r.gitRevision.slice(0, 12)),
+  ]);
+  const commands = data.runs.flatMap((r) => [`# run ${r.runId}: ${r.suite}, ${r.variant}, threshold ${r.threshold}`, reproduceCommand(r)]);
+  return [
+    '## How it was generated',
+    '',
+    'Every row comes from one run: a suite through one model variant at one threshold. Several runs of a suite (other thresholds, other models) are kept apart by `run_id`.',
+    '',
+    table(['run id', 'suite', 'variant', 'threshold', 'seed', 'limit', 'samples', 'tokens', 'git revision'], rows),
+    '',
+    'Each run is recreated by the `flexibench run` below, reconstructed from the run\'s stored identity (model directory, suite, variant, limit, seed, threshold). ' +
+      'It makes the same run (same `run_id`, so it resumes into an existing study rather than duplicating it) when flexibench is at the git revision listed, so that `tasks/<suite>.yaml` has the config hash above, and the model directory holds the checkpoint with the hash above. ' +
+      'Suites over a dataset read it from the data directory (`flexibench data pull` fetches it, checked by sha256). Runs write to `results/flexibench.duckdb` unless given `--db FILE`. Timings depend on the machine.',
+    '',
+    '```bash',
+    ...commands,
+    '```',
+    '',
+    'This dataset was then written from the study by:',
+    '',
+    '```bash',
+    data.exportCommand,
+    '```',
+  ].join('\n');
+}
+
+function depthSection(): string {
+  return [
+    '## Which token a depth belongs to',
+    '',
+    'A token row holds the allocation computed by the forward pass at that position. That pass processes the row\'s token and predicts the next one, so ' +
+      '`layers_used`, `mask` and `gates` at position p are the depth spent to **produce the token at position p + 1**: generated token p was produced by the pass at position p - 1 ' +
+      '(the first generated token by the last prompt position). The last row of a sample (its last generated token, run through the model once more) has a depth as well: what the model spent on the token that would have followed.',
+    '',
+    'The rows store this per-position depth as computed and nothing derived from it. "Layers used per generated token" (flexibench\'s reports, and the FlexiDepth paper\'s per-task tables) reads the row at p - 1 for each generated token p; ' +
+      'the queries below show the shift. Do not mix the two readings in one table.',
+    '',
+    'Full-variant rows always have every layer: `layers_used` equals `layers_total`, and `mask` and `gates` are empty (no routing decisions are made). ' +
+      'For flexidepth rows, `mask[i]` and `gates[i]` belong to routed layer `routing_layers[i]` (see the samples file or the model table), `mask[i]` is `gates[i] > threshold`, and `layers_used` is the number of unrouted layers plus the true entries of `mask`.',
+  ].join('\n');
+}
+
+function fieldsSection(tables: readonly CardTable[]): string {
+  const parts = ['## Fields', '', 'Generated from `schema/*.schema.json`; types are the Parquet columns as DuckDB reads them.'];
+  for (const t of tables) {
+    parts.push(
+      '',
+      `### ${t.name} (${code(`data/${t.name}.parquet`)})`,
+      '',
+      `Rows are ordered by ${t.order.map(code).join(', ')}.`,
+      '',
+      table(['column', 'type', 'description'], t.fields.map((f) => [code(f.name), code(f.type), text(f.description)])),
+    );
+  }
+  return parts.join('\n');
+}
+
+function loadingSection(): string {
+  return [
+    '## Loading',
+    '',
+    'DuckDB (layers used per generated token, producing-position depth, done samples only):',
+    '',
+    '```sql',
+    'SELECT left(t.model_hash, 12) AS model, t.suite, t.variant, t.threshold,',
+    '       avg(t.producing_layers) AS layers_per_generated_token, count(*) AS generated_tokens',
+    'FROM (SELECT *, lag(layers_used) OVER (PARTITION BY run_id, doc_id ORDER BY position) AS producing_layers',
+    "      FROM 'data/tokens.parquet') t",
+    "JOIN 'data/samples.parquet' s ON s.run_id = t.run_id AND s.doc_id = t.doc_id AND s.status = 'done'",
+    "WHERE t.phase = 'generated'",
+    'GROUP BY ALL ORDER BY ALL;',
+    '```',
+    '',
+    'pandas (rows are already in position order within each sample):',
+    '',
+    '```python',
+    'import pandas as pd',
+    '',
+    'tokens = pd.read_parquet("data/tokens.parquet")',
+    'samples = pd.read_parquet("data/samples.parquet")',
+    'tokens["producing_layers"] = tokens.groupby(["run_id", "doc_id"])["layers_used"].shift(1)',
+    'done = samples.loc[samples.status == "done", ["run_id", "doc_id"]]',
+    'generated = tokens[tokens.phase == "generated"].merge(done, on=["run_id", "doc_id"])',
+    'print(generated.groupby(["model_hash", "suite", "variant", "threshold"])["producing_layers"].mean())',
+    '```',
+    '',
+    'Hugging Face `datasets`:',
+    '',
+    '```python',
+    'from datasets import load_dataset',
+    '',
+    'tokens = load_dataset("parquet", data_files={"train": "data/tokens.parquet"}, split="train")',
+    'samples = load_dataset("parquet", data_files={"train": "data/samples.parquet"}, split="train")',
+    '# once uploaded to the Hub: load_dataset("<owner>/<name>", "tokens", split="train")',
+    '```',
+  ].join('\n');
+}
+
+function licenseSection(data: DatasetCardData): string {
+  const id = cardLicense(data.suites.map((s) => s.license));
+  return [
+    '## License',
+    '',
+    id === 'other'
+      ? 'The suites\' items come from sources under different terms, so this dataset has no single license: each suite\'s rows (prompts, references, and the outputs and tokens that continue them) follow the source\'s terms below.'
+      : `Every suite's source is under ${id}; the rows follow it.`,
+    '',
+    table(['suite', 'source license'], data.suites.map((s) => [s.name, text(s.license)])),
+    '',
+    'The outputs, token pieces and layer allocations were produced by the checkpoint listed above; any terms attached to that model also apply to them, and this export cannot know them.',
+  ].join('\n');
+}
+
+export function renderDatasetCard(data: DatasetCardData): string {
+  const sections = [
+    introSection(data),
+    modelSection(data),
+    suitesSection(data),
+    runsSection(data),
+    depthSection(),
+    fieldsSection([data.tokens, data.samples]),
+    loadingSection(),
+    licenseSection(data),
+  ];
+  return `${cardHeader(data)}\n${sections.join('\n\n')}\n`;
+}

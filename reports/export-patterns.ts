@@ -1,0 +1,195 @@
+/**
+ * `flexibench export-patterns`: a study's layer patterns as a dataset in the Hugging Face layout,
+ *
+ *   DIR/data/tokens.parquet     one row per stored position      (src/store/pattern-export-reads.ts)
+ *   DIR/data/samples.parquet    one row per sample
+ *   DIR/schema/*.schema.json    copies of reports/pattern-schemas/
+ *   DIR/README.md               the dataset card                 (reports/dataset-card.ts)
+ *
+ * Everything a bad input can fail on is checked before anything is written, and the folder is
+ * written through writeOutputFolder, so DIR ends up whole or as it was. The study is opened
+ * read-only.
+ */
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadManifest } from '../datasets/manifest.ts';
+import { UserError } from '../src/errors.ts';
+import {
+  copyPatternFiles,
+  readExportRuns,
+  readParquetColumns,
+  readStudySuites,
+  SAMPLE_ORDER,
+  TOKEN_ORDER,
+  type ExportRun,
+  type ParquetColumn,
+} from '../src/store/pattern-export-reads.ts';
+import { StudyDb } from '../src/store/study-db.ts';
+import { renderDatasetCard, type CardField, type CardModel, type CardSuite } from './dataset-card.ts';
+import { checkOutputFolder, writeOutputFolder } from './output-folder.ts';
+
+export interface ExportPatternsOptions {
+  dbPath: string;
+  outDir: string;
+  /** Suite names to export; null for every suite of the study. */
+  suites: readonly string[] | null;
+  force: boolean;
+  /** The command line as invoked, shell-quoted, for the card. */
+  command: string;
+}
+
+export interface ExportedFile {
+  /** Relative to the output folder. */
+  path: string;
+  bytes: number;
+}
+
+export interface ExportPatternsResult {
+  runs: number;
+  tokens: number;
+  samples: number;
+  files: ExportedFile[];
+}
+
+const SCHEMA_DIR = fileURLToPath(new URL('./pattern-schemas/', import.meta.url));
+const PACKAGE_JSON = fileURLToPath(new URL('../package.json', import.meta.url));
+const TABLES = ['tokens', 'samples'] as const;
+type TableName = (typeof TABLES)[number];
+
+interface RowSchema {
+  properties: Record<string, { description: string }>;
+}
+
+function readSchema(table: TableName): RowSchema {
+  return JSON.parse(readFileSync(join(SCHEMA_DIR, `${table}.schema.json`), 'utf8')) as RowSchema;
+}
+
+/**
+ * The card's field list: the schema's descriptions with the types of the file as written. A column
+ * the schema lacks, or the other way round, is a bug in this export, and it must not publish a
+ * dataset whose documentation is wrong.
+ */
+function fieldsOf(table: TableName, schema: RowSchema, columns: ParquetColumn[]): CardField[] {
+  const documented = Object.keys(schema.properties);
+  const written = columns.map((c) => c.name);
+  if (documented.join(',') !== written.join(',')) {
+    throw new Error(`data/${table}.parquet has columns ${written.join(', ')} but schema/${table}.schema.json documents ${documented.join(', ')}`);
+  }
+  return columns.map((c) => ({ name: c.name, type: c.type, description: (schema.properties[c.name] as { description: string }).description }));
+}
+
+interface SourceConfig {
+  kind?: string;
+  dataset?: string;
+  split?: string;
+  generator?: string;
+  seed?: number;
+  options?: { corpus?: string };
+}
+
+/** Where a suite's items come from and under which license, from its stored config and the manifests. */
+function suiteSource(suiteConfig: unknown): { source: string; license: string } {
+  const source = (suiteConfig as { source?: SourceConfig } | null)?.source;
+  const manifestOf = (name: string, what: string): { source: string; license: string } => {
+    try {
+      const m = loadManifest(name);
+      return { source: `${what} (${m.homepage})`, license: m.license };
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      return { source: what, license: `unknown (no datasets/manifests/${name}.yaml)` };
+    }
+  };
+  if (source?.kind === 'dataset' && source.dataset !== undefined) {
+    return manifestOf(source.dataset, `dataset ${source.dataset}, ${source.split ?? '?'} split`);
+  }
+  if (source?.kind === 'generator' && source.generator !== undefined) {
+    const corpus = source.options?.corpus;
+    if (corpus !== undefined) return manifestOf(corpus, `generator ${source.generator} over ${corpus}, seed ${source.seed ?? '?'}`);
+    // Synthetic items are flexibench's own output, under flexibench's license.
+    const own = (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { license?: string }).license ?? 'unknown';
+    return { source: `synthetic, flexibench generator ${source.generator}, seed ${source.seed ?? '?'}`, license: own };
+  }
+  return { source: 'unknown (the run stored no suite config)', license: 'unknown (the run stored no suite config)' };
+}
+
+function cardModels(runs: readonly ExportRun[]): CardModel[] {
+  const byHash = new Map<string, CardModel>();
+  for (const r of runs) {
+    const m = byHash.get(r.modelHash) ?? { hash: r.modelHash, dirs: [], layersTotal: r.layersTotal, routingLayers: [] };
+    if (!m.dirs.includes(r.modelDir)) m.dirs.push(r.modelDir);
+    // A full run stores no routing layers; the checkpoint's are those of its flexidepth runs.
+    if (r.routingLayers.length > m.routingLayers.length) m.routingLayers = r.routingLayers;
+    byHash.set(r.modelHash, m);
+  }
+  return [...byHash.values()].sort((a, b) => a.hash.localeCompare(b.hash));
+}
+
+function cardSuites(runs: readonly ExportRun[]): CardSuite[] {
+  const byName = new Map<string, CardSuite>();
+  for (const r of [...runs].sort((a, b) => a.suite.localeCompare(b.suite))) {
+    let s = byName.get(r.suite);
+    if (s === undefined) {
+      s = { name: r.suite, configHashes: [], ...suiteSource(r.suiteConfig), samples: 0, tokens: 0 };
+      byName.set(r.suite, s);
+    }
+    if (!s.configHashes.includes(r.suiteConfigHash)) s.configHashes.push(r.suiteConfigHash);
+    s.samples += r.samples;
+    s.tokens += r.tokens;
+  }
+  return [...byName.values()];
+}
+
+const total = (runs: readonly ExportRun[], key: 'samples' | 'tokens'): number => runs.reduce((n, r) => n + r[key], 0);
+
+export async function exportPatterns(opts: ExportPatternsOptions): Promise<ExportPatternsResult> {
+  const folder = { force: opts.force, what: 'export-patterns --out' };
+  // Before the study is opened: a refused folder should not wait on a large database.
+  checkOutputFolder(opts.outDir, folder);
+  const db = await StudyDb.open(opts.dbPath, { readOnly: true });
+  try {
+    const studySuites = await db.read(readStudySuites);
+    if (studySuites.length === 0) throw new UserError(`${opts.dbPath}: the study has no runs; nothing to export`);
+    const suites = opts.suites ?? studySuites;
+    const unknown = suites.find((s) => !studySuites.includes(s));
+    if (unknown !== undefined) throw new UserError(`export-patterns: unknown suite '${unknown}' in --suites (the study has: ${studySuites.join(', ')})`);
+    const runs = await db.read((conn) => readExportRuns(conn, suites));
+    const expected = { tokens: total(runs, 'tokens'), samples: total(runs, 'samples') };
+    if (expected.samples === 0) {
+      throw new UserError(`${opts.dbPath}: no samples ${opts.suites === null ? 'in the study' : `in suite${suites.length === 1 ? '' : 's'} ${suites.join(', ')}`}; nothing to export`);
+    }
+
+    const files: ExportedFile[] = [];
+    await writeOutputFolder(opts.outDir, folder, async (tmp) => {
+      mkdirSync(join(tmp, 'data'));
+      mkdirSync(join(tmp, 'schema'));
+      const path = (table: TableName): string => join(tmp, 'data', `${table}.parquet`);
+      const spillDir = join(tmp, '.spill');
+      const copied = await db.read((conn) => copyPatternFiles(conn, { tokensFile: path('tokens'), samplesFile: path('samples'), spillDir }, suites));
+      rmSync(spillDir, { recursive: true, force: true });
+      if (copied.tokens !== expected.tokens || copied.samples !== expected.samples) {
+        throw new Error(`wrote ${copied.tokens} token and ${copied.samples} sample rows, the study has ${expected.tokens} and ${expected.samples}`);
+      }
+      const fields = {} as Record<TableName, CardField[]>;
+      for (const table of TABLES) {
+        fields[table] = fieldsOf(table, readSchema(table), await db.read((conn) => readParquetColumns(conn, path(table))));
+        copyFileSync(join(SCHEMA_DIR, `${table}.schema.json`), join(tmp, 'schema', `${table}.schema.json`));
+      }
+      const card = renderDatasetCard({
+        models: cardModels(runs),
+        suites: cardSuites(runs),
+        runs,
+        tokens: { name: 'tokens', rows: copied.tokens, order: TOKEN_ORDER, fields: fields.tokens },
+        samples: { name: 'samples', rows: copied.samples, order: SAMPLE_ORDER, fields: fields.samples },
+        exportCommand: opts.command,
+      });
+      writeFileSync(join(tmp, 'README.md'), card);
+      for (const rel of ['data/tokens.parquet', 'data/samples.parquet', 'schema/tokens.schema.json', 'schema/samples.schema.json', 'README.md']) {
+        files.push({ path: rel, bytes: statSync(join(tmp, rel)).size });
+      }
+    });
+    return { runs: runs.length, ...expected, files };
+  } finally {
+    await db.close();
+  }
+}

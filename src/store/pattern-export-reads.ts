@@ -1,0 +1,165 @@
+/**
+ * The reads behind `flexibench export-patterns` (reports/export-patterns.ts): the runs an export
+ * covers with their row counts, and the two COPY statements that write the dataset's Parquet files
+ * with DuckDB's own writer. The column lists here are the dataset's contract; the JSON Schemas in
+ * reports/pattern-schemas/ describe the same columns, and the export refuses to finish when the
+ * written files and the schemas disagree.
+ *
+ * Rows are exported as stored: a token row's depth is the depth spent at that position, i.e. the
+ * pass that produced the NEXT token (FLEXIDEPTH.md, "Which token a depth belongs to"). The dataset
+ * card explains how to shift it; the export does not mix in the producing-position reading.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+
+/** What one run of the study contributes, with what the card needs to describe and reproduce it. */
+export interface ExportRun {
+  runId: string;
+  modelHash: string;
+  modelDir: string;
+  variant: 'full' | 'flexidepth';
+  suite: string;
+  suiteConfigHash: string;
+  /** The stored suite config (tasks/<suite>.yaml as run); null when the run did not store one. */
+  suiteConfig: unknown;
+  seed: number;
+  limit: number | null;
+  threshold: number;
+  layersTotal: number;
+  routingLayers: number[];
+  gitRevision: string | null;
+  samples: number;
+  errorSamples: number;
+  tokens: number;
+}
+
+/** Row order of data/tokens.parquet: runs grouped as a reader compares them, then document order. */
+export const TOKEN_ORDER = ['model_hash', 'suite', 'variant', 'threshold', 'run_id', 'doc_index', 'doc_id', 'position'] as const;
+/** Row order of data/samples.parquet. */
+export const SAMPLE_ORDER = ['model_hash', 'suite', 'variant', 'threshold', 'run_id', 'doc_index', 'doc_id'] as const;
+
+// Aliases: t = tokens, s = samples, r = runs. Types are cast explicitly so the Parquet types do not
+// follow a later change of the store's column types silently.
+const TOKEN_SELECT = `
+  SELECT t.run_id::VARCHAR AS run_id, r.model_hash::VARCHAR AS model_hash, r.suite::VARCHAR AS suite,
+         r.variant::VARCHAR AS variant, r.threshold::DOUBLE AS threshold,
+         t.doc_id::VARCHAR AS doc_id, s.doc_index::INTEGER AS doc_index, t.position::INTEGER AS position,
+         t.token_id::INTEGER AS token_id, t.text::VARCHAR AS token_text, t.phase::VARCHAR AS phase,
+         t.layers_used::SMALLINT AS layers_used, r.layers_total::SMALLINT AS layers_total,
+         t.mask::BOOLEAN[] AS mask, t.gates::FLOAT[] AS gates
+  FROM tokens t
+  JOIN runs r ON r.run_id = t.run_id
+  JOIN samples s ON s.run_id = t.run_id AND s.doc_id = t.doc_id
+  WHERE list_contains(from_json($1, '["VARCHAR"]'), r.suite)`;
+
+const SAMPLE_SELECT = `
+  SELECT s.run_id::VARCHAR AS run_id, r.model_hash::VARCHAR AS model_hash, r.suite::VARCHAR AS suite,
+         r.variant::VARCHAR AS variant, r.threshold::DOUBLE AS threshold,
+         s.doc_id::VARCHAR AS doc_id, s.doc_index::INTEGER AS doc_index,
+         s.status::VARCHAR AS status, s.error::VARCHAR AS error,
+         s.prompt::VARCHAR AS prompt, s.output::VARCHAR AS output, s.reference::VARCHAR AS reference,
+         s.metrics::VARCHAR AS metrics,
+         s.prompt_tokens::INTEGER AS prompt_tokens, s.generated_tokens::INTEGER AS generated_tokens,
+         s.prefill_ms::DOUBLE AS prefill_ms, s.decode_ms::DOUBLE AS decode_ms, s.stop_reason::VARCHAR AS stop_reason,
+         r.layers_total::SMALLINT AS layers_total, r.routing_layers::SMALLINT[] AS routing_layers
+  FROM samples s
+  JOIN runs r ON r.run_id = s.run_id
+  WHERE list_contains(from_json($1, '["VARCHAR"]'), r.suite)`;
+
+/**
+ * Writer options pinned rather than left to DuckDB's defaults, so a default changing between
+ * versions shows up as a deliberate edit here. Together with a total ORDER BY and one thread
+ * (see copyPatternFiles) the bytes depend only on the study and the DuckDB version.
+ */
+const PARQUET_OPTIONS = 'FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880, PARQUET_VERSION v1';
+
+type Row = Record<string, unknown>;
+
+const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+
+/** Every suite name in the study, sorted. */
+export async function readStudySuites(conn: DuckDBConnection): Promise<string[]> {
+  const rows = (await conn.runAndReadAll('SELECT DISTINCT suite FROM runs ORDER BY suite')).getRowObjectsJS() as Row[];
+  return rows.map((r) => String(r.suite));
+}
+
+/** The runs of `suites` with their sample and token counts, in the order the files list them. */
+export async function readExportRuns(conn: DuckDBConnection, suites: readonly string[]): Promise<ExportRun[]> {
+  const sql = `
+    SELECT r.run_id, r.model_hash, r.model_dir, r.variant, r.suite, r.suite_config_hash, r.suite_config::VARCHAR AS suite_config,
+           r.seed::DOUBLE AS seed, r.doc_limit, r.threshold, r.layers_total, r.routing_layers, r.git_revision,
+           (SELECT count(*) FROM samples s WHERE s.run_id = r.run_id)::INTEGER AS samples,
+           (SELECT count(*) FROM samples s WHERE s.run_id = r.run_id AND s.status = 'error')::INTEGER AS error_samples,
+           (SELECT count(*) FROM tokens t WHERE t.run_id = r.run_id)::INTEGER AS tokens
+    FROM runs r
+    WHERE list_contains(from_json($1, '["VARCHAR"]'), r.suite)
+    ORDER BY r.model_hash, r.suite, r.variant, r.threshold, r.run_id`;
+  const rows = (await conn.runAndReadAll(sql, [JSON.stringify(suites)])).getRowObjectsJS() as Row[];
+  return rows.map((r) => ({
+    runId: String(r.run_id),
+    modelHash: String(r.model_hash),
+    modelDir: String(r.model_dir),
+    variant: r.variant as ExportRun['variant'],
+    suite: String(r.suite),
+    suiteConfigHash: String(r.suite_config_hash),
+    suiteConfig: r.suite_config === null ? null : (JSON.parse(String(r.suite_config)) as unknown),
+    seed: Number(r.seed),
+    limit: r.doc_limit === null ? null : Number(r.doc_limit),
+    threshold: Number(r.threshold),
+    layersTotal: Number(r.layers_total),
+    routingLayers: (r.routing_layers as unknown[]).map(Number),
+    gitRevision: r.git_revision === null ? null : String(r.git_revision),
+    samples: Number(r.samples),
+    errorSamples: Number(r.error_samples),
+    tokens: Number(r.tokens),
+  }));
+}
+
+export interface CopiedRows {
+  tokens: number;
+  samples: number;
+}
+
+/**
+ * Writes the runs of `suites` to `tokensFile` and `samplesFile` (absolute paths). `spillDir` is
+ * where DuckDB may spill a sort too large for memory: by default it would create `<study>.tmp`
+ * beside the study file, and an export must leave the study's folder untouched.
+ */
+export async function copyPatternFiles(
+  conn: DuckDBConnection,
+  files: { tokensFile: string; samplesFile: string; spillDir: string },
+  suites: readonly string[],
+): Promise<CopiedRows> {
+  const param = [JSON.stringify(suites)];
+  // One thread: DuckDB orders a parallel COPY's output, but row-group boundaries and the order
+  // batches are flushed in are not a documented promise; a single thread makes them one.
+  await conn.run('SET threads = 1');
+  await conn.run('SET preserve_insertion_order = true');
+  await conn.run(`SET temp_directory = ${sqlString(files.spillDir)}`);
+  try {
+    const copy = async (select: string, order: readonly string[], file: string): Promise<number> => {
+      const sql = `COPY (${select} ORDER BY ${order.join(', ')}) TO ${sqlString(file)} (${PARQUET_OPTIONS})`;
+      const count = (await conn.runAndReadAll(sql, param)).getRowsJS()[0]?.[0];
+      return Number(count);
+    };
+    return {
+      tokens: await copy(TOKEN_SELECT, TOKEN_ORDER, files.tokensFile),
+      samples: await copy(SAMPLE_SELECT, SAMPLE_ORDER, files.samplesFile),
+    };
+  } finally {
+    await conn.run('RESET threads');
+    await conn.run('RESET preserve_insertion_order');
+    await conn.run('RESET temp_directory');
+  }
+}
+
+export interface ParquetColumn {
+  name: string;
+  /** As DuckDB reads it back, e.g. `SMALLINT`, `FLOAT[]`. */
+  type: string;
+}
+
+/** The columns of a written Parquet file, in file order. */
+export async function readParquetColumns(conn: DuckDBConnection, file: string): Promise<ParquetColumn[]> {
+  const rows = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`)).getRowObjectsJS() as Row[];
+  return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
+}
