@@ -100,7 +100,7 @@ export function shellQuote(word: string): string {
  * without a limit is a run over every item, which is what `run --suites` does without --limit.
  */
 export function reproduceCommand(run: ExportRun): string {
-  const words = ['flexibench', 'run', '--model', run.modelDir, '--suites', run.suite, '--variants', run.variant];
+  const words = ['flexibench', 'run', '--model', run.model_dir, '--suites', run.suite, '--variants', run.variant];
   if (run.limit !== null) words.push('--limit', String(run.limit));
   // The threshold is part of a full run's identity too: leaving it out would make another run id.
   words.push('--seed', String(run.seed), '--threshold', String(run.threshold));
@@ -188,17 +188,17 @@ function suitesSection(data: DatasetCardData): string {
 
 function runsSection(data: DatasetCardData): string {
   const rows = data.runs.map((r) => [
-    code(r.runId),
+    code(r.run_id),
     r.suite,
     r.variant,
     String(r.threshold),
     String(r.seed),
     r.limit === null ? 'all' : String(r.limit),
-    r.errorSamples > 0 ? `${thousands(r.samples)} (${thousands(r.errorSamples)} error)` : thousands(r.samples),
+    r.error_samples > 0 ? `${thousands(r.samples)} (${thousands(r.error_samples)} error)` : thousands(r.samples),
     thousands(r.tokens),
-    r.gitRevision === null ? '-' : code(r.gitRevision.slice(0, 12)),
+    r.git_revision === null ? '-' : code(r.git_revision.slice(0, 12)),
   ]);
-  const commands = data.runs.flatMap((r) => [`# run ${r.runId}: ${r.suite}, ${r.variant}, threshold ${r.threshold}`, reproduceCommand(r)]);
+  const commands = data.runs.flatMap((r) => [`# run ${r.run_id}: ${r.suite}, ${r.variant}, threshold ${r.threshold}`, reproduceCommand(r)]);
   return [
     '## How it was generated',
     '',

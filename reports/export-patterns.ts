@@ -116,11 +116,11 @@ function suiteSource(suiteConfig: unknown): { source: string; license: string } 
 function cardModels(runs: readonly ExportRun[]): CardModel[] {
   const byHash = new Map<string, CardModel>();
   for (const r of runs) {
-    const m = byHash.get(r.modelHash) ?? { hash: r.modelHash, dirs: [], layersTotal: r.layersTotal, routingLayers: [] };
-    if (!m.dirs.includes(r.modelDir)) m.dirs.push(r.modelDir);
+    const m = byHash.get(r.model_hash) ?? { hash: r.model_hash, dirs: [], layersTotal: r.layers_total, routingLayers: [] };
+    if (!m.dirs.includes(r.model_dir)) m.dirs.push(r.model_dir);
     // A full run stores no routing layers; the checkpoint's are those of its flexidepth runs.
-    if (r.routingLayers.length > m.routingLayers.length) m.routingLayers = r.routingLayers;
-    byHash.set(r.modelHash, m);
+    if (r.routing_layers.length > m.routingLayers.length) m.routingLayers = r.routing_layers;
+    byHash.set(r.model_hash, m);
   }
   return [...byHash.values()].sort((a, b) => a.hash.localeCompare(b.hash));
 }
@@ -130,10 +130,10 @@ function cardSuites(runs: readonly ExportRun[]): CardSuite[] {
   for (const r of [...runs].sort((a, b) => a.suite.localeCompare(b.suite))) {
     let s = byName.get(r.suite);
     if (s === undefined) {
-      s = { name: r.suite, configHashes: [], ...suiteSource(r.suiteConfig), samples: 0, tokens: 0 };
+      s = { name: r.suite, configHashes: [], ...suiteSource(r.suite_config), samples: 0, tokens: 0 };
       byName.set(r.suite, s);
     }
-    if (!s.configHashes.includes(r.suiteConfigHash)) s.configHashes.push(r.suiteConfigHash);
+    if (!s.configHashes.includes(r.suite_config_hash)) s.configHashes.push(r.suite_config_hash);
     s.samples += r.samples;
     s.tokens += r.tokens;
   }

@@ -10,25 +10,12 @@
  * card explains how to shift it; the export does not mix in the producing-position reading.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { readRuns, type StoredRun } from './summary-reads.ts';
 
-/** What one run of the study contributes, with what the card needs to describe and reproduce it. */
-export interface ExportRun {
-  runId: string;
-  modelHash: string;
-  modelDir: string;
-  variant: 'full' | 'flexidepth';
-  suite: string;
-  suiteConfigHash: string;
-  /** The stored suite config (tasks/<suite>.yaml as run); null when the run did not store one. */
-  suiteConfig: unknown;
-  seed: number;
-  limit: number | null;
-  threshold: number;
-  layersTotal: number;
-  routingLayers: number[];
-  gitRevision: string | null;
+/** What one run of the study contributes: the run as stored, with its row counts. */
+export interface ExportRun extends StoredRun {
   samples: number;
-  errorSamples: number;
+  error_samples: number;
   tokens: number;
 }
 
@@ -82,36 +69,27 @@ export async function readStudySuites(conn: DuckDBConnection): Promise<string[]>
   return rows.map((r) => String(r.suite));
 }
 
+const RUN_COUNTS_SQL = `
+  SELECT r.run_id,
+         (SELECT count(*) FROM samples s WHERE s.run_id = r.run_id)::INTEGER AS samples,
+         (SELECT count(*) FROM samples s WHERE s.run_id = r.run_id AND s.status = 'error')::INTEGER AS error_samples,
+         (SELECT count(*) FROM tokens t WHERE t.run_id = r.run_id)::INTEGER AS tokens
+  FROM runs r`;
+
 /** The runs of `suites` with their sample and token counts, in the order the files list them. */
 export async function readExportRuns(conn: DuckDBConnection, suites: readonly string[]): Promise<ExportRun[]> {
-  const sql = `
-    SELECT r.run_id, r.model_hash, r.model_dir, r.variant, r.suite, r.suite_config_hash, r.suite_config::VARCHAR AS suite_config,
-           r.seed::DOUBLE AS seed, r.doc_limit, r.threshold, r.layers_total, r.routing_layers, r.git_revision,
-           (SELECT count(*) FROM samples s WHERE s.run_id = r.run_id)::INTEGER AS samples,
-           (SELECT count(*) FROM samples s WHERE s.run_id = r.run_id AND s.status = 'error')::INTEGER AS error_samples,
-           (SELECT count(*) FROM tokens t WHERE t.run_id = r.run_id)::INTEGER AS tokens
-    FROM runs r
-    WHERE list_contains(from_json($1, '["VARCHAR"]'), r.suite)
-    ORDER BY r.model_hash, r.suite, r.variant, r.threshold, r.run_id`;
-  const rows = (await conn.runAndReadAll(sql, [JSON.stringify(suites)])).getRowObjectsJS() as Row[];
-  return rows.map((r) => ({
-    runId: String(r.run_id),
-    modelHash: String(r.model_hash),
-    modelDir: String(r.model_dir),
-    variant: r.variant as ExportRun['variant'],
-    suite: String(r.suite),
-    suiteConfigHash: String(r.suite_config_hash),
-    suiteConfig: r.suite_config === null ? null : (JSON.parse(String(r.suite_config)) as unknown),
-    seed: Number(r.seed),
-    limit: r.doc_limit === null ? null : Number(r.doc_limit),
-    threshold: Number(r.threshold),
-    layersTotal: Number(r.layers_total),
-    routingLayers: (r.routing_layers as unknown[]).map(Number),
-    gitRevision: r.git_revision === null ? null : String(r.git_revision),
-    samples: Number(r.samples),
-    errorSamples: Number(r.error_samples),
-    tokens: Number(r.tokens),
-  }));
+  const counts = new Map(((await conn.runAndReadAll(RUN_COUNTS_SQL)).getRowObjectsJS() as Row[]).map((r) => [String(r.run_id), r]));
+  const runs = (await readRuns(conn)).filter((r) => suites.includes(r.suite));
+  const order = (r: StoredRun): (string | number)[] => [r.model_hash, r.suite, r.variant, r.threshold, r.run_id];
+  runs.sort((a, b) => {
+    const [x, y] = [order(a), order(b)];
+    const i = x.findIndex((v, k) => v !== y[k]);
+    return i < 0 ? 0 : (x[i] as string | number) < (y[i] as string | number) ? -1 : 1;
+  });
+  return runs.map((r) => {
+    const c = counts.get(r.run_id);
+    return { ...r, samples: Number(c?.samples ?? 0), error_samples: Number(c?.error_samples ?? 0), tokens: Number(c?.tokens ?? 0) };
+  });
 }
 
 export interface CopiedRows {

@@ -162,6 +162,11 @@ function collectMetrics(metricRows: Row[]): SummaryInputs['metrics'] {
   return byRun;
 }
 
+/** Every run of the study with its metadata, in the order they started. */
+export async function readRuns(conn: DuckDBConnection): Promise<StoredRun[]> {
+  return (await rows(conn, RUNS_SQL)).map(storedRun);
+}
+
 export async function readSummaryInputs(conn: DuckDBConnection, db: string, schemaVersion: number): Promise<SummaryInputs> {
   const totals = new Map<string, SampleTotals>();
   for (const r of await rows(conn, SAMPLE_TOTALS_SQL)) {
@@ -184,7 +189,7 @@ export async function readSummaryInputs(conn: DuckDBConnection, db: string, sche
   return {
     db,
     schema_version: schemaVersion,
-    runs: (await rows(conn, RUNS_SQL)).map(storedRun),
+    runs: await readRuns(conn),
     totals,
     depth,
     metrics: collectMetrics(await rows(conn, METRICS_SQL)),
