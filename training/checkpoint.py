@@ -50,6 +50,22 @@ def read_safetensors(path):
     return out
 
 
+def read_tensor_bytes(path, keep=lambda name: True):
+    """name -> the tensor's raw bytes as stored in the file (for byte-identity checks; no dtype conversion)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    base = 8 + n
+    return {name: data[base + info["data_offsets"][0]:base + info["data_offsets"][1]]
+            for name, info in header.items() if name != "__metadata__" and keep(name)}
+
+
+def tensor_file_bytes(t):
+    """The bytes write_safetensors stores for a float32 tensor."""
+    return t.detach().float().contiguous().cpu().numpy().astype(np.dtype(np.float32).newbyteorder("<")).tobytes()
+
+
 CONFIG_KEYS = ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
                "head_dim", "rms_norm_eps", "rope_theta", "vocab_size", "max_position_embeddings", "tie_word_embeddings",
                "bos_token_id", "eos_token_id", "pad_token_id"]

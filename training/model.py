@@ -217,5 +217,10 @@ def mask_to_bias(mask):
     return bias.masked_fill(empty, 0.0)
 
 
+def is_flexidepth_name(name):
+    """Router and adapter tensors (the FlexiDepth stage's parameters); every other tensor is the frozen base."""
+    return ".router." in name or ".router_proj." in name
+
+
 def flexidepth_params(model):
-    return [p for n, p in model.named_parameters() if ".router." in n or ".router_proj." in n]
+    return [p for n, p in model.named_parameters() if is_flexidepth_name(n)]

