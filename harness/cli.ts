@@ -8,6 +8,7 @@ import { UserError, oneLineReason } from '../src/errors.ts';
 const COMMANDS: Record<string, string> = {
   generate: 'Generate text from a checkpoint, with per-token layer allocation',
   run: 'Run suites through FlexiDepth and the full-depth baseline into DuckDB',
+  items: 'Print a suite\'s items as `run` feeds them (rendered prompts, ids, references) as JSONL',
   report: 'Compare variants: a table, JSON, or an HTML + Markdown report folder',
   'export-patterns': 'Export per-token layer allocations as a Parquet dataset with its card',
   score: 'Score {"prediction","reference"} JSONL lines with a suite\'s scorer',

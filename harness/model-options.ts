@@ -1,8 +1,12 @@
 /** Options every model-running command shares: --model, --variant, --ep, --threads. */
+import { fileURLToPath } from 'node:url';
 import { loadCheckpoint, type Checkpoint } from '../src/model/checkpoint.ts';
 import { VARIANTS, type Variant } from '../src/model/graph-builder.ts';
 import { DecoderSession, type ExecutionProvider } from '../src/model/session.ts';
 import { choiceOption, numberOption, requireOption } from './args.ts';
+
+/** The committed reference model: what `run` and `items` use without --model. */
+export const REFERENCE_MODEL = fileURLToPath(new URL('../models/flexidepth-ref', import.meta.url));
 
 export const MODEL_OPTIONS = {
   model: { type: 'string' },

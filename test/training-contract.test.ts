@@ -62,9 +62,9 @@ describe.skipIf(!hasTorch)('training smoke checkpoint in the TypeScript engine',
     expect(r.stdout).toContain('ok: layer_need one-layer skip == routing with forced gates');
   });
 
-  it('layer_need.py measures every routed layer for each suite asked for', () => {
+  it('layer_need.py measures every routed layer for each suite asked for, on the harness\'s items', () => {
     const out = join(work, 'need.json');
-    const r = spawnSync(PYTHON, [join(ROOT, 'training/layer_need.py'), '--model', model, '--n', '4', '--suites', 'addition,repetition', '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(PYTHON, [join(ROOT, 'training/layer_need.py'), '--model', model, '--limit', '4', '--suites', 'addition,repetition', '--out', out], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const routed = (JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as { routing_layers: number[] }).routing_layers;
     const need = JSON.parse(readFileSync(out, 'utf8')) as { results: { suite: string; items: number; reference_tokens: number; nll_rise_sum: number; per_layer: Record<string, { nll_rise: number; changed: number }> }[] };

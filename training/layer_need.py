@@ -1,15 +1,17 @@
 """How much each task's generated tokens need each routed layer, measured on the base model alone.
 
-    /usr/bin/python3 training/layer_need.py --model models/flexidepth-ref [--n 200] [--out need.json]
+    /usr/bin/python3 training/layer_need.py --model models/flexidepth-ref [--limit 200] [--seed 0] [--out need.json]
 
 The routers are trained to skip a layer where skipping costs little language-modelling loss, so what
 they can learn is bounded by how much the base model's own layers matter for each task's tokens.
-This measures that directly, without the routers:
+This measures that directly, without the routers.
 
-for each held-out item, the full-depth model's greedy answer is teacher-forced; then, one routed layer
-at a time, that layer is skipped at the answer's producing positions only (the token's own update is
-left out, its K/V are still computed, as in a FlexiDepth skip and in the base model's stochastic-depth
-pre-training; the skipped token keeps its residual, so this is a property of the base model only).
+The items are the harness's (`flexibench items`: the suite's seeded --limit subset, with the prompts and
+token ids `flexibench run` feeds the engine). For each item, the full-depth model's greedy answer is
+teacher-forced; then, one routed layer at a time, that layer is skipped at the answer's producing
+positions only (the token's own update is left out, its K/V are still computed, as in a FlexiDepth skip
+and in the base model's stochastic-depth pre-training; the skipped token keeps its residual, so this is
+a property of the base model only).
 Measured per answer token: on the full model's own greedy answer, KL(full || skipped) in nats and the
 share of tokens whose greedy choice changes; on the reference answer (the training target, what the
 routers' L_lm sees), the rise in its negative log-likelihood.
@@ -18,16 +20,17 @@ import argparse
 import json
 import os
 import sys
+import time
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checkpoint import load_dir  # noqa: E402
-from evaluate import MAX_NEW, items_for  # noqa: E402
 from generation import greedy, newline_ids  # noqa: E402
+from harness_items import suite_items  # noqa: E402
 from tokenizer import Tokenizer  # noqa: E402
 
-SUITES = ["repetition", "copy", "addition", "product", "continue"]
+SUITES = ["repetition", "copy", "addition", "product", "continue-writing"]
 
 
 def forward_skipping(model, ids, pos, mask, layer_index=None, skip=None):
@@ -59,25 +62,25 @@ def batch_tensors(seqs, starts, ends):
 
 
 @torch.no_grad()
-def suite_need(model, tok, suite, n, batch=50):
+def suite_need(model, tok, suite, items, batch=50):
     """Per skipped layer, per answer token: KL and changed greedy tokens on the full model's own answer,
-    NLL rise on the reference answer; and their sums over the layers."""
-    items = items_for(suite, n)
-    stops = newline_ids(tok)
+    NLL rise on the reference answer; and their sums over the layers. `items` are the harness's."""
+    stops = newline_ids(tok)  # every suite measured here stops at a newline, as the harness's configs say
+    assert all(it["stop"] == ["\n"] for it in items), f"{suite}: layer_need expects suites that stop at a newline"
     L = len(model.model.layers)
     layers = model.routing_layers or list(range(L // 2, L))  # a plain Llama: its second half
     acc = {l: {"kl": 0.0, "changed": 0.0, "nll_rise": 0.0} for l in layers}
     n_own, n_ref, nll_full = 0, 0, 0.0
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
-        prompts = [[tok.bos_id] + tok.encode(p) for p, _ in chunk]
-        outs = greedy(model, prompts, MAX_NEW[suite], stops, tok.eos_id, routing=False)
+        prompts = [it["prompt_ids"] for it in chunk]
+        outs = greedy(model, prompts, chunk[0]["max_new_tokens"], stops, tok.eos_id, routing=False)
         own = [p + o["ids"] for p, o in zip(prompts, outs)]
         ids, pos, mask, produce = batch_tensors(own, [len(p) - 1 for p in prompts], [len(s) - 1 for s in own])
         full_lp = torch.log_softmax(forward_skipping(model, ids, pos, mask)[produce], -1)
         full_top = full_lp.argmax(-1)
         # the reference answer exactly as in training: " answer\n" then EOS
-        refs = [p + tok.encode(" " + r.strip() + "\n") + [tok.eos_id] for p, (_, r) in zip(prompts, chunk)]
+        refs = [p + tok.encode(" " + it["target"].strip() + "\n") + [tok.eos_id] for p, it in zip(prompts, chunk)]
         rids, rpos, rmask, rprod = batch_tensors(refs, [len(p) - 1 for p in prompts], [len(s) - 1 for s in refs])
         target = rids[:, 1:][rprod[:, :-1]][:, None]
 
@@ -104,7 +107,9 @@ def suite_need(model, tok, suite, n, batch=50):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
-    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--limit", type=int, default=200, help="items per suite: the harness's seeded subset (flexibench items --limit)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of that subset (flexibench items --seed)")
+    ap.add_argument("--data-dir", help="dataset directory for the harness (default: $FLEXIBENCH_DATA_DIR)")
     ap.add_argument("--suites", default=",".join(SUITES))
     ap.add_argument("--out")
     args = ap.parse_args()
@@ -113,16 +118,18 @@ def main():
     model.eval()
     tok = Tokenizer.load(os.path.join(args.model, "tokenizer.json"))
     res = []
+    started = time.time()
     print("per answer token, summed over the skipped layers one at a time; own answer = the full model's greedy answer")
-    print(f"{'suite':10s} {'tokens':>6s} {'NLL ref':>8s} {'+NLL ref':>8s} {'KL own':>7s} {'changed':>7s}")
+    print(f"{'suite':16s} {'tokens':>6s} {'NLL ref':>8s} {'+NLL ref':>8s} {'KL own':>7s} {'changed':>7s}")
     for s in args.suites.split(","):
-        r = suite_need(model, tok, s, args.n)
+        r = suite_need(model, tok, s, suite_items(s, args.model, args.limit, args.seed, args.data_dir))
         res.append(r)
-        print(f"{s:10s} {r['own_answer_tokens']:6d} {r['reference_nll_full']:8.3f} {r['nll_rise_sum']:8.3f} {r['kl_sum']:7.3f} "
+        print(f"{s:16s} {r['own_answer_tokens']:6d} {r['reference_nll_full']:8.3f} {r['nll_rise_sum']:8.3f} {r['kl_sum']:7.3f} "
               f"{r['changed_sum']:7.3f}", flush=True)
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"model": args.model, "n": args.n, "results": res}, f, indent=1)
+            json.dump({"model": args.model, "limit": args.limit, "seed": args.seed, "suites": args.suites,
+                       "seconds": round(time.time() - started, 1), "results": res}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
    at every step (both variants).
 2. The routed layer computes exactly FLEXIDEPTH.md, checked against a per-token loop.
 3. layer_need.py's one-layer skip equals the model's own routing with that layer's gates forced.
-4. held-out item generators never produce a training pair / training never produces an evaluation pair.
+4. held-out rules: training never produces an evaluation pair or sequence, and every arithmetic and
+   repetition item of the harness's suites (`flexibench items`) is one by data.py's own rule.
 """
 import os
 import random
@@ -16,8 +17,8 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checkpoint import load_dir  # noqa: E402
 from data import gen_addition, gen_product, gen_repetition, is_eval_pair, is_eval_sequence  # noqa: E402
-from evaluate import items_for  # noqa: E402
 from generation import greedy, newline_ids  # noqa: E402
+from harness_items import suite_items  # noqa: E402
 from tokenizer import Tokenizer  # noqa: E402
 
 
@@ -140,11 +141,12 @@ def main():
         assert not is_eval_pair(a, b) and not is_eval_pair(b, a)
         p, _ = gen_repetition(rng)
         assert not is_eval_sequence([int(t) for t in p.split(": ")[1].split("\n")[0].split()])
-    for s in ("addition", "addition2", "product"):
-        for p, _ in items_for(s, 200):
-            op = " + " if "+" in p else " * "
-            a, b = [int(t) for t in p.split("What is ")[1].split("?")[0].split(op)]
-            assert is_eval_pair(a, b)
+    # the harness's evaluation items, all of them, against the rule training avoids
+    for s in ("addition", "product"):
+        for it in suite_items(s, d):
+            assert is_eval_pair(int(it["fields"]["a"]), int(it["fields"]["b"])), (s, it["doc_id"])
+    for it in suite_items("repetition", d):
+        assert is_eval_sequence([int(t) for t in it["fields"]["numbers"].split()]), it["doc_id"]
     print("ok: held-out rules")
 
 

@@ -8,18 +8,17 @@
  */
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../../src/errors.ts';
 import { VARIANTS, type Variant } from '../../src/model/graph-builder.ts';
 import { DEFAULT_DB } from '../../src/store/study-db.ts';
 import { listSuites, resolveDataDir } from '../../src/suites/index.ts';
 import { choiceOption, numberOption, parseOptions } from '../args.ts';
+import { REFERENCE_MODEL } from '../model-options.ts';
 import { runStudy } from '../runner/run-study.ts';
 import { loadReport } from '../../reports/report-data.ts';
 import { renderTerminal } from '../../reports/render-terminal.ts';
 import { writeReport } from '../../reports/write-report.ts';
 
-export const REFERENCE_MODEL = fileURLToPath(new URL('../../models/flexidepth-ref', import.meta.url));
 export const DEFAULT_STUDY_LIMIT = 5;
 
 export async function main(argv: string[]): Promise<void> {

@@ -3,7 +3,7 @@
  */
 export { listSuites, loadTaskSpec, itemFields, type TaskSpec, type GenerationSettings, type Sampling, type DatasetSource, type GeneratorSource } from './spec.ts';
 export { expandSuite, type Doc, type ExpandOptions } from './expand.ts';
-export { type ChatMessage, type Prompt } from './render.ts';
+export { renderTarget, type ChatMessage, type Prompt } from './render.ts';
 export { scoreSample, suiteMetrics } from './score-sample.ts';
 export { selectSubset } from './subset.ts';
 export { pairedBootstrap, bootstrapMean, type PairedBootstrap, type Estimate, type BootstrapOptions } from '../scoring/bootstrap.ts';

@@ -19,7 +19,7 @@ export type Prompt = string | ChatMessage[];
 
 export function renderPrompt(spec: TaskSpec, item: Item, examples: readonly Item[]): Prompt {
   const question = (it: Item): string => renderTemplate(spec.prompt.template, it.fields);
-  const target = (it: Item): string => renderTemplate(spec.prompt.target, it.fields);
+  const target = (it: Item): string => renderTarget(spec, it);
   if (spec.chat_template) {
     const messages: ChatMessage[] = [];
     if (spec.prompt.system !== undefined) messages.push({ role: 'system', content: renderTemplate(spec.prompt.system, item.fields) });
@@ -35,6 +35,11 @@ export function renderPrompt(spec: TaskSpec, item: Item, examples: readonly Item
   const delimiter = spec.fewshot.delimiter ?? '\n\n';
   const shots = examples.map((ex) => question(ex) + targetDelimiter + target(ex));
   return shots.join(delimiter) + delimiter + question(item);
+}
+
+/** What a few-shot example answers with: the answer the model is trained to produce. */
+export function renderTarget(spec: TaskSpec, item: Item): string {
+  return renderTemplate(spec.prompt.target, item.fields);
 }
 
 export function renderReference(spec: TaskSpec, item: Item): string {
