@@ -27,7 +27,7 @@ import {
 } from '../src/store/pattern-export-reads.ts';
 import { StudyDb } from '../src/store/study-db.ts';
 import { renderDatasetCard, type CardField, type CardModel, type CardSuite } from './dataset-card.ts';
-import { checkOutputFolder, writeOutputFolder } from './output-folder.ts';
+import { checkOutputFolder, writeOutputFolder } from '../src/output-folder.ts';
 
 export interface ExportPatternsOptions {
   dbPath: string;

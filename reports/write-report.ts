@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { ReportData, ReportSummary } from './report-data.ts';
 import { GENERATOR_META, renderHtml } from './render-html.ts';
 import { renderMarkdown } from './render-markdown.ts';
-import { writeOutputFolder } from './output-folder.ts';
+import { writeOutputFolder } from '../src/output-folder.ts';
 
 export const REPORT_FILES = ['index.html', 'summary.md', 'summary.json'] as const;
 

@@ -1,7 +1,7 @@
 // The first proof that the engine is right: a real third-party model (karpathy's stories260K,
 // llama2.c format), imported and run through the command line, reproduces llama2.c's documented
 // greedy output (doc/stories260K.md, `./run stories260K.bin -z tok512.bin -t 0.0`).
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,26 @@ describe('stories260K', () => {
     const text = r.stdout.replace(/\n$/, '');
     expect(DOCUMENTED.startsWith(text)).toBe(true);
     expect(text).toMatch(/^Once upon a time, there was a little girl named Lily\. She loved to play outside in the park\. One day, she saw a big, red ball\./);
+  });
+
+  it('refuses to import over a folder that holds anything, unless --force', () => {
+    const args = ['import-llama2c', '--bin', join(SHARED, 'stories260K.bin'), '--tokenizer', join(SHARED, 'tok512.bin'), '--out'];
+    const mine = join(work, 'my-checkpoint');
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'config.json'), '{"mine": true}');
+    const r = flexibench([...args, mine], env);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`flexibench: ${mine}: folder exists and is not empty (1 entries); choose another import-llama2c --out or pass --force to replace it\n`);
+    expect(readFileSync(join(mine, 'config.json'), 'utf8')).toBe('{"mine": true}');
+    const file = join(work, 'a-file');
+    writeFileSync(file, 'x');
+    const onFile = flexibench([...args, file], env);
+    expect(onFile.stderr).toBe(`flexibench: ${file}: exists and is not a folder (import-llama2c --out)\n`);
+    expect(readFileSync(file, 'utf8')).toBe('x');
+    const forced = flexibench([...args, mine, '--force'], env);
+    expect(forced.status, forced.stderr).toBe(0);
+    expect(readdirSync(mine).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(readdirSync(work).filter((f) => f.includes('partial'))).toEqual([]);
   });
 
   it('the converted tokenizer encodes like llama2.c\'s own BPE encoder', () => {

@@ -13,9 +13,10 @@
  * That is a sentencepiece-style BPE: the merges list is every split of every multi-character token,
  * ranked by the token's score.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { checkOutputFolder, writeOutputFolder } from '../output-folder.ts';
 import { readUserFile } from '../user-file.ts';
 import { writeSafetensorsFile, type Tensor } from './safetensors.ts';
 
@@ -185,11 +186,21 @@ export function llama2cTokenizerJson(pieces: string[], scores: number[]): Record
   };
 }
 
-/** Writes a Hugging Face layout checkpoint converted from a llama2.c model and tokenizer. */
-export function importLlama2c(binPath: string, tokenizerPath: string, outDir: string): { config: Record<string, unknown> } {
+/**
+ * Writes a Hugging Face layout checkpoint converted from a llama2.c model and tokenizer. The folder
+ * is written whole or not at all, and one that holds anything is replaced only with `force`: it may
+ * be a checkpoint the user cares about (the committed reference model, say).
+ */
+export async function importLlama2c(binPath: string, tokenizerPath: string, outDir: string, opts: { force?: boolean } = {}): Promise<{ config: Record<string, unknown> }> {
+  const folder = { force: opts.force, what: 'import-llama2c --out' };
+  checkOutputFolder(outDir, folder);
   const { config, tensors } = convertLlama2cModel(binPath);
   const { pieces, scores } = readLlama2cTokenizer(tokenizerPath, config['vocab_size'] as number);
-  mkdirSync(outDir, { recursive: true });
+  await writeOutputFolder(outDir, folder, (dir) => writeCheckpoint(dir, config, tensors, pieces, scores));
+  return { config };
+}
+
+function writeCheckpoint(outDir: string, config: Record<string, unknown>, tensors: Map<string, Tensor>, pieces: string[], scores: number[]): void {
   writeSafetensorsFile(join(outDir, 'model.safetensors'), tensors, { format: 'pt', source: 'llama2.c' });
   writeFileSync(join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   writeFileSync(join(outDir, 'tokenizer.json'), JSON.stringify(llama2cTokenizerJson(pieces, scores)));
@@ -204,5 +215,4 @@ export function importLlama2c(binPath: string, tokenizerPath: string, outDir: st
     clean_up_tokenization_spaces: false,
   };
   writeFileSync(join(outDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2) + '\n');
-  return { config };
 }

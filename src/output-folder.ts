@@ -6,7 +6,7 @@
  */
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { UserError } from '../src/errors.ts';
+import { UserError } from './errors.ts';
 
 export interface OutputFolderOptions {
   /** `--force`: replace whatever is there. */
