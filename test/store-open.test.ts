@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.ts';
 import { readSummaryInputs } from '../src/store/summary-reads.ts';
 import { StudyDb } from '../src/store/study-db.ts';
-import { identity, metadata, tempDir } from './store-fixtures.ts';
+import { buildStudy, identity, metadata, tempDir } from './store-fixtures.ts';
 
 async function sql(path: string, statements: string[]): Promise<Record<string, unknown>[]> {
   const instance = await DuckDBInstance.create(path);
@@ -97,6 +97,31 @@ describe('StudyDb.open', () => {
     await (await StudyDb.open(path)).close();
     await sql(path, ['CREATE TABLE extra (x INTEGER)']);
     await expectRefused(path, /not a flexibench study database \(unknown tables extra\)$/);
+  });
+
+  it('refuses a file that claims a schema version but lacks its tables', async () => {
+    const path = join(tempDir(), 'stub.duckdb');
+    await sql(path, ['CREATE TABLE schema_version (version INTEGER NOT NULL)', 'INSERT INTO schema_version VALUES (1)']);
+    await expectRefused(path, /not a flexibench study database \(schema version 1 but no runs, samples, tokens tables\)$/);
+    await expectRefused(path, /no runs, samples, tokens tables/, { readOnly: true });
+  });
+
+  it('a damaged study: reads fail with one line naming the file, and the file is left as it was', async () => {
+    const path = join(tempDir(), 'damaged.duckdb');
+    const db = await StudyDb.open(path);
+    await buildStudy(db);
+    await db.close();
+    truncateSync(path, Math.floor(statSync(path).size / 2));
+    const before = readFileSync(path);
+    const reader = await StudyDb.open(path, { readOnly: true });
+    try {
+      const err = await reader.read((conn) => readSummaryInputs(conn, path, 1)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UserError);
+      expect((err as Error).message).toMatch(new RegExp(`^${path}: cannot read the study, the file is damaged \\(IO Error: Could not read`));
+    } finally {
+      await reader.close();
+    }
+    expect(readFileSync(path).equals(before)).toBe(true);
   });
 
   it('refuses a study from a newer schema version', async () => {

@@ -97,6 +97,8 @@ export async function openStudyFile(path: string, opts: { readOnly?: boolean } =
       if (state.version < 1) throw notAStudy(path, 'its schema_version table is empty');
       const foreign = state.tables.filter((t) => !STUDY_TABLES.has(t));
       if (foreign.length > 0) throw notAStudy(path, `unknown tables ${foreign.join(', ')}`);
+      const missing = [...STUDY_TABLES].filter((t) => !state.tables.includes(t));
+      if (missing.length > 0) throw notAStudy(path, `schema version ${state.version} but no ${missing.join(', ')} table${missing.length > 1 ? 's' : ''}`);
       version = state.version;
     }
   } finally {

@@ -8,6 +8,7 @@
  * runner finishes samples concurrently.
  */
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
+import { UserError } from '../errors.ts';
 import { openStudyFile } from './database-file.ts';
 import { runIdOf, stableJson, type RunIdentity } from './run-identity.ts';
 import { appendTokenRows, checkTokenSequence, type TokenRecord } from './token-rows.ts';
@@ -58,6 +59,15 @@ function checkSample(sample: SampleRecord): void {
   for (const key of ['prefillMs', 'decodeMs'] as const) {
     if (!Number.isFinite(sample[key])) throw new Error(`writeSample ${sample.docId}: ${key} must be a finite number, got ${sample[key]}`);
   }
+}
+
+/** DuckDB's messages for a file it cannot read back (truncated, overwritten, failed checksums). */
+const DAMAGED = /^(IO Error: Could not read|Serialization Error|Corruption|.*checksum)/i;
+
+/** A one-line UserError naming the file when `err` says the file is damaged; null for anything else (a bug keeps its stack). */
+function damagedFileError(path: string, err: unknown): UserError | null {
+  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  return DAMAGED.test(message) ? new UserError(`${path}: cannot read the study, the file is damaged (${message})`) : null;
 }
 
 export class StudyDb {
@@ -257,7 +267,13 @@ export class StudyDb {
    * connection, queued like every other call.
    */
   async read<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-    return this.exclusive(() => fn(this.conn));
+    return this.exclusive(async () => {
+      try {
+        return await fn(this.conn);
+      } catch (err) {
+        throw damagedFileError(this.path, err) ?? err;
+      }
+    });
   }
 
   /** Waits for queued calls, then releases the file (and its lock). Safe to call twice. */
