@@ -48,8 +48,12 @@ function scoresSection(data: ReportData): string {
     estimate(p.flexidepth_minus_full),
     percent(p.retention),
   ]);
+  const failures = data.summary.study.runs.flatMap((r) =>
+    r.errors.map((e) => [escapeHtml(r.suite), escapeHtml(data.seriesOf(r.study, r.run_id)), String(e.count), escapeHtml(e.reason)]),
+  );
   return [
     '<h2 id="scores">Scores</h2>',
+    failures.length > 0 ? `<p><strong>Failed samples</strong> are not scored:</p>${htmlTable(['suite', 'series', 'samples', 'reason'], failures, new Set([2]))}` : '',
     '<p class="note">Mean per suite and variant with a percentile bootstrap 95% interval over samples (seeded); the paired difference resamples the same documents for both variants. Retention = FlexiDepth mean / full mean.</p>',
     htmlTable(['suite', 'series', 'n', 'metrics: mean [95% CI]'], rows, new Set([2])),
     paired.length > 0 ? htmlTable(['suite', 'series', 'metric', 'pairs', 'FlexiDepth', 'full', 'FlexiDepth − full [95% CI]', 'retention'], paired, new Set([3, 4, 5, 6, 7])) : '<p>No FlexiDepth run has a comparable full run.</p>',

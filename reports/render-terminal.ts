@@ -35,6 +35,11 @@ export function renderTerminal(summary: ReportSummary): string {
     const pairedRows = summary.paired.map((p) => [...key(p), p.suite, p.metric, String(p.n), estimate(p.flexidepth_minus_full), percent(p.retention)]);
     out.push('', table([...keyHeader, 'suite', 'metric', 'pairs', 'flexidepth - full [95% CI]', 'retention'], pairedRows));
   }
+  const failed = summary.study.runs.filter((r) => r.n_error > 0);
+  if (failed.length > 0) {
+    out.push('', 'failed samples (not scored; rerun the same command to retry them):');
+    for (const r of failed) out.push(...r.errors.map((e) => `  ${[...key(r), r.suite, variantLabel(r.variant, r.threshold)].join(' ')}: ${e.count} × ${e.reason}`));
+  }
   for (const c of summary.paper) {
     const measured = c.orderings.filter((o) => o.verdict !== 'not measured');
     if (measured.length === 0) continue;

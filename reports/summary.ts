@@ -8,7 +8,7 @@
  * pooled over a run's tokens, with a cluster bootstrap over samples for the interval.
  */
 import { bootstrapMean, bootstrapRatio, pairedBootstrap, type Clusters, type Estimate } from '../src/scoring/bootstrap.ts';
-import type { SampleDepth, StoredRun, SummaryInputs, Variant } from '../src/store/summary-reads.ts';
+import type { ErrorReason, SampleDepth, StoredRun, SummaryInputs, Variant } from '../src/store/summary-reads.ts';
 import { layerUsageByRun, type StudyPatterns } from './patterns.ts';
 
 export type { Estimate };
@@ -23,6 +23,8 @@ export interface RunSummary extends StoredRun {
   study: string;
   n_done: number;
   n_error: number;
+  /** Distinct reasons of the failed samples, most frequent first. */
+  errors: ErrorReason[];
 }
 
 export interface ResultRow {
@@ -38,7 +40,7 @@ export interface ResultRow {
   /** Numeric metrics only; percentile bootstrap with a fixed seed. */
   metrics: Record<string, MetricEstimate>;
   layers_total: number;
-  /** Mean producing-position depth per generated token; layers_total for `full`; null with no generated tokens. */
+  /** Mean producing-position depth per generated token (layers_total for `full`); null with no generated tokens. */
   layers_used_mean: number | null;
   layers_used_ci95: [number, number] | null;
   /** Share of routed-layer decisions at producing positions that took the full path; null for `full`. */
@@ -128,8 +130,8 @@ function resultRow(run: RunSummary, study: LabeledStudy, boot: BootstrapSettings
     n_error: run.n_error,
     metrics: metricEstimates(study.inputs.metrics.get(run.run_id), boot),
     layers_total: run.layers_total,
-    layers_used_mean: full ? run.layers_total : (depth?.mean ?? null),
-    layers_used_ci95: full ? [run.layers_total, run.layers_total] : (depth?.ci95 ?? null),
+    layers_used_mean: full && samples.length > 0 ? run.layers_total : (depth?.mean ?? null),
+    layers_used_ci95: full && samples.length > 0 ? [run.layers_total, run.layers_total] : (depth?.ci95 ?? null),
     routed_usage: routed?.mean ?? null,
     routed_usage_ci95: routed?.ci95 ?? null,
     routed_layer_usage: full || usage === undefined ? null : usage.map((u, i) => ({ layer: run.routing_layers[i] as number, usage: u })),
@@ -149,6 +151,7 @@ export function buildSummary(studies: readonly LabeledStudy[], boot: BootstrapSe
       study: study.label,
       n_done: study.inputs.totals.get(r.run_id)?.n_done ?? 0,
       n_error: study.inputs.totals.get(r.run_id)?.n_error ?? 0,
+      errors: study.inputs.errors.get(r.run_id) ?? [],
     }));
     runs.push(...studyRuns);
     results.push(...studyRuns.map((run) => resultRow(run, study, boot)));

@@ -30,6 +30,20 @@ beforeAll(() => {
 describe('flexibench run', () => {
   const reference = join(work, 'reference.duckdb');
 
+  it('failed samples are stored, listed with their reason, and make run exit 2', async () => {
+    // CNN/DM articles are longer than the random checkpoint's 256 positions.
+    const db = join(work, 'failing.duckdb');
+    const dataDir = process.env.FLEXIBENCH_DATA_DIR ?? fileURLToPath(new URL('../../shared/datasets', import.meta.url));
+    const r = flexibench(['run', '--model', model, '--suites', 'cnndm', '--limit', '2', '--variants', 'full', '--db', db, '--workers', '1', '--data-dir', dataDir], env);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/run: 2 samples failed \(reasons above\); what succeeded is stored; exit 2\n$/);
+    expect(r.stdout).toMatch(/failed samples \(not scored; rerun the same command to retry them\):\n(  cnndm full: 1 × the prompt has \d+ tokens, more than the model's 256 positions\n){2}/);
+    expect(r.stdout).toMatch(/^cnndm\s+full\s+0 \(\+2 err\)\s+-\s+-\s/m);
+    expect(r.stdout).toMatch(/report: .*failing-report\/index\.html\n$/);
+    const rows = await queryStudyFile<{ status: string }>(db, 'SELECT status FROM samples');
+    expect(rows).toEqual([{ status: 'error' }, { status: 'error' }]);
+  });
+
   beforeAll(() => {
     const r = flexibench(study(reference, 6), env);
     expect(r.status, r.stderr).toBe(0);

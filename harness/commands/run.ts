@@ -66,7 +66,14 @@ export async function main(argv: string[]): Promise<void> {
   process.stdout.write(renderTerminal(report.summary));
   const index = await writeReport(reportFolderOf(dbPath), report);
   process.stdout.write(`\nreport: ${index}\n`);
+  if (stats.samplesFailed > 0) {
+    process.stderr.write(`run: ${stats.samplesFailed} samples failed (reasons above); what succeeded is stored; exit ${EXIT_SAMPLES_FAILED}\n`);
+    process.exitCode = EXIT_SAMPLES_FAILED;
+  }
 }
+
+/** The exit code of a run that stored its results but had failed samples (1 is a bad input, nothing run). */
+export const EXIT_SAMPLES_FAILED = 2;
 
 /** The report of a study goes next to it: results/flexibench.duckdb -> results/flexibench-report/. */
 export function reportFolderOf(dbPath: string): string {

@@ -52,11 +52,19 @@ export interface SampleDepth {
   routed_decisions: number;
 }
 
+/** One distinct reason samples of a run failed with, and how many did. */
+export interface ErrorReason {
+  reason: string;
+  count: number;
+}
+
 export interface SummaryInputs {
   db: string;
   schema_version: number;
   runs: StoredRun[];
   totals: Map<string, SampleTotals>;
+  /** Per run with failed samples, the distinct reasons, most frequent first. */
+  errors: Map<string, ErrorReason[]>;
   /** Per run, its done samples in document order. */
   depth: Map<string, SampleDepth[]>;
   /** Per run: metric name -> (doc id -> value), finite numbers only, in document order. */
@@ -103,6 +111,10 @@ const SAMPLE_DEPTH_SQL = `
   WHERE g.phase = 'generated'
   GROUP BY g.run_id, g.doc_id, s.doc_index
   ORDER BY g.run_id, s.doc_index, g.doc_id`;
+
+const ERRORS_SQL = `
+  SELECT run_id, coalesce(error, 'no reason stored') AS reason, count(*)::INTEGER AS count FROM samples
+  WHERE status = 'error' GROUP BY run_id, reason ORDER BY run_id, count DESC, reason`;
 
 const METRICS_SQL = `
   SELECT run_id, doc_id, metrics::VARCHAR AS metrics FROM samples
@@ -191,6 +203,7 @@ export async function readSummaryInputs(conn: DuckDBConnection, db: string, sche
     schema_version: schemaVersion,
     runs: await readRuns(conn),
     totals,
+    errors: groupBy(await rows(conn, ERRORS_SQL), (r) => ({ reason: String(r.reason), count: num(r.count) })),
     depth,
     metrics: collectMetrics(await rows(conn, METRICS_SQL)),
   };
