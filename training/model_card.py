@@ -174,6 +174,34 @@ addition, product; usage = share of routed-layer decisions taking the full path)
 Chosen alpha: **{summ['alpha']:g}** ({reason}).{source}"""
 
 
+def convergence_section(run_dir, every=300):
+    """Validation routed usage along each alpha's training (train.py's monitor: the same items at every check),
+    which shows whether the router stage ran until usage stopped falling. Empty without the run's metrics."""
+    path = os.path.join(run_dir, "metrics.jsonl") if run_dir else None
+    if not path or not os.path.exists(path):
+        return ""
+    by_alpha = {}
+    for m in map(json.loads, open(path)):
+        stage = m.get("stage", "")
+        if stage.startswith("flexidepth-alpha") and stage.endswith("-monitor") and m["step"] % every == 0:
+            by_alpha.setdefault(stage[len("flexidepth-alpha"):-len("-monitor")], {})[m["step"]] = m["usage"]
+    if not by_alpha:
+        return ""
+    steps = sorted({s for v in by_alpha.values() for s in v})
+    rows = "\n".join(f"| {a} | " + " | ".join(f"{v[s]:.3f}" if s in v else "-" for s in steps) + " |" for a, v in sorted(by_alpha.items(), key=lambda kv: float(kv[0])))
+    tail = steps[-3:]
+    late = max((v[tail[0]] - v[tail[-1]] for v in by_alpha.values() if tail[0] in v and tail[-1] in v), default=None)
+    settled = f"; over its last {tail[-1] - tail[0]} steps it fell by at most {late:.3f}" if late is not None and len(tail) == 3 else ""
+    return f"""
+
+Validation routed usage during training (mean over repetition, copy, addition and product on the same
+48 training-distribution items per task at every check), by step{settled}:
+
+| alpha | {" | ".join(str(s) for s in steps)} |
+|---|{"---|" * len(steps)}
+{rows}"""
+
+
 def pipeline_line(pre_cell, fd_cell, summary, need):
     parts = []
     for what, cell in (("pre-training", pre_cell), ("router/adapter sweep", fd_cell)):
@@ -288,7 +316,7 @@ the harness's suites (`tasks/*.yaml`), which draw from exactly those held-out se
 | pre-training | all weights, AdamW, warmup + cosine, {summ.get('pretrain_steps', pretrain['steps'])} steps of {pretrain['batch']} x {preset['seq_len']} tokens | {pre_cell} | {summ.get('pretrain_final_lm_ema') or float('nan'):.3f} nats (EMA of the masked LM loss) |
 | FlexiDepth | routers + adapters only (base frozen), {fd_cfg['steps']} steps of {fd_cfg['batch']} x {preset['seq_len']} tokens per alpha, `L = L_lm + alpha * L_skip` with soft gates, g / (1-g) scaling, threshold 0.5{estimator}; alpha sweep | {fd_cell} | {summ.get('flexidepth_final_lm_ema') or float('nan'):.3f} nats |
 
-{sweep_section(summ)}
+{sweep_section(summ)}{convergence_section(args.run)}
 
 {pipeline_line(pre_cell, fd_cell, summary, need)}
 
