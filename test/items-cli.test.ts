@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { flexibench } from './cli.ts';
 import { queryStudyFile } from './store-fixtures.ts';
+import type { ItemLine } from '../harness/commands/items.ts';
 import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'fb-items-'));
@@ -14,17 +15,6 @@ const model = join(work, 'ddllama');
 const dataDir = process.env['FLEXIBENCH_DATA_DIR'] ?? resolve(import.meta.dirname, '../../shared/datasets');
 const env = { FLEXIBENCH_CACHE_DIR: join(work, 'cache'), FLEXIBENCH_DATA_DIR: dataDir };
 
-interface ItemLine {
-  suite: string;
-  doc_id: string;
-  doc_index: number;
-  prompt: string;
-  prompt_ids: number[];
-  reference: string;
-  target: string;
-  max_new_tokens: number;
-  stop: string[];
-}
 
 function items(args: string[]): ItemLine[] {
   const r = flexibench(['items', ...args], env);
