@@ -14,7 +14,6 @@ export interface DepthScale {
   min: number;
   max: number;
   routingLayers: readonly number[];
-  threshold: number;
 }
 
 /** ColorBrewer's YlGnBu: pale for few layers, dark blue for many; the same scale as the legend. */

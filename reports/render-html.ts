@@ -107,7 +107,7 @@ function depthMapsSection(data: ReportData): string {
   if (groups.length === 0) return [...parts, '<p>No FlexiDepth samples.</p>'].join('\n');
   for (const g of groups) {
     const run = data.runOf(g.study, g.runId);
-    const scale: DepthScale = { min: run.layers_total - run.routing_layers.length, max: run.layers_total, routingLayers: run.routing_layers, threshold: run.threshold };
+    const scale: DepthScale = { min: run.layers_total - run.routing_layers.length, max: run.layers_total, routingLayers: run.routing_layers };
     parts.push(`<h3>${escapeHtml(g.suite)} \u00b7 ${escapeHtml(g.series)}</h3>`, depthLegendHtml(scale), ...g.docs.map((d) => depthMapHtml(d, scale)));
   }
   return parts.join('\n');

@@ -112,13 +112,13 @@ function metricEstimates(perMetric: Map<string, Map<string, number>> | undefined
   return out;
 }
 
-function resultRow(run: RunSummary, study: LabeledStudy, boot: BootstrapSettings): ResultRow {
+function resultRow(run: RunSummary, study: LabeledStudy, layerUsage: Map<string, number[]>, boot: BootstrapSettings): ResultRow {
   const t = study.inputs.totals.get(run.run_id);
   const samples = (study.inputs.depth.get(run.run_id) ?? []).filter((s) => s.generated > 0);
   const full = run.variant === 'full';
   const depth = full || samples.length === 0 ? null : bootstrapRatio(depthClusters(samples), boot);
   const routed = full || samples.length === 0 || samples.every((s) => s.routed_decisions === 0) ? null : bootstrapRatio(routedClusters(samples), boot);
-  const usage = layerUsageByRun(study.patterns).get(run.run_id);
+  const usage = layerUsage.get(run.run_id);
   return {
     study: study.label,
     model_hash: run.model_hash,
@@ -154,7 +154,8 @@ export function buildSummary(studies: readonly LabeledStudy[], boot: BootstrapSe
       errors: study.inputs.errors.get(r.run_id) ?? [],
     }));
     runs.push(...studyRuns);
-    results.push(...studyRuns.map((run) => resultRow(run, study, boot)));
+    const layerUsage = layerUsageByRun(study.patterns);
+    results.push(...studyRuns.map((run) => resultRow(run, study, layerUsage, boot)));
     paired.push(...pairRuns(study.label, studyRuns, study.inputs.metrics, boot));
   }
   const order = new Map(studies.map((s, i) => [s.label, i]));
