@@ -1,7 +1,7 @@
 /**
  * The `flexibench` command line: dispatches `flexibench <command> ...` to harness/commands/<command>.ts.
  * Each command module exports `main(argv)`. Errors a user caused (UserError) print one line and
- * exit 1; anything else is a bug and keeps its stack trace.
+ * exit with its code (1; 130 when interrupted); anything else is a bug and keeps its stack trace.
  */
 import { UserError, oneLineReason } from '../src/errors.ts';
 
@@ -51,7 +51,7 @@ try {
 } catch (err) {
   if (err instanceof UserError) {
     process.stderr.write(`flexibench: ${oneLineReason(err)}\n`);
-    process.exit(1);
+    process.exit(err.exitCode);
   }
   throw err;
 }

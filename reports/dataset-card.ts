@@ -238,6 +238,25 @@ function depthSection(): string {
   ].join('\n');
 }
 
+function tokenBytesSection(data: DatasetCardData): string {
+  const missing = data.runs.reduce((n, r) => n + r.tokens_without_bytes, 0);
+  return [
+    '## Token text and token bytes',
+    '',
+    '`token_text` is for reading. A character that the tokenizer splits over several tokens (a byte-fallback piece such as `<0xE6>`, or part of a byte-level BPE character) has no text of its own: ' +
+      'it appears in the piece of the token that completes it, and the tokens before it have an empty piece. ' +
+      '`token_bytes` is exact: each token\'s own bytes, in hex, so the pattern of every byte token is kept. ' +
+      'Joined over a sample\'s positions, they are the UTF-8 of the text the model read and wrote, with special tokens as their names (and, for a sentencepiece tokenizer, the space it puts before the text).',
+    '',
+    '```python',
+    'tokens["raw"] = tokens["token_bytes"].map(lambda h: None if h is None else bytes.fromhex(h))',
+    '```',
+    ...(missing > 0
+      ? ['', `${thousands(missing)} of the ${thousands(data.tokens.rows)} token rows have no \`token_bytes\` (null): their study stored them before flexibench kept token bytes.`]
+      : []),
+  ].join('\n');
+}
+
 function fieldsSection(tables: readonly CardTable[]): string {
   const parts = ['## Fields', '', 'Generated from `schema/*.schema.json`; types are the Parquet columns as DuckDB reads them.'];
   for (const t of tables) {
@@ -316,6 +335,7 @@ export function renderDatasetCard(data: DatasetCardData): string {
     suitesSection(data),
     runsSection(data),
     depthSection(),
+    tokenBytesSection(data),
     fieldsSection([data.tokens, data.samples]),
     loadingSection(),
     licenseSection(data),

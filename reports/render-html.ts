@@ -35,7 +35,7 @@ function scoresSection(data: ReportData): string {
   const rows = data.summary.results.map((r) => [
     escapeHtml(r.suite),
     escapeHtml(data.seriesOf(r.study, r.run_id)),
-    `${r.n}${r.n_error > 0 ? ` (+${r.n_error} failed)` : ''}`,
+    `${r.n}${r.n_truncated > 0 ? ` (${r.n_truncated} truncated)` : ''}${r.n_error > 0 ? ` (+${r.n_error} failed)` : ''}`,
     Object.entries(r.metrics).map(([name, m]) => `${escapeHtml(name)} ${estimate(m)}`).join('<br>') || '-',
   ]);
   const paired = data.summary.paired.map((p) => [

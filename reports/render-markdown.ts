@@ -34,7 +34,7 @@ export function renderMarkdown(data: ReportData, generatedAt: string): string {
       s.results.map((r) => [
         r.suite,
         data.seriesOf(r.study, r.run_id),
-        `${r.n}${r.n_error > 0 ? ` (+${r.n_error} failed)` : ''}`,
+        `${r.n}${r.n_truncated > 0 ? ` (${r.n_truncated} truncated)` : ''}${r.n_error > 0 ? ` (+${r.n_error} failed)` : ''}`,
         Object.entries(r.metrics).map(([n, m]) => `${n} ${estimate(m)}`).join('; ') || '-',
         r.layers_used_mean === null ? '-' : `${r.layers_used_mean.toFixed(2)}/${r.layers_total} ${r.variant === 'flexidepth' ? interval(r.layers_used_ci95, 2) : ''}`.trim(),
         percent(r.routed_usage),

@@ -40,6 +40,11 @@ export function renderTerminal(summary: ReportSummary): string {
     out.push('', 'failed samples (not scored; rerun the same command to retry them):');
     for (const r of failed) out.push(...r.errors.map((e) => `  ${[...key(r), r.suite, variantLabel(r.variant, r.threshold)].join(' ')}: ${e.count} × ${e.reason}`));
   }
+  const truncated = summary.study.runs.filter((r) => r.n_truncated > 0);
+  if (truncated.length > 0) {
+    out.push('', 'prompts left-truncated to fit the max length (as lm-evaluation-harness does; see tasks/README.md):');
+    out.push(...truncated.map((r) => `  ${[...key(r), r.suite, variantLabel(r.variant, r.threshold)].join(' ')}: ${r.n_truncated} of ${r.n_done}`));
+  }
   for (const c of summary.paper) {
     const measured = c.orderings.filter((o) => o.verdict !== 'not measured');
     if (measured.length === 0) continue;

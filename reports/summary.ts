@@ -23,6 +23,8 @@ export interface RunSummary extends StoredRun {
   study: string;
   n_done: number;
   n_error: number;
+  /** Done samples whose prompt was left-truncated to fit the max length. */
+  n_truncated: number;
   /** Distinct reasons of the failed samples, most frequent first. */
   errors: ErrorReason[];
 }
@@ -37,6 +39,8 @@ export interface ResultRow {
   /** Done samples. */
   n: number;
   n_error: number;
+  /** Done samples whose prompt was left-truncated to fit the max length. */
+  n_truncated: number;
   /** Numeric metrics only; percentile bootstrap with a fixed seed. */
   metrics: Record<string, MetricEstimate>;
   layers_total: number;
@@ -128,6 +132,7 @@ function resultRow(run: RunSummary, study: LabeledStudy, layerUsage: Map<string,
     threshold: run.threshold,
     n: run.n_done,
     n_error: run.n_error,
+    n_truncated: run.n_truncated,
     metrics: metricEstimates(study.inputs.metrics.get(run.run_id), boot),
     layers_total: run.layers_total,
     layers_used_mean: full && samples.length > 0 ? run.layers_total : (depth?.mean ?? null),
@@ -151,6 +156,7 @@ export function buildSummary(studies: readonly LabeledStudy[], boot: BootstrapSe
       study: study.label,
       n_done: study.inputs.totals.get(r.run_id)?.n_done ?? 0,
       n_error: study.inputs.totals.get(r.run_id)?.n_error ?? 0,
+      n_truncated: study.inputs.totals.get(r.run_id)?.n_truncated ?? 0,
       errors: study.inputs.errors.get(r.run_id) ?? [],
     }));
     runs.push(...studyRuns);

@@ -4,7 +4,7 @@
  * and holds anything is refused unless `replace` allows it (`--force`, or a previous output of the
  * same kind), so nothing a user made is overwritten by accident.
  */
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from './errors.ts';
 
@@ -22,8 +22,8 @@ const reason = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? 
 /** Throws a one-line UserError when `dir` cannot receive the output; checks only, writes nothing. */
 export function checkOutputFolder(dir: string, opts: OutputFolderOptions): void {
   const target = resolve(dir);
-  if (existsSync(target)) {
-    if (!statSync(target).isDirectory()) throw new UserError(`${dir}: exists and is not a folder (${opts.what})`);
+  if (hasEntry(target)) {
+    if (!existsSync(target) || !statSync(target).isDirectory()) throw new UserError(`${dir}: exists and is not a folder (${opts.what})`);
     const entries = readdirSync(target);
     if (entries.length > 0 && opts.force !== true && opts.isPreviousOutput?.(target) !== true) {
       throw new UserError(`${dir}: folder exists and is not empty (${entries.length} entries); choose another ${opts.what} or pass --force to replace it`);
@@ -35,6 +35,19 @@ export function checkOutputFolder(dir: string, opts: OutputFolderOptions): void 
     accessSync(parent, constants.W_OK | constants.X_OK);
   } catch (err) {
     throw new UserError(`${dir}: cannot write in ${parent} (${reason(err)})`);
+  }
+}
+
+/**
+ * Whether anything is at `path`, a dangling symbolic link included (existsSync follows links and
+ * says no, and the final rename could not replace it).
+ */
+function hasEntry(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    // ENOTDIR, EACCES: as for existsSync, nothing usable is there; the checks below name the cause.
+    return false;
   }
 }
 

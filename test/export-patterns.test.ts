@@ -22,6 +22,7 @@ const TOKEN_COLUMNS = [
   ['position', 'INTEGER'],
   ['token_id', 'INTEGER'],
   ['token_text', 'VARCHAR'],
+  ['token_bytes', 'VARCHAR'],
   ['phase', 'VARCHAR'],
   ['layers_used', 'SMALLINT'],
   ['layers_total', 'SMALLINT'],
@@ -43,6 +44,7 @@ const SAMPLE_COLUMNS = [
   ['reference', 'VARCHAR'],
   ['metrics', 'VARCHAR'],
   ['prompt_tokens', 'INTEGER'],
+  ['truncated_tokens', 'INTEGER'],
   ['generated_tokens', 'INTEGER'],
   ['prefill_ms', 'DOUBLE'],
   ['decode_ms', 'DOUBLE'],
@@ -54,12 +56,12 @@ const SAMPLE_COLUMNS = [
 /** The same rows, read from the study itself, in the order the export promises. */
 const DB_TOKENS = `
   SELECT t.run_id, r.model_hash, r.suite, r.variant, r.threshold, t.doc_id, s.doc_index, t.position, t.token_id,
-         t.text AS token_text, t.phase, t.layers_used, r.layers_total::SMALLINT AS layers_total, t.mask, t.gates
+         t.text AS token_text, lower(hex(t.bytes)) AS token_bytes, t.phase, t.layers_used, r.layers_total::SMALLINT AS layers_total, t.mask, t.gates
   FROM tokens t JOIN runs r USING (run_id) JOIN samples s USING (run_id, doc_id)
   ORDER BY r.model_hash, r.suite, r.variant, r.threshold, t.run_id, s.doc_index, t.doc_id, t.position`;
 const DB_SAMPLES = `
   SELECT s.run_id, r.model_hash, r.suite, r.variant, r.threshold, s.doc_id, s.doc_index, s.status, s.error, s.prompt, s.output,
-         s.reference, s.metrics::VARCHAR AS metrics, s.prompt_tokens, s.generated_tokens, s.prefill_ms, s.decode_ms, s.stop_reason,
+         s.reference, s.metrics::VARCHAR AS metrics, s.prompt_tokens, s.truncated_tokens, s.generated_tokens, s.prefill_ms, s.decode_ms, s.stop_reason,
          r.layers_total::SMALLINT AS layers_total, r.routing_layers::SMALLINT[] AS routing_layers
   FROM samples s JOIN runs r USING (run_id)
   ORDER BY r.model_hash, r.suite, r.variant, r.threshold, s.run_id, s.doc_index, s.doc_id`;

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { SCHEMA_VERSION } from '../src/store/schema.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadReport, type ReportSummary } from '../reports/report-data.ts';
 import { StudyDb } from '../src/store/study-db.ts';
@@ -53,7 +54,7 @@ describe('flexibench report', () => {
     const r = flexibench(['report', '--db', path, '--bootstrap-samples', '200']);
     expect(r.status).toBe(0);
     const lines = r.stdout.split('\n');
-    expect(lines[0]).toBe(`${path}: 3 runs, schema version 1`);
+    expect(lines[0]).toBe(`${path}: 3 runs, schema version ${SCHEMA_VERSION}`);
     expect(r.stdout).toMatch(/model-1\s+arith\s+flexidepth@0\.5\s+2 \(\+1 err\)\s+accuracy 0\.500 \[[-\d.]+, [-\d.]+\]; rouge 0\.375 \[[-\d.]+, [-\d.]+\]\s+4\.20\/6\s+40\.0%\s+250\.0\s+100\.0/);
     expect(r.stdout).toMatch(/model-1\s+arith\s+full\s+3\s+accuracy 0\.667 .*6\.00\/6\s+-\s+100\.0\s+50\.0/);
     expect(r.stdout).toMatch(/model-1\s+arith\s+rouge\s+2\s+-0\.375 \[[-\d.]+, [-\d.]+\]\s+50\.0%/);

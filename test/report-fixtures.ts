@@ -52,6 +52,7 @@ export function patternTokens(doc: Doc, variant: 'flexidepth' | 'full'): TokenRe
       position,
       tokenId: 10 + position,
       text,
+      bytes: new TextEncoder().encode(text),
       phase: position < doc.prompt.length ? 'prompt' : 'generated',
       layersUsed: variant === 'full' ? 6 : 3 + mask.filter(Boolean).length,
       mask,

@@ -15,7 +15,7 @@ const tok = TextTokenizer.load(model);
 
 describe('planSuite', () => {
   it('renders chat suites through the model template, with exactly one BOS', () => {
-    const plan = planSuite('gsm8k-chat', tok, { dataDir, limit: 2, seed: 0 });
+    const plan = planSuite('gsm8k-chat', tok, { dataDir, limit: 2, seed: 0, maxLength: 1_000_000 });
     for (const { doc, promptText, promptIds } of plan.docs) {
       expect(Array.isArray(doc.prompt)).toBe(true);
       expect(promptText.startsWith('<s>[user] Question: ')).toBe(true);
@@ -27,14 +27,14 @@ describe('planSuite', () => {
   });
 
   it('adds BOS to plain prompts as the tokenizer says, and hashes the config', () => {
-    const a = planSuite('addition', tok, { dataDir, limit: 3, seed: 0 });
+    const a = planSuite('addition', tok, { dataDir, limit: 3, seed: 0, maxLength: 1_000_000 });
     expect(a.docs).toHaveLength(3);
     for (const d of a.docs) {
       expect(d.promptIds[0]).toBe(1);
       expect(d.promptIds.slice(1)).toEqual(tok.encode(d.promptText, false));
     }
     expect(a.configHash).toBe(hashJson({ ...a.spec, file: undefined }));
-    expect(planSuite('addition', tok, { dataDir, limit: 3, seed: 0 }).configHash).toBe(a.configHash);
-    expect(planSuite('product', tok, { dataDir, limit: 3, seed: 0 }).configHash).not.toBe(a.configHash);
+    expect(planSuite('addition', tok, { dataDir, limit: 3, seed: 0, maxLength: 1_000_000 }).configHash).toBe(a.configHash);
+    expect(planSuite('product', tok, { dataDir, limit: 3, seed: 0, maxLength: 1_000_000 }).configHash).not.toBe(a.configHash);
   });
 });

@@ -30,14 +30,31 @@ beforeAll(() => {
 describe('flexibench run', () => {
   const reference = join(work, 'reference.duckdb');
 
-  it('failed samples are stored, listed with their reason, and make run exit 2', async () => {
+  const dataDir = process.env.FLEXIBENCH_DATA_DIR ?? fileURLToPath(new URL('../../shared/datasets', import.meta.url));
+
+  it('prompts longer than the context are left-truncated as lm-eval does, stored and counted', async () => {
     // CNN/DM articles are longer than the random checkpoint's 256 positions.
-    const db = join(work, 'failing.duckdb');
-    const dataDir = process.env.FLEXIBENCH_DATA_DIR ?? fileURLToPath(new URL('../../shared/datasets', import.meta.url));
+    const db = join(work, 'truncated.duckdb');
     const r = flexibench(['run', '--model', model, '--suites', 'cnndm', '--limit', '2', '--variants', 'full', '--db', db, '--workers', '1', '--data-dir', dataDir], env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/prompts left-truncated to fit the max length .*:\n  cnndm full: 2 of 2\n/);
+    const rows = await queryStudyFile<{ status: string; prompt_tokens: number; truncated_tokens: number }>(db, 'SELECT status, prompt_tokens, truncated_tokens FROM samples');
+    const maxNew = 128; // tasks/cnndm.yaml
+    expect(rows).toHaveLength(2);
+    for (const row of rows) expect(row).toMatchObject({ status: 'done', prompt_tokens: 256 - maxNew });
+    expect(rows.every((row) => row.truncated_tokens > 0)).toBe(true);
+  });
+
+  it('failed samples are stored, listed with their reason, and make run exit 2', async () => {
+    // The same suite with truncation off: every prompt is too long, so every sample fails.
+    mkdirSync(join(work, 'strict'));
+    const suite = join(work, 'strict', 'cnndm.yaml');
+    writeFileSync(suite, readFileSync(fileURLToPath(new URL('../tasks/cnndm.yaml', import.meta.url)), 'utf8').replace(/^generation:\n/m, 'generation:\n  truncation: none\n'));
+    const db = join(work, 'failing.duckdb');
+    const r = flexibench(['run', '--model', model, '--suites', suite, '--limit', '2', '--variants', 'full', '--db', db, '--workers', '1', '--data-dir', dataDir], env);
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/run: 2 samples failed \(reasons above\); what succeeded is stored; exit 2\n$/);
-    expect(r.stdout).toMatch(/failed samples \(not scored; rerun the same command to retry them\):\n(  cnndm full: 1 × the prompt has \d+ tokens, more than the model's 256 positions\n){2}/);
+    expect(r.stdout).toMatch(/failed samples \(not scored; rerun the same command to retry them\):\n(  cnndm full: 1 × the prompt has \d+ tokens; with max_new_tokens 128 at most 128 fit in max length 256 \(.*strict\/cnndm\.yaml: generation\.truncation is 'none'\)\n){2}/);
     expect(r.stdout).toMatch(/^cnndm\s+full\s+0 \(\+2 err\)\s+-\s+-\s/m);
     expect(r.stdout).toMatch(/report: .*failing-report\/index\.html\n$/);
     const rows = await queryStudyFile<{ status: string }>(db, 'SELECT status FROM samples');

@@ -64,6 +64,7 @@ export function sample(docId: string, over: Partial<SampleRecord> = {}): SampleR
     reference: `reference of ${docId}`,
     metrics: { accuracy: 1 },
     promptTokens: 2,
+    truncatedTokens: 0,
     generatedTokens: 1,
     prefillMs: 1,
     decodeMs: 1,
@@ -76,6 +77,8 @@ export function sample(docId: string, over: Partial<SampleRecord> = {}): SampleR
 
 const UNROUTED = 3;
 
+const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+
 /** Token rows from per-position routed masks (1 = full path), prompt positions first. */
 export function tokensFromMasks(prompt: number[][], generated: number[][]): TokenRecord[] {
   const rows = [...prompt.map((m) => ({ m, phase: 'prompt' as const })), ...generated.map((m) => ({ m, phase: 'generated' as const }))];
@@ -83,6 +86,7 @@ export function tokensFromMasks(prompt: number[][], generated: number[][]): Toke
     position,
     tokenId: 100 + position,
     text: `t${position}`,
+    bytes: utf8(`t${position}`),
     phase,
     layersUsed: UNROUTED + m.filter((x) => x === 1).length,
     mask: m.map((x) => x === 1),
@@ -96,6 +100,7 @@ export function fullTokens(promptCount: number, generatedCount: number): TokenRe
     position,
     tokenId: 100 + position,
     text: `t${position}`,
+    bytes: utf8(`t${position}`),
     phase: position < promptCount ? ('prompt' as const) : ('generated' as const),
     layersUsed: 6,
     mask: [],

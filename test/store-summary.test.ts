@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadReport } from '../reports/report-data.ts';
 import type { StudySummary } from '../reports/summary.ts';
 import { bootstrapMean, pairedBootstrap } from '../src/scoring/bootstrap.ts';
+import { SCHEMA_VERSION } from '../src/store/schema.ts';
 import { StudyDb } from '../src/store/study-db.ts';
 import { buildStudy, tempDir, type BuiltStudy } from './store-fixtures.ts';
 
@@ -28,7 +29,7 @@ describe('study summary on a hand-made study', () => {
   };
 
   it('lists the runs with their sample counts and metadata', () => {
-    expect(summary.study.dbs).toEqual([{ label: 'study', db: path, schema_version: 1 }]);
+    expect(summary.study.dbs).toEqual([{ label: 'study', db: path, schema_version: SCHEMA_VERSION }]);
     expect(summary.study.runs.map((r) => [r.run_id, r.variant, r.model_hash, r.n_done, r.n_error])).toEqual([
       [runs.flex, 'flexidepth', 'model-1', 2, 1],
       [runs.full, 'full', 'model-1', 3, 0],
@@ -121,6 +122,6 @@ const metaZero = {
   executionProvider: 'cpu', threads: {}, startedAt: '2025-01-01T00:00:00Z',
 };
 const sampleZero = {
-  docId: 'x', docIndex: 0, prompt: 'p', output: 'o', reference: 'r', metrics: {}, promptTokens: 1, generatedTokens: 1,
+  docId: 'x', docIndex: 0, prompt: 'p', output: 'o', reference: 'r', metrics: {}, promptTokens: 1, truncatedTokens: 0, generatedTokens: 1,
   prefillMs: 0, decodeMs: 0, stopReason: 'eos', status: 'done' as const, error: null,
 };

@@ -25,7 +25,7 @@ function randomTokens(promptCount: number, generatedCount: number, routed: numbe
   return Array.from({ length: promptCount + generatedCount }, (_, position) => {
     const gates = Array.from({ length: routed }, (_, r) => ((position * 31 + r * 17) % 100) / 100);
     const mask = gates.map((g) => g > 0.5);
-    return { position, tokenId: position % 32000, text: ` tok${position}`, phase: position < promptCount ? 'prompt' : 'generated', layersUsed: 16 + mask.filter(Boolean).length, mask, gates };
+    return { position, tokenId: position % 32000, text: ` tok${position}`, bytes: new TextEncoder().encode(` tok${position}`), phase: position < promptCount ? 'prompt' : 'generated', layersUsed: 16 + mask.filter(Boolean).length, mask, gates };
   });
 }
 
@@ -74,16 +74,16 @@ describe('StudyDb writes', () => {
 
   it('stores every field of a sample and its tokens', async () => {
     const tokens = tokensFromMasks([[1, 0, 1], [0, 0, 0]], [[1, 1, 1]]);
-    await db.writeSample(runId, sample('a', { docIndex: 4, metrics: { accuracy: 1, extracted: '42' }, promptTokens: 2, generatedTokens: 1, prefillMs: 1.5, decodeMs: 2.5 }), tokens);
+    await db.writeSample(runId, sample('a', { docIndex: 4, metrics: { accuracy: 1, extracted: '42' }, promptTokens: 2, truncatedTokens: 7, generatedTokens: 1, prefillMs: 1.5, decodeMs: 2.5 }), tokens);
     const samples = await query(db, 'SELECT * EXCLUDE (written_at, metrics), metrics::VARCHAR AS metrics FROM samples');
     expect(samples).toEqual([
       {
         run_id: runId, doc_id: 'a', doc_index: 4, prompt: 'prompt of a', output: 'output of a', reference: 'reference of a', prompt_tokens: 2, generated_tokens: 1,
-        prefill_ms: 1.5, decode_ms: 2.5, stop_reason: 'eos', status: 'done', error: null, metrics: '{"accuracy":1,"extracted":"42"}',
+        prefill_ms: 1.5, truncated_tokens: 7, decode_ms: 2.5, stop_reason: 'eos', status: 'done', error: null, metrics: '{"accuracy":1,"extracted":"42"}',
       },
     ]);
-    const rows = await query(db, 'SELECT * FROM tokens ORDER BY position');
-    expect(rows).toEqual(tokens.map((t) => ({ run_id: runId, doc_id: 'a', position: t.position, token_id: t.tokenId, text: t.text, phase: t.phase, layers_used: t.layersUsed, mask: t.mask, gates: t.gates })));
+    const rows = await query(db, 'SELECT * EXCLUDE (bytes), lower(hex(bytes)) AS bytes FROM tokens ORDER BY position');
+    expect(rows).toEqual(tokens.map((t) => ({ run_id: runId, doc_id: 'a', position: t.position, token_id: t.tokenId, text: t.text, phase: t.phase, layers_used: t.layersUsed, mask: t.mask, gates: t.gates, bytes: Buffer.from(t.bytes).toString('hex') })));
   });
 
   it('stores a full-variant run with no routed layers', async () => {

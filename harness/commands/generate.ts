@@ -2,8 +2,9 @@
  * `flexibench generate --model DIR [--variant flexidepth|full] (--prompt TEXT | --bos) ...`
  * Prints the text, or with --json one document with every position's depth (DESIGN.md).
  */
+import { join } from 'node:path';
 import { UserError } from '../../src/errors.ts';
-import { generate, outputText } from '../../src/model/generate.ts';
+import { generate, outputText, promptContextProblem } from '../../src/model/generate.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { numberOption, parseOptions } from '../args.ts';
 import { MODEL_OPTIONS, modelChoice, openSession, variantOption } from '../model-options.ts';
@@ -35,6 +36,9 @@ export async function main(argv: string[]): Promise<void> {
   // --bos alone starts from BOS; with --prompt, BOS is added when given or when the tokenizer adds it.
   const promptIds = tok.encode(o.prompt ?? '', o.bos || (o.prompt !== undefined && tok.addBos));
   if (promptIds.length === 0) throw new UserError('generate: the prompt encodes to no tokens; add --bos');
+  // Before opening the session, which may build the graph first.
+  const tooLong = promptContextProblem(promptIds.length, maxNewTokens, m.ckpt.config.maxPositionEmbeddings);
+  if (tooLong !== null) throw new UserError(`generate: --prompt: ${tooLong} (max_position_embeddings in ${join(m.ckpt.dir, 'config.json')}); shorten the prompt`);
   const eos = eosIds(m.ckpt, tok);
   const session = await openSession(m, variant);
   const gen = await generate(session, promptIds, {

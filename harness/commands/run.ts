@@ -1,6 +1,7 @@
 /**
  * `flexibench run [--model DIR] [--suites a,b,...] [--variants flexidepth,full] [--limit N] [--db FILE]
- *                 [--workers N] [--seed S] [--threshold T] [--data-dir DIR] [--threads N] [--ep cpu|cuda]`
+ *                 [--workers N] [--seed S] [--threshold T] [--data-dir DIR] [--threads N] [--ep cpu|cuda]
+ *                 [--max-length N]`
  *
  * The main job: suites through FlexiDepth and the full-depth baseline into a DuckDB study,
  * resumable, then the summary table. With no --model it runs the committed reference model; with
@@ -34,9 +35,10 @@ export async function main(argv: string[]): Promise<void> {
     'data-dir': { type: 'string' },
     threads: { type: 'string' },
     ep: { type: 'string' },
+    'max-length': { type: 'string' },
   });
   const modelDir = o.model ?? REFERENCE_MODEL;
-  const suites = o.suites === undefined ? listSuites() : o.suites.split(',').map((s) => s.trim()).filter(Boolean);
+  const suites = o.suites === undefined ? listSuites() : [...new Set(o.suites.split(',').map((s) => s.trim()).filter(Boolean))];
   if (suites.length === 0) throw new UserError('run: --suites needs at least one suite name');
   const variants = (o.variants ?? 'flexidepth,full').split(',').map((v) => v.trim());
   for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new UserError(`run: unknown variant '${v}' in --variants (known: ${VARIANTS.join(', ')})`);
@@ -57,6 +59,7 @@ export async function main(argv: string[]): Promise<void> {
     workers,
     intraOpThreads: numberOption('run', o.threads, 'threads', 1, { integer: true, min: 1 }),
     executionProvider: choiceOption('run', o.ep, 'ep', ['cpu', 'cuda'] as const, 'cpu'),
+    maxLength: o['max-length'] === undefined ? null : numberOption('run', o['max-length'], 'max-length', 0, { integer: true, min: 2 }),
   });
   process.stderr.write(
     `run: ${stats.samplesWritten} samples written, ${stats.samplesSkipped} already stored, ${stats.samplesFailed} failed; ` +

@@ -12,7 +12,12 @@ export interface PlannedDoc {
   doc: Doc;
   /** The prompt as the model sees it (chat prompts rendered through the model's template). */
   promptText: string;
+  /** What the model is fed: the rendered prompt's ids, left-truncated when it does not fit. */
   promptIds: number[];
+  /** Tokens cut from the prompt's start to fit the max length (0 when it fits). */
+  truncatedTokens: number;
+  /** Why the sample cannot run at all (a prompt that does not fit, with truncation 'none'); null when it can. */
+  unfit: string | null;
 }
 
 export interface PlannedSuite {
@@ -41,7 +46,29 @@ function samplingOf(spec: TaskSpec): SamplingOptions | null {
   return { temperature: s.temperature, topP: s.top_p ?? 1, seed: s.seed, ...(s.top_k !== undefined ? { topK: s.top_k } : {}) };
 }
 
-export function planSuite(name: string, tok: TextTokenizer, opts: { dataDir: string; limit: number | null; seed: number }): PlannedSuite {
+export interface PlanOptions {
+  dataDir: string;
+  limit: number | null;
+  seed: number;
+  /** Prompt plus generated tokens must fit in this many positions (the model's context unless --max-length). */
+  maxLength: number;
+}
+
+/**
+ * Fits a prompt into `maxLength - max_new_tokens` positions as lm-evaluation-harness's HF model does
+ * for generate_until: keep the last tokens (the question is at the end; a leading BOS is cut too).
+ */
+export function fitPrompt(ids: number[], spec: TaskSpec, maxLength: number): { promptIds: number[]; truncatedTokens: number; unfit: string | null } {
+  const budget = maxLength - spec.generation.max_new_tokens;
+  if (ids.length <= budget) return { promptIds: ids, truncatedTokens: 0, unfit: null };
+  if (budget < 1) return { promptIds: ids, truncatedTokens: 0, unfit: `max_new_tokens ${spec.generation.max_new_tokens} (${spec.file}) leaves no room for a prompt in max length ${maxLength}` };
+  if (spec.generation.truncation === 'none') {
+    return { promptIds: ids, truncatedTokens: 0, unfit: `the prompt has ${ids.length} tokens; with max_new_tokens ${spec.generation.max_new_tokens} at most ${budget} fit in max length ${maxLength} (${spec.file}: generation.truncation is 'none')` };
+  }
+  return { promptIds: ids.slice(ids.length - budget), truncatedTokens: ids.length - budget, unfit: null };
+}
+
+export function planSuite(name: string, tok: TextTokenizer, opts: PlanOptions): PlannedSuite {
   const spec = loadTaskSpec(name);
   const docs = expandSuite(spec, { dataDir: opts.dataDir, seed: opts.seed, ...(opts.limit !== null ? { limit: opts.limit } : {}) });
   return {
@@ -51,8 +78,8 @@ export function planSuite(name: string, tok: TextTokenizer, opts: { dataDir: str
     docs: docs.map((doc) => {
       const promptText = typeof doc.prompt === 'string' ? doc.prompt : tok.renderChat(doc.prompt);
       // A chat template writes its own BOS.
-      const promptIds = tok.encode(promptText, typeof doc.prompt === 'string' ? tok.addBos : false);
-      return { doc, promptText, promptIds };
+      const ids = tok.encode(promptText, typeof doc.prompt === 'string' ? tok.addBos : false);
+      return { doc, promptText, ...fitPrompt(ids, spec, opts.maxLength) };
     }),
   };
 }

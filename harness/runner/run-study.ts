@@ -3,18 +3,21 @@
  * with its per-token layer allocation. Rerunning the same study resumes: stored samples are skipped,
  * so an interrupted or killed run loses at most the samples that were in flight.
  */
+import { statSync } from 'node:fs';
+import { availableParallelism, freemem } from 'node:os';
 import { loadCheckpoint } from '../../src/model/checkpoint.ts';
 import type { Generation } from '../../src/model/generate.ts';
 import { cachedGraphPath } from '../../src/model/graph-cache.ts';
 import type { Variant } from '../../src/model/graph-builder.ts';
-import type { ExecutionProvider } from '../../src/model/session.ts';
-import { UserError } from '../../src/errors.ts';
+import { requireExecutionProvider, type ExecutionProvider } from '../../src/model/session.ts';
+import { InterruptedError, UserError } from '../../src/errors.ts';
 import { scoreSample } from '../../src/suites/index.ts';
 import { StudyDb, type RunIdentity, type SampleRecord, type TokenRecord } from '../../src/store/study-db.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { gitRevision, hardware, packageVersions } from './metadata.ts';
 import { eosIds, planSuite, specContent, type PlannedDoc, type PlannedSuite } from './plan.ts';
 import { Progress } from './progress.ts';
+import { capWorkers } from './worker-budget.ts';
 import { WorkerPool } from './worker-pool.ts';
 
 export interface StudyOptions {
@@ -29,6 +32,8 @@ export interface StudyOptions {
   workers: number;
   intraOpThreads: number;
   executionProvider: ExecutionProvider;
+  /** Prompt plus generation must fit in this many positions; null: the model's context. Part of the run's identity when set. */
+  maxLength: number | null;
   log?: NodeJS.WritableStream;
 }
 
@@ -56,9 +61,14 @@ export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
   if (opts.variants.includes('flexidepth') && ckpt.config.routingLayers.length === 0) {
     throw new UserError(`${opts.modelDir}: variant flexidepth needs a FlexiDepth checkpoint (model_type ddllama with routing_layers)`);
   }
+  // Before the database: a provider that cannot run here must not leave runs behind.
+  await requireExecutionProvider(opts.executionProvider);
   const tok = TextTokenizer.load(opts.modelDir);
   // Plan every suite before touching the database, so a bad suite name fails fast.
-  const suites = opts.suites.map((name) => planSuite(name, tok, { dataDir: opts.dataDir, limit: opts.limit, seed: opts.seed }));
+  const positions = ckpt.config.maxPositionEmbeddings;
+  if (opts.maxLength !== null && opts.maxLength > positions) throw new UserError(`run: --max-length ${opts.maxLength} is more than the model's ${positions} positions (${opts.modelDir}/config.json max_position_embeddings)`);
+  const maxLength = opts.maxLength ?? positions;
+  const suites = opts.suites.map((name) => planSuite(name, tok, { dataDir: opts.dataDir, limit: opts.limit, seed: opts.seed, maxLength }));
   const eos = eosIds(ckpt, tok);
 
   const db = await StudyDb.open(opts.dbPath);
@@ -75,7 +85,8 @@ export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
           seed: opts.seed,
           limit: opts.limit,
           threshold: variant === 'flexidepth' ? opts.threshold : 0.5,
-          generation: { ...suite.spec.generation },
+          // An explicit --max-length changes prompts, so it makes another run; the default (the model's context) does not.
+          generation: { ...suite.spec.generation, ...(opts.maxLength !== null ? { max_length: opts.maxLength } : {}) },
         };
         const { runId } = await db.ensureRun(identity, {
           modelDir: opts.modelDir,
@@ -110,7 +121,12 @@ export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
     if (jobs.length > 0) {
       const graphs: Partial<Record<Variant, string>> = {};
       for (const v of opts.variants) graphs[v] = cachedGraphPath(ckpt, v);
-      pool = await WorkerPool.start(Math.min(opts.workers, jobs.length), {
+      const { workers, note } = capWorkers({
+        requested: opts.workers, jobs: jobs.length, cores: availableParallelism(), intraOpThreads: opts.intraOpThreads,
+        availableBytes: freemem(), graphBytes: Object.values(graphs).map((g) => statSync(g).size),
+      });
+      if (note !== null) log.write(`run: ${note}\n`);
+      pool = await WorkerPool.start(workers, {
         modelDir: opts.modelDir, config: ckpt.config, graphs, executionProvider: opts.executionProvider, intraOpThreads: opts.intraOpThreads,
       });
       // Overhead is measured from here: graph building and session creation are one-off costs.
@@ -127,7 +143,7 @@ export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
       process.once('SIGTERM', onSignal);
       try {
         await Promise.all(jobs.map(({ run, doc }) =>
-          pool!.run({
+          (doc.unfit !== null ? Promise.reject(new Error(doc.unfit)) : pool!.run({
             variant: run.variant,
             promptIds: doc.promptIds,
             maxNewTokens: run.suite.spec.generation.max_new_tokens,
@@ -135,7 +151,7 @@ export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
             stopStrings: run.suite.spec.generation.stop,
             threshold: opts.threshold,
             sampling: run.suite.sampling,
-          }).then(
+          })).then(
             (res) => {
               stats.sessionRunMs += res.runMs;
               const { sample, tokens } = sampleRows(run.suite, doc, res.generation, tok, piecesCache);
@@ -159,7 +175,7 @@ export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
         pool.stop(err as Error);
         await pool.idle();
         await writes.catch(() => undefined);
-        if (interrupted) throw new UserError(`run interrupted; ${stats.samplesWritten} new samples stored in ${opts.dbPath}; rerun the same command to resume`);
+        if (interrupted) throw new InterruptedError(`run interrupted; ${stats.samplesWritten} new samples stored in ${opts.dbPath}; rerun the same command to resume`);
         throw new UserError(`${(err as Error).message}; ${stats.samplesWritten} new samples stored in ${opts.dbPath}; rerun the same command to resume`);
       } finally {
         process.off('SIGINT', onSignal);
@@ -169,7 +185,7 @@ export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
       progress.print();
     }
     stats.wallMs = performance.now() - started;
-    const workerMs = stats.wallMs * Math.max(1, Math.min(opts.workers, jobs.length));
+    const workerMs = stats.wallMs * Math.max(1, pool?.size ?? 1);
     stats.overheadShare = jobs.length > 0 ? 1 - stats.sessionRunMs / workerMs : 0;
     for (const r of runs) await db.finishRun(r.runId);
     return stats;
@@ -198,6 +214,7 @@ function sampleRows(suite: PlannedSuite, doc: PlannedDoc, gen: Generation, tok: 
     position,
     tokenId: p.id,
     text: pieces[position]!,
+    bytes: tok.tokenBytes(p.id),
     phase: p.phase,
     layersUsed: p.layersUsed,
     mask: p.mask,
@@ -211,6 +228,7 @@ function sampleRows(suite: PlannedSuite, doc: PlannedDoc, gen: Generation, tok: 
     reference: doc.doc.reference,
     metrics: scoreSample(suite.spec, output, doc.doc.reference),
     promptTokens: gen.promptIds.length,
+    truncatedTokens: doc.truncatedTokens,
     generatedTokens: gen.generatedIds.length,
     prefillMs: gen.timing.prefillMs,
     decodeMs: gen.timing.decodeMs,
@@ -224,6 +242,6 @@ function sampleRows(suite: PlannedSuite, doc: PlannedDoc, gen: Generation, tok: 
 function errorSample(doc: PlannedDoc, message: string): SampleRecord {
   return {
     docId: doc.doc.docId, docIndex: doc.doc.index, prompt: doc.promptText, output: '', reference: doc.doc.reference, metrics: {},
-    promptTokens: doc.promptIds.length, generatedTokens: 0, prefillMs: 0, decodeMs: 0, stopReason: 'error', status: 'error', error: message,
+    promptTokens: doc.promptIds.length, truncatedTokens: doc.truncatedTokens, generatedTokens: 0, prefillMs: 0, decodeMs: 0, stopReason: 'error', status: 'error', error: message,
   };
 }

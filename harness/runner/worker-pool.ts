@@ -30,6 +30,10 @@ export class WorkerPool {
     this.queue = new PQueue({ concurrency: slots.length });
   }
 
+  get size(): number {
+    return this.slots.length;
+  }
+
   static async start(size: number, init: WorkerInit): Promise<WorkerPool> {
     const slots: Slot[] = [];
     const ready: Promise<void>[] = [];

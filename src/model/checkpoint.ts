@@ -1,7 +1,8 @@
 /**
  * A checkpoint directory in Hugging Face layout: config.json, safetensors weights, tokenizer files.
- * Loading validates every tensor the graph needs (name and shape) up front, so a bad checkpoint
- * fails with the tensor named instead of deep inside graph building or inference.
+ * Loading validates every tensor the graph needs (name and shape) up front, and reading refuses
+ * NaN and Inf weights (safetensors.ts), so a bad checkpoint fails with the tensor named instead of
+ * deep inside graph building or inference, or as silently wrong scores.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';

@@ -7,6 +7,7 @@
  * so every position has its depth.
  */
 import type { DecoderSession, KvCache } from './session.ts';
+import { UserError } from '../errors.ts';
 import { SeededRandom } from '../seeded-random.ts';
 import { argmax, sampleToken, type SamplingOptions } from './sampling.ts';
 
@@ -59,10 +60,23 @@ function stopHit(text: string, stops: string[]): string | null {
   return first;
 }
 
+/**
+ * Why a prompt of this length cannot be generated from, or null. Every position the model runs needs
+ * a rotary position below max_position_embeddings: with tokens to generate, the first generated
+ * token is run at position promptTokens, so the prompt must leave it room. (`run` stores this
+ * message as the reason a sample failed.)
+ */
+export function promptContextProblem(promptTokens: number, maxNewTokens: number, maxPositions: number): string | null {
+  if (promptTokens > maxPositions) return `the prompt has ${promptTokens} tokens, more than the model's ${maxPositions} positions`;
+  if (promptTokens === maxPositions && maxNewTokens > 0) return `the prompt has ${promptTokens} tokens, all of the model's ${maxPositions} positions, leaving none to generate`;
+  return null;
+}
+
 export async function generate(session: DecoderSession, promptIds: number[], opts: GenerateOptions): Promise<Generation> {
   if (promptIds.length === 0) throw new Error('generate: the prompt has no tokens (use a BOS token or text)');
   const maxPositions = session.config.maxPositionEmbeddings;
-  if (promptIds.length > maxPositions) throw new Error(`the prompt has ${promptIds.length} tokens, more than the model's ${maxPositions} positions`);
+  const tooLong = promptContextProblem(promptIds.length, opts.maxNewTokens, maxPositions);
+  if (tooLong !== null) throw new UserError(tooLong);
   const threshold = opts.threshold ?? 0.5;
   const { numLayers } = session.config;
   const R = session.routedLayers.length;

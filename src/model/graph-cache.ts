@@ -1,14 +1,16 @@
 /**
  * Built graphs live on disk, keyed by (checkpoint content, variant, builder version), so a model is
- * converted once. Writes go to a temporary name and are renamed into place: a killed build never
- * leaves a truncated graph behind.
+ * converted once. Writes go to temporary names and are renamed into place, the external data file
+ * first and the model file last: a killed build never leaves a truncated graph behind. A cached
+ * graph that is damaged anyway (disk trouble, a hand edit) is rebuilt, with a one-line notice.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Checkpoint } from './checkpoint.ts';
 import { DecoderGraphBuilder, GRAPH_BUILDER_VERSION, type Variant } from './graph-builder.ts';
+import { onnx } from './onnx-graph.ts';
 
 /** Past this many bytes of weights a graph is written with ONNX external data (protobuf's 2 GB limit). */
 const EXTERNAL_DATA_BYTES = 1 << 30;
@@ -22,34 +24,82 @@ export function graphKey(ckpt: Checkpoint, variant: Variant): string {
 }
 
 /**
- * Path of the cached graph for this checkpoint and variant, building it first if needed. Weights
- * past `externalDataBytes` go to a side file (ONNX external data).
+ * Path of the cached graph for this checkpoint and variant, building it first if needed (or if the
+ * cached one is damaged). Weights past `externalDataBytes` go to a side file (ONNX external data).
  */
 export function cachedGraphPath(ckpt: Checkpoint, variant: Variant, root: string = cacheRoot(), externalDataBytes = EXTERNAL_DATA_BYTES): string {
   const dir = join(root, 'graphs');
   const file = join(dir, `${graphKey(ckpt, variant)}-${variant}.onnx`);
-  if (existsSync(file)) return file;
-  mkdirSync(dir, { recursive: true });
-  const graph = new DecoderGraphBuilder(ckpt, variant).build();
-  const tmp = `${file}.${process.pid}.tmp`;
-  if (graph.initializerBytes() > externalDataBytes) {
-    // ORT resolves the data file relative to the model file, so it keeps its final name; the model
-    // file is renamed last and is what marks the pair complete.
-    const dataName = `${graphKey(ckpt, variant)}-${variant}.onnx.data`;
-    const fd = openSync(join(dir, dataName), 'w');
-    try {
-      writeFileSync(tmp, graph.encode({ external: { location: dataName, write: (chunk) => writeSync(fd, chunk) } }));
-    } finally {
-      closeSync(fd);
-    }
-  } else {
-    writeFileSync(tmp, graph.encode());
+  if (existsSync(file)) {
+    const damage = graphDamage(file);
+    if (damage === null) return file;
+    process.stderr.write(`flexibench: rebuilding cached graph ${file}: ${damage}\n`);
+    rmSync(file, { force: true });
   }
+  mkdirSync(dir, { recursive: true });
+  buildGraph(ckpt, variant, file, externalDataBytes);
+  return file;
+}
+
+function buildGraph(ckpt: Checkpoint, variant: Variant, file: string, externalDataBytes: number): void {
+  const graph = new DecoderGraphBuilder(ckpt, variant).build();
+  const suffix = `.${process.pid}.tmp`;
+  const tmp = `${file}${suffix}`;
+  // ORT resolves the data file by the name recorded in the model, relative to the model file, so
+  // it is written under a temporary name and renamed to that name before the model file is.
+  const dataName = `${graphKey(ckpt, variant)}-${variant}.onnx.data`;
+  const data = join(dirname(file), dataName);
+  const dataTmp = `${data}${suffix}`;
   try {
+    if (graph.initializerBytes() > externalDataBytes) {
+      const fd = openSync(dataTmp, 'w');
+      try {
+        writeFileSync(tmp, graph.encode({ external: { location: dataName, write: (chunk) => writeSync(fd, chunk) } }));
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(dataTmp, data);
+    } else {
+      writeFileSync(tmp, graph.encode());
+    }
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });
+    rmSync(dataTmp, { force: true });
     throw err;
   }
-  return file;
+}
+
+/**
+ * Why the cached graph at `file` cannot be loaded, or null when it looks whole. ORT would only say
+ * "Protobuf parsing failed", and only inside a worker, after the run has started; decoding the
+ * model here costs a read of the file (small beside the weights when they are external) and
+ * protobufjs's decode, which views the weight bytes without copying them.
+ */
+function graphDamage(file: string): string | null {
+  let model: ReturnType<typeof onnx.ModelProto.decode>;
+  try {
+    model = onnx.ModelProto.decode(readFileSync(file));
+  } catch (err) {
+    return `not a valid ONNX model (${(err as Error).message.split('\n')[0]})`;
+  }
+  const graph = model.graph;
+  if (!graph || (graph.node?.length ?? 0) === 0 || !(graph.output ?? []).some((o) => o.name === 'logits')) return 'the model has no decoder graph';
+  // External data: every referenced file must exist and be long enough for what is read from it.
+  const needed = new Map<string, number>();
+  for (const t of graph.initializer ?? []) {
+    if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
+    const entry = (key: string): string | undefined => t.externalData?.find((e) => e.key === key)?.value ?? undefined;
+    const location = entry('location');
+    if (location === undefined) return `initializer ${t.name} has external data with no location`;
+    const end = Number(entry('offset') ?? 0) + Number(entry('length') ?? 0);
+    needed.set(location, Math.max(needed.get(location) ?? 0, end));
+  }
+  for (const [location, end] of needed) {
+    const path = join(dirname(file), location);
+    const size = existsSync(path) ? statSync(path).size : -1;
+    if (size < 0) return `its external data file ${location} is missing`;
+    if (size < end) return `its external data file ${location} is truncated (${size} bytes, ${end} needed)`;
+  }
+  return null;
 }

@@ -11,6 +11,14 @@ import type { Checkpoint } from './checkpoint.ts';
 import type { ModelConfig } from './config.ts';
 import { cachedGraphPath } from './graph-cache.ts';
 import type { Variant } from './graph-builder.ts';
+import { OnnxGraph } from './onnx-graph.ts';
+
+// ORT's own log lines go straight to stderr, around our one-line reasons (a missing CUDA library
+// logs an error before the exception that says the same). Everything that fails reaches us as an
+// exception, so only fatal lines are let through. This must be set before the first session of the
+// process: ORT reads it once, when it creates its environment.
+ort.env.logLevel = 'fatal';
+const SESSION_LOG_SEVERITY = 4;
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -37,6 +45,38 @@ export interface StepResult {
   cache: KvCache;
 }
 
+function cudaUnavailable(why: string): UserError {
+  return new UserError(
+    `--ep cuda: the CUDA execution provider is not available (${why}); use --ep cpu, or install onnxruntime-node with CUDA (ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci, on a networked machine with CUDA 12 and cuDNN)`,
+  );
+}
+
+const providerChecks = new Map<ExecutionProvider, Promise<void>>();
+
+/**
+ * Throws the one-line UserError when `ep` cannot run here. ONNX Runtime does not fall back by
+ * itself and says nothing until a session is made, so this opens one on a one-node graph.
+ * Checked once per process.
+ */
+export function requireExecutionProvider(ep: ExecutionProvider): Promise<void> {
+  if (ep === 'cpu') return Promise.resolve();
+  let check = providerChecks.get(ep);
+  if (check === undefined) {
+    const g = new OnnxGraph();
+    g.input('x', 'float', [1]);
+    g.node('/probe', 'Identity', ['x'], {}, 1, '', ['y']);
+    g.output('y', 'float', [1]);
+    check = ort.InferenceSession.create(g.encode(), { executionProviders: [ep], logSeverityLevel: SESSION_LOG_SEVERITY }).then(
+      (session) => session.release(),
+      (err: unknown) => {
+        throw cudaUnavailable((err as Error).message.split('\n')[0] ?? '');
+      },
+    );
+    providerChecks.set(ep, check);
+  }
+  return check;
+}
+
 export class DecoderSession {
   readonly routedLayers: number[];
   /** Milliseconds spent inside session.run, summed: what the rest of the harness is measured against. */
@@ -57,17 +97,20 @@ export class DecoderSession {
     if (opts.variant === 'flexidepth' && ckpt.config.routingLayers.length === 0) {
       throw new UserError(`${ckpt.dir}: variant flexidepth needs a FlexiDepth checkpoint (model_type ddllama with routing_layers); this one is a plain ${ckpt.config.modelType}`);
     }
+    // Before building the graph: for a large model that takes minutes, only to fail on the provider.
+    await requireExecutionProvider(opts.executionProvider ?? 'cpu');
     return DecoderSession.open(cachedGraphPath(ckpt, opts.variant, opts.cacheDir), ckpt.config, opts);
   }
 
   /** Opens a session on an already built graph (worker threads do this, without reading weights). */
   static async open(path: string, config: ModelConfig, opts: SessionOptions): Promise<DecoderSession> {
     const ep = opts.executionProvider ?? 'cpu';
+    // So that a failure below is about this graph, not a provider missing on the machine.
+    await requireExecutionProvider(ep);
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [ep],
       graphOptimizationLevel: 'all',
-      // A missing CUDA library is reported by our own message below, not by ORT's log.
-      ...(ep === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
+      logSeverityLevel: SESSION_LOG_SEVERITY,
       ...(opts.intraOpThreads !== undefined ? { intraOpNumThreads: opts.intraOpThreads } : {}),
       ...(opts.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     };
@@ -76,9 +119,6 @@ export class DecoderSession {
       session = await ort.InferenceSession.create(path, sessionOptions);
     } catch (err) {
       const msg = (err as Error).message.split('\n')[0];
-      if (ep === 'cuda') {
-        throw new UserError(`CUDA execution provider is not available (${msg}); install ONNX Runtime's CUDA build with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a networked machine with CUDA 12 and cuDNN, or use --ep cpu`);
-      }
       throw new Error(`cannot create an ONNX Runtime session for ${path}: ${msg}`);
     }
     return new DecoderSession(session, config, opts.variant, ep, opts.profilePrefix);

@@ -8,6 +8,11 @@
  * Rows are exported as stored: a token row's depth is the depth spent at that position, i.e. the
  * pass that produced the NEXT token (FLEXIDEPTH.md, "Which token a depth belongs to"). The dataset
  * card explains how to shift it; the export does not mix in the producing-position reading.
+ *
+ * A token's bytes go out as lowercase hex text, not a Parquet BLOB: the row then has a JSON form the
+ * schema can state and validate, and every reader shows the same thing (binary columns come out as
+ * bytes, base64 or escaped text depending on the tool); unhex() or bytes.fromhex() give the bytes.
+ * Rows written before the store had the column (schema version 2) export NULL there.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { readRuns, type StoredRun } from './summary-reads.ts';
@@ -17,6 +22,8 @@ export interface ExportRun extends StoredRun {
   samples: number;
   error_samples: number;
   tokens: number;
+  /** Token rows stored without bytes (written before the store kept them). */
+  tokens_without_bytes: number;
 }
 
 /** Row order of data/tokens.parquet: runs grouped as a reader compares them, then document order. */
@@ -30,7 +37,8 @@ const TOKEN_SELECT = `
   SELECT t.run_id::VARCHAR AS run_id, r.model_hash::VARCHAR AS model_hash, r.suite::VARCHAR AS suite,
          r.variant::VARCHAR AS variant, r.threshold::DOUBLE AS threshold,
          t.doc_id::VARCHAR AS doc_id, s.doc_index::INTEGER AS doc_index, t.position::INTEGER AS position,
-         t.token_id::INTEGER AS token_id, t.text::VARCHAR AS token_text, t.phase::VARCHAR AS phase,
+         t.token_id::INTEGER AS token_id, t.text::VARCHAR AS token_text, lower(hex(t.bytes))::VARCHAR AS token_bytes,
+         t.phase::VARCHAR AS phase,
          t.layers_used::SMALLINT AS layers_used, r.layers_total::SMALLINT AS layers_total,
          t.mask::BOOLEAN[] AS mask, t.gates::FLOAT[] AS gates
   FROM tokens t
@@ -45,7 +53,8 @@ const SAMPLE_SELECT = `
          s.status::VARCHAR AS status, s.error::VARCHAR AS error,
          s.prompt::VARCHAR AS prompt, s.output::VARCHAR AS output, s.reference::VARCHAR AS reference,
          s.metrics::VARCHAR AS metrics,
-         s.prompt_tokens::INTEGER AS prompt_tokens, s.generated_tokens::INTEGER AS generated_tokens,
+         s.prompt_tokens::INTEGER AS prompt_tokens, s.truncated_tokens::INTEGER AS truncated_tokens,
+         s.generated_tokens::INTEGER AS generated_tokens,
          s.prefill_ms::DOUBLE AS prefill_ms, s.decode_ms::DOUBLE AS decode_ms, s.stop_reason::VARCHAR AS stop_reason,
          r.layers_total::SMALLINT AS layers_total, r.routing_layers::SMALLINT[] AS routing_layers
   FROM samples s
@@ -73,12 +82,14 @@ const RUN_COUNTS_SQL = `
   SELECT r.run_id,
          (SELECT count(*) FROM samples s WHERE s.run_id = r.run_id)::INTEGER AS samples,
          (SELECT count(*) FROM samples s WHERE s.run_id = r.run_id AND s.status = 'error')::INTEGER AS error_samples,
-         (SELECT count(*) FROM tokens t WHERE t.run_id = r.run_id)::INTEGER AS tokens
+         (SELECT count(*) FROM tokens t WHERE t.run_id = r.run_id)::INTEGER AS tokens,
+         (SELECT count(*) FROM tokens t WHERE t.run_id = r.run_id AND t.bytes IS NULL)::INTEGER AS tokens_without_bytes
   FROM runs r`;
 
 /** The runs of `suites` with their sample and token counts, in the order the files list them. */
 export async function readExportRuns(conn: DuckDBConnection, suites: readonly string[]): Promise<ExportRun[]> {
-  const counts = new Map(((await conn.runAndReadAll(RUN_COUNTS_SQL)).getRowObjectsJS() as Row[]).map((r) => [String(r.run_id), r]));
+  const sql = RUN_COUNTS_SQL;
+  const counts = new Map(((await conn.runAndReadAll(sql)).getRowObjectsJS() as Row[]).map((r) => [String(r.run_id), r]));
   const runs = (await readRuns(conn)).filter((r) => suites.includes(r.suite));
   const order = (r: StoredRun): (string | number)[] => [r.model_hash, r.suite, r.variant, r.threshold, r.run_id];
   runs.sort((a, b) => {
@@ -88,7 +99,13 @@ export async function readExportRuns(conn: DuckDBConnection, suites: readonly st
   });
   return runs.map((r) => {
     const c = counts.get(r.run_id);
-    return { ...r, samples: Number(c?.samples ?? 0), error_samples: Number(c?.error_samples ?? 0), tokens: Number(c?.tokens ?? 0) };
+    return {
+      ...r,
+      samples: Number(c?.samples ?? 0),
+      error_samples: Number(c?.error_samples ?? 0),
+      tokens: Number(c?.tokens ?? 0),
+      tokens_without_bytes: Number(c?.tokens_without_bytes ?? 0),
+    };
   });
 }
 
@@ -108,6 +125,7 @@ export async function copyPatternFiles(
   suites: readonly string[],
 ): Promise<CopiedRows> {
   const param = [JSON.stringify(suites)];
+  const tokenSql = TOKEN_SELECT;
   // One thread: DuckDB orders a parallel COPY's output, but row-group boundaries and the order
   // batches are flushed in are not a documented promise; a single thread makes them one.
   await conn.run('SET threads = 1');
@@ -120,7 +138,7 @@ export async function copyPatternFiles(
       return Number(count);
     };
     return {
-      tokens: await copy(TOKEN_SELECT, TOKEN_ORDER, files.tokensFile),
+      tokens: await copy(tokenSql, TOKEN_ORDER, files.tokensFile),
       samples: await copy(SAMPLE_SELECT, SAMPLE_ORDER, files.samplesFile),
     };
   } finally {

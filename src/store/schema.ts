@@ -13,10 +13,14 @@
  * - No foreign keys: DuckDB checks them through the same kind of index, and writes go through one
  *   class that checks the run exists.
  * - JSON columns hold what is only ever read back whole (configs, versions, metrics).
+ * - `tokens.text` is the token's display piece (a character split over several tokens shows on the
+ *   token that completes it); `tokens.bytes` (version 2) is the token's own bytes, exact for byte
+ *   tokens that hold part of a character. Rows written before version 2 have NULL bytes: the file
+ *   does not hold the tokenizer that made them, so migrating cannot fill them in.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Statements that take a database from version `to - 1` to `to`; index i migrates to i + 1. */
 const MIGRATIONS: readonly (readonly string[])[] = [
@@ -78,6 +82,14 @@ const MIGRATIONS: readonly (readonly string[])[] = [
        gates FLOAT[] NOT NULL
      )`,
   ],
+  [
+    // Prompts cut from the left to fit the max length (0 for rows written before truncation existed:
+    // they were never cut). DuckDB cannot add a column with a NOT NULL constraint.
+    'ALTER TABLE samples ADD COLUMN truncated_tokens INTEGER DEFAULT 0',
+    // Each token's own bytes (token-rows.ts). ADD COLUMN appends, so migrated and new files have the
+    // same column order, which the token appender relies on.
+    'ALTER TABLE tokens ADD COLUMN bytes BLOB',
+  ],
 ];
 
 /** The tables a study database holds at the current version; anything else means a foreign file. */
@@ -105,15 +117,20 @@ export async function readSchemaState(conn: DuckDBConnection): Promise<SchemaSta
   return { version: typeof v === 'number' ? v : 0, tables };
 }
 
-/** Applies the migrations after `from` in one transaction, so a crash leaves the old version intact. */
-export async function migrate(conn: DuckDBConnection, from: number): Promise<void> {
-  if (from >= SCHEMA_VERSION) return;
+/**
+ * Applies the migrations after `from`, up to `to`, in one transaction, so a crash leaves the old
+ * version intact. A `to` below the current version is for tests that need a file as an older
+ * flexibench wrote it.
+ */
+export async function migrate(conn: DuckDBConnection, from: number, to: number = SCHEMA_VERSION): Promise<void> {
+  if (to > SCHEMA_VERSION) throw new Error(`migrate: no schema version ${to} (the latest is ${SCHEMA_VERSION})`);
+  if (from >= to) return;
   await conn.run('BEGIN TRANSACTION');
   try {
-    for (let v = from; v < SCHEMA_VERSION; v++) {
+    for (let v = from; v < to; v++) {
       for (const sql of MIGRATIONS[v] as readonly string[]) await conn.run(sql);
     }
-    await conn.run('INSERT INTO schema_version (version) VALUES ($1)', [SCHEMA_VERSION]);
+    await conn.run('INSERT INTO schema_version (version) VALUES ($1)', [to]);
     await conn.run('COMMIT');
   } catch (err) {
     await conn.run('ROLLBACK');

@@ -40,6 +40,8 @@ export interface SampleRecord {
   reference: string;
   metrics: Record<string, number | string>;
   promptTokens: number;
+  /** Tokens cut from the prompt's start to fit the max length. */
+  truncatedTokens: number;
   generatedTokens: number;
   prefillMs: number;
   decodeMs: number;
@@ -49,11 +51,11 @@ export interface SampleRecord {
 }
 
 const SAMPLE_COLUMNS =
-  'run_id, doc_id, doc_index, prompt, output, reference, metrics, prompt_tokens, generated_tokens, prefill_ms, decode_ms, stop_reason, status, error, written_at';
-const SAMPLE_VALUES = '$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now()';
+  'run_id, doc_id, doc_index, prompt, output, reference, metrics, prompt_tokens, generated_tokens, prefill_ms, decode_ms, stop_reason, status, error, truncated_tokens, written_at';
+const SAMPLE_VALUES = '$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now()';
 
 function checkSample(sample: SampleRecord): void {
-  for (const key of ['docIndex', 'promptTokens', 'generatedTokens'] as const) {
+  for (const key of ['docIndex', 'promptTokens', 'truncatedTokens', 'generatedTokens'] as const) {
     if (!Number.isInteger(sample[key])) throw new Error(`writeSample ${sample.docId}: ${key} must be an integer, got ${sample[key]}`);
   }
   for (const key of ['prefillMs', 'decodeMs'] as const) {
@@ -189,6 +191,7 @@ export class StudyDb {
         sample.stopReason,
         sample.status,
         sample.error,
+        sample.truncatedTokens,
       ];
       if (await this.insertWithTokens(insert, values, runId, sample.docId, tokens)) return;
       // The document already has a row (the insert's unique-key error aborted that transaction).

@@ -37,6 +37,8 @@ export interface StoredRun {
 export interface SampleTotals {
   n_done: number;
   n_error: number;
+  /** Done samples whose prompt was left-truncated to fit the max length. */
+  n_truncated: number;
   prompt_tokens: number;
   generated_tokens: number;
   prefill_ms: number;
@@ -93,6 +95,7 @@ const SAMPLE_TOTALS_SQL = `
   SELECT run_id,
          count(*) FILTER (WHERE status = 'done')::INTEGER AS n_done,
          count(*) FILTER (WHERE status = 'error')::INTEGER AS n_error,
+         count(*) FILTER (WHERE status = 'done' AND truncated_tokens > 0)::INTEGER AS n_truncated,
          coalesce(sum(prompt_tokens) FILTER (WHERE status = 'done'), 0)::DOUBLE AS prompt_tokens,
          coalesce(sum(generated_tokens) FILTER (WHERE status = 'done'), 0)::DOUBLE AS generated_tokens,
          coalesce(sum(prefill_ms) FILTER (WHERE status = 'done'), 0)::DOUBLE AS prefill_ms,
@@ -185,6 +188,7 @@ export async function readSummaryInputs(conn: DuckDBConnection, db: string, sche
     totals.set(String(r.run_id), {
       n_done: num(r.n_done),
       n_error: num(r.n_error),
+      n_truncated: num(r.n_truncated),
       prompt_tokens: num(r.prompt_tokens),
       generated_tokens: num(r.generated_tokens),
       prefill_ms: num(r.prefill_ms),

@@ -4,20 +4,26 @@
  * written, because the summary's producing-position join (position p-1 for generated token p)
  * relies on positions being exactly 0..n-1 with the prompt first.
  */
-import { BOOLEAN, DuckDBDataChunk, FLOAT, INTEGER, LIST, SMALLINT, VARCHAR, listValue, type DuckDBAppender } from '@duckdb/node-api';
+import { BLOB, BOOLEAN, DuckDBDataChunk, FLOAT, INTEGER, LIST, SMALLINT, VARCHAR, blobValue, listValue, type DuckDBAppender } from '@duckdb/node-api';
 
 export interface TokenRecord {
   position: number;
   tokenId: number;
+  /** Display text (TextTokenizer.pieces): a character split over several tokens shows on the one that completes it. */
   text: string;
+  /**
+   * The token's own bytes (TextTokenizer.tokenBytes), exact where `text` cannot be: a byte token
+   * holding part of a character. A sample's bytes concatenated are the UTF-8 the model read and wrote.
+   */
+  bytes: Uint8Array;
   phase: 'prompt' | 'generated';
   layersUsed: number;
   mask: boolean[];
   gates: number[];
 }
 
-/** Column order of the `tokens` table. */
-const TYPES = [VARCHAR, VARCHAR, INTEGER, INTEGER, VARCHAR, VARCHAR, SMALLINT, LIST(BOOLEAN), LIST(FLOAT)];
+/** Column order of the `tokens` table (`bytes` last: schema.ts adds it in a migration). */
+const TYPES = [VARCHAR, VARCHAR, INTEGER, INTEGER, VARCHAR, VARCHAR, SMALLINT, LIST(BOOLEAN), LIST(FLOAT), BLOB];
 
 /** DuckDB's standard vector size: a data chunk holds at most this many rows. */
 const CHUNK_ROWS = 2048;
@@ -32,6 +38,7 @@ export function checkTokenSequence(docId: string, tokens: readonly TokenRecord[]
     else if (t.phase !== 'prompt') throw new Error(`writeSample ${docId}: token ${i} has phase '${String(t.phase)}'`);
     else if (seenGenerated) throw new Error(`writeSample ${docId}: prompt token ${i} after a generated token`);
     if (typeof t.text !== 'string') throw new Error(`writeSample ${docId}: token ${i} has no text piece`);
+    if (!(t.bytes instanceof Uint8Array)) throw new Error(`writeSample ${docId}: token ${i} has bytes that are not a Uint8Array`);
     if (!Number.isInteger(t.tokenId) || !Number.isInteger(t.layersUsed)) throw new Error(`writeSample ${docId}: token ${i} needs integer tokenId and layersUsed`);
     if (t.mask.length !== t.gates.length) throw new Error(`writeSample ${docId}: token ${i} has ${t.mask.length} mask entries but ${t.gates.length} gates`);
   }
@@ -52,6 +59,7 @@ export function appendTokenRows(appender: DuckDBAppender, runId: string, docId: 
       part.map((t) => t.layersUsed),
       part.map((t) => listValue(t.mask)),
       part.map((t) => listValue(t.gates)),
+      part.map((t) => blobValue(t.bytes)),
     ]);
     appender.appendDataChunk(chunk);
   }

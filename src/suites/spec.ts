@@ -42,6 +42,8 @@ export interface GenerationSettings {
   max_new_tokens: number;
   /** Generation ends before the first of these, and at the model's EOS. */
   stop: string[];
+  /** A prompt that does not fit: 'left' (default) keeps its last tokens, as lm-eval does; 'none' fails the sample. */
+  truncation?: 'left' | 'none';
   sampling: Sampling;
 }
 

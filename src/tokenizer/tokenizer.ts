@@ -1,6 +1,6 @@
 /**
  * A checkpoint's tokenizer: tokenizer.json + tokenizer_config.json through @huggingface/tokenizers,
- * plus what generation needs around it (BOS handling, special ids, per-token text pieces).
+ * plus what generation needs around it (BOS handling, special ids, per-token text pieces and bytes).
  */
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -23,6 +23,7 @@ export class TextTokenizer {
   readonly eosId: number | null;
   readonly addBos: boolean;
   readonly chatTemplate: string | null;
+  private readonly bytesById = new Map<number, Uint8Array>();
 
   private constructor(
     private readonly tok: Tokenizer,
@@ -30,6 +31,8 @@ export class TextTokenizer {
     readonly vocabSize: number,
     /** Ids of special tokens (BOS, EOS, chat markers...): decoded text leaves them out. */
     private readonly specialIds: ReadonlySet<number>,
+    /** Content of every added token (special or not) by id: the text such a token stands for. */
+    private readonly addedContent: ReadonlyMap<number, string>,
   ) {
     const bos = tokenContent(config.bos_token);
     const eos = tokenContent(config.eos_token);
@@ -50,11 +53,12 @@ export class TextTokenizer {
       throw new UserError(`${jsonPath}: cannot build the tokenizer (${(err as Error).message})`);
     }
     const model = json['model'] as { vocab?: Record<string, number> | unknown[] } | undefined;
-    const added = (json['added_tokens'] as { id: number; special?: boolean }[] | undefined) ?? [];
+    const added = (json['added_tokens'] as { id: number; content: string; special?: boolean }[] | undefined) ?? [];
     const vocab = model?.vocab;
     const ids = Array.isArray(vocab) ? vocab.length : Math.max(-1, ...Object.values(vocab ?? {})) + 1;
     const special = new Set(added.filter((a) => a.special === true).map((a) => a.id));
-    return new TextTokenizer(tok, config, Math.max(ids, ...added.map((a) => a.id + 1)), special);
+    const content = new Map(added.map((a) => [a.id, a.content]));
+    return new TextTokenizer(tok, config, Math.max(ids, ...added.map((a) => a.id + 1)), special, content);
   }
 
   /** Token ids of `text`, with the BOS token first when `bos` (default: as tokenizer_config says). */
@@ -86,21 +90,129 @@ export class TextTokenizer {
   }
 
   /**
+   * The token's own bytes, independent of its neighbours: what it adds to the byte stream the model
+   * reads or writes. A byte-fallback piece (<0xE2>) or a byte-level BPE piece may hold part of a
+   * UTF-8 character, so this is exact where the text piece cannot be. Added tokens (BOS, chat
+   * markers) are their content in UTF-8, as they appear in a prompt's text; an id the vocabulary
+   * lacks has no bytes.
+   */
+  tokenBytes(id: number): Uint8Array {
+    let bytes = this.bytesById.get(id);
+    if (bytes === undefined) {
+      const added = this.addedContent.get(id);
+      const token = this.tok.id_to_token(id);
+      bytes = added !== undefined ? UTF8.encode(added) : token === undefined ? new Uint8Array(0) : decoderBytes(token, decoderSteps(this.tok.decoder as DecoderStep | null));
+      this.bytesById.set(id, bytes);
+    }
+    return bytes;
+  }
+
+  /**
    * The text each token adds, such that the pieces concatenate to the decoded text. A piece is the
    * difference between decoding a short window ending at the token and the same window without
-   * it: a character split over several byte tokens lands on the token that completes it, and the
-   * window keeps the cost linear in the sequence length.
+   * it: a character split over several byte tokens lands on the token that completes it (the
+   * tokens before it get ''), and the window keeps the cost linear in the sequence length.
    */
   pieces(ids: number[], window = 8): string[] {
     const out: string[] = [];
+    const ends = this.characterEnds(ids);
+    // Index just past the last token that ended on a character boundary.
+    let done = 0;
     for (let i = 0; i < ids.length; i++) {
-      const from = Math.max(0, i - window);
-      const before = this.decode(ids.slice(from, i), false);
+      if (!ends[i] && i < ids.length - 1) {
+        out.push('');
+        continue;
+      }
+      const from = Math.max(0, done - window);
+      const before = this.decode(ids.slice(from, done), false);
       const after = this.decode(ids.slice(from, i + 1), false);
       out.push(after.startsWith(before) ? after.slice(before.length) : after.slice(commonPrefixLength(before, after)));
+      done = i + 1;
     }
     return out;
   }
+
+  /**
+   * Per token, whether the byte stream is on a UTF-8 character boundary after it. The platform's
+   * decoder is asked (flushing a decoder that holds an incomplete sequence yields U+FFFD), fed from
+   * the last boundary, so the answer matches how the tokenizer's own decoder groups bytes. Added
+   * tokens are decoded apart from the bytes around them, so they always end a character.
+   */
+  private characterEnds(ids: readonly number[]): boolean[] {
+    let pending: number[] = [];
+    return ids.map((id) => {
+      if (this.addedContent.has(id)) {
+        pending = [];
+        return true;
+      }
+      pending.push(...this.tokenBytes(id));
+      const decoder = new TextDecoder('utf-8');
+      decoder.decode(Uint8Array.from(pending), { stream: true });
+      if (decoder.decode() !== '') return false;
+      pending = [];
+      return true;
+    });
+  }
+}
+
+const UTF8 = new TextEncoder();
+
+/**
+ * The library's decoder objects, as far as token bytes need them. Its package types export only
+ * Tokenizer and AddedToken under NodeNext resolution, so the shape is stated here; the fields are
+ * those of its Decoder classes (config.type is the tokenizer.json type).
+ */
+interface DecoderStep {
+  config: { type: string };
+  decode_chain(tokens: string[]): string[];
+  /** Sequence. */
+  decoders?: DecoderStep[];
+  /** ByteLevel: GPT-2's bytes_to_unicode, reversed. */
+  byte_decoder?: Record<string, number>;
+  /** Metaspace. */
+  replacement?: string;
+}
+
+/** The decoder's steps in order, a Sequence flattened; none without a decoder. */
+function decoderSteps(decoder: DecoderStep | null): DecoderStep[] {
+  if (decoder === null) return [];
+  return decoder.config.type === 'Sequence' ? (decoder.decoders ?? []).flatMap(decoderSteps) : [decoder];
+}
+
+/**
+ * A vocabulary token's bytes, by the decoder's steps. Hand-made because the library decodes only
+ * to strings, where a partial character is already U+FFFD; the byte table is still the library's.
+ * Fuse and Strip are skipped: they act on the joined sequence (Strip drops the first token's
+ * space), not on one token.
+ */
+function decoderBytes(token: string, steps: readonly DecoderStep[]): Uint8Array {
+  let text = token;
+  for (const step of steps) {
+    switch (step.config.type) {
+      case 'ByteLevel': {
+        // GPT-2 byte-level BPE: each character stands for one byte.
+        const table = step.byte_decoder ?? {};
+        return Uint8Array.from([...text].flatMap((c) => (table[c] === undefined ? [...UTF8.encode(c)] : [table[c]])));
+      }
+      case 'ByteFallback': {
+        // Sentencepiece's byte pieces, spelled as the library's ByteFallback decoder reads them.
+        const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(text);
+        if (byte !== null) return Uint8Array.of(parseInt(byte[1] as string, 16));
+        break;
+      }
+      case 'Metaspace':
+        // The library's Metaspace also drops the first token's space: that space is still the token's.
+        text = text.replaceAll(step.replacement ?? '\u2581', ' ');
+        break;
+      case 'Fuse':
+      case 'Strip':
+        break;
+      default:
+        // Replace (sentencepiece's ▁ -> space) and other per-token steps: the token as the step renders it alone.
+        text = step.decode_chain([text]).join('');
+    }
+  }
+  return UTF8.encode(text);
 }
 
 function commonPrefixLength(a: string, b: string): number {
