@@ -97,9 +97,12 @@ describe.skipIf(cudaHere)('--ep cuda without CUDA', () => {
   it.each([
     ['generate', ['--prompt', 'hi', '--max-new-tokens', '1']],
     ['bench', ['--tokens', '1', '--rounds', '1']],
+    ['run', ['--suites', 'repetition', '--limit', '1', '--db', join(work, 'cuda-run', 'study.duckdb')]],
   ])('%s says so in one line, with no ONNX Runtime log, before building any graph', (command, args) => {
     const root = join(work, `cuda-${command}`);
     const r = flexibench([command, '--model', model, '--ep', 'cuda', ...args], { FLEXIBENCH_CACHE_DIR: root });
+    // run: no study file was started either.
+    expect(existsSync(join(work, 'cuda-run', 'study.duckdb'))).toBe(false);
     expect(r.status).toBe(1);
     expect(oneLine(r.stderr)).toMatch(/^flexibench: --ep cuda: the CUDA execution provider is not available \(.+\); use --ep cpu, or install onnxruntime-node with CUDA \(/);
     expect(r.stdout).toBe('');
