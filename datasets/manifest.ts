@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../src/errors.ts';
-import { parseYaml, validateConfig } from '../src/suites/config-validation.ts';
+import { parseYaml, validateConfig } from '../src/config-validation.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MANIFEST_DIR = path.join(HERE, 'manifests');

@@ -10,7 +10,8 @@ import { fnv1a32, isEvaluationPair, isEvaluationSequence } from '../datasets/gen
 import { passageItems } from '../datasets/generators/passages.ts';
 import { repetitionItems } from '../datasets/generators/repetition.ts';
 import { loadText } from '../datasets/load.ts';
-import { expandSuite, listSuites, loadTaskSpec } from '../src/suites/index.ts';
+import { expandSuite } from '../src/suites/expand.ts';
+import { listSuites, loadTaskSpec } from '../src/suites/spec.ts';
 import { SeededRandom } from '../src/seeded-random.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');

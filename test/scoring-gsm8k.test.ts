@@ -14,7 +14,8 @@ import {
   strictMatch,
 } from '../src/scoring/gsm8k.ts';
 import { cutAtStop } from '../src/scoring/stop.ts';
-import { loadTaskSpec, scoreSample } from '../src/suites/index.ts';
+import { loadTaskSpec } from '../src/suites/spec.ts';
+import { scoreSample } from '../src/suites/score-sample.ts';
 
 // [case, generation, reference, strict answer, strict score, flexible answer, flexible score]
 const CASES: [string, string, string, string, 0 | 1, string, 0 | 1][] = [

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fewshotDraws } from '../src/suites/fewshot.ts';
 import { PythonRandom } from '../src/suites/python-random.ts';
-import { expandSuite, loadTaskSpec } from '../src/suites/index.ts';
+import { expandSuite } from '../src/suites/expand.ts';
+import { loadTaskSpec } from '../src/suites/spec.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const dataDir = process.env.FLEXIBENCH_DATA_DIR ?? path.resolve(repoRoot, '../shared/datasets');

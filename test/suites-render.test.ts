@@ -5,7 +5,10 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type ChatMessage, expandSuite, listSuites, loadTaskSpec, selectSubset } from '../src/suites/index.ts';
+import { type ChatMessage } from '../src/suites/render.ts';
+import { expandSuite } from '../src/suites/expand.ts';
+import { listSuites, loadTaskSpec } from '../src/suites/spec.ts';
+import { selectSubset } from '../src/suites/subset.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const dataDir = process.env.FLEXIBENCH_DATA_DIR ?? path.resolve(repoRoot, '../shared/datasets');

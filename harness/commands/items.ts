@@ -9,7 +9,8 @@
 import { join } from 'node:path';
 import { UserError } from '../../src/errors.ts';
 import { readModelConfig } from '../../src/model/config.ts';
-import { renderTarget, resolveDataDir } from '../../src/suites/index.ts';
+import { renderTarget } from '../../src/suites/render.ts';
+import { resolveDataDir } from '../../datasets/data-dir.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { numberOption, parseOptions } from '../args.ts';
 import { REFERENCE_MODEL } from '../model-options.ts';

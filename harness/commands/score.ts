@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UserError } from '../../src/errors.ts';
-import { loadTaskSpec, scoreSample, suiteMetrics } from '../../src/suites/index.ts';
+import { loadTaskSpec } from '../../src/suites/spec.ts';
+import { scoreSample, suiteMetrics } from '../../src/suites/score-sample.ts';
 
 /**
  * The longest input line accepted, in bytes. ROUGE's LCS and edit similarity take time quadratic

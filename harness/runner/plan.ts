@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import type { Checkpoint } from '../../src/model/checkpoint.ts';
 import type { SamplingOptions } from '../../src/model/sampling.ts';
-import { expandSuite, loadTaskSpec, type Doc, type TaskSpec } from '../../src/suites/index.ts';
+import { expandSuite, type Doc } from '../../src/suites/expand.ts';
+import { loadTaskSpec, type TaskSpec } from '../../src/suites/spec.ts';
 import type { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 
 export interface PlannedDoc {

@@ -11,7 +11,7 @@ import { cachedGraphPath } from '../../src/model/graph-cache.ts';
 import type { Variant } from '../../src/model/graph-builder.ts';
 import { requireExecutionProvider, type ExecutionProvider } from '../../src/model/session.ts';
 import { InterruptedError, UserError } from '../../src/errors.ts';
-import { scoreSample } from '../../src/suites/index.ts';
+import { scoreSample } from '../../src/suites/score-sample.ts';
 import { StudyDb, type RunIdentity, type SampleRecord, type TokenRecord } from '../../src/store/study-db.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { gitRevision, hardware, packageVersions } from './metadata.ts';

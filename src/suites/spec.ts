@@ -10,7 +10,7 @@ import { UserError } from '../errors.ts';
 import { loadManifest } from '../../datasets/manifest.ts';
 import { GENERATORS, type GeneratorName } from '../../datasets/generators/registry.ts';
 import type { ScorerConfig } from '../scoring/scorers.ts';
-import { parseYaml, validateConfig } from './config-validation.ts';
+import { parseYaml, validateConfig } from '../config-validation.ts';
 import { TemplateError, templateFields } from './template.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
-import { UserError } from '../errors.ts';
+import { UserError } from './errors.ts';
 
 const ajv = new Ajv({ allErrors: false, discriminator: true, verbose: true, strict: true, strictRequired: false });
 const compiled = new Map<string, ValidateFunction>();
