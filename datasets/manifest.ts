@@ -4,11 +4,11 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../src/package-root.ts';
 import { UserError } from '../src/errors.ts';
 import { parseYaml, validateConfig } from '../src/config-validation.ts';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
+const HERE = packagePath('datasets');
 const MANIFEST_DIR = path.join(HERE, 'manifests');
 const SCHEMA = path.join(HERE, 'manifest.schema.json');
 

@@ -1,57 +1,62 @@
 /**
- * The `flexibench` command line: dispatches `flexibench <command> ...` to harness/commands/<command>.ts.
- * Each command module exports `main(argv)`. Errors a user caused (UserError) print one line and
- * exit with its code (1; 130 when interrupted); anything else is a bug and keeps its stack trace.
+ * The `flexibench` command line. Each command is a module in harness/commands/ exporting `command`,
+ * a commander Command built from its option table (harness/args.ts); only the command being run is
+ * imported, so start-up costs one command's imports, not all of them. Errors a user caused
+ * (UserError) print one line and exit with its code (1; 130 when interrupted); anything else is a
+ * bug and keeps its stack trace. `run` sets process.exitCode 2 itself when samples failed.
  */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
 import { UserError, oneLineReason } from '../src/errors.ts';
+import { packagePath } from '../src/package-root.ts';
+import { withOneLineErrors } from './args.ts';
 
-const COMMANDS: Record<string, string> = {
-  generate: 'Generate text from a checkpoint, with per-token layer allocation',
-  run: 'Run suites through FlexiDepth and the full-depth baseline into DuckDB',
-  items: 'Print a suite\'s items as `run` feeds them (rendered prompts, ids, references) as JSONL',
-  report: 'Compare variants: a table, JSON, or an HTML + Markdown report folder',
-  'export-patterns': 'Export per-token layer allocations as a Parquet dataset with its card',
-  score: 'Score {"prediction","reference"} JSONL lines with a suite\'s scorer',
-  data: 'Dataset mirror: `data pull` downloads, `data verify` checks sha256',
-  'import-llama2c': 'Convert a llama2.c model and tokenizer into a Hugging Face layout checkpoint',
-  bench: 'Benchmark decode speed of full vs flexidepth (interleaved A/B)',
+interface CommandModule {
+  command: Command;
+}
+
+// Literal import paths, so a build that rewrites '.ts' imports to '.js' sees every one.
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  run: { summary: 'Run suites through FlexiDepth and the full-depth baseline into DuckDB', load: () => import('./commands/run.ts') },
+  report: { summary: 'Compare variants: a table, JSON, or an HTML + Markdown report folder', load: () => import('./commands/report.ts') },
+  tasks: { summary: "List the suites, or show one suite's config and first rendered prompt", load: () => import('./commands/tasks.ts') },
+  items: { summary: "Print a suite's items as `run` feeds them (rendered prompts, ids, references) as JSONL", load: () => import('./commands/items.ts') },
+  score: { summary: 'Score {"prediction","reference"} JSONL lines with a suite\'s scorer', load: () => import('./commands/score.ts') },
+  'export-patterns': { summary: 'Export per-token layer allocations as a Parquet dataset with its card', load: () => import('./commands/export-patterns.ts') },
+  generate: { summary: 'Generate text from a checkpoint, with per-token layer allocation', load: () => import('./commands/generate.ts') },
+  bench: { summary: 'Benchmark decode speed of full vs flexidepth (interleaved A/B)', load: () => import('./commands/bench.ts') },
+  data: { summary: 'Dataset mirror: list manifests, verify sha256, pull from sources', load: () => import('./commands/data.ts') },
+  'import-llama2c': {
+    summary: 'Convert a llama2.c model and tokenizer into a Hugging Face layout checkpoint',
+    load: () => import('./commands/import-llama2c.ts'),
+  },
 };
 
-export interface CommandModule {
-  main(argv: string[]): Promise<void>;
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
 }
 
-function usage(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
-  const lines = Object.entries(COMMANDS).map(([name, what]) => `  ${name.padEnd(width)}  ${what}`);
-  return `usage: flexibench <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
-}
-
-async function dispatch(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(usage());
-    return;
+/** The program with every command listed, and the one `argv` runs (`help X` shows X) fully declared. */
+async function program(argv: string[]): Promise<Command> {
+  const root = withOneLineErrors(new Command('flexibench'), '')
+    .description('Evaluate FlexiDepth layer-skipping LLMs on ONNX Runtime; samples and per-token layer allocations go to DuckDB.')
+    .version(packageVersion(), '-V, --version', 'print the version');
+  const wanted = argv[0] === 'help' ? argv[1] : argv[0];
+  for (const [name, { summary, load }] of Object.entries(COMMANDS)) {
+    if (name === wanted) root.addCommand((await load()).command.summary(summary));
+    else root.command(name).summary(summary);
   }
-  if (!(command in COMMANDS)) throw new UserError(`unknown command '${command}' (try: ${Object.keys(COMMANDS).join(', ')})`);
-  let mod: CommandModule;
-  try {
-    mod = (await import(`./commands/${command}.ts`)) as CommandModule;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(err).includes(`commands/${command}.ts`)) {
-      throw new UserError(`command '${command}' is not implemented yet`);
-    }
-    throw err;
-  }
-  await mod.main(rest);
+  return root;
 }
 
 try {
-  await dispatch(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  await (await program(argv)).parseAsync(argv, { from: 'user' });
 } catch (err) {
-  if (err instanceof UserError) {
+  // Help and --version, already printed: exit 0, or 1 for help shown because a command was missing.
+  if (err instanceof CommanderError) process.exitCode = err.exitCode;
+  else if (err instanceof UserError) {
     process.stderr.write(`flexibench: ${oneLineReason(err)}\n`);
     process.exit(err.exitCode);
-  }
-  throw err;
+  } else throw err;
 }

@@ -1,19 +1,23 @@
-/** Options every model-running command shares: --model, --variant, --ep, --threads. */
-import { fileURLToPath } from 'node:url';
+/** Options every model-running command shares: --model, --variant, --ep, --threads, and the reference model. */
+import { packagePath } from '../src/package-root.ts';
 import { loadCheckpoint, type Checkpoint } from '../src/model/checkpoint.ts';
 import { VARIANTS, type Variant } from '../src/model/graph-builder.ts';
 import { DecoderSession, type ExecutionProvider } from '../src/model/session.ts';
-import { choiceOption, numberOption, requireOption } from './args.ts';
+import { integer, oneOf, required, text, type OptionSpec, type OptionValues } from './args.ts';
 
-/** The committed reference model: what `run` and `items` use without --model. */
-export const REFERENCE_MODEL = fileURLToPath(new URL('../models/flexidepth-ref', import.meta.url));
+/** The committed reference model: what `run`, `items` and `tasks` use without --model. */
+export const REFERENCE_MODEL = packagePath('models', 'flexidepth-ref');
 
+/** --model, --ep and --threads, for the commands that open a model session. */
 export const MODEL_OPTIONS = {
-  model: { type: 'string' },
-  variant: { type: 'string' },
-  ep: { type: 'string' },
-  threads: { type: 'string' },
-} as const;
+  model: required(text('DIR', 'checkpoint folder (Hugging Face layout: config.json, *.safetensors, tokenizer.json)')),
+  ep: oneOf('ep', 'ONNX Runtime execution provider', ['cpu', 'cuda'] as const, { default: 'cpu' }),
+  threads: integer('N', 'intra-op threads of the session', { min: 1, defaultText: "ONNX Runtime's choice" }),
+};
+
+export function variantOptionFor(what: string): OptionSpec<Variant, false> {
+  return oneOf('variant', what, VARIANTS, { defaultText: 'flexidepth when the checkpoint has routing layers, else full' });
+}
 
 export interface ModelChoice {
   ckpt: Checkpoint;
@@ -21,17 +25,18 @@ export interface ModelChoice {
   intraOpThreads: number | undefined;
 }
 
-export function modelChoice(command: string, o: { model?: string; ep?: string; threads?: string }): ModelChoice {
-  const ckpt = loadCheckpoint(requireOption(command, o.model, 'model'));
-  const executionProvider = choiceOption(command, o.ep, 'ep', ['cpu', 'cuda'] as const, 'cpu');
-  const intraOpThreads = o.threads === undefined ? undefined : numberOption(command, o.threads, 'threads', 0, { integer: true, min: 1 });
-  return { ckpt, executionProvider, intraOpThreads };
+export function modelChoice(o: OptionValues<typeof MODEL_OPTIONS>): ModelChoice {
+  return { ckpt: loadCheckpoint(o.model), executionProvider: o.ep, intraOpThreads: o.threads };
 }
 
-export function variantOption(command: string, value: string | undefined, ckpt: Checkpoint): Variant {
-  return choiceOption(command, value, 'variant', VARIANTS, ckpt.config.routingLayers.length > 0 ? 'flexidepth' : 'full');
+export function variantOf(given: Variant | undefined, ckpt: Checkpoint): Variant {
+  return given ?? (ckpt.config.routingLayers.length > 0 ? 'flexidepth' : 'full');
 }
 
 export function openSession(m: ModelChoice, variant: Variant): Promise<DecoderSession> {
-  return DecoderSession.create(m.ckpt, { variant, executionProvider: m.executionProvider, ...(m.intraOpThreads !== undefined ? { intraOpThreads: m.intraOpThreads } : {}) });
+  return DecoderSession.create(m.ckpt, {
+    variant,
+    executionProvider: m.executionProvider,
+    ...(m.intraOpThreads !== undefined ? { intraOpThreads: m.intraOpThreads } : {}),
+  });
 }

@@ -39,12 +39,22 @@ export function layersUsedChart(rows: LayersUsedPoint[], tasks: string[], paperS
     width: 520,
     height: { step: 14 },
     data: { values: rows },
-    encoding: { y, yOffset: { field: 'source', type: 'nominal', sort: scale.domain }, color: { field: 'source', type: 'nominal', title: null, scale, legend: { orient: 'bottom', columns: 1 } } },
+    encoding: {
+      y,
+      yOffset: { field: 'source', type: 'nominal', sort: scale.domain },
+      color: { field: 'source', type: 'nominal', title: null, scale, legend: { orient: 'bottom', columns: 1 } },
+    },
     layer: [
       {
         mark: { type: 'bar' },
         encoding: {
-          x: { field: 'share', type: 'quantitative', title: 'layers used per generated token (share of the model\u2019s layers)', scale: { domain: [0, 1] }, axis: { format: '%' } },
+          x: {
+            field: 'share',
+            type: 'quantitative',
+            title: 'layers used per generated token (share of the model\u2019s layers)',
+            scale: { domain: [0, 1] },
+            axis: { format: '%' },
+          },
           tooltip: [{ field: 'source' }, { field: 'task' }, { field: 'label', title: 'layers used' }],
         },
       },
@@ -101,7 +111,17 @@ export function depthDistributionChart(rows: DepthSharePoint[], layersTotal: num
       height: 130,
       mark: { type: 'bar' },
       encoding: {
-        x: { field: 'layers_used', type: 'ordinal', title: 'layers used', scale: { domain: Array.from({ length: layersTotal + 1 }, (_, i) => i).filter((i) => rows.some((r) => r.layers_used <= i) && rows.some((r) => r.layers_used >= i)) }, axis: { labelAngle: 0 } },
+        x: {
+          field: 'layers_used',
+          type: 'ordinal',
+          title: 'layers used',
+          scale: {
+            domain: Array.from({ length: layersTotal + 1 }, (_, i) => i).filter(
+              (i) => rows.some((r) => r.layers_used <= i) && rows.some((r) => r.layers_used >= i),
+            ),
+          },
+          axis: { labelAngle: 0 },
+        },
         xOffset: { field: 'series', type: 'nominal' },
         y: { field: 'share', type: 'quantitative', title: 'share of tokens', axis: { format: '%' } },
         color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom' } },
@@ -192,7 +212,10 @@ export function differenceChart(rows: DifferencePoint[]): TopLevelSpec {
     data: { values: rows },
     layer: [
       { mark: { type: 'rule', color: '#888', strokeDash: [4, 3] }, encoding: { x: { datum: 0, type: 'quantitative' } } },
-      { mark: { type: 'rule' }, encoding: { ...rowEncoding, x: { field: 'lo', type: 'quantitative', title: 'FlexiDepth \u2212 full (mean, 95% CI)' }, x2: { field: 'hi' } } },
+      {
+        mark: { type: 'rule' },
+        encoding: { ...rowEncoding, x: { field: 'lo', type: 'quantitative', title: 'FlexiDepth \u2212 full (mean, 95% CI)' }, x2: { field: 'hi' } },
+      },
       {
         mark: { type: 'point', filled: true },
         encoding: {

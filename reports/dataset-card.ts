@@ -120,7 +120,17 @@ function table(header: string[], rows: string[][]): string {
 
 /** Model directory names, for the title: the last path component of each. */
 function modelNames(models: readonly CardModel[]): string {
-  const names = new Set(models.flatMap((m) => m.dirs.map((d) => d.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? d)));
+  const names = new Set(
+    models.flatMap((m) =>
+      m.dirs.map(
+        (d) =>
+          d
+            .replace(/[\\/]+$/, '')
+            .split(/[\\/]/)
+            .pop() ?? d,
+      ),
+    ),
+  );
   return [...names].join(', ');
 }
 
@@ -169,18 +179,25 @@ function modelSection(data: DatasetCardData): string {
   return [
     '## Model',
     '',
-    'The checkpoint hash is sha256 over the checkpoint\'s `config.json` and safetensors files (names, sizes, bytes); the directory is where the run found it.',
+    "The checkpoint hash is sha256 over the checkpoint's `config.json` and safetensors files (names, sizes, bytes); the directory is where the run found it.",
     '',
     table(['checkpoint hash', 'model directory', 'layers', 'routed layers (0-based)'], rows),
   ].join('\n');
 }
 
 function suitesSection(data: DatasetCardData): string {
-  const rows = data.suites.map((s) => [s.name, s.configHashes.map(code).join(', '), text(s.source), text(s.license), thousands(s.samples), thousands(s.tokens)]);
+  const rows = data.suites.map((s) => [
+    s.name,
+    s.configHashes.map(code).join(', '),
+    text(s.source),
+    text(s.license),
+    thousands(s.samples),
+    thousands(s.tokens),
+  ]);
   return [
     '## Suites',
     '',
-    'The config hash is sha256 of the suite config (flexibench\'s `tasks/<suite>.yaml`, as data) the runs used.',
+    "The config hash is sha256 of the suite config (flexibench's `tasks/<suite>.yaml`, as data) the runs used.",
     '',
     table(['suite', 'config hash', 'items from', 'source license', 'samples', 'tokens'], rows),
   ].join('\n');
@@ -206,7 +223,7 @@ function runsSection(data: DatasetCardData): string {
     '',
     table(['run id', 'suite', 'variant', 'threshold', 'seed', 'limit', 'samples', 'tokens', 'git revision'], rows),
     '',
-    'Each run is recreated by the `flexibench run` below, reconstructed from the run\'s stored identity (model directory, suite, variant, limit, seed, threshold). ' +
+    "Each run is recreated by the `flexibench run` below, reconstructed from the run's stored identity (model directory, suite, variant, limit, seed, threshold). " +
       'It makes the same run (same `run_id`, so it resumes into an existing study rather than duplicating it) when flexibench is at the git revision listed, so that `tasks/<suite>.yaml` has the config hash above, and the model directory holds the checkpoint with the hash above. ' +
       'Suites over a dataset read it from the data directory (`flexibench data pull` fetches it, checked by sha256). Runs write to `results/flexibench.duckdb` unless given `--db FILE`. Timings depend on the machine.',
     '',
@@ -226,7 +243,7 @@ function depthSection(): string {
   return [
     '## Which token a depth belongs to',
     '',
-    'A token row holds the allocation computed by the forward pass at that position. That pass processes the row\'s token and predicts the next one, so ' +
+    "A token row holds the allocation computed by the forward pass at that position. That pass processes the row's token and predicts the next one, so " +
       '`layers_used`, `mask` and `gates` at position p are the depth spent to **produce the token at position p + 1**: generated token p was produced by the pass at position p - 1 ' +
       '(the first generated token by the last prompt position). The last row of a sample (its last generated token, run through the model once more) has a depth as well: what the model spent on the token that would have followed.',
     '',
@@ -245,14 +262,17 @@ function tokenBytesSection(data: DatasetCardData): string {
     '',
     '`token_text` is for reading. A character that the tokenizer splits over several tokens (a byte-fallback piece such as `<0xE6>`, or part of a byte-level BPE character) has no text of its own: ' +
       'it appears in the piece of the token that completes it, and the tokens before it have an empty piece. ' +
-      '`token_bytes` is exact: each token\'s own bytes, in hex, so the pattern of every byte token is kept. ' +
-      'Joined over a sample\'s positions, they are the UTF-8 of the text the model read and wrote, with special tokens as their names (and, for a sentencepiece tokenizer, the space it puts before the text).',
+      "`token_bytes` is exact: each token's own bytes, in hex, so the pattern of every byte token is kept. " +
+      "Joined over a sample's positions, they are the UTF-8 of the text the model read and wrote, with special tokens as their names (and, for a sentencepiece tokenizer, the space it puts before the text).",
     '',
     '```python',
     'tokens["raw"] = tokens["token_bytes"].map(lambda h: None if h is None else bytes.fromhex(h))',
     '```',
     ...(missing > 0
-      ? ['', `${thousands(missing)} of the ${thousands(data.tokens.rows)} token rows have no \`token_bytes\` (null): their study stored them before flexibench kept token bytes.`]
+      ? [
+          '',
+          `${thousands(missing)} of the ${thousands(data.tokens.rows)} token rows have no \`token_bytes\` (null): their study stored them before flexibench kept token bytes.`,
+        ]
       : []),
   ].join('\n');
 }
@@ -266,7 +286,10 @@ function fieldsSection(tables: readonly CardTable[]): string {
       '',
       `Rows are ordered by ${t.order.map(code).join(', ')}.`,
       '',
-      table(['column', 'type', 'description'], t.fields.map((f) => [code(f.name), code(f.type), text(f.description)])),
+      table(
+        ['column', 'type', 'description'],
+        t.fields.map((f) => [code(f.name), code(f.type), text(f.description)]),
+      ),
     );
   }
   return parts.join('\n');
@@ -319,10 +342,13 @@ function licenseSection(data: DatasetCardData): string {
     '## License',
     '',
     id === 'other'
-      ? 'The suites\' items come from sources under different terms, so this dataset has no single license: each suite\'s rows (prompts, references, and the outputs and tokens that continue them) follow the source\'s terms below.'
+      ? "The suites' items come from sources under different terms, so this dataset has no single license: each suite's rows (prompts, references, and the outputs and tokens that continue them) follow the source's terms below."
       : `Every suite's source is under ${id}; the rows follow it.`,
     '',
-    table(['suite', 'source license'], data.suites.map((s) => [s.name, text(s.license)])),
+    table(
+      ['suite', 'source license'],
+      data.suites.map((s) => [s.name, text(s.license)]),
+    ),
     '',
     'The outputs, token pieces and layer allocations were produced by the checkpoint listed above; any terms attached to that model also apply to them, and this export cannot know them.',
   ].join('\n');

@@ -12,7 +12,7 @@
  */
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../src/package-root.ts';
 import { loadManifest } from '../datasets/manifest.ts';
 import { UserError } from '../src/errors.ts';
 import {
@@ -52,8 +52,8 @@ export interface ExportPatternsResult {
   files: ExportedFile[];
 }
 
-const SCHEMA_DIR = fileURLToPath(new URL('./pattern-schemas/', import.meta.url));
-const PACKAGE_JSON = fileURLToPath(new URL('../package.json', import.meta.url));
+const SCHEMA_DIR = packagePath('reports', 'pattern-schemas');
+const PACKAGE_JSON = packagePath('package.json');
 const TABLES = ['tokens', 'samples'] as const;
 type TableName = (typeof TABLES)[number];
 
@@ -156,7 +156,9 @@ export async function exportPatterns(opts: ExportPatternsOptions): Promise<Expor
     const runs = await db.read((conn) => readExportRuns(conn, suites));
     const expected = { tokens: total(runs, 'tokens'), samples: total(runs, 'samples') };
     if (expected.samples === 0) {
-      throw new UserError(`${opts.dbPath}: no samples ${opts.suites === null ? 'in the study' : `in suite${suites.length === 1 ? '' : 's'} ${suites.join(', ')}`}; nothing to export`);
+      throw new UserError(
+        `${opts.dbPath}: no samples ${opts.suites === null ? 'in the study' : `in suite${suites.length === 1 ? '' : 's'} ${suites.join(', ')}`}; nothing to export`,
+      );
     }
 
     const files: ExportedFile[] = [];

@@ -3,6 +3,7 @@ import type { Estimate } from '../src/scoring/bootstrap.ts';
 
 export const fixed = (v: number | null, digits: number): string => (v === null ? '-' : v.toFixed(digits));
 export const percent = (v: number | null, digits = 1): string => (v === null ? '-' : `${(v * 100).toFixed(digits)}%`);
-export const interval = (ci: readonly [number, number] | null, digits = 3): string => (ci === null ? '' : `[${ci[0].toFixed(digits)}, ${ci[1].toFixed(digits)}]`);
+export const interval = (ci: readonly [number, number] | null, digits = 3): string =>
+  ci === null ? '' : `[${ci[0].toFixed(digits)}, ${ci[1].toFixed(digits)}]`;
 export const estimate = (e: Estimate, digits = 3): string => `${e.mean.toFixed(digits)} ${interval(e.ci95, digits)}`;
 export const variantLabel = (variant: string, threshold: number): string => (variant === 'flexidepth' ? `flexidepth@${threshold}` : variant);

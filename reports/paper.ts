@@ -99,7 +99,11 @@ function pool(parts: Clusters[]): Clusters | null {
  * One comparison per FlexiDepth series: the runs of one study, model and threshold. `seriesOf`
  * names a run's series as the rest of the report does.
  */
-export function paperComparisons(studies: readonly LabeledStudy[], seriesOf: (study: string, runId: string) => string, boot: BootstrapSettings): PaperComparison[] {
+export function paperComparisons(
+  studies: readonly LabeledStudy[],
+  seriesOf: (study: string, runId: string) => string,
+  boot: BootstrapSettings,
+): PaperComparison[] {
   const out: PaperComparison[] = [];
   for (const study of studies) {
     const groups = new Map<string, { threshold: number; model_hash: string; layers_total: number; runs: { suite: string; samples: SampleDepth[] }[] }>();

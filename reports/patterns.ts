@@ -141,7 +141,10 @@ export function answerParts(p: StudyPatterns, suiteOf: (runId: string) => string
   }
   const out = new Map<string, AnswerPart[]>();
   for (const [runId, parts] of sums) {
-    out.set(runId, [...parts.values()].map((a) => ({ ...a, layers_used_mean: a.layers_used_mean / a.tokens })).sort((a, b) => a.order - b.order));
+    out.set(
+      runId,
+      [...parts.values()].map((a) => ({ ...a, layers_used_mean: a.layers_used_mean / a.tokens })).sort((a, b) => a.order - b.order),
+    );
   }
   return out;
 }

@@ -9,7 +9,16 @@ import { estimate, fixed, interval, percent, variantLabel } from './format.ts';
 import { escapeHtml, htmlTable } from './html.ts';
 import { PAPER_LAYERS_TOTAL, PAPER_MODEL } from './paper.ts';
 import type { ReportData } from './report-data.ts';
-import { answerPartPoints, depthMapGroups, depthSharePoints, differencePoints, layersUsedPoints, layerUsagePoints, PAPER_SOURCE, speedPoints } from './report-views.ts';
+import {
+  answerPartPoints,
+  depthMapGroups,
+  depthSharePoints,
+  differencePoints,
+  layersUsedPoints,
+  layerUsagePoints,
+  PAPER_SOURCE,
+  speedPoints,
+} from './report-views.ts';
 
 /** Marks the page as flexibench's own output (a report folder holding it may be replaced). */
 export const GENERATOR_META = '<meta name="generator" content="flexibench report">';
@@ -36,7 +45,9 @@ function scoresSection(data: ReportData): string {
     escapeHtml(r.suite),
     escapeHtml(data.seriesOf(r.study, r.run_id)),
     `${r.n}${r.n_truncated > 0 ? ` (${r.n_truncated} truncated)` : ''}${r.n_error > 0 ? ` (+${r.n_error} failed)` : ''}`,
-    Object.entries(r.metrics).map(([name, m]) => `${escapeHtml(name)} ${estimate(m)}`).join('<br>') || '-',
+    Object.entries(r.metrics)
+      .map(([name, m]) => `${escapeHtml(name)} ${estimate(m)}`)
+      .join('<br>') || '-',
   ]);
   const paired = data.summary.paired.map((p) => [
     escapeHtml(p.suite),
@@ -53,10 +64,14 @@ function scoresSection(data: ReportData): string {
   );
   return [
     '<h2 id="scores">Scores</h2>',
-    failures.length > 0 ? `<p><strong>Failed samples</strong> are not scored:</p>${htmlTable(['suite', 'series', 'samples', 'reason'], failures, new Set([2]))}` : '',
+    failures.length > 0
+      ? `<p><strong>Failed samples</strong> are not scored:</p>${htmlTable(['suite', 'series', 'samples', 'reason'], failures, new Set([2]))}`
+      : '',
     '<p class="note">Mean per suite and variant with a percentile bootstrap 95% interval over samples (seeded); the paired difference resamples the same documents for both variants. Retention = FlexiDepth mean / full mean.</p>',
     htmlTable(['suite', 'series', 'n', 'metrics: mean [95% CI]'], rows, new Set([2])),
-    paired.length > 0 ? htmlTable(['suite', 'series', 'metric', 'pairs', 'FlexiDepth', 'full', 'FlexiDepth − full [95% CI]', 'retention'], paired, new Set([3, 4, 5, 6, 7])) : '<p>No FlexiDepth run has a comparable full run.</p>',
+    paired.length > 0
+      ? htmlTable(['suite', 'series', 'metric', 'pairs', 'FlexiDepth', 'full', 'FlexiDepth − full [95% CI]', 'retention'], paired, new Set([3, 4, 5, 6, 7]))
+      : '<p>No FlexiDepth run has a comparable full run.</p>',
   ].join('\n');
 }
 
@@ -65,8 +80,10 @@ function verdictClass(v: string): string {
 }
 
 async function paperSection(data: ReportData): Promise<string> {
-  const parts = ['<h2 id="paper">Layers used per generated token, beside the paper</h2>',
-    `<p class="note">Ours: mean layers used per generated token at the producing position (the pass that produced the token), pooled over a suite's samples, with a cluster-bootstrap 95% interval over samples; summarization pools XSum and CNN/DM. The paper: FlexiDepth on ${PAPER_MODEL} (FLEXIDEPTH.md). Shares make models of different depth comparable.</p>`];
+  const parts = [
+    '<h2 id="paper">Layers used per generated token, beside the paper</h2>',
+    `<p class="note">Ours: mean layers used per generated token at the producing position (the pass that produced the token), pooled over a suite's samples, with a cluster-bootstrap 95% interval over samples; summarization pools XSum and CNN/DM. The paper: FlexiDepth on ${PAPER_MODEL} (FLEXIDEPTH.md). Shares make models of different depth comparable.</p>`,
+  ];
   if (data.summary.paper.length === 0) return [...parts, '<p>No FlexiDepth runs in this study.</p>'].join('\n');
   for (const c of data.summary.paper) {
     const rows = c.rows.map((r) => [
@@ -78,19 +95,43 @@ async function paperSection(data: ReportData): Promise<string> {
       `${r.paper_layers.toFixed(2)}/${PAPER_LAYERS_TOTAL}`,
       percent(r.paper_share),
     ]);
-    parts.push(`<h3>${escapeHtml(c.series)}</h3>`, htmlTable(['family', 'task', 'our suites', 'ours: layers used [95% CI]', 'ours: share', `paper (${PAPER_MODEL})`, 'paper: share'], rows, new Set([3, 4, 5, 6])));
-    parts.push('<ul class="orderings">', ...c.orderings.map((o) => `<li class="${verdictClass(o.verdict)}">${escapeHtml(o.text)} (paper: +${o.paper_difference.toFixed(2)} of ${PAPER_LAYERS_TOTAL})</li>`), '</ul>');
+    parts.push(
+      `<h3>${escapeHtml(c.series)}</h3>`,
+      htmlTable(
+        ['family', 'task', 'our suites', 'ours: layers used [95% CI]', 'ours: share', `paper (${PAPER_MODEL})`, 'paper: share'],
+        rows,
+        new Set([3, 4, 5, 6]),
+      ),
+    );
+    parts.push(
+      '<ul class="orderings">',
+      ...c.orderings.map(
+        (o) => `<li class="${verdictClass(o.verdict)}">${escapeHtml(o.text)} (paper: +${o.paper_difference.toFixed(2)} of ${PAPER_LAYERS_TOTAL})</li>`,
+      ),
+      '</ul>',
+    );
   }
   const tasks = data.summary.paper[0]?.rows.map((r) => r.task) ?? [];
-  parts.push(await chart('layers-used', layersUsedChart(layersUsedPoints(data), tasks, PAPER_SOURCE), `Share of the model's layers used per generated token; black rules are our 95% intervals; "${PAPER_SOURCE}" is the paper's table.`));
+  parts.push(
+    await chart(
+      'layers-used',
+      layersUsedChart(layersUsedPoints(data), tasks, PAPER_SOURCE),
+      `Share of the model's layers used per generated token; black rules are our 95% intervals; "${PAPER_SOURCE}" is the paper's table.`,
+    ),
+  );
   return parts.join('\n');
 }
 
 async function layerUsageSection(data: ReportData): Promise<string> {
   const points = layerUsagePoints(data);
-  const head = ['<h2 id="layer-usage">Per-layer usage over the routed layers</h2>', '<p class="note">Share of generated tokens whose producing pass ran each routed layer, one line per suite. The paper finds a bowl: the first and last routed layers run for more tokens than the middle ones.</p>'];
+  const head = [
+    '<h2 id="layer-usage">Per-layer usage over the routed layers</h2>',
+    '<p class="note">Share of generated tokens whose producing pass ran each routed layer, one line per suite. The paper finds a bowl: the first and last routed layers run for more tokens than the middle ones.</p>',
+  ];
   if (points.length === 0) return [...head, '<p>No FlexiDepth tokens.</p>'].join('\n');
-  return [...head, await chart('layer-usage', layerUsageChart(points), 'Per-layer usage; layers before the first routed layer run for every token.')].join('\n');
+  return [...head, await chart('layer-usage', layerUsageChart(points), 'Per-layer usage; layers before the first routed layer run for every token.')].join(
+    '\n',
+  );
 }
 
 async function distributionSection(data: ReportData): Promise<string> {
@@ -98,12 +139,18 @@ async function distributionSection(data: ReportData): Promise<string> {
   const head = ['<h2 id="distribution">Distribution of layers used per generated token</h2>'];
   if (points.length === 0) return [...head, '<p>No FlexiDepth tokens.</p>'].join('\n');
   const total = Math.max(...data.summary.results.map((r) => r.layers_total));
-  return [...head, await chart('depth-distribution', depthDistributionChart(points, total), 'Share of a suite\u2019s generated tokens at each depth (producing position).')].join('\n');
+  return [
+    ...head,
+    await chart('depth-distribution', depthDistributionChart(points, total), 'Share of a suite\u2019s generated tokens at each depth (producing position).'),
+  ].join('\n');
 }
 
 function depthMapsSection(data: ReportData): string {
   const groups = depthMapGroups(data);
-  const parts = ['<h2 id="depth-maps">Token depth maps</h2>', '<p class="note">The first samples of each suite, every token shaded by the layers used by the pass that produced it (darker = more layers; the first token has no producing pass). Dotted underline: prompt; solid: generated; \u25b8 marks where generation starts. The title of each token (hover) lists the producing pass\u2019s gates per routed layer.</p>'];
+  const parts = [
+    '<h2 id="depth-maps">Token depth maps</h2>',
+    '<p class="note">The first samples of each suite, every token shaded by the layers used by the pass that produced it (darker = more layers; the first token has no producing pass). Dotted underline: prompt; solid: generated; \u25b8 marks where generation starts. The title of each token (hover) lists the producing pass\u2019s gates per routed layer.</p>',
+  ];
   if (groups.length === 0) return [...parts, '<p>No FlexiDepth samples.</p>'].join('\n');
   for (const g of groups) {
     const run = data.runOf(g.study, g.runId);
@@ -115,14 +162,27 @@ function depthMapsSection(data: ReportData): string {
 
 async function answerDepthSection(data: ReportData): Promise<string> {
   const points = answerPartPoints(data);
-  const head = ['<h2 id="answer-depth">Where in the answer depth goes</h2>', '<p class="note">Mean layers used (producing position) on each part of the text. Arithmetic: operand digits and other prompt tokens, then each answer digit by its place. Copy: tokens generated while the output is still the source passage, and the rest. The paper finds more layers on result digits than on the left-hand side.</p>'];
+  const head = [
+    '<h2 id="answer-depth">Where in the answer depth goes</h2>',
+    '<p class="note">Mean layers used (producing position) on each part of the text. Arithmetic: operand digits and other prompt tokens, then each answer digit by its place. Copy: tokens generated while the output is still the source passage, and the rest. The paper finds more layers on result digits than on the left-hand side.</p>',
+  ];
   if (points.length === 0) return [...head, '<p>No FlexiDepth runs of the arithmetic or copy suites.</p>'].join('\n');
   const rows = points.map((p) => [escapeHtml(p.suite), escapeHtml(p.series), escapeHtml(p.part), p.layers_used.toFixed(2), String(p.tokens)]);
-  return [...head, await chart('answer-depth', answerPartsChart(points), 'Mean layers used per part.'), htmlTable(['suite', 'series', 'part', 'mean layers used', 'tokens'], rows, new Set([3, 4]))].join('\n');
+  return [
+    ...head,
+    await chart('answer-depth', answerPartsChart(points), 'Mean layers used per part.'),
+    htmlTable(['suite', 'series', 'part', 'mean layers used', 'tokens'], rows, new Set([3, 4])),
+  ].join('\n');
 }
 
 async function speedSection(data: ReportData): Promise<string> {
-  const rows = data.summary.results.map((r) => [escapeHtml(r.suite), escapeHtml(data.seriesOf(r.study, r.run_id)), fixed(r.prefill_tokens_per_s, 1), fixed(r.decode_tokens_per_s, 1), String(r.generated_tokens)]);
+  const rows = data.summary.results.map((r) => [
+    escapeHtml(r.suite),
+    escapeHtml(data.seriesOf(r.study, r.run_id)),
+    fixed(r.prefill_tokens_per_s, 1),
+    fixed(r.decode_tokens_per_s, 1),
+    String(r.generated_tokens),
+  ]);
   return [
     '<h2 id="speed">Speed</h2>',
     '<p class="note">Tokens per second from the stored per-sample timings (prompt tokens / prefill time, generated tokens / decode time), as the study ran them: concurrent workers on a shared machine. For a speed claim use <code>flexibench bench</code> (interleaved A/B, medians).</p>',
@@ -159,7 +219,10 @@ function metadataSection(data: ReportData): string {
         : `<p>git revision <code>${escapeHtml(first.git_revision ?? 'unknown')}</code> \u00b7 execution provider ${escapeHtml(first.execution_provider)} \u00b7 threads ${json(first.threads)}<br>versions ${json(first.package_versions)}<br>hardware ${json(first.hardware)}</p>`,
       htmlTable(['run', 'suite', 'variant', 'model hash', 'suite config hash', 'seed', 'limit', 'done', 'started (UTC)', 'ended (UTC)'], rows),
       '<details><summary>suite configs</summary>',
-      ...[...new Map(runs.map((r) => [r.suite_config_hash, r])).values()].map((r) => `<h4>${escapeHtml(r.suite)} <code>${escapeHtml(r.suite_config_hash)}</code></h4><pre>${escapeHtml(JSON.stringify(r.suite_config, null, 2))}</pre>`),
+      ...[...new Map(runs.map((r) => [r.suite_config_hash, r])).values()].map(
+        (r) =>
+          `<h4>${escapeHtml(r.suite)} <code>${escapeHtml(r.suite_config_hash)}</code></h4><pre>${escapeHtml(JSON.stringify(r.suite_config, null, 2))}</pre>`,
+      ),
       '</details>',
     );
   }

@@ -35,15 +35,26 @@ export function renderMarkdown(data: ReportData, generatedAt: string): string {
         r.suite,
         data.seriesOf(r.study, r.run_id),
         `${r.n}${r.n_truncated > 0 ? ` (${r.n_truncated} truncated)` : ''}${r.n_error > 0 ? ` (+${r.n_error} failed)` : ''}`,
-        Object.entries(r.metrics).map(([n, m]) => `${n} ${estimate(m)}`).join('; ') || '-',
-        r.layers_used_mean === null ? '-' : `${r.layers_used_mean.toFixed(2)}/${r.layers_total} ${r.variant === 'flexidepth' ? interval(r.layers_used_ci95, 2) : ''}`.trim(),
+        Object.entries(r.metrics)
+          .map(([n, m]) => `${n} ${estimate(m)}`)
+          .join('; ') || '-',
+        r.layers_used_mean === null
+          ? '-'
+          : `${r.layers_used_mean.toFixed(2)}/${r.layers_total} ${r.variant === 'flexidepth' ? interval(r.layers_used_ci95, 2) : ''}`.trim(),
         percent(r.routed_usage),
       ]),
     ),
     '',
     mdTable(
       ['suite', 'series', 'metric', 'pairs', 'FlexiDepth − full [95% CI]', 'retention'],
-      s.paired.map((p) => [p.suite, data.seriesOf(p.study, p.flexidepth_run_id), p.metric, String(p.n), estimate(p.flexidepth_minus_full), percent(p.retention)]),
+      s.paired.map((p) => [
+        p.suite,
+        data.seriesOf(p.study, p.flexidepth_run_id),
+        p.metric,
+        String(p.n),
+        estimate(p.flexidepth_minus_full),
+        percent(p.retention),
+      ]),
     ),
     '',
     `## Layers used per generated token, beside the paper (${PAPER_MODEL}, ${PAPER_LAYERS_TOTAL} layers)`,
@@ -55,15 +66,32 @@ export function renderMarkdown(data: ReportData, generatedAt: string): string {
       '',
       mdTable(
         ['task', 'our suites', 'ours [95% CI]', 'ours: share', 'paper', 'paper: share'],
-        c.rows.map((r) => [r.task, r.suites.join(', '), r.ours === null ? 'not run' : `${r.ours.mean.toFixed(2)}/${c.layers_total} ${interval(r.ours.ci95, 2)}`, r.ours === null ? '-' : percent(r.ours.share), `${r.paper_layers.toFixed(2)}/${PAPER_LAYERS_TOTAL}`, percent(r.paper_share)]),
+        c.rows.map((r) => [
+          r.task,
+          r.suites.join(', '),
+          r.ours === null ? 'not run' : `${r.ours.mean.toFixed(2)}/${c.layers_total} ${interval(r.ours.ci95, 2)}`,
+          r.ours === null ? '-' : percent(r.ours.share),
+          `${r.paper_layers.toFixed(2)}/${PAPER_LAYERS_TOTAL}`,
+          percent(r.paper_share),
+        ]),
       ),
       '',
       ...c.orderings.map((o) => `- ${o.text} (paper: +${o.paper_difference.toFixed(2)})`),
     );
   }
   out.push('', '## Per-layer usage over the routed layers', '', layerUsageTable(data), '', '## Where in the answer depth goes', '');
-  out.push(mdTable(['suite', 'series', 'part', 'mean layers used', 'tokens'], answerPartPoints(data).map((p) => [p.suite, p.series, p.part, p.layers_used.toFixed(2), String(p.tokens)])));
+  out.push(
+    mdTable(
+      ['suite', 'series', 'part', 'mean layers used', 'tokens'],
+      answerPartPoints(data).map((p) => [p.suite, p.series, p.part, p.layers_used.toFixed(2), String(p.tokens)]),
+    ),
+  );
   out.push('', '## Speed (stored timings)', '');
-  out.push(mdTable(['suite', 'series', 'prefill tok/s', 'decode tok/s'], s.results.map((r) => [r.suite, data.seriesOf(r.study, r.run_id), fixed(r.prefill_tokens_per_s, 1), fixed(r.decode_tokens_per_s, 1)])));
+  out.push(
+    mdTable(
+      ['suite', 'series', 'prefill tok/s', 'decode tok/s'],
+      s.results.map((r) => [r.suite, data.seriesOf(r.study, r.run_id), fixed(r.prefill_tokens_per_s, 1), fixed(r.decode_tokens_per_s, 1)]),
+    ),
+  );
   return `${out.join('\n')}\n`;
 }

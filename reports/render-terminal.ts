@@ -4,7 +4,11 @@ import type { ReportSummary } from './report-data.ts';
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] as number))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -38,7 +42,8 @@ export function renderTerminal(summary: ReportSummary): string {
   const failed = summary.study.runs.filter((r) => r.n_error > 0);
   if (failed.length > 0) {
     out.push('', 'failed samples (not scored; rerun the same command to retry them):');
-    for (const r of failed) out.push(...r.errors.map((e) => `  ${[...key(r), r.suite, variantLabel(r.variant, r.threshold)].join(' ')}: ${e.count} × ${e.reason}`));
+    for (const r of failed)
+      out.push(...r.errors.map((e) => `  ${[...key(r), r.suite, variantLabel(r.variant, r.threshold)].join(' ')}: ${e.count} × ${e.reason}`));
   }
   const truncated = summary.study.runs.filter((r) => r.n_truncated > 0);
   if (truncated.length > 0) {

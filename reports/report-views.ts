@@ -10,12 +10,28 @@ import type { ReportData } from './report-data.ts';
 export const PAPER_SOURCE = `paper (${PAPER_MODEL}, ${PAPER_LAYERS_TOTAL} layers)`;
 
 export function layersUsedPoints(data: ReportData): LayersUsedPoint[] {
-  const paper = PAPER_TASKS.map((t) => ({ task: t.task, source: PAPER_SOURCE, share: t.paper / PAPER_LAYERS_TOTAL, lo: null, hi: null, label: `${t.paper.toFixed(2)}/${PAPER_LAYERS_TOTAL}` }));
+  const paper = PAPER_TASKS.map((t) => ({
+    task: t.task,
+    source: PAPER_SOURCE,
+    share: t.paper / PAPER_LAYERS_TOTAL,
+    lo: null,
+    hi: null,
+    label: `${t.paper.toFixed(2)}/${PAPER_LAYERS_TOTAL}`,
+  }));
   const ours = data.summary.paper.flatMap((c) =>
     c.rows.flatMap((r) =>
       r.ours === null
         ? []
-        : [{ task: r.task, source: c.series, share: r.ours.share, lo: r.ours.ci95[0] / c.layers_total, hi: r.ours.ci95[1] / c.layers_total, label: `${r.ours.mean.toFixed(2)}/${c.layers_total}` }],
+        : [
+            {
+              task: r.task,
+              source: c.series,
+              share: r.ours.share,
+              lo: r.ours.ci95[0] / c.layers_total,
+              hi: r.ours.ci95[1] / c.layers_total,
+              label: `${r.ours.mean.toFixed(2)}/${c.layers_total}`,
+            },
+          ],
     ),
   );
   return [...ours, ...paper];
@@ -27,7 +43,9 @@ function flexRuns(data: ReportData) {
 }
 
 export function layerUsagePoints(data: ReportData): LayerUsagePoint[] {
-  return flexRuns(data).flatMap((r) => (r.routed_layer_usage ?? []).map((u) => ({ series: data.seriesOf(r.study, r.run_id), suite: r.suite, layer: u.layer, usage: u.usage })));
+  return flexRuns(data).flatMap((r) =>
+    (r.routed_layer_usage ?? []).map((u) => ({ series: data.seriesOf(r.study, r.run_id), suite: r.suite, layer: u.layer, usage: u.usage })),
+  );
 }
 
 export function depthSharePoints(data: ReportData): DepthSharePoint[] {
@@ -35,7 +53,9 @@ export function depthSharePoints(data: ReportData): DepthSharePoint[] {
     const dist = depthDistribution(s.patterns);
     return s.inputs.runs
       .filter((r) => r.variant === 'flexidepth')
-      .flatMap((r) => (dist.get(r.run_id) ?? []).map((d) => ({ series: data.seriesOf(s.label, r.run_id), suite: r.suite, layers_used: d.layers_used, share: d.share })));
+      .flatMap((r) =>
+        (dist.get(r.run_id) ?? []).map((d) => ({ series: data.seriesOf(s.label, r.run_id), suite: r.suite, layers_used: d.layers_used, share: d.share })),
+      );
   });
 }
 
@@ -43,7 +63,14 @@ export function answerPartPoints(data: ReportData): AnswerPartPoint[] {
   return data.studies.flatMap((s) => {
     const parts = answerParts(s.patterns, (runId) => data.runOf(s.label, runId).suite);
     return [...parts].flatMap(([runId, list]) =>
-      list.map((p) => ({ series: data.seriesOf(s.label, runId), suite: data.runOf(s.label, runId).suite, part: p.part, order: p.order, layers_used: p.layers_used_mean, tokens: p.tokens })),
+      list.map((p) => ({
+        series: data.seriesOf(s.label, runId),
+        suite: data.runOf(s.label, runId).suite,
+        part: p.part,
+        order: p.order,
+        layers_used: p.layers_used_mean,
+        tokens: p.tokens,
+      })),
     );
   });
 }
@@ -84,7 +111,10 @@ export function depthMapGroups(data: ReportData): DepthMapGroup[] {
       const key = `${s.label}\u0000${d.doc.run_id}`;
       let g = groups.get(key);
       if (g === undefined) {
-        groups.set(key, (g = { suite: data.runOf(s.label, d.doc.run_id).suite, series: data.seriesOf(s.label, d.doc.run_id), study: s.label, runId: d.doc.run_id, docs: [] }));
+        groups.set(
+          key,
+          (g = { suite: data.runOf(s.label, d.doc.run_id).suite, series: data.seriesOf(s.label, d.doc.run_id), study: s.label, runId: d.doc.run_id, docs: [] }),
+        );
       }
       g.docs.push(d);
     }

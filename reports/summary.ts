@@ -8,7 +8,9 @@
  * pooled over a run's tokens, with a cluster bootstrap over samples for the interval.
  */
 import { bootstrapMean, bootstrapRatio, pairedBootstrap, type Clusters, type Estimate } from '../src/scoring/bootstrap.ts';
-import type { ErrorReason, SampleDepth, StoredRun, SummaryInputs, Variant } from '../src/store/summary-reads.ts';
+import { tokensPerSecond } from '../src/model/generate.ts';
+import type { Variant } from '../src/model/graph-builder.ts';
+import type { ErrorReason, SampleDepth, StoredRun, SummaryInputs } from '../src/store/summary-reads.ts';
 import { layerUsageByRun, type StudyPatterns } from './patterns.ts';
 
 export type { Estimate };
@@ -96,8 +98,6 @@ export interface LabeledStudy {
   patterns: StudyPatterns;
 }
 
-const ratePerSecond = (count: number, ms: number): number | null => (ms > 0 ? count / (ms / 1000) : null);
-
 /** The clusters of a run's producing-position depth: one per done sample with generated tokens. */
 export function depthClusters(samples: readonly SampleDepth[]): Clusters {
   return { num: samples.map((s) => s.layers_used_sum), den: samples.map((s) => s.generated) };
@@ -141,8 +141,8 @@ function resultRow(run: RunSummary, study: LabeledStudy, layerUsage: Map<string,
     routed_usage_ci95: routed?.ci95 ?? null,
     routed_layer_usage: full || usage === undefined ? null : usage.map((u, i) => ({ layer: run.routing_layers[i] as number, usage: u })),
     generated_tokens: t?.generated_tokens ?? 0,
-    prefill_tokens_per_s: t === undefined ? null : ratePerSecond(t.prompt_tokens, t.prefill_ms),
-    decode_tokens_per_s: t === undefined ? null : ratePerSecond(t.generated_tokens, t.decode_ms),
+    prefill_tokens_per_s: t === undefined ? null : tokensPerSecond(t.prompt_tokens, t.prefill_ms),
+    decode_tokens_per_s: t === undefined ? null : tokensPerSecond(t.generated_tokens, t.decode_ms),
   };
 }
 
@@ -166,8 +166,23 @@ export function buildSummary(studies: readonly LabeledStudy[], boot: BootstrapSe
   }
   const order = new Map(studies.map((s, i) => [s.label, i]));
   const byStudy = (a: { study: string }, b: { study: string }): number => (order.get(a.study) as number) - (order.get(b.study) as number);
-  results.sort((a, b) => byStudy(a, b) || a.model_hash.localeCompare(b.model_hash) || a.suite.localeCompare(b.suite) || a.variant.localeCompare(b.variant) || a.threshold - b.threshold || a.run_id.localeCompare(b.run_id));
-  paired.sort((x, y) => byStudy(x, y) || x.model_hash.localeCompare(y.model_hash) || x.suite.localeCompare(y.suite) || x.metric.localeCompare(y.metric) || x.threshold - y.threshold);
+  results.sort(
+    (a, b) =>
+      byStudy(a, b) ||
+      a.model_hash.localeCompare(b.model_hash) ||
+      a.suite.localeCompare(b.suite) ||
+      a.variant.localeCompare(b.variant) ||
+      a.threshold - b.threshold ||
+      a.run_id.localeCompare(b.run_id),
+  );
+  paired.sort(
+    (x, y) =>
+      byStudy(x, y) ||
+      x.model_hash.localeCompare(y.model_hash) ||
+      x.suite.localeCompare(y.suite) ||
+      x.metric.localeCompare(y.metric) ||
+      x.threshold - y.threshold,
+  );
   return {
     study: { dbs: studies.map((s) => ({ label: s.label, db: s.inputs.db, schema_version: s.inputs.schema_version })), runs },
     results,

@@ -1,23 +1,53 @@
 /**
  * Validates YAML/JSON configs (task specs, dataset manifests) against their JSON Schema with ajv and
  * turns the first violation into one line that names the file and the field path, e.g.
- * `tasks/gsm8k.yaml: /generation/max_new_tokens must be integer`.
+ * `tasks/gsm8k.yaml: /generation/max_new_tokens must be integer`. Schemas are JSON files or TypeBox
+ * schemas (one source for the JSON Schema and the TypeScript type); `enumOf` and `taggedUnion` are
+ * the TypeBox forms whose errors `describe` turns into "must be one of ...".
  */
 import { readFileSync } from 'node:fs';
+import { type SchemaOptions, type Static, type TSchema, type TUnion, type TUnsafe, Type } from '@sinclair/typebox';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
-import { UserError } from './errors.ts';
+import { UserError, oneLineReason } from './errors.ts';
 
 const ajv = new Ajv({ allErrors: false, discriminator: true, verbose: true, strict: true, strictRequired: false });
-const compiled = new Map<string, ValidateFunction>();
+const compiledFiles = new Map<string, ValidateFunction>();
+const compiledSchemas = new WeakMap<TSchema, ValidateFunction>();
 
-function validatorFor(schemaPath: string): ValidateFunction {
-  let validate = compiled.get(schemaPath);
+function validatorForFile(schemaPath: string): ValidateFunction {
+  let validate = compiledFiles.get(schemaPath);
   if (validate === undefined) {
     validate = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')) as object);
-    compiled.set(schemaPath, validate);
+    compiledFiles.set(schemaPath, validate);
   }
   return validate;
+}
+
+function validatorForSchema<S extends TSchema>(schema: S): ValidateFunction<Static<S>> {
+  let validate = compiledSchemas.get(schema);
+  if (validate === undefined) {
+    validate = ajv.compile<Static<S>>(schema);
+    compiledSchemas.set(schema, validate);
+  }
+  return validate as ValidateFunction<Static<S>>;
+}
+
+/**
+ * An `enum` of literal values. TypeBox writes a union of literals as `anyOf`, whose first error is
+ * one branch's "must be equal to constant" rather than the list of allowed values.
+ */
+export function enumOf<const V extends readonly (string | number)[]>(values: V, options: SchemaOptions = {}): TUnsafe<V[number]> {
+  return Type.Unsafe<V[number]>({ ...options, enum: [...values] });
+}
+
+/**
+ * A `oneOf` whose branch is chosen by the string field `tag` (ajv's `discriminator`), so that a wrong
+ * tag reports the allowed tags and a right one reports only its own branch's errors. Each branch
+ * must be an object schema that requires `tag` and gives it a `const`.
+ */
+export function taggedUnion<B extends TSchema[]>(tag: string, branches: [...B], options: SchemaOptions = {}): TUnsafe<Static<TUnion<B>>> {
+  return Type.Unsafe<Static<TUnion<B>>>({ ...options, type: 'object', discriminator: { propertyName: tag }, oneOf: branches });
 }
 
 function quote(value: unknown): string {
@@ -60,18 +90,30 @@ export function parseYaml(text: string, file: string): unknown {
   const first = doc.errors[0];
   if (first !== undefined) {
     const line = first.linePos?.[0].line;
-    const message = (first.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    const message = oneLineReason(first).replace(/ at line \d+, column \d+:?$/, '');
     throw new UserError(`${file}${line !== undefined ? `:${line}` : ''}: YAML ${message}`);
   }
   return doc.toJS();
 }
 
+function invalid(validate: ValidateFunction, file: string): UserError {
+  const error = validate.errors?.[0];
+  return new UserError(`${file}: ${error === undefined ? 'invalid' : describe(error)}`);
+}
+
 /** Checks `value` against the schema at `schemaPath`; throws a one-line UserError naming `file` and the field. */
 export function validateConfig<T>(value: unknown, schemaPath: string, file: string): T {
-  const validate = validatorFor(schemaPath);
-  if (!validate(value)) {
-    const error = validate.errors?.[0];
-    throw new UserError(`${file}: ${error === undefined ? 'invalid' : describe(error)}`);
-  }
+  const validate = validatorForFile(schemaPath);
+  if (!validate(value)) throw invalid(validate, file);
   return value as T;
+}
+
+/**
+ * Checks `value` against a TypeBox schema and returns it typed by that schema, unchanged (no
+ * defaults filled in: callers hash the config as written). Failures as validateConfig.
+ */
+export function validateAgainst<S extends TSchema>(value: unknown, schema: S, file: string): Static<S> {
+  const validate = validatorForSchema(schema);
+  if (!validate(value)) throw invalid(validate, file);
+  return value;
 }

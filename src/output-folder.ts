@@ -6,7 +6,7 @@
  */
 import { accessSync, chmodSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { UserError } from './errors.ts';
+import { UserError, oneLineReason } from './errors.ts';
 
 export interface OutputFolderOptions {
   /** `--force`: replace whatever is there. */
@@ -17,7 +17,7 @@ export interface OutputFolderOptions {
   what: string;
 }
 
-const reason = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? (err as Error).message.split('\n')[0] ?? String(err);
+const reason = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? oneLineReason(err);
 
 /** Throws a one-line UserError when `dir` cannot receive the output; checks only, writes nothing. */
 export function checkOutputFolder(dir: string, opts: OutputFolderOptions): void {
@@ -89,4 +89,3 @@ export async function writeOutputFolder(dir: string, opts: OutputFolderOptions, 
     throw new UserError(`${dir}: writing failed, nothing changed (${reason(err)})`);
   }
 }
-

@@ -8,11 +8,15 @@ const LLAMA3 =
 
 describe('chat templates', () => {
   it('renders multi-turn messages with the generation prompt', () => {
-    const text = renderChat(LLAMA3, [
-      { role: 'user', content: 'Question: 2+2?' },
-      { role: 'assistant', content: '4 ' },
-      { role: 'user', content: 'Question: 3+3?' },
-    ], { bosToken: '<|begin_of_text|>', eosToken: '<|eot_id|>' });
+    const text = renderChat(
+      LLAMA3,
+      [
+        { role: 'user', content: 'Question: 2+2?' },
+        { role: 'assistant', content: '4 ' },
+        { role: 'user', content: 'Question: 3+3?' },
+      ],
+      { bosToken: '<|begin_of_text|>', eosToken: '<|eot_id|>' },
+    );
     expect(text).toBe(
       '<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nQuestion: 2+2?<|eot_id|>' +
         '<|start_header_id|>assistant<|end_header_id|>\n\n4<|eot_id|>' +

@@ -62,11 +62,20 @@ describe('safetensors', () => {
 
 describe('config', () => {
   it('applies Llama-3 rope_scaling as published (factor 8, low 1, high 4, original 8192)', () => {
-    const cfg = parseModelConfig({
-      model_type: 'llama', hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32,
-      num_key_value_heads: 8, vocab_size: 128256, rope_theta: 500000,
-      rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
-    }, 'config.json');
+    const cfg = parseModelConfig(
+      {
+        model_type: 'llama',
+        hidden_size: 4096,
+        intermediate_size: 14336,
+        num_hidden_layers: 32,
+        num_attention_heads: 32,
+        num_key_value_heads: 8,
+        vocab_size: 128256,
+        rope_theta: 500000,
+        rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+      },
+      'config.json',
+    );
     const inv = ropeInverseFrequencies(cfg);
     const base = (i: number): number => 1 / 500000 ** ((2 * i) / 128);
     // High frequencies (wavelength < 8192/4 = 2048) are unchanged.
@@ -75,7 +84,10 @@ describe('config', () => {
     // Low frequencies (wavelength > 8192) are divided by the factor.
     expect(inv[63]).toBeCloseTo(base(63) / 8, 18);
     // In between, interpolated: smooth = (8192 / wavelength - 1) / (4 - 1).
-    const i = inv.findIndex((_, k) => { const w = (2 * Math.PI) / base(k); return w >= 2048 && w <= 8192; });
+    const i = inv.findIndex((_, k) => {
+      const w = (2 * Math.PI) / base(k);
+      return w >= 2048 && w <= 8192;
+    });
     const w = (2 * Math.PI) / base(i);
     const smooth = (8192 / w - 1) / 3;
     expect(inv[i]).toBeCloseTo((1 - smooth) * (base(i) / 8) + smooth * base(i), 18);
@@ -107,8 +119,16 @@ describe('bad checkpoints give one-line errors that name the culprit', () => {
     ['an unknown model_type', () => bad((d) => editConfig(d, (c) => (c['model_type'] = 'mistral'))), /unknown model_type 'mistral'/],
     ['a routing layer out of range', () => bad((d) => editConfig(d, (c) => (c['routing_layers'] = [2, 9]))), /routing layer 9 is out of range 0\.\.3/],
     ['a missing tensor', () => bad((d) => dropTensor(d, 'model.layers.1.mlp.up_proj.weight')), /tensor 'model\.layers\.1\.mlp\.up_proj\.weight' is missing/],
-    ['a tensor of the wrong shape', () => bad((d) => dropTensor(d, 'model.layers.3.router.router_head.weight', [2, 64])), /tensor 'model\.layers\.3\.router\.router_head\.weight' has shape \[2, 64\], expected \[1, 64\]/],
-    ['a truncated weights file', () => bad((d) => writeFileSync(join(d, 'model.safetensors'), readFileSync(join(d, 'model.safetensors')).subarray(0, 20000))), /model\.safetensors: tensor '.*' data does not match its shape/],
+    [
+      'a tensor of the wrong shape',
+      () => bad((d) => dropTensor(d, 'model.layers.3.router.router_head.weight', [2, 64])),
+      /tensor 'model\.layers\.3\.router\.router_head\.weight' has shape \[2, 64\], expected \[1, 64\]/,
+    ],
+    [
+      'a truncated weights file',
+      () => bad((d) => writeFileSync(join(d, 'model.safetensors'), readFileSync(join(d, 'model.safetensors')).subarray(0, 20000))),
+      /model\.safetensors: tensor '.*' data does not match its shape/,
+    ],
   ])('%s', (_what, make, pattern) => {
     const r = flexibench(['generate', '--model', make(), '--bos', '--max-new-tokens', '1'], { FLEXIBENCH_CACHE_DIR: join(work, 'cache') });
     expect(r.status).toBe(1);

@@ -3,7 +3,6 @@
  * every item, and a seed gives the same items everywhere (pinned by a digest of the items).
  */
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { additionItems, productItems } from '../datasets/generators/arithmetic.ts';
 import { fnv1a32, isEvaluationPair, isEvaluationSequence } from '../datasets/generators/holdout.ts';
@@ -13,9 +12,7 @@ import { loadText } from '../datasets/load.ts';
 import { expandSuite } from '../src/suites/expand.ts';
 import { listSuites, loadTaskSpec } from '../src/suites/spec.ts';
 import { SeededRandom } from '../src/seeded-random.ts';
-
-const repoRoot = path.resolve(import.meta.dirname, '..');
-const dataDir = process.env.FLEXIBENCH_DATA_DIR ?? path.resolve(repoRoot, '../shared/datasets');
+import { DATA_DIR as dataDir } from './shared-paths.ts';
 
 const digest = (value: unknown): string => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 
@@ -117,12 +114,22 @@ describe('repetition', () => {
 describe('passages', () => {
   const corpus = loadText('tinyshakespeare', 'text', dataDir);
   const cut = Math.floor(corpus.length * 0.9);
-  const tail = corpus.slice(corpus.indexOf('\n', cut - 1) + 1).split(/\s+/).filter(Boolean).join(' ');
+  const tail = corpus
+    .slice(corpus.indexOf('\n', cut - 1) + 1)
+    .split(/\s+/)
+    .filter(Boolean)
+    .join(' ');
   const head = corpus.slice(0, cut).split(/\s+/).filter(Boolean).join(' ');
 
   it('come from the start of a line in the last 10% of the corpus', () => {
     const items = passageItems(corpus, { continuation_words: 24 }, 1000501, 200, 'test');
-    const lineStarts = new Set(corpus.slice(cut).split('\n').map((l) => l.split(/\s+/).filter(Boolean).join(' ')).filter(Boolean));
+    const lineStarts = new Set(
+      corpus
+        .slice(cut)
+        .split('\n')
+        .map((l) => l.split(/\s+/).filter(Boolean).join(' '))
+        .filter(Boolean),
+    );
     for (const { passage, continuation } of items) {
       const words = passage.split(' ');
       expect(words.length).toBeGreaterThanOrEqual(8);

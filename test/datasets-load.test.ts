@@ -11,9 +11,8 @@ import { loadRows, loadText, sha256Hex } from '../datasets/load.ts';
 import { listDatasets, loadManifest } from '../datasets/manifest.ts';
 import { type Fetch, pullDataset } from '../datasets/pull.ts';
 import { UserError } from '../src/errors.ts';
+import { DATA_DIR as dataDir } from './shared-paths.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '..');
-const dataDir = process.env.FLEXIBENCH_DATA_DIR ?? path.resolve(repoRoot, '../shared/datasets');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'flexibench-data-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -82,7 +81,9 @@ describe('missing or corrupt files', () => {
     const bytes = readFileSync(path.join(dataDir, 'xsum/test.jsonl'));
     bytes[100] = bytes[100] === 0x61 ? 0x62 : 0x61;
     writeFileSync(path.join(dir, 'xsum/test.jsonl'), bytes);
-    expect(() => loadRows('xsum', 'test', dir)).toThrow(/^datasets: xsum\/test\.jsonl in .* has sha256 [0-9a-f]{12}…, expected 222619561590… \(corrupt or a different version\)/);
+    expect(() => loadRows('xsum', 'test', dir)).toThrow(
+      /^datasets: xsum\/test\.jsonl in .* has sha256 [0-9a-f]{12}…, expected 222619561590… \(corrupt or a different version\)/,
+    );
   });
 
   it('an unknown split names the ones there are', () => {

@@ -107,8 +107,21 @@ describe('flexibench export-patterns', () => {
     await buildStudy(db);
     // A second suite at another threshold, with a stored config the card can find a source for.
     const copyConfig = { name: 'copy', source: { kind: 'generator', generator: 'passages', seed: 1000101, options: { corpus: 'tinyshakespeare' } } };
-    const { runId: copyRun } = await db.ensureRun(identity({ suite: 'copy', suiteConfigHash: 'cfg-copy', threshold: 0.3, limit: 2 }), metadata({ suiteConfig: copyConfig }));
-    await db.writeSample(copyRun, sample('p1', { docIndex: 4, metrics: { exact_match: 1 } }), tokensFromMasks([[1, 0, 0], [0, 1, 0]], [[1, 1, 1]]));
+    const { runId: copyRun } = await db.ensureRun(
+      identity({ suite: 'copy', suiteConfigHash: 'cfg-copy', threshold: 0.3, limit: 2 }),
+      metadata({ suiteConfig: copyConfig }),
+    );
+    await db.writeSample(
+      copyRun,
+      sample('p1', { docIndex: 4, metrics: { exact_match: 1 } }),
+      tokensFromMasks(
+        [
+          [1, 0, 0],
+          [0, 1, 0],
+        ],
+        [[1, 1, 1]],
+      ),
+    );
     await db.finishRun(copyRun);
     // A run that stored nothing yet.
     await db.ensureRun(identity({ suite: 'empty', suiteConfigHash: 'cfg-empty' }), metadata({ suiteConfig: null }));
@@ -154,13 +167,19 @@ describe('flexibench export-patterns', () => {
     expect(readdirSync(dir).sort()).toEqual(studyFolder);
   });
 
-  it('the Parquet files have the documented columns and types, in the schemas\' order', async () => {
+  it("the Parquet files have the documented columns and types, in the schemas' order", async () => {
     const describeOf = async (table: string): Promise<string[][]> =>
       (await query(`DESCRIBE SELECT * FROM ${parquet(out, table)}`)).map((r) => [String(r.column_name), String(r.column_type)]);
     expect(await describeOf('tokens')).toEqual(TOKEN_COLUMNS);
     expect(await describeOf('samples')).toEqual(SAMPLE_COLUMNS);
-    for (const [name, columns] of [['tokens', TOKEN_COLUMNS], ['samples', SAMPLE_COLUMNS]] as const) {
-      const schema = JSON.parse(readFileSync(join(out, 'schema', `${name}.schema.json`), 'utf8')) as { properties: Record<string, unknown>; required: string[] };
+    for (const [name, columns] of [
+      ['tokens', TOKEN_COLUMNS],
+      ['samples', SAMPLE_COLUMNS],
+    ] as const) {
+      const schema = JSON.parse(readFileSync(join(out, 'schema', `${name}.schema.json`), 'utf8')) as {
+        properties: Record<string, unknown>;
+        required: string[];
+      };
       expect(Object.keys(schema.properties)).toEqual(columns.map((c) => c[0]));
       expect(schema.required).toEqual(columns.map((c) => c[0]));
     }
@@ -174,14 +193,18 @@ describe('flexibench export-patterns', () => {
     expect(await query(`SELECT * FROM ${parquet(out, 'tokens')}`)).toEqual(dbTokens);
     expect(await query(`SELECT * FROM ${parquet(out, 'samples')}`)).toEqual(dbSamples);
     // Several runs of one suite stay apart, and full rows have every layer and no decisions.
-    const perRun = await query(`SELECT suite, variant, threshold, model_hash, count(DISTINCT run_id) AS runs FROM ${parquet(out, 'samples')} GROUP BY ALL ORDER BY ALL`);
+    const perRun = await query(
+      `SELECT suite, variant, threshold, model_hash, count(DISTINCT run_id) AS runs FROM ${parquet(out, 'samples')} GROUP BY ALL ORDER BY ALL`,
+    );
     expect(perRun.map((r) => [r.suite, r.variant, r.threshold, r.model_hash, r.runs])).toEqual([
       ['arith', 'flexidepth', 0.5, 'model-1', '1'],
       ['arith', 'flexidepth', 0.5, 'model-2', '1'],
       ['arith', 'full', 0.5, 'model-1', '1'],
       ['copy', 'flexidepth', 0.3, 'model-1', '1'],
     ]);
-    const full = await query(`SELECT bool_and(layers_used = layers_total AND len(mask) = 0 AND len(gates) = 0) AS ok FROM ${parquet(out, 'tokens')} WHERE variant = 'full'`);
+    const full = await query(
+      `SELECT bool_and(layers_used = layers_total AND len(mask) = 0 AND len(gates) = 0) AS ok FROM ${parquet(out, 'tokens')} WHERE variant = 'full'`,
+    );
     expect(full[0]?.ok).toBe(true);
   });
 
@@ -207,7 +230,12 @@ describe('flexibench export-patterns', () => {
     ];
     for (const row of broken) expect(tokens(row)).toBe(false);
     const done = sampleRows[0] as Row;
-    for (const row of [{ ...done, status: 'ok' }, { ...done, metrics: { accuracy: 1 } }, { ...done, routing_layers: [-1] }]) expect(samples(row)).toBe(false);
+    for (const row of [
+      { ...done, status: 'ok' },
+      { ...done, metrics: { accuracy: 1 } },
+      { ...done, routing_layers: [-1] },
+    ])
+      expect(samples(row)).toBe(false);
   });
 
   it('exporting the same study again gives byte-identical Parquet files (also over --force)', () => {
@@ -235,17 +263,26 @@ describe('flexibench export-patterns', () => {
     expect(header.size_categories).toEqual(['n<1K']);
     expect(header.tags).toContain('flexidepth');
 
-    expect(body).toContain('| copy | `cfg-copy` | generator passages over tinyshakespeare, seed 1000101 (https://github.com/karpathy/char-rnn) | public domain text | 1 | 3 |');
+    expect(body).toContain(
+      '| copy | `cfg-copy` | generator passages over tinyshakespeare, seed 1000101 (https://github.com/karpathy/char-rnn) | public domain text | 1 | 3 |',
+    );
     expect(body).toContain('| arith | `cfg-1` | unknown (the run stored no suite config) |');
     expect(body).toContain('flexibench run --model models/test-6l --suites copy --variants flexidepth --limit 2 --seed 0 --threshold 0.3');
     expect(body).toContain('flexibench run --model models/test-6l --suites arith --variants full --seed 0 --threshold 0.5');
     expect(body).toContain(`flexibench export-patterns --db ${study} --out ${out}\n`);
     expect(body).toContain('produce the token at position p + 1');
     // Every field of both schemas, with the type of the written file and the schema's description.
-    for (const [name, columns] of [['tokens', TOKEN_COLUMNS], ['samples', SAMPLE_COLUMNS]] as const) {
+    for (const [name, columns] of [
+      ['tokens', TOKEN_COLUMNS],
+      ['samples', SAMPLE_COLUMNS],
+    ] as const) {
       const schema = JSON.parse(readFileSync(join(out, 'schema', `${name}.schema.json`), 'utf8')) as { properties: Record<string, { description: string }> };
       for (const [column, type] of columns) {
-        const description = (schema.properties[column]?.description ?? '').replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('|', '\\|');
+        const description = (schema.properties[column]?.description ?? '')
+          .replaceAll('&', '&amp;')
+          .replaceAll('<', '&lt;')
+          .replaceAll('>', '&gt;')
+          .replaceAll('|', '\\|');
         expect(description.length).toBeGreaterThan(0);
         expect(body).toContain(`| \`${column}\` | \`${type}\` | ${description} |`);
       }
@@ -280,7 +317,7 @@ describe('flexibench export-patterns', () => {
   it('--help prints the usage line', () => {
     const r = flexibench(['export-patterns', '--help']);
     expect(r.status).toBe(0);
-    expect(r.stdout).toBe('usage: flexibench export-patterns --db FILE --out DIR [--suites a,b,...] [--force]\n');
+    expect(r.stdout.split('\n')[0]).toBe('Usage: flexibench export-patterns --db <FILE> --out <DIR> [options]');
   });
 
   it('missing --db or --out, or an empty --suites: one line, exit 1, nothing written', () => {
@@ -288,7 +325,7 @@ describe('flexibench export-patterns', () => {
     expectRefused(['--out', target], 'export-patterns: missing required option --db', target);
     expectRefused(['--db', study], 'export-patterns: missing required option --out', target);
     expectRefused(['--db', study, '--out', target, '--suites', ','], 'export-patterns: --suites needs at least one suite name', target);
-    expectRefused(['--db', study, '--out', target, '--bogus'], /^flexibench: export-patterns: Unknown option '--bogus'/, target);
+    expectRefused(['--db', study, '--out', target, '--bogus'], /^flexibench: export-patterns: unknown option '--bogus'/, target);
   });
 
   it('a database that is not a study, or is missing: one line, exit 1, nothing written, file untouched', async () => {
@@ -305,7 +342,11 @@ describe('flexibench export-patterns', () => {
     conn.closeSync();
     instance.closeSync();
     const before = readFileSync(foreign);
-    expectRefused(['--db', foreign, '--out', target], /not a flexibench study database \(a DuckDB database without a schema_version table; it holds orders\)\n$/, target);
+    expectRefused(
+      ['--db', foreign, '--out', target],
+      /not a flexibench study database \(a DuckDB database without a schema_version table; it holds orders\)\n$/,
+      target,
+    );
     expect(readFileSync(foreign).equals(before)).toBe(true);
 
     const missing = join(dir, 'missing.duckdb');
@@ -319,7 +360,11 @@ describe('flexibench export-patterns', () => {
     await (await StudyDb.open(empty)).close();
     expectRefused(['--db', empty, '--out', target], `${empty}: the study has no runs; nothing to export`, target);
     expectRefused(['--db', study, '--out', target, '--suites', 'empty'], `${study}: no samples in suite empty; nothing to export`, target);
-    expectRefused(['--db', study, '--out', target, '--suites', 'copy,nope'], "export-patterns: unknown suite 'nope' in --suites (the study has: arith, copy, empty)", target);
+    expectRefused(
+      ['--db', study, '--out', target, '--suites', 'copy,nope'],
+      "export-patterns: unknown suite 'nope' in --suites (the study has: arith, copy, empty)",
+      target,
+    );
     expect(readFileSync(study).equals(studyBytes)).toBe(true);
   });
 
@@ -329,7 +374,9 @@ describe('flexibench export-patterns', () => {
     writeFileSync(join(taken, 'mine.txt'), 'keep me\n');
     const r = flexibench(['export-patterns', '--db', study, '--out', taken]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe(`flexibench: ${taken}: folder exists and is not empty (1 entries); choose another export-patterns --out or pass --force to replace it\n`);
+    expect(r.stderr).toBe(
+      `flexibench: ${taken}: folder exists and is not empty (1 entries); choose another export-patterns --out or pass --force to replace it\n`,
+    );
     expect(readdirSync(taken)).toEqual(['mine.txt']);
     expect(readdirSync(outRoot).filter((n) => n.includes('.partial-'))).toEqual([]);
 

@@ -80,7 +80,7 @@ describe('bad options', () => {
     [['--bos', '--variant', 'half'], /--variant must be one of full, flexidepth/],
     [['--bos', '--threshold', 'x'], /--threshold must be a number/],
     [['--max-new-tokens', '3'], /give --prompt TEXT, --bos, or both/],
-    [['--bos', '--frobnicate'], /Unknown option '--frobnicate'/],
+    [['--bos', '--frobnicate'], /^flexibench: generate: unknown option '--frobnicate'\n$/],
   ])('%j', (args, pattern) => {
     const r = flexibench(['generate', '--model', model, ...args], env);
     expect(r.status).toBe(1);
@@ -93,12 +93,16 @@ describe('bench --json', () => {
   it('reports both variants from interleaved runs, with stdout holding only the JSON', () => {
     const r = flexibench(['bench', '--model', model, '--tokens', '8', '--rounds', '2', '--json'], env);
     expect(r.status, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout) as Record<string, { runs: number[]; decode_tokens_per_s: number; layers_used_mean: number }> & { decode_speed_ratio: number };
+    const doc = JSON.parse(r.stdout) as Record<string, { runs: number[]; decode_tokens_per_s: number; layers_used_mean: number }> & {
+      decode_speed_ratio: number;
+    };
     expect(doc['full']!.runs).toHaveLength(2);
     expect(doc['flexidepth']!.runs).toHaveLength(2);
     expect(doc['full']!.layers_used_mean).toBe(4);
     expect(doc['flexidepth']!.layers_used_mean).toBeLessThan(4);
-    expect(doc.decode_speed_ratio).toBeCloseTo(doc['flexidepth']!.decode_tokens_per_s / doc['full']!.decode_tokens_per_s, 10);
+    // Each variant's figure is the median of its rounds (two rounds: their mean).
+    for (const v of ['full', 'flexidepth']) expect(doc[v]!.decode_tokens_per_s).toBeCloseTo((doc[v]!.runs[0]! + doc[v]!.runs[1]!) / 2, 6);
+    expect(Number.isFinite(doc.decode_speed_ratio) && doc.decode_speed_ratio > 0).toBe(true);
     expect(r.stderr).toMatch(/round 2\/2 flexidepth/);
   });
 });

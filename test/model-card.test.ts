@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { flexibench } from './cli.ts';
+import { DATA_DIR as dataDir } from './shared-paths.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MODEL = join(ROOT, 'models/flexidepth-ref');
 const PYTHON = '/usr/bin/python3';
 const CARD = join(ROOT, 'training/model_card.py');
 const work = mkdtempSync(join(tmpdir(), 'fb-card-'));
-const dataDir = process.env['FLEXIBENCH_DATA_DIR'] ?? resolve(ROOT, '../shared/datasets');
 const env = { FLEXIBENCH_CACHE_DIR: join(work, 'cache') };
 const summaryPath = join(work, 'card-summary.json');
 

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { TextTokenizer } from '../src/tokenizer/tokenizer.ts';
 import { flexibench } from './cli.ts';
 import { queryStudyFile } from './store-fixtures.ts';
+import { DATA_DIR } from './shared-paths.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MODEL = join(ROOT, 'models/flexidepth-ref');
@@ -42,12 +43,19 @@ describe.skipIf(!hasTorch)('reference model: ONNX engine = PyTorch', () => {
     let skipped = 0;
     for (const prompt of PROMPTS) {
       const want = JSON.parse(
-        execFileSync(PYTHON, [join(ROOT, 'training/reference_forward.py'), '--model', MODEL, '--variant', variant, '--prompt', prompt, '--max-new-tokens', '24'], { encoding: 'utf8' }),
+        execFileSync(
+          PYTHON,
+          [join(ROOT, 'training/reference_forward.py'), '--model', MODEL, '--variant', variant, '--prompt', prompt, '--max-new-tokens', '24'],
+          { encoding: 'utf8' },
+        ),
       ) as Positions;
       const r = flexibench(['generate', '--model', MODEL, '--variant', variant, '--prompt', prompt, '--max-new-tokens', '24', '--json'], env);
       expect(r.status, r.stderr).toBe(0);
       const got = JSON.parse(r.stdout) as Positions;
-      expect(got.tokens.map((t) => t.id), prompt).toEqual(want.tokens.map((t) => t.id));
+      expect(
+        got.tokens.map((t) => t.id),
+        prompt,
+      ).toEqual(want.tokens.map((t) => t.id));
       got.tokens.forEach((t, i) => {
         const w = want.tokens[i]!;
         expect(t.gates).toHaveLength(w.gates.length);
@@ -67,15 +75,18 @@ describe.skipIf(!hasTorch)('reference model: ONNX engine = PyTorch', () => {
     if (variant === 'flexidepth') expect(decided - skipped).toBeGreaterThan(0);
   });
 
-  it('the tokenizer gives the Python trainer\'s ids', () => {
+  it("the tokenizer gives the Python trainer's ids", () => {
     const texts = [
       ...PROMPTS,
-      ...readFileSync(join(ROOT, 'tasks/FORMATS.md'), 'utf8').split('\n').filter((l) => l.trim()),
+      ...readFileSync(join(ROOT, 'tasks/FORMATS.md'), 'utf8')
+        .split('\n')
+        .filter((l) => l.trim()),
       'h\u00e9llo w\u00f6rld 12\u00bd \u2014 \u201cquotes\u201d \t tabs  double  spaces\n\n',
       '<|user|>\nWhat is 2 + 2?<|end|>\n<|assistant|>\n',
       '1234567890 0.5 -7 +3 1,000,000',
     ];
-    const script = 'import json,sys; sys.path.insert(0, "training"); from tokenizer import Tokenizer; ' +
+    const script =
+      'import json,sys; sys.path.insert(0, "training"); from tokenizer import Tokenizer; ' +
       `t = Tokenizer.load("${MODEL}/tokenizer.json"); print(json.dumps([t.encode(x) for x in json.load(sys.stdin)]))`;
     const want = JSON.parse(execFileSync(PYTHON, ['-c', script], { cwd: ROOT, input: JSON.stringify(texts), encoding: 'utf8' })) as number[][];
     const tok = TextTokenizer.load(MODEL);
@@ -86,9 +97,12 @@ describe.skipIf(!hasTorch)('reference model: ONNX engine = PyTorch', () => {
 describe('flexibench run defaults to the reference model', () => {
   it('stores a study of the committed model when --model is not given', async () => {
     const db = join(work, 'default.duckdb');
-    const r = flexibench(['run', '--suites', 'addition', '--limit', '2', '--db', db, '--workers', '1', '--data-dir', join(ROOT, '../shared/datasets')], env);
+    const r = flexibench(['run', '--suites', 'addition', '--limit', '2', '--db', db, '--workers', '1', '--data-dir', DATA_DIR], env);
     expect(r.status, r.stderr).toBe(0);
-    const rows = await queryStudyFile(db, 'SELECT r.model_dir, r.variant, count(*) AS n FROM runs r JOIN samples s USING (run_id) GROUP BY ALL ORDER BY r.variant');
+    const rows = await queryStudyFile(
+      db,
+      'SELECT r.model_dir, r.variant, count(*) AS n FROM runs r JOIN samples s USING (run_id) GROUP BY ALL ORDER BY r.variant',
+    );
     expect(rows).toEqual([
       { model_dir: MODEL, variant: 'flexidepth', n: '2' },
       { model_dir: MODEL, variant: 'full', n: '2' },

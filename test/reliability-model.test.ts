@@ -9,14 +9,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { UserError } from '../src/errors.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { generate, promptContextProblem } from '../src/model/generate.ts';
-import { cachedGraphPath } from '../src/model/graph-cache.ts';
+import { buildOrReuseGraph } from '../src/model/graph-cache.ts';
 import { readSafetensorsFile } from '../src/model/safetensors.ts';
 import { requireExecutionProvider, type DecoderSession } from '../src/model/session.ts';
 import { flexibench } from './cli.ts';
 import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
+import { DATA_DIR as dataDir, STORIES260K as STORIES, hasStories260K } from './shared-paths.ts';
 
 const REFERENCE = resolve(import.meta.dirname, '../models/flexidepth-ref');
-const STORIES = resolve(import.meta.dirname, '../../shared/models/stories260K');
 const work = mkdtempSync(join(tmpdir(), 'fb-rel-model-'));
 const model = join(work, 'ddllama');
 const cache = join(work, 'cache');
@@ -24,7 +24,12 @@ const env = { FLEXIBENCH_CACHE_DIR: cache };
 
 const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 /** Every file in `dir` (a checkpoint: no subfolders) with its hash: what "unchanged" is compared on. */
-const snapshot = (dir: string): Record<string, string> => Object.fromEntries(readdirSync(dir).sort().map((f) => [f, sha(join(dir, f))]));
+const snapshot = (dir: string): Record<string, string> =>
+  Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((f) => [f, sha(join(dir, f))]),
+  );
 const graphsIn = (root: string): string[] => (existsSync(join(root, 'graphs')) ? readdirSync(join(root, 'graphs')).sort() : []);
 const oneLine = (stderr: string): string => {
   expect(stderr.split('\n')).toHaveLength(2); // the line and the empty string after its newline
@@ -82,8 +87,12 @@ describe('non-finite weights', () => {
     const bf16 = join(work, 'b.safetensors');
     write(f16, 'F16', [0x3c00, 0x7e00]); // 1, NaN
     write(bf16, 'BF16', [0x3f80, 0xff80]); // 1, -Inf
-    expect(() => readSafetensorsFile(f16)).toThrow(new UserError(`${f16}: tensor 'w' holds NaN at index 1; the checkpoint is damaged (re-export or re-download it)`));
-    expect(() => readSafetensorsFile(bf16)).toThrow(new UserError(`${bf16}: tensor 'w' holds -Infinity at index 1; the checkpoint is damaged (re-export or re-download it)`));
+    expect(() => readSafetensorsFile(f16)).toThrow(
+      new UserError(`${f16}: tensor 'w' holds NaN at index 1; the checkpoint is damaged (re-export or re-download it)`),
+    );
+    expect(() => readSafetensorsFile(bf16)).toThrow(
+      new UserError(`${bf16}: tensor 'w' holds -Infinity at index 1; the checkpoint is damaged (re-export or re-download it)`),
+    );
     write(f16, 'F16', [0x3c00, 0x7bff]); // 1, 65504 (the largest finite half)
     write(bf16, 'BF16', [0x3f80, 0x7f7f]); // 1, the largest finite bfloat16
     expect(Array.from(readSafetensorsFile(f16).get('w')!.data)).toEqual([1, 65504]);
@@ -91,7 +100,10 @@ describe('non-finite weights', () => {
   });
 });
 
-const cudaHere = await requireExecutionProvider('cuda').then(() => true, () => false);
+const cudaHere = await requireExecutionProvider('cuda').then(
+  () => true,
+  () => false,
+);
 
 describe.skipIf(cudaHere)('--ep cuda without CUDA', () => {
   it.each([
@@ -104,7 +116,9 @@ describe.skipIf(cudaHere)('--ep cuda without CUDA', () => {
     // run: no study file was started either.
     expect(existsSync(join(work, 'cuda-run', 'study.duckdb'))).toBe(false);
     expect(r.status).toBe(1);
-    expect(oneLine(r.stderr)).toMatch(/^flexibench: --ep cuda: the CUDA execution provider is not available \(.+\); use --ep cpu, or install onnxruntime-node with CUDA \(/);
+    expect(oneLine(r.stderr)).toMatch(
+      /^flexibench: --ep cuda: the CUDA execution provider is not available \(.+\); use --ep cpu, or install onnxruntime-node with CUDA \(/,
+    );
     expect(r.stdout).toBe('');
     expect(graphsIn(root)).toEqual([]);
   });
@@ -112,12 +126,15 @@ describe.skipIf(cudaHere)('--ep cuda without CUDA', () => {
 
 describe('prompt longer than the context', () => {
   // The random checkpoint has 256 positions and a character tokenizer: BOS + one id per character.
-  const gen = (prompt: string, more: string[] = []) => flexibench(['generate', '--model', model, '--prompt', prompt, ...more], { FLEXIBENCH_CACHE_DIR: join(work, 'long') });
+  const gen = (prompt: string, more: string[] = []) =>
+    flexibench(['generate', '--model', model, '--prompt', prompt, ...more], { FLEXIBENCH_CACHE_DIR: join(work, 'long') });
 
   it('generate names the token count and the context in one line, before building the graph', () => {
     const r = gen('a'.repeat(300), ['--max-new-tokens', '2']);
     expect(r.status).toBe(1);
-    expect(oneLine(r.stderr)).toBe(`flexibench: generate: --prompt: the prompt has 301 tokens, more than the model's 256 positions (max_position_embeddings in ${join(model, 'config.json')}); shorten the prompt`);
+    expect(oneLine(r.stderr)).toBe(
+      `flexibench: generate: --prompt: the prompt has 301 tokens, more than the model's 256 positions (max_position_embeddings in ${join(model, 'config.json')}); shorten the prompt`,
+    );
     const full = gen('a'.repeat(255), ['--max-new-tokens', '2']);
     expect(full.status).toBe(1);
     expect(oneLine(full.stderr)).toMatch(/the prompt has 256 tokens, all of the model's 256 positions, leaving none to generate/);
@@ -127,9 +144,15 @@ describe('prompt longer than the context', () => {
     expect(noNew.status, noNew.stderr).toBe(0);
   });
 
-  it('the engine throws the same one-line UserError (run stores it as the failed sample\'s reason)', async () => {
+  it("the engine throws the same one-line UserError (run stores it as the failed sample's reason)", async () => {
     const session = { config: { maxPositionEmbeddings: 8 } } as unknown as DecoderSession;
-    await expect(generate(session, Array.from({ length: 9 }, () => 5), { maxNewTokens: 1 })).rejects.toThrow(new UserError("the prompt has 9 tokens, more than the model's 8 positions"));
+    await expect(
+      generate(
+        session,
+        Array.from({ length: 9 }, () => 5),
+        { maxNewTokens: 1 },
+      ),
+    ).rejects.toThrow(new UserError("the prompt has 9 tokens, more than the model's 8 positions"));
     expect(promptContextProblem(8, 0, 8)).toBeNull();
     expect(promptContextProblem(7, 5, 8)).toBeNull();
   });
@@ -155,8 +178,26 @@ describe('damaged cached graph', () => {
 
     // run opens graphs in worker threads: the check happens before they start.
     truncateSync(file, 1000);
-    const dataDir = process.env['FLEXIBENCH_DATA_DIR'] ?? resolve(import.meta.dirname, '../../shared/datasets');
-    const run = flexibench(['run', '--model', model, '--variants', 'full', '--suites', 'copy', '--limit', '1', '--workers', '1', '--db', join(work, 'cache-run.duckdb'), '--data-dir', dataDir], { FLEXIBENCH_CACHE_DIR: root });
+    const run = flexibench(
+      [
+        'run',
+        '--model',
+        model,
+        '--variants',
+        'full',
+        '--suites',
+        'copy',
+        '--limit',
+        '1',
+        '--workers',
+        '1',
+        '--db',
+        join(work, 'cache-run.duckdb'),
+        '--data-dir',
+        dataDir,
+      ],
+      { FLEXIBENCH_CACHE_DIR: root },
+    );
     expect(run.status, run.stderr).toBe(0);
     expect(run.stderr.split('\n')[0]).toMatch(new RegExp(`^flexibench: rebuilding cached graph ${file}: not a valid ONNX model`));
     expect(sha(file)).toBe(good);
@@ -169,13 +210,15 @@ describe('damaged cached graph', () => {
     const notices: string[] = [];
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (notices.push(String(chunk)), true));
     try {
-      const file = cachedGraphPath(ckpt, 'full', root, 0);
+      const file = buildOrReuseGraph(ckpt, 'full', root, 0);
       const data = `${file}.data`;
       const good = sha(data);
       truncateSync(data, 100);
-      expect(cachedGraphPath(ckpt, 'full', root, 0)).toBe(file);
+      expect(buildOrReuseGraph(ckpt, 'full', root, 0)).toBe(file);
       expect(sha(data)).toBe(good);
-      expect(notices).toEqual([expect.stringMatching(/rebuilding cached graph .*: its external data file .*\.onnx\.data is truncated \(100 bytes, \d+ needed\)\n$/)]);
+      expect(notices).toEqual([
+        expect.stringMatching(/rebuilding cached graph .*: its external data file .*\.onnx\.data is truncated \(100 bytes, \d+ needed\)\n$/),
+      ]);
       expect(graphsIn(root)).toEqual([`${file.split('/').at(-1)}`, `${file.split('/').at(-1)}.data`]);
     } finally {
       spy.mockRestore();
@@ -183,7 +226,7 @@ describe('damaged cached graph', () => {
   });
 });
 
-describe('import-llama2c --out that is not a folder', () => {
+describe.skipIf(!hasStories260K())('import-llama2c --out that is not a folder', () => {
   const args = ['import-llama2c', '--bin', join(STORIES, 'stories260K.bin'), '--tokenizer', join(STORIES, 'tok512.bin'), '--out'];
 
   it('an existing file is refused in one line, even with --force, and kept as it was', () => {

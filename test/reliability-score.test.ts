@@ -13,9 +13,9 @@ import { MAX_LINE_BYTES } from '../harness/commands/score.ts';
 import { editSimilarity } from '../src/scoring/edit-similarity.ts';
 import { lcsIndices } from '../src/scoring/rouge.ts';
 import { flexibench } from './cli.ts';
+import { DATA_DIR } from './shared-paths.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '..');
-const env = { FLEXIBENCH_DATA_DIR: process.env.FLEXIBENCH_DATA_DIR ?? path.resolve(repoRoot, '../shared/datasets') };
+const env = { FLEXIBENCH_DATA_DIR: DATA_DIR };
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'flexibench-reliability-score-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -52,7 +52,7 @@ function fullLine(prediction: (bytes: number) => string, reference: (bytes: numb
 describe('score: a line over the size limit', () => {
   it.each(['xsum', 'copy'])('%s: a 17 MB line is refused with one line naming file and line number', (suite) => {
     const file = path.join(tmp, `huge-${suite}.jsonl`);
-    const big = 'a '.repeat(17 * 1024 * 1024 / 4);
+    const big = 'a '.repeat((17 * 1024 * 1024) / 4);
     const huge = JSON.stringify({ prediction: big, reference: big });
     writeFileSync(file, `${GOOD_LINE}\n${huge}\n${GOOD_LINE}\n`);
     expect(Buffer.byteLength(huge)).toBeGreaterThan(17 * 1024 * 1024); // the fault is really there
@@ -85,9 +85,27 @@ describe('score: a line over the size limit', () => {
   // The costliest lines measured within the limit (each about 1 s on a loaded 2-core machine);
   // before, a 17 MB line crashed ROUGE and ran the copy scorer for minutes.
   const worst: [string, string][] = [
-    ['xsum', fullLine((b) => 'a '.repeat(b / 2), (b) => 'a '.repeat(b / 2))],
-    ['cnndm', fullLine((b) => distinctWords('a b', '\n', b), (b) => distinctWords('a z', '\n', b))],
-    ['copy', fullLine((b) => 'ab'.repeat(b / 2), (b) => 'ba'.repeat(b / 2))],
+    [
+      'xsum',
+      fullLine(
+        (b) => 'a '.repeat(b / 2),
+        (b) => 'a '.repeat(b / 2),
+      ),
+    ],
+    [
+      'cnndm',
+      fullLine(
+        (b) => distinctWords('a b', '\n', b),
+        (b) => distinctWords('a z', '\n', b),
+      ),
+    ],
+    [
+      'copy',
+      fullLine(
+        (b) => 'ab'.repeat(b / 2),
+        (b) => 'ba'.repeat(b / 2),
+      ),
+    ],
   ];
   it.each(worst)('%s: the costliest allowed line scores within seconds', (suite, line) => {
     expect(Buffer.byteLength(line)).toBeLessThanOrEqual(MAX_LINE_BYTES);

@@ -16,12 +16,28 @@ const work = mkdtempSync(join(tmpdir(), 'fb-reliability-'));
 const model = join(work, 'ddllama');
 const env = { FLEXIBENCH_CACHE_DIR: join(work, 'cache') };
 const BIN = fileURLToPath(new URL('../bin/flexibench.js', import.meta.url));
-const run = (db: string, extra: string[] = []): string[] => ['run', '--model', model, '--suites', 'repetition', '--limit', '4', '--db', db, '--workers', '1', ...extra];
+const run = (db: string, extra: string[] = []): string[] => [
+  'run',
+  '--model',
+  model,
+  '--suites',
+  'repetition',
+  '--limit',
+  '4',
+  '--db',
+  db,
+  '--workers',
+  '1',
+  ...extra,
+];
 const study = join(work, 'study.duckdb');
 
 function oneLine(r: CliResult, status: number, pattern: RegExp): void {
   expect(r.status, r.stderr).toBe(status);
-  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('run: flexidepth'));
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('run: flexidepth'));
   expect(lines, r.stderr).toHaveLength(1);
   expect(lines[0]).toMatch(pattern);
 }
@@ -79,7 +95,13 @@ describe('a damaged study is refused before anything is written to it', () => {
     await damage(path);
     expect(await readsBack(path)).toBe(false);
     const before = readFileSync(path);
-    oneLine(flexibench(run(path), env), 1, new RegExp(`^flexibench: ${path}: the study is damaged, table \\w+ does not read back \\(.*${reason.source}.*\\); nothing was written to it\\. Move it aside and rerun with --db NEW\\.duckdb`));
+    oneLine(
+      flexibench(run(path), env),
+      1,
+      new RegExp(
+        `^flexibench: ${path}: the study is damaged, table \\w+ does not read back \\(.*${reason.source}.*\\); nothing was written to it\\. Move it aside and rerun with --db NEW\\.duckdb`,
+      ),
+    );
     oneLine(flexibench(['report', '--db', path], env), 1, new RegExp(`^flexibench: ${path}: cannot read the study, the file is damaged`));
     expect(readFileSync(path).equals(before)).toBe(true);
   });
@@ -90,7 +112,11 @@ describe('a damaged study is refused before anything is written to it', () => {
     expect(await readsBack(path)).toBe(false);
     const before = readFileSync(path);
     for (const args of [run(path), ['report', '--db', path]]) {
-      oneLine(flexibench(args, env), 1, new RegExp(`^flexibench: ${path}: the file is damaged, it does not open \\(IO Error: Corrupt database file: computed checksum`));
+      oneLine(
+        flexibench(args, env),
+        1,
+        new RegExp(`^flexibench: ${path}: the file is damaged, it does not open \\(IO Error: Corrupt database file: computed checksum`),
+      );
     }
     expect(readFileSync(path).equals(before)).toBe(true);
   });
@@ -168,9 +194,11 @@ describe('an interrupted run', () => {
     expect(stored).toBeGreaterThan(0);
     expect(stored).toBeLessThan(120);
     // Whole samples only: every stored sample has all its token rows.
-    const whole = await queryStudyFile<{ n: number; incomplete: number }>(db,
+    const whole = await queryStudyFile<{ n: number; incomplete: number }>(
+      db,
       `SELECT count(*)::INT AS n, count(*) FILTER (WHERE s.prompt_tokens + s.generated_tokens <> (SELECT count(*) FROM tokens t WHERE t.run_id = s.run_id AND t.doc_id = s.doc_id))::INT AS incomplete
-       FROM samples s WHERE status = 'done'`);
+       FROM samples s WHERE status = 'done'`,
+    );
     expect(whole).toEqual([{ n: stored, incomplete: 0 }]);
     const rerun = flexibench(args, env);
     expect(rerun.status, rerun.stderr).toBe(0);

@@ -17,7 +17,8 @@ import { tempDir } from './store-fixtures.ts';
 const SCREENSHOT = join('.cache', 'report-screenshot.png');
 
 function chromiumPath(): string {
-  const found = process.env.FLEXIBENCH_CHROMIUM ?? spawnSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' }).stdout.trim();
+  const found =
+    process.env.FLEXIBENCH_CHROMIUM ?? spawnSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' }).stdout.trim();
   if (found === '') throw new Error("no chromium on PATH: install Debian's chromium (apt-get install chromium) or set FLEXIBENCH_CHROMIUM");
   return found;
 }
@@ -41,7 +42,10 @@ describe('the report in a browser', () => {
     const dir = tempDir('flexibench-browser-');
     const one = join(dir, 'low.duckdb');
     const two = join(dir, 'high.duckdb');
-    for (const [path, threshold] of [[one, 0.5], [two, 0.7]] as const) {
+    for (const [path, threshold] of [
+      [one, 0.5],
+      [two, 0.7],
+    ] as const) {
       const db = await StudyDb.open(path);
       await buildPatternStudy(db, threshold);
       await db.close();

@@ -55,7 +55,9 @@ describe('flexibench report', () => {
     expect(r.status).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe(`${path}: 3 runs, schema version ${SCHEMA_VERSION}`);
-    expect(r.stdout).toMatch(/model-1\s+arith\s+flexidepth@0\.5\s+2 \(\+1 err\)\s+accuracy 0\.500 \[[-\d.]+, [-\d.]+\]; rouge 0\.375 \[[-\d.]+, [-\d.]+\]\s+4\.20\/6\s+40\.0%\s+250\.0\s+100\.0/);
+    expect(r.stdout).toMatch(
+      /model-1\s+arith\s+flexidepth@0\.5\s+2 \(\+1 err\)\s+accuracy 0\.500 \[[-\d.]+, [-\d.]+\]; rouge 0\.375 \[[-\d.]+, [-\d.]+\]\s+4\.20\/6\s+40\.0%\s+250\.0\s+100\.0/,
+    );
     expect(r.stdout).toMatch(/model-1\s+arith\s+full\s+3\s+accuracy 0\.667 .*6\.00\/6\s+-\s+100\.0\s+50\.0/);
     expect(r.stdout).toMatch(/model-1\s+arith\s+rouge\s+2\s+-0\.375 \[[-\d.]+, [-\d.]+\]\s+50\.0%/);
   });
@@ -81,7 +83,11 @@ describe('flexibench report', () => {
     const summary = JSON.parse(r.stdout) as ReportSummary;
     expect(summary.study.dbs.map((d) => d.label)).toEqual(['study', 'second']);
     expect(summary.results.map((x) => [x.study, x.suite, x.variant])).toContainEqual(['second', 'addition', 'flexidepth']);
-    expect(summary.paper.map((p) => p.series)).toEqual(['study · model-1 · flexidepth@0.5', 'study · model-2 · flexidepth@0.5', 'second · model-1 · flexidepth@0.5']);
+    expect(summary.paper.map((p) => p.series)).toEqual([
+      'study · model-1 · flexidepth@0.5',
+      'study · model-2 · flexidepth@0.5',
+      'second · model-1 · flexidepth@0.5',
+    ]);
     const table = flexibench(['report', '--db', path, '--db', second, '--bootstrap-samples', '100']);
     expect(table.stdout).toMatch(/^study\s+model\s+suite\s+variant/m);
   });

@@ -21,18 +21,54 @@ const DIGIT = /^\s*\d$/;
 
 export const PATTERN_DOCS: Record<string, Doc[]> = {
   addition: [
-    { id: 'a1', prompt: ['<|bos|>', 'Question', ':', ' What', ' is', ' ', '3', '4', '7', ' +', ' ', '5', '8', '9', '?', '\n', 'Answer', ':'], generated: [' ', '9', '3', '6', '\n'], reference: '936', metrics: { exact_match: 1 } },
-    { id: 'a2', prompt: ['<|bos|>', 'Question', ':', ' What', ' is', ' ', '1', '0', '2', ' +', ' ', '2', '0', '5', '?', '\n', 'Answer', ':'], generated: [' ', '3', '0', '8', '\n'], reference: '307', metrics: { exact_match: 0 } },
+    {
+      id: 'a1',
+      prompt: ['<|bos|>', 'Question', ':', ' What', ' is', ' ', '3', '4', '7', ' +', ' ', '5', '8', '9', '?', '\n', 'Answer', ':'],
+      generated: [' ', '9', '3', '6', '\n'],
+      reference: '936',
+      metrics: { exact_match: 1 },
+    },
+    {
+      id: 'a2',
+      prompt: ['<|bos|>', 'Question', ':', ' What', ' is', ' ', '1', '0', '2', ' +', ' ', '2', '0', '5', '?', '\n', 'Answer', ':'],
+      generated: [' ', '3', '0', '8', '\n'],
+      reference: '307',
+      metrics: { exact_match: 0 },
+    },
   ],
   copy: [
-    { id: 'c1', prompt: ['<|bos|>', 'Copy', ' the', ' text', ':', ' Why', ',', ' true', '\n', 'Answer', ':'], generated: [' Why', ',', ' true', '\n'], reference: 'Why, true', metrics: { exact_match: 1 } },
-    { id: 'c2', prompt: ['<|bos|>', 'Copy', ' the', ' text', ':', ' O', ' put', ' me', '\n', 'Answer', ':'], generated: [' O', ' pat', ' me', '\n'], reference: 'O put me', metrics: { exact_match: 0 } },
+    {
+      id: 'c1',
+      prompt: ['<|bos|>', 'Copy', ' the', ' text', ':', ' Why', ',', ' true', '\n', 'Answer', ':'],
+      generated: [' Why', ',', ' true', '\n'],
+      reference: 'Why, true',
+      metrics: { exact_match: 1 },
+    },
+    {
+      id: 'c2',
+      prompt: ['<|bos|>', 'Copy', ' the', ' text', ':', ' O', ' put', ' me', '\n', 'Answer', ':'],
+      generated: [' O', ' pat', ' me', '\n'],
+      reference: 'O put me',
+      metrics: { exact_match: 0 },
+    },
   ],
   repetition: [
-    { id: 'r1', prompt: ['<|bos|>', 'Repeat', ' the', ' numbers', ':', ' ', '7', ' ', '4', '2', '\n', 'Answer', ':'], generated: [' ', '7', ' ', '4', '2', '\n'], reference: '7 42', metrics: { exact_match: 1 } },
+    {
+      id: 'r1',
+      prompt: ['<|bos|>', 'Repeat', ' the', ' numbers', ':', ' ', '7', ' ', '4', '2', '\n', 'Answer', ':'],
+      generated: [' ', '7', ' ', '4', '2', '\n'],
+      reference: '7 42',
+      metrics: { exact_match: 1 },
+    },
   ],
   xsum: [
-    { id: 'x1', prompt: ['<|bos|>', 'Article', ':', ' Rain', ' fell', '.', '\n', 'Summary', ':'], generated: [' It', ' rained', '.', '\n'], reference: 'It rained.', metrics: { rouge1: 1 } },
+    {
+      id: 'x1',
+      prompt: ['<|bos|>', 'Article', ':', ' Rain', ' fell', '.', '\n', 'Summary', ':'],
+      generated: [' It', ' rained', '.', '\n'],
+      reference: 'It rained.',
+      metrics: { rouge1: 1 },
+    },
   ],
 };
 

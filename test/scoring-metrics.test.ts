@@ -6,7 +6,7 @@ import { bootstrapMean, bootstrapRatio, bootstrapRatioDifference, pairedBootstra
 import { scoreCopy } from '../src/scoring/copy-match.ts';
 import { editSimilarity, levenshtein } from '../src/scoring/edit-similarity.ts';
 import { scoreNumber } from '../src/scoring/number-match.ts';
-import { cutAtStop } from '../src/scoring/stop.ts';
+import { cutAtStop } from '../src/stop-strings.ts';
 import { loadTaskSpec } from '../src/suites/spec.ts';
 import { scoreSample, suiteMetrics } from '../src/suites/score-sample.ts';
 
@@ -84,7 +84,11 @@ describe('paired bootstrap', () => {
 
   it('pairs the resamples: a constant per-item difference has a zero-width interval', () => {
     const base = Array.from({ length: 50 }, (_, i) => (i * 37) % 11);
-    const r = pairedBootstrap(base.map((v) => v + 0.5), base, { samples: 500, seed: 3 });
+    const r = pairedBootstrap(
+      base.map((v) => v + 0.5),
+      base,
+      { samples: 500, seed: 3 },
+    );
     expect(r.difference.ci95[0]).toBeCloseTo(0.5, 12);
     expect(r.difference.ci95[1]).toBeCloseTo(0.5, 12);
     expect(r.a.ci95[1] - r.a.ci95[0]).toBeGreaterThan(0.5);

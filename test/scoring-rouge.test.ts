@@ -3,13 +3,10 @@
  * through its manifest): the long cases carry ROUGE-1.5.5's ground truth with and without
  * stemming; every expected precision, recall and F must be reproduced to 5 decimals.
  */
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadRows } from '../datasets/load.ts';
 import { type RougeType, rougeScores, rougeTokenize } from '../src/scoring/rouge.ts';
-
-const repoRoot = path.resolve(import.meta.dirname, '..');
-const dataDir = process.env.FLEXIBENCH_DATA_DIR ?? path.resolve(repoRoot, '../shared/datasets');
+import { DATA_DIR as dataDir } from './shared-paths.ts';
 
 interface RougeCase {
   id: string;

@@ -108,6 +108,24 @@ export function fullTokens(promptCount: number, generatedCount: number): TokenRe
   }));
 }
 
+/** Routed rows with gates spread over (0, 1): a realistic write load (`routed` gates per position). */
+export function randomTokens(promptCount: number, generatedCount: number, routed: number): TokenRecord[] {
+  return Array.from({ length: promptCount + generatedCount }, (_, position) => {
+    const gates = Array.from({ length: routed }, (_, r) => ((position * 31 + r * 17) % 100) / 100);
+    const mask = gates.map((g) => g > 0.5);
+    return {
+      position,
+      tokenId: position % 32000,
+      text: ` tok${position}`,
+      bytes: utf8(` tok${position}`),
+      phase: position < promptCount ? 'prompt' : 'generated',
+      layersUsed: 16 + mask.filter(Boolean).length,
+      mask,
+      gates,
+    };
+  });
+}
+
 export interface BuiltStudy {
   flex: string;
   full: string;
@@ -127,30 +145,77 @@ export async function buildStudy(db: StudyDb): Promise<BuiltStudy> {
   await db.writeSample(
     flex,
     sample('a', { docIndex: 0, metrics: { accuracy: 1, rouge: 0.5, extracted: '42' }, promptTokens: 3, generatedTokens: 3, prefillMs: 10, decodeMs: 30 }),
-    tokensFromMasks([[1, 1, 1], [1, 0, 1], [0, 0, 1]], [[1, 1, 0], [0, 0, 0], [1, 1, 1]]),
+    tokensFromMasks(
+      [
+        [1, 1, 1],
+        [1, 0, 1],
+        [0, 0, 1],
+      ],
+      [
+        [1, 1, 0],
+        [0, 0, 0],
+        [1, 1, 1],
+      ],
+    ),
   );
   // doc b: producing positions 1, 2 -> layers 6, 3; routed on 3 + 0 of 6.
   await db.writeSample(
     flex,
     sample('b', { docIndex: 1, metrics: { accuracy: 0, rouge: 0.25, extracted: '7' }, promptTokens: 2, generatedTokens: 2, prefillMs: 10, decodeMs: 20 }),
-    tokensFromMasks([[0, 1, 1], [1, 1, 1]], [[0, 0, 0], [1, 1, 1]]),
+    tokensFromMasks(
+      [
+        [0, 1, 1],
+        [1, 1, 1],
+      ],
+      [
+        [0, 0, 0],
+        [1, 1, 1],
+      ],
+    ),
   );
   // doc c failed: neither its metrics, its timings nor its tokens count.
   await db.writeSample(
     flex,
-    sample('c', { docIndex: 2, status: 'error', error: 'boom', metrics: { accuracy: 1, rouge: 1 }, promptTokens: 1, generatedTokens: 1, prefillMs: 1000, decodeMs: 1000 }),
+    sample('c', {
+      docIndex: 2,
+      status: 'error',
+      error: 'boom',
+      metrics: { accuracy: 1, rouge: 1 },
+      promptTokens: 1,
+      generatedTokens: 1,
+      prefillMs: 1000,
+      decodeMs: 1000,
+    }),
     tokensFromMasks([[1, 1, 1]], [[1, 1, 1]]),
   );
 
-  await db.writeSample(full, sample('a', { docIndex: 0, metrics: { accuracy: 1, rouge: 1 }, promptTokens: 3, generatedTokens: 3, prefillMs: 30, decodeMs: 60 }), fullTokens(3, 3));
-  await db.writeSample(full, sample('b', { docIndex: 1, metrics: { accuracy: 1, rouge: 0.5 }, promptTokens: 2, generatedTokens: 2, prefillMs: 20, decodeMs: 40 }), fullTokens(2, 2));
-  await db.writeSample(full, sample('d', { docIndex: 3, metrics: { accuracy: 0, rouge: 0 }, promptTokens: 1, generatedTokens: 1, prefillMs: 10, decodeMs: 20 }), fullTokens(1, 1));
+  await db.writeSample(
+    full,
+    sample('a', { docIndex: 0, metrics: { accuracy: 1, rouge: 1 }, promptTokens: 3, generatedTokens: 3, prefillMs: 30, decodeMs: 60 }),
+    fullTokens(3, 3),
+  );
+  await db.writeSample(
+    full,
+    sample('b', { docIndex: 1, metrics: { accuracy: 1, rouge: 0.5 }, promptTokens: 2, generatedTokens: 2, prefillMs: 20, decodeMs: 40 }),
+    fullTokens(2, 2),
+  );
+  await db.writeSample(
+    full,
+    sample('d', { docIndex: 3, metrics: { accuracy: 0, rouge: 0 }, promptTokens: 1, generatedTokens: 1, prefillMs: 10, decodeMs: 20 }),
+    fullTokens(1, 1),
+  );
 
   // model-2: one doc, producing positions 0, 1 -> layers 3, 6.
   await db.writeSample(
     otherModelFlex,
     sample('a', { docIndex: 0, metrics: { accuracy: 0, rouge: 0.1 }, promptTokens: 1, generatedTokens: 2, prefillMs: 5, decodeMs: 10 }),
-    tokensFromMasks([[0, 0, 0]], [[1, 1, 1], [0, 0, 0]]),
+    tokensFromMasks(
+      [[0, 0, 0]],
+      [
+        [1, 1, 1],
+        [0, 0, 0],
+      ],
+    ),
   );
   await db.finishRun(flex);
   await db.finishRun(full);

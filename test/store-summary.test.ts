@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadReport } from '../reports/report-data.ts';
 import type { StudySummary } from '../reports/summary.ts';
 import { bootstrapMean, pairedBootstrap } from '../src/scoring/bootstrap.ts';
@@ -36,8 +36,21 @@ describe('study summary on a hand-made study', () => {
       [runs.otherModelFlex, 'flexidepth', 'model-2', 1, 0],
     ]);
     const flex = summary.study.runs[0]!;
-    expect(flex).toMatchObject({ suite: 'arith', suite_config_hash: 'cfg-1', seed: 0, limit: null, threshold: 0.5, layers_total: 6, routing_layers: [3, 4, 5] });
-    expect(flex).toMatchObject({ git_revision: 'abc123', execution_provider: 'cpu', threads: { workers: 1, intra_op: 1 }, started_at: '2025-01-02T03:04:05.000Z' });
+    expect(flex).toMatchObject({
+      suite: 'arith',
+      suite_config_hash: 'cfg-1',
+      seed: 0,
+      limit: null,
+      threshold: 0.5,
+      layers_total: 6,
+      routing_layers: [3, 4, 5],
+    });
+    expect(flex).toMatchObject({
+      git_revision: 'abc123',
+      execution_provider: 'cpu',
+      threads: { workers: 1, intra_op: 1 },
+      started_at: '2025-01-02T03:04:05.000Z',
+    });
     expect(flex.generation).toEqual({ max_new_tokens: 8, temperature: 0, stop: ['\n'] });
     expect(flex.ended_at).not.toBeNull();
     expect(summary.study.runs[2]!.ended_at).toBeNull();
@@ -118,10 +131,30 @@ describe('study summary on a hand-made study', () => {
 
 const identityZero = { modelHash: 'm', variant: 'full' as const, suite: 's', suiteConfigHash: 'c', seed: 1, limit: 1, threshold: 0.5, generation: {} };
 const metaZero = {
-  modelDir: 'm', layersTotal: 4, routingLayers: [2, 3], suiteConfig: null, gitRevision: null, packageVersions: {}, hardware: {},
-  executionProvider: 'cpu', threads: {}, startedAt: '2025-01-01T00:00:00Z',
+  modelDir: 'm',
+  layersTotal: 4,
+  routingLayers: [2, 3],
+  suiteConfig: null,
+  gitRevision: null,
+  packageVersions: {},
+  hardware: {},
+  executionProvider: 'cpu',
+  threads: {},
+  startedAt: '2025-01-01T00:00:00Z',
 };
 const sampleZero = {
-  docId: 'x', docIndex: 0, prompt: 'p', output: 'o', reference: 'r', metrics: {}, promptTokens: 1, truncatedTokens: 0, generatedTokens: 1,
-  prefillMs: 0, decodeMs: 0, stopReason: 'eos', status: 'done' as const, error: null,
+  docId: 'x',
+  docIndex: 0,
+  prompt: 'p',
+  output: 'o',
+  reference: 'r',
+  metrics: {},
+  promptTokens: 1,
+  truncatedTokens: 0,
+  generatedTokens: 1,
+  prefillMs: 0,
+  decodeMs: 0,
+  stopReason: 'eos',
+  status: 'done' as const,
+  error: null,
 };

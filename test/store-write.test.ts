@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StudyDb, type TokenRecord } from '../src/store/study-db.ts';
-import { fullTokens, identity, metadata, sample, tempDir, tokensFromMasks } from './store-fixtures.ts';
+import { StudyDb } from '../src/store/study-db.ts';
+import { fullTokens, identity, metadata, randomTokens, sample, tempDir, tokensFromMasks } from './store-fixtures.ts';
 
 async function query(db: StudyDb, sql: string): Promise<Record<string, unknown>[]> {
   // Reads through the store's own connection would need a public query API; a second instance on
@@ -21,21 +21,24 @@ async function query(db: StudyDb, sql: string): Promise<Record<string, unknown>[
   }
 }
 
-function randomTokens(promptCount: number, generatedCount: number, routed: number): TokenRecord[] {
-  return Array.from({ length: promptCount + generatedCount }, (_, position) => {
-    const gates = Array.from({ length: routed }, (_, r) => ((position * 31 + r * 17) % 100) / 100);
-    const mask = gates.map((g) => g > 0.5);
-    return { position, tokenId: position % 32000, text: ` tok${position}`, bytes: new TextEncoder().encode(` tok${position}`), phase: position < promptCount ? 'prompt' : 'generated', layersUsed: 16 + mask.filter(Boolean).length, mask, gates };
-  });
-}
-
 describe('run identity', () => {
   it('is 16 hex digits of a canonical hash: key order does not matter, every field does', async () => {
     const db = await StudyDb.open(join(tempDir(), 'id.duckdb'));
     try {
       const id = db.runId(identity());
       expect(id).toMatch(/^[0-9a-f]{16}$/);
-      const reordered = JSON.parse(JSON.stringify({ generation: { stop: ['\n'], temperature: 0, max_new_tokens: 8 }, threshold: 0.5, limit: null, seed: 0, suiteConfigHash: 'cfg-1', suite: 'arith', variant: 'flexidepth', modelHash: 'model-1' }));
+      const reordered = JSON.parse(
+        JSON.stringify({
+          generation: { stop: ['\n'], temperature: 0, max_new_tokens: 8 },
+          threshold: 0.5,
+          limit: null,
+          seed: 0,
+          suiteConfigHash: 'cfg-1',
+          suite: 'arith',
+          variant: 'flexidepth',
+          modelHash: 'model-1',
+        }),
+      );
       expect(db.runId(reordered)).toBe(id);
       expect(db.runId(identity({ threshold: 0.6 }))).not.toBe(id);
       expect(db.runId(identity({ limit: 10 }))).not.toBe(id);
@@ -73,17 +76,61 @@ describe('StudyDb writes', () => {
   });
 
   it('stores every field of a sample and its tokens', async () => {
-    const tokens = tokensFromMasks([[1, 0, 1], [0, 0, 0]], [[1, 1, 1]]);
-    await db.writeSample(runId, sample('a', { docIndex: 4, metrics: { accuracy: 1, extracted: '42' }, promptTokens: 2, truncatedTokens: 7, generatedTokens: 1, prefillMs: 1.5, decodeMs: 2.5 }), tokens);
+    const tokens = tokensFromMasks(
+      [
+        [1, 0, 1],
+        [0, 0, 0],
+      ],
+      [[1, 1, 1]],
+    );
+    await db.writeSample(
+      runId,
+      sample('a', {
+        docIndex: 4,
+        metrics: { accuracy: 1, extracted: '42' },
+        promptTokens: 2,
+        truncatedTokens: 7,
+        generatedTokens: 1,
+        prefillMs: 1.5,
+        decodeMs: 2.5,
+      }),
+      tokens,
+    );
     const samples = await query(db, 'SELECT * EXCLUDE (written_at, metrics), metrics::VARCHAR AS metrics FROM samples');
     expect(samples).toEqual([
       {
-        run_id: runId, doc_id: 'a', doc_index: 4, prompt: 'prompt of a', output: 'output of a', reference: 'reference of a', prompt_tokens: 2, generated_tokens: 1,
-        prefill_ms: 1.5, truncated_tokens: 7, decode_ms: 2.5, stop_reason: 'eos', status: 'done', error: null, metrics: '{"accuracy":1,"extracted":"42"}',
+        run_id: runId,
+        doc_id: 'a',
+        doc_index: 4,
+        prompt: 'prompt of a',
+        output: 'output of a',
+        reference: 'reference of a',
+        prompt_tokens: 2,
+        generated_tokens: 1,
+        prefill_ms: 1.5,
+        truncated_tokens: 7,
+        decode_ms: 2.5,
+        stop_reason: 'eos',
+        status: 'done',
+        error: null,
+        metrics: '{"accuracy":1,"extracted":"42"}',
       },
     ]);
     const rows = await query(db, 'SELECT * EXCLUDE (bytes), lower(hex(bytes)) AS bytes FROM tokens ORDER BY position');
-    expect(rows).toEqual(tokens.map((t) => ({ run_id: runId, doc_id: 'a', position: t.position, token_id: t.tokenId, text: t.text, phase: t.phase, layers_used: t.layersUsed, mask: t.mask, gates: t.gates, bytes: Buffer.from(t.bytes).toString('hex') })));
+    expect(rows).toEqual(
+      tokens.map((t) => ({
+        run_id: runId,
+        doc_id: 'a',
+        position: t.position,
+        token_id: t.tokenId,
+        text: t.text,
+        phase: t.phase,
+        layers_used: t.layersUsed,
+        mask: t.mask,
+        gates: t.gates,
+        bytes: Buffer.from(t.bytes).toString('hex'),
+      })),
+    );
   });
 
   it('stores a full-variant run with no routed layers', async () => {
@@ -94,7 +141,9 @@ describe('StudyDb writes', () => {
 
   it('splits more tokens than one data chunk holds', async () => {
     await db.writeSample(runId, sample('long'), randomTokens(3000, 2000, 16));
-    expect(await query(db, `SELECT count(*)::INTEGER AS n, max(position) AS last, count(DISTINCT position)::INTEGER AS distinct_positions FROM tokens`)).toEqual([{ n: 5000, last: 4999, distinct_positions: 5000 }]);
+    expect(
+      await query(db, `SELECT count(*)::INTEGER AS n, max(position) AS last, count(DISTINCT position)::INTEGER AS distinct_positions FROM tokens`),
+    ).toEqual([{ n: 5000, last: 4999, distinct_positions: 5000 }]);
   });
 
   it('is atomic: a bad token value leaves neither the sample nor any of its tokens, and the store stays usable', async () => {
@@ -114,7 +163,13 @@ describe('StudyDb writes', () => {
   });
 
   it('refuses token sequences that are not positions 0..n-1, prompt first, and writes nothing', async () => {
-    const gap = tokensFromMasks([[1, 1, 1], [1, 1, 1]], [[1, 1, 1]]);
+    const gap = tokensFromMasks(
+      [
+        [1, 1, 1],
+        [1, 1, 1],
+      ],
+      [[1, 1, 1]],
+    );
     gap[2]!.position = 3;
     await expect(db.writeSample(runId, sample('a'), gap)).rejects.toThrow(/positions must be 0..n-1/);
     const order = tokensFromMasks([[1, 1, 1]], [[1, 1, 1]]);
@@ -134,40 +189,59 @@ describe('StudyDb writes', () => {
 
   it('never duplicates a done document: a second write is ignored', async () => {
     await db.writeSample(runId, sample('a', { output: 'first' }), tokensFromMasks([[1, 1, 1]], [[1, 1, 1]]));
-    await db.writeSample(runId, sample('a', { output: 'second' }), tokensFromMasks([[1, 1, 1]], [[1, 1, 1], [0, 0, 0]]));
+    await db.writeSample(
+      runId,
+      sample('a', { output: 'second' }),
+      tokensFromMasks(
+        [[1, 1, 1]],
+        [
+          [1, 1, 1],
+          [0, 0, 0],
+        ],
+      ),
+    );
     await db.writeSample(runId, sample('a', { output: 'failed later', status: 'error', error: 'x' }), []);
-    expect(await query(db, `SELECT output, status, (SELECT count(*) FROM tokens)::INTEGER AS tokens FROM samples`)).toEqual([{ output: 'first', status: 'done', tokens: 2 }]);
+    expect(await query(db, `SELECT output, status, (SELECT count(*) FROM tokens)::INTEGER AS tokens FROM samples`)).toEqual([
+      { output: 'first', status: 'done', tokens: 2 },
+    ]);
   });
 
   it('replaces an error row, and its tokens, when the document is written again', async () => {
-    await db.writeSample(runId, sample('a', { status: 'error', error: 'timeout', output: '' }), tokensFromMasks([[1, 1, 1], [0, 0, 0], [0, 0, 0]], []));
+    await db.writeSample(
+      runId,
+      sample('a', { status: 'error', error: 'timeout', output: '' }),
+      tokensFromMasks(
+        [
+          [1, 1, 1],
+          [0, 0, 0],
+          [0, 0, 0],
+        ],
+        [],
+      ),
+    );
     expect(await db.completedDocIds(runId)).toEqual(new Set());
     await db.writeSample(runId, sample('a', { status: 'error', error: 'timeout again', output: '' }), tokensFromMasks([[1, 1, 1]], []));
-    await db.writeSample(runId, sample('a', { output: 'done now' }), tokensFromMasks([[1, 1, 1], [0, 1, 0]], [[1, 1, 1]]));
+    await db.writeSample(
+      runId,
+      sample('a', { output: 'done now' }),
+      tokensFromMasks(
+        [
+          [1, 1, 1],
+          [0, 1, 0],
+        ],
+        [[1, 1, 1]],
+      ),
+    );
     expect(await db.completedDocIds(runId)).toEqual(new Set(['a']));
-    expect(await query(db, `SELECT output, status, error, (SELECT count(*) FROM tokens)::INTEGER AS tokens FROM samples`)).toEqual([{ output: 'done now', status: 'done', error: null, tokens: 3 }]);
+    expect(await query(db, `SELECT output, status, error, (SELECT count(*) FROM tokens)::INTEGER AS tokens FROM samples`)).toEqual([
+      { output: 'done now', status: 'done', error: null, tokens: 3 },
+    ]);
   });
 
   it('serializes concurrent writes', async () => {
     await Promise.all(Array.from({ length: 20 }, (_, i) => db.writeSample(runId, sample(`d${i}`, { docIndex: i }), randomTokens(20, 5, 3))));
     expect((await db.completedDocIds(runId)).size).toBe(20);
     expect(await query(db, 'SELECT count(*)::INTEGER AS n FROM tokens')).toEqual([{ n: 500 }]);
-  });
-
-  it('writes a sample of 600 tokens in a few ms', async () => {
-    const N = 40;
-    const tokens = randomTokens(450, 150, 16);
-    const times: number[] = [];
-    for (let i = 0; i < N; i++) {
-      const t = performance.now();
-      await db.writeSample(runId, sample(`s${i}`, { docIndex: i, promptTokens: 450, generatedTokens: 150 }), tokens);
-      times.push(performance.now() - t);
-    }
-    times.sort((a, b) => a - b);
-    const median = times[N >> 1]!;
-    console.log(`writeSample: median ${median.toFixed(2)} ms, min ${times[0]!.toFixed(2)} ms per sample of 600 tokens (16 routed layers)`);
-    // Generous: the test machine is shared; the measured median is printed above.
-    expect(median).toBeLessThan(50);
   });
 });
 

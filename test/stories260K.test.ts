@@ -8,8 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readLlama2cTokenizer } from '../src/model/llama2c.ts';
 import { TextTokenizer } from '../src/tokenizer/tokenizer.ts';
 import { flexibench } from './cli.ts';
+import { DATA_DIR, STORIES260K as SHARED, hasStories260K } from './shared-paths.ts';
 
-const SHARED = resolve(import.meta.dirname, '../../shared/models/stories260K');
 const DOCUMENTED = readFileSync(resolve(import.meta.dirname, 'fixtures/stories260K-greedy.txt'), 'utf8').trimEnd();
 const work = mkdtempSync(join(tmpdir(), 'fb-stories-'));
 const model = join(work, 'stories260K');
@@ -21,7 +21,7 @@ beforeAll(() => {
   expect(r.status).toBe(0);
 });
 
-describe('stories260K', () => {
+describe.skipIf(!hasStories260K())('stories260K', () => {
   it('greedy generation from BOS reproduces llama2.c token for token', () => {
     const r = flexibench(['generate', '--model', model, '--variant', 'full', '--bos', '--max-new-tokens', '200', '--json'], env);
     expect(r.status, r.stderr).toBe(0);
@@ -35,7 +35,12 @@ describe('stories260K', () => {
     expect(DOCUMENTED.startsWith(out.text)).toBe(true);
     expect(out.text.length).toBeGreaterThan(400); // 200 tokens of this 512-token vocabulary are ~460 characters
     // The per-token pieces concatenate to the text.
-    expect(generated.map((t) => t.text).join('').replace(/^ /, '')).toBe(out.text);
+    expect(
+      generated
+        .map((t) => t.text)
+        .join('')
+        .replace(/^ /, ''),
+    ).toBe(out.text);
   });
 
   it('the plain-text output matches the documented text', () => {
@@ -53,7 +58,9 @@ describe('stories260K', () => {
     writeFileSync(join(mine, 'config.json'), '{"mine": true}');
     const r = flexibench([...args, mine], env);
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe(`flexibench: ${mine}: folder exists and is not empty (1 entries); choose another import-llama2c --out or pass --force to replace it\n`);
+    expect(r.stderr).toBe(
+      `flexibench: ${mine}: folder exists and is not empty (1 entries); choose another import-llama2c --out or pass --force to replace it\n`,
+    );
     expect(readFileSync(join(mine, 'config.json'), 'utf8')).toBe('{"mine": true}');
     const file = join(work, 'a-file');
     writeFileSync(file, 'x');
@@ -66,11 +73,14 @@ describe('stories260K', () => {
     expect(readdirSync(work).filter((f) => f.includes('partial'))).toEqual([]);
   });
 
-  it('the converted tokenizer encodes like llama2.c\'s own BPE encoder', () => {
+  it("the converted tokenizer encodes like llama2.c's own BPE encoder", () => {
     const { pieces, scores } = readLlama2cTokenizer(join(SHARED, 'tok512.bin'), 512);
     const tok = TextTokenizer.load(model);
-    const corpus = readFileSync(resolve(import.meta.dirname, '../../shared/datasets/corpora/tinyshakespeare.txt'), 'utf8');
-    const lines = corpus.split('\n').filter((l) => l.length > 0).slice(0, 400);
+    const corpus = readFileSync(join(DATA_DIR, 'corpora/tinyshakespeare.txt'), 'utf8');
+    const lines = corpus
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .slice(0, 400);
     lines.push('Tom’s café — naïve 😀 €5', "It's 3:45pm, isn't it?");
     for (const line of lines) expect(tok.encode(line, false), line).toEqual(llama2cEncode(line, pieces, scores));
   });

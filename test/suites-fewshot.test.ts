@@ -3,15 +3,12 @@
  * random.Random(1234).sample over the train split, one call per test item in order. The expected
  * numbers below were printed by CPython 3.11.
  */
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fewshotDraws } from '../src/suites/fewshot.ts';
 import { PythonRandom } from '../src/suites/python-random.ts';
 import { expandSuite } from '../src/suites/expand.ts';
 import { loadTaskSpec } from '../src/suites/spec.ts';
-
-const repoRoot = path.resolve(import.meta.dirname, '..');
-const dataDir = process.env.FLEXIBENCH_DATA_DIR ?? path.resolve(repoRoot, '../shared/datasets');
+import { DATA_DIR as dataDir } from './shared-paths.ts';
 
 describe('PythonRandom (CPython random.Random)', () => {
   it('getrandbits(32) after seed 1234', () => {
@@ -21,7 +18,12 @@ describe('PythonRandom (CPython random.Random)', () => {
 
   it('sample from a small population (pool branch)', () => {
     const r = new PythonRandom(0);
-    expect(r.sample(Array.from({ length: 20 }, (_, i) => i), 20)).toEqual([12, 13, 1, 8, 15, 6, 19, 4, 7, 5, 9, 3, 2, 11, 17, 0, 14, 16, 18, 10]);
+    expect(
+      r.sample(
+        Array.from({ length: 20 }, (_, i) => i),
+        20,
+      ),
+    ).toEqual([12, 13, 1, 8, 15, 6, 19, 4, 7, 5, 9, 3, 2, 11, 17, 0, 14, 16, 18, 10]);
   });
 
   it('seeds wider than 32 bits', () => {

@@ -3,15 +3,12 @@
  * configs), plus the structure of the 5-shot GSM8K prompt and its chat form, and --limit subsets.
  */
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type ChatMessage } from '../src/suites/render.ts';
+import type { ChatMessage } from '../src/tokenizer/chat-template.ts';
 import { expandSuite } from '../src/suites/expand.ts';
 import { listSuites, loadTaskSpec } from '../src/suites/spec.ts';
 import { selectSubset } from '../src/suites/subset.ts';
-
-const repoRoot = path.resolve(import.meta.dirname, '..');
-const dataDir = process.env.FLEXIBENCH_DATA_DIR ?? path.resolve(repoRoot, '../shared/datasets');
+import { DATA_DIR as dataDir } from './shared-paths.ts';
 
 /** News articles are for research use only: snapshots show their length and hash, not their text. */
 const ELIDED_FIELDS: Record<string, string> = { xsum: 'document', cnndm: 'article' };
@@ -55,7 +52,19 @@ describe('prompt rendering', () => {
     const chat = expandSuite(loadTaskSpec('gsm8k-chat'), { dataDir, limit: 2, seed: 9 });
     expect(chat.map((d) => d.docId)).toEqual(plain.map((d) => d.docId));
     const messages = chat[0]?.prompt as ChatMessage[];
-    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user', 'assistant', 'user', 'assistant', 'user', 'assistant', 'user']);
+    expect(messages.map((m) => m.role)).toEqual([
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+      'user',
+    ]);
     const rebuilt = messages
       .slice(0, -1)
       .reduce<string[]>((acc, m) => (m.role === 'user' ? [...acc, m.content] : [...acc.slice(0, -1), `${acc.at(-1)} ${m.content}`]), []);

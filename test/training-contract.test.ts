@@ -31,7 +31,13 @@ describe.skipIf(!hasTorch)('training smoke checkpoint in the TypeScript engine',
   }, 600_000);
 
   const reference = (variant: string, prompt: string, n: number): Positions =>
-    JSON.parse(execFileSync(PYTHON, [join(ROOT, 'training/reference_forward.py'), '--model', model, '--variant', variant, '--prompt', prompt, '--max-new-tokens', String(n)], { encoding: 'utf8' })) as Positions;
+    JSON.parse(
+      execFileSync(
+        PYTHON,
+        [join(ROOT, 'training/reference_forward.py'), '--model', model, '--variant', variant, '--prompt', prompt, '--max-new-tokens', String(n)],
+        { encoding: 'utf8' },
+      ),
+    ) as Positions;
 
   it.each(['flexidepth', 'full'])('%s: same greedy tokens, decisions and gates as PyTorch', (variant) => {
     for (const prompt of ['Question: What is 12 + 7?\nAnswer:', 'Repeat the numbers: 4 81 7\nAnswer:', 'To be, or not']) {
@@ -56,25 +62,38 @@ describe.skipIf(!hasTorch)('training smoke checkpoint in the TypeScript engine',
     }
   });
 
-  it('the PyTorch reference passes its self-checks on it, layer_need.py\'s skip included', () => {
+  it("the PyTorch reference passes its self-checks on it, layer_need.py's skip included", () => {
     const r = spawnSync(PYTHON, [join(ROOT, 'training/test_reference.py'), model], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('ok: layer_need one-layer skip == routing with forced gates');
   });
 
-  it('layer_need.py measures every routed layer for each suite asked for, on the harness\'s items', () => {
+  it("layer_need.py measures every routed layer for each suite asked for, on the harness's items", () => {
     const out = join(work, 'need.json');
-    const r = spawnSync(PYTHON, [join(ROOT, 'training/layer_need.py'), '--model', model, '--limit', '4', '--suites', 'addition,repetition', '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(PYTHON, [join(ROOT, 'training/layer_need.py'), '--model', model, '--limit', '4', '--suites', 'addition,repetition', '--out', out], {
+      encoding: 'utf8',
+    });
     expect(r.status, r.stderr).toBe(0);
     const routed = (JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as { routing_layers: number[] }).routing_layers;
-    const need = JSON.parse(readFileSync(out, 'utf8')) as { results: { suite: string; items: number; reference_tokens: number; nll_rise_sum: number; per_layer: Record<string, { nll_rise: number; changed: number }> }[] };
+    const need = JSON.parse(readFileSync(out, 'utf8')) as {
+      results: {
+        suite: string;
+        items: number;
+        reference_tokens: number;
+        nll_rise_sum: number;
+        per_layer: Record<string, { nll_rise: number; changed: number }>;
+      }[];
+    };
     expect(need.results.map((x) => x.suite)).toEqual(['addition', 'repetition']);
     for (const x of need.results) {
       expect(x.items).toBe(4);
       expect(x.reference_tokens).toBeGreaterThan(4);
       expect(Object.keys(x.per_layer).map(Number)).toEqual(routed);
       const layers = Object.values(x.per_layer);
-      expect(x.nll_rise_sum).toBeCloseTo(layers.reduce((a, l) => a + l.nll_rise, 0), 9);
+      expect(x.nll_rise_sum).toBeCloseTo(
+        layers.reduce((a, l) => a + l.nll_rise, 0),
+        9,
+      );
       for (const l of layers) expect(l.changed >= 0 && l.changed <= 1 && Number.isFinite(l.nll_rise)).toBe(true);
     }
   });

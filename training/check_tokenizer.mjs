@@ -16,10 +16,20 @@ for (const line of lines) {
   const { text, ids } = JSON.parse(line);
   const got = tok.encode(text, { add_special_tokens: false }).ids;
   const withBos = tok.encode(text).ids;
-  const dec = got.length ? tok.decode(got, { skip_special_tokens: false }) : "";
+  const dec = got.length ? tok.decode(got, { skip_special_tokens: false }) : '';
   const ok = got.length === ids.length && got.every((v, i) => v === ids[i]) && withBos[0] === bosId && withBos.length === ids.length + 1;
   if (!ok || dec !== text) {
-    if (bad < 5) console.error('MISMATCH', JSON.stringify(text).slice(0, 200), '\n py', ids.slice(0, 40).join(','), '\n js', got.slice(0, 40).join(','), '\n dec', JSON.stringify(dec).slice(0, 200));
+    if (bad < 5)
+      console.error(
+        'MISMATCH',
+        JSON.stringify(text).slice(0, 200),
+        '\n py',
+        ids.slice(0, 40).join(','),
+        '\n js',
+        got.slice(0, 40).join(','),
+        '\n dec',
+        JSON.stringify(dec).slice(0, 200),
+      );
     bad++;
   }
 }

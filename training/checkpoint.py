@@ -92,6 +92,6 @@ def load_dir(path):
         c["routing_layers"] = cfg["routing_layers"]
     model = CausalLM(c)
     sd = read_safetensors(os.path.join(path, "model.safetensors"))
-    missing = model.load_state_dict(sd, strict=True)
+    model.load_state_dict(sd, strict=True)
     model.eval()
     return model, cfg

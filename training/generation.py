@@ -41,7 +41,6 @@ def greedy(model: CausalLM, prompts, max_new, stop_ids, eos_id, routing=True, th
                 gen[b].append(t)
                 if t == eos_id or (stop_on_newline and t in stop_ids) or len(gen[b]) >= max_new:
                     done[b] = True
-                    done_step = True
         # run the newest tokens (also the final ones, so every generated token gets its gates)
         valid = torch.cat([valid, torch.ones(B, 1, dtype=torch.bool, device=dev)], dim=1)
         cur_pos = cur_pos + 1

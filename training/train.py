@@ -33,23 +33,7 @@ PRESETS = {
                       num_key_value_heads=2, head_dim=32, rms_norm_eps=1e-5, rope_theta=10000.0,
                       max_position_embeddings=2048, tie_word_embeddings=True),
         "seq_len": 128,
-        # The curriculum. The first reference run (sessions 1-2, 6500 steps) found it by watching: with little
-        # copying in its mix, text copying only emerged after step 3300, and its held-out copy errors were the
-        # language prior replacing a source word (hence shuffled copies, data.gen_copy_shuffled); it ended at
-        # 86.5% held-out copy. The committed run (session 3): phase A (steps 0-799) is the first run's opening
-        # mix, phase B (800-2778) its final mix, so copying is at full weight from step 800. Phase C (from the
-        # step-2779 checkpoint): four 6000-step runs of phases A-B and variants on a GPU (train.py --device
-        # cuda, same batch, 200 held-out items) gave copy / 3-digit addition of 0.86 / 0.80 for A-B alone,
-        # 0.915 / 0.695 with made-up words in a third of the copy items (data.gen_copy_rare: the remaining
-        # misses were rare names split into several BPE pieces), 0.925 / 0.865 with that plus addition weight
-        # 4.0, 0.955 / 0.885 with the made-up words and the final mix from step 300 and stochastic depth from
-        # 2500. So phase C adds the made-up-word copies, raises addition to 4.5, and the run was extended
-        # from 6000 to 6500 steps (the lr moved from 9.3e-4 to 1.0e-3 at step 2779).
-        # Stochastic depth (from step 3000): FlexiDepth trials on a base trained plainly could not go below
-        # ~90% routed usage without losing >5% on copy/repetition: every late layer of a 5M model trained
-        # plainly is load-bearing for every token. Large pre-trained models have redundant late layers (what
-        # FlexiDepth exploits), so pre-training drops each second-half layer for a token with p = 0.15
-        # (shaped like a FlexiDepth skip: K/V still computed).
+        # The curriculum and stochastic depth: how they were found is in training/README.md ("How the presets were chosen").
         "pretrain": dict(steps=6500, batch=12, lr=1.5e-3, min_lr=1.5e-4, warmup=150, wd=0.1, clip=1.0,
                          mix={"text": 0.2, "addition": 3.2, "product": 0.6, "repetition": 0.35, "copy": 0.22,
                               "continue": 0.08, "summary": 0.015},
@@ -60,13 +44,7 @@ PRESETS = {
                                                "summary": 0.01})],
                          layer_drop_schedule=[(3000, 0.15)],
                          monitor_every=300),
-        # alpha (trials on the first reference run's bases): without the straight-through estimator 1e-3 / 2e-4
-        # gave routed usage 0.54 / 0.90 (the first destroyed repetition); with it the skip loss has to
-        # outweigh the estimated path cost, hence larger alphas: 3e-3 gave 0.90 before stochastic depth, 0.67 after.
-        # 300 steps leave the routers short of converged (the skip loss still falls): on the committed base,
-        # 1200 steps at 1e-3 gave held-out routed usage 49% instead of 67% with exact-match scores as good or better
-        # (continue-writing ROUGE-L 0.069 against 0.073), but a sweep of three such runs would take the pipeline
-        # past its 3 hours on this machine.
+        # alpha and step count: training/README.md ("How the presets were chosen").
         "flexidepth": dict(steps=300, batch=12, lr=1e-3, min_lr=1e-4, warmup=10, wd=0.0, clip=1.0,
                            alphas=[1e-3, 2e-3, 3e-3], gate_estimator="straight-through", monitor_every=100),
         "select_items": 100,
@@ -93,14 +71,7 @@ PRESETS = {
         "tokenizer_task_samples": 200,
     },
 }
-# The committed reference model's routers retrained longer, on its committed base (train.py --base-from
-# models/flexidepth-ref): base, tokenizer, data mix and all but the router schedule are the reference preset's.
-# 1200 steps at alpha 1e-3 gave held-out routed usage 49% (300 steps: 67%) at equal or better exact match, so the
-# run goes to twice that and logs the validation usage of a fixed item set every 100 steps, to show where it stops
-# falling. Budget ~2 h of the 2 cores, shared with another developer's test runs (load ~5), under nice -n 19:
-# a router step took 0.6-0.8 s with --threads 1 but 3.9 s with --threads 2 (two threads wait on each other when
-# the other cores are busy; 1.0-1.3 s when idle), a monitor check (48 items x 4 tasks) 5-8 s, the alpha selection
-# ~20 s. With --threads 1: 3 alphas x (2400 x 0.8 + 24 x 8 + 20) s = 1.8 h.
+# The committed model's routers retrained longer on its unchanged base (--base-from): training/README.md.
 PRESETS["reference-v3"] = dict(
     PRESETS["reference"],
     flexidepth=dict(PRESETS["reference"]["flexidepth"], steps=2400, alphas=[1e-3, 1.5e-3, 2e-3], monitor_every=100,
@@ -324,7 +295,6 @@ def stage_pretrain(run, preset, tok, corp, pool, device):
         run.log(f"pretrain: monitor step {step} " + " ".join(f"{k} {v[0]:.3f}" for k, v in r.items()) + f" ({time.time() - t:.0f}s)")
         run.metric(stage="pretrain-monitor", step=step, **{k: v[0] for k, v in r.items()})
 
-    t = time.time()
     ema = train_loop(run, "pretrain", model, list(model.parameters()), cfg, packer, preset["seq_len"],
                      run.p("pretrain_ckpt.pt"), preset["ckpt_minutes"], monitor=monitor)
     torch.save({"config": c, "model": model.state_dict(), "final_lm_ema": ema}, out)

@@ -27,7 +27,7 @@ function splitTail(text: string, tailFraction: number): Tail {
   const words: string[] = [];
   const lineStarts: number[] = [];
   // The line that straddles the cut is not part of the tail: begin at the next line start.
-  let pos = start === 0 ? 0 : text.indexOf('\n', start - 1) + 1;
+  const pos = start === 0 ? 0 : text.indexOf('\n', start - 1) + 1;
   if (pos === 0 && start !== 0) return { words, lineStarts };
   for (const line of text.slice(pos).split('\n')) {
     const lineWords = line.split(/\s+/).filter((w) => w !== '');

@@ -1,17 +1,25 @@
 /**
- * `flexibench bench --model DIR [--tokens N] [--rounds K] [--prompt TEXT] [--json]`
+ * `flexibench bench --model DIR`
  *
  * Decode speed of `full` vs `flexidepth` built from one checkpoint. Runs are interleaved A/B
  * (ABBA order, so neither variant always goes first) after a warm-up of each, and reported as
  * medians with the flexidepth/full ratio, all from one invocation.
  */
-import { UserError } from '../../src/errors.ts';
-import { generate, type Generation } from '../../src/model/generate.ts';
-import type { Variant } from '../../src/model/graph-builder.ts';
+import { generate, producingDepths, tokensPerSecond, type Generation } from '../../src/model/generate.ts';
+import { requireVariant, type Variant } from '../../src/model/graph-builder.ts';
 import type { DecoderSession } from '../../src/model/session.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
-import { numberOption, parseOptions } from '../args.ts';
+import { defineCommand, flag, integer, real, text, type OptionValues } from '../args.ts';
 import { MODEL_OPTIONS, modelChoice, openSession } from '../model-options.ts';
+
+const OPTIONS = {
+  ...MODEL_OPTIONS,
+  prompt: text('TEXT', 'the prompt both variants continue', { default: 'Once upon a time' }),
+  tokens: integer('N', 'tokens decoded per run', { min: 1, default: 128 }),
+  rounds: integer('K', 'measured runs of each variant, after one warm-up each', { min: 1, default: 5 }),
+  threshold: real('T', 'router threshold of flexidepth', { min: 0, max: 1, default: 0.5 }),
+  json: flag('print the result as one JSON document'),
+};
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -26,33 +34,21 @@ interface RunStats {
 }
 
 function stats(gen: Generation): RunStats {
-  // Depth per generated token is read at the producing position (FLEXIDEPTH.md): the pass at
-  // position i-1 produced token i, so the last prompt position through the second-to-last generated one.
-  const producing = gen.positions.slice(gen.promptIds.length - 1, -1);
+  const depths = producingDepths(gen);
   return {
-    decodeTokensPerS: gen.timing.decodeTokens / (gen.timing.decodeMs / 1000),
-    prefillTokensPerS: gen.timing.prefillTokens / (gen.timing.prefillMs / 1000),
-    layersUsedMean: producing.reduce((s, p) => s + p.layersUsed, 0) / Math.max(1, producing.length),
+    // A decode always takes measurable time; NaN would show if it somehow did not.
+    decodeTokensPerS: tokensPerSecond(gen.timing.decodeTokens, gen.timing.decodeMs) ?? Number.NaN,
+    prefillTokensPerS: tokensPerSecond(gen.timing.prefillTokens, gen.timing.prefillMs) ?? Number.NaN,
+    layersUsedMean: depths.reduce((s, d) => s + d, 0) / Math.max(1, depths.length),
   };
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const o = parseOptions('bench', argv, {
-    ...MODEL_OPTIONS,
-    prompt: { type: 'string' },
-    tokens: { type: 'string' },
-    rounds: { type: 'string' },
-    threshold: { type: 'string' },
-    json: { type: 'boolean', default: false },
-  });
-  if (o.variant !== undefined) throw new UserError('bench: --variant does not apply; bench always compares full and flexidepth');
-  const m = modelChoice('bench', o);
-  if (m.ckpt.config.routingLayers.length === 0) throw new UserError(`bench: ${m.ckpt.dir} is not a FlexiDepth checkpoint (model_type ddllama with routing_layers)`);
-  const tokens = numberOption('bench', o.tokens, 'tokens', 128, { integer: true, min: 1 });
-  const rounds = numberOption('bench', o.rounds, 'rounds', 5, { integer: true, min: 1 });
-  const threshold = numberOption('bench', o.threshold, 'threshold', 0.5, { min: 0, max: 1 });
+async function bench(o: OptionValues<typeof OPTIONS>): Promise<void> {
+  const m = modelChoice(o);
+  requireVariant(m.ckpt, 'flexidepth');
+  const { tokens, rounds, threshold } = o;
   const tok = TextTokenizer.load(m.ckpt.dir);
-  const promptIds = tok.encode(o.prompt ?? 'Once upon a time', true);
+  const promptIds = tok.encode(o.prompt, true);
 
   const sessions: Record<Variant, DecoderSession> = { full: await openSession(m, 'full'), flexidepth: await openSession(m, 'flexidepth') };
   // Greedy decoding without EOS: every run decodes exactly `tokens` tokens.
@@ -100,3 +96,10 @@ export async function main(argv: string[]): Promise<void> {
       `layers used per generated token: full ${full.layers_used_mean.toFixed(2)}, flexidepth ${flexidepth.layers_used_mean.toFixed(2)} of ${doc.layers_total}\n`,
   );
 }
+
+export const command = defineCommand({
+  name: 'bench',
+  description: 'Benchmark decode speed of full vs flexidepth from one checkpoint: interleaved A/B runs, medians and their ratio.',
+  options: OPTIONS,
+  action: bench,
+});

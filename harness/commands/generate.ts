@@ -1,36 +1,34 @@
 /**
- * `flexibench generate --model DIR [--variant flexidepth|full] (--prompt TEXT | --bos) ...`
+ * `flexibench generate --model DIR (--prompt TEXT | --bos)`
  * Prints the text, or with --json one document with every position's depth (DESIGN.md).
  */
 import { join } from 'node:path';
 import { UserError } from '../../src/errors.ts';
-import { generate, outputText, promptContextProblem } from '../../src/model/generate.ts';
+import { generate, promptContextProblem, tokensPerSecond } from '../../src/model/generate.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
-import { numberOption, parseOptions } from '../args.ts';
-import { MODEL_OPTIONS, modelChoice, openSession, variantOption } from '../model-options.ts';
+import { defineCommand, flag, integer, real, text, texts, type OptionValues } from '../args.ts';
+import { MODEL_OPTIONS, modelChoice, openSession, variantOf, variantOptionFor } from '../model-options.ts';
 import { eosIds } from '../runner/plan.ts';
 
-export async function main(argv: string[]): Promise<void> {
-  const o = parseOptions('generate', argv, {
-    ...MODEL_OPTIONS,
-    prompt: { type: 'string' },
-    bos: { type: 'boolean', default: false },
-    'max-new-tokens': { type: 'string' },
-    threshold: { type: 'string' },
-    temperature: { type: 'string' },
-    'top-p': { type: 'string' },
-    seed: { type: 'string' },
-    stop: { type: 'string', multiple: true },
-    json: { type: 'boolean', default: false },
-  });
+const OPTIONS = {
+  ...MODEL_OPTIONS,
+  variant: variantOptionFor('the graph to run'),
+  prompt: text('TEXT', 'the prompt, encoded as the tokenizer does (with BOS when it adds one)'),
+  bos: flag('start from BOS; alone, generate from BOS only'),
+  maxNewTokens: integer('N', 'tokens to generate at most', { min: 0, default: 128 }),
+  threshold: real('T', 'router threshold: a layer runs a token when its gate is above T', { min: 0, max: 1, default: 0.5 }),
+  temperature: real('T', 'sampling temperature; 0 is greedy', { min: 0, default: 0 }),
+  topP: real('P', 'nucleus sampling mass, with --temperature', { min: 0, max: 1, default: 1 }),
+  seed: integer('S', 'sampling seed', { min: 0, default: 0 }),
+  stop: texts('TEXT', 'end before this text (repeatable)'),
+  json: flag("print one JSON document with every position's token, depth, mask and gates, and the timing"),
+};
+
+async function generateCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
   if (o.prompt === undefined && !o.bos) throw new UserError('generate: give --prompt TEXT, --bos, or both');
-  const m = modelChoice('generate', o);
-  const variant = variantOption('generate', o.variant, m.ckpt);
-  const maxNewTokens = numberOption('generate', o['max-new-tokens'], 'max-new-tokens', 128, { integer: true, min: 0 });
-  const threshold = numberOption('generate', o.threshold, 'threshold', 0.5, { min: 0, max: 1 });
-  const temperature = numberOption('generate', o.temperature, 'temperature', 0, { min: 0 });
-  const topP = numberOption('generate', o['top-p'], 'top-p', 1, { min: 0, max: 1 });
-  const seed = numberOption('generate', o.seed, 'seed', 0, { integer: true, min: 0 });
+  const m = modelChoice(o);
+  const variant = variantOf(o.variant, m.ckpt);
+  const { maxNewTokens, threshold, temperature, topP, seed } = o;
 
   const tok = TextTokenizer.load(m.ckpt.dir);
   // --bos alone starts from BOS; with --prompt, BOS is added when given or when the tokenizer adds it.
@@ -38,19 +36,20 @@ export async function main(argv: string[]): Promise<void> {
   if (promptIds.length === 0) throw new UserError('generate: the prompt encodes to no tokens; add --bos');
   // Before opening the session, which may build the graph first.
   const tooLong = promptContextProblem(promptIds.length, maxNewTokens, m.ckpt.config.maxPositionEmbeddings);
-  if (tooLong !== null) throw new UserError(`generate: --prompt: ${tooLong} (max_position_embeddings in ${join(m.ckpt.dir, 'config.json')}); shorten the prompt`);
+  if (tooLong !== null)
+    throw new UserError(`generate: --prompt: ${tooLong} (max_position_embeddings in ${join(m.ckpt.dir, 'config.json')}); shorten the prompt`);
   const eos = eosIds(m.ckpt, tok);
   const session = await openSession(m, variant);
   const gen = await generate(session, promptIds, {
     maxNewTokens,
     threshold,
     eosIds: eos,
-    stopStrings: o.stop ?? [],
-    decode: (ids) => tok.decode(ids),
+    stopStrings: o.stop,
+    decode: (ids) => tok.continuationText(promptIds, ids),
     ...(temperature > 0 ? { sampling: { temperature, topP, seed } } : {}),
   });
   await session.release();
-  const text = outputText(gen, (ids) => tok.decode(ids));
+  const text = tok.outputText(gen);
   if (!o.json) {
     process.stdout.write(text + '\n');
     return;
@@ -71,9 +70,16 @@ export async function main(argv: string[]): Promise<void> {
       decode_ms: gen.timing.decodeMs,
       prefill_tokens: gen.timing.prefillTokens,
       decode_tokens: gen.timing.decodeTokens,
-      prefill_tokens_per_s: gen.timing.prefillTokens / (gen.timing.prefillMs / 1000),
-      decode_tokens_per_s: gen.timing.decodeTokens / (gen.timing.decodeMs / 1000),
+      prefill_tokens_per_s: tokensPerSecond(gen.timing.prefillTokens, gen.timing.prefillMs),
+      decode_tokens_per_s: tokensPerSecond(gen.timing.decodeTokens, gen.timing.decodeMs),
     },
   };
   process.stdout.write(JSON.stringify(doc) + '\n');
 }
+
+export const command = defineCommand({
+  name: 'generate',
+  description: "Generate text from a checkpoint; with --json, every position's layer allocation (DESIGN.md).",
+  options: OPTIONS,
+  action: generateCommand,
+});

@@ -1,74 +1,78 @@
 /**
- * `flexibench run [--model DIR] [--suites a,b,...] [--variants flexidepth,full] [--limit N] [--db FILE]
- *                 [--workers N] [--seed S] [--threshold T] [--data-dir DIR] [--threads N] [--ep cpu|cuda]
- *                 [--max-length N]`
- *
- * The main job: suites through FlexiDepth and the full-depth baseline into a DuckDB study,
- * resumable, then the summary table. With no --model it runs the committed reference model; with
- * no --suites, the default study (every suite, DEFAULT_STUDY_LIMIT items each unless --limit says).
+ * `flexibench run`: the main job. Suites through FlexiDepth and the full-depth baseline into a
+ * DuckDB study, resumable, then the summary table. With no --model it runs the committed reference
+ * model; with no --suites, the default study (every suite, DEFAULT_STUDY_LIMIT items each unless
+ * --limit says).
  */
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { UserError } from '../../src/errors.ts';
-import { VARIANTS, type Variant } from '../../src/model/graph-builder.ts';
+import { VARIANTS } from '../../src/model/graph-builder.ts';
 import { DEFAULT_DB } from '../../src/store/study-db.ts';
 import { listSuites } from '../../src/suites/spec.ts';
 import { resolveDataDir } from '../../datasets/data-dir.ts';
-import { choiceOption, numberOption, parseOptions } from '../args.ts';
+import { DATA_DIR, INCLUDE_PATH, commaList, defineCommand, integer, oneOf, real, text, type OptionValues } from '../args.ts';
 import { REFERENCE_MODEL } from '../model-options.ts';
 import { runStudy } from '../runner/run-study.ts';
 import { loadReport } from '../../reports/report-data.ts';
 import { renderTerminal } from '../../reports/render-terminal.ts';
 import { writeReport } from '../../reports/write-report.ts';
 
-export const DEFAULT_STUDY_LIMIT = 5;
+const DEFAULT_STUDY_LIMIT = 5;
 
-export async function main(argv: string[]): Promise<void> {
-  const o = parseOptions('run', argv, {
-    model: { type: 'string' },
-    suites: { type: 'string' },
-    variants: { type: 'string' },
-    limit: { type: 'string' },
-    db: { type: 'string' },
-    workers: { type: 'string' },
-    seed: { type: 'string' },
-    threshold: { type: 'string' },
-    'data-dir': { type: 'string' },
-    threads: { type: 'string' },
-    ep: { type: 'string' },
-    'max-length': { type: 'string' },
-  });
-  const modelDir = o.model ?? REFERENCE_MODEL;
-  const suites = o.suites === undefined ? listSuites() : [...new Set(o.suites.split(',').map((s) => s.trim()).filter(Boolean))];
-  if (suites.length === 0) throw new UserError('run: --suites needs at least one suite name');
-  const variants = (o.variants ?? 'flexidepth,full').split(',').map((v) => v.trim());
-  for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new UserError(`run: unknown variant '${v}' in --variants (known: ${VARIANTS.join(', ')})`);
-  const defaultLimit = o.suites === undefined ? DEFAULT_STUDY_LIMIT : null;
-  const limit = o.limit === undefined ? defaultLimit : numberOption('run', o.limit, 'limit', 0, { integer: true, min: 1 });
-  const dbPath = o.db ?? DEFAULT_DB;
-  const workers = numberOption('run', o.workers, 'workers', availableParallelism(), { integer: true, min: 1 });
+/** The exit code of a run that stored its results but had failed samples (1 is a bad input, nothing run). */
+const EXIT_SAMPLES_FAILED = 2;
 
+/** The report of a study goes next to it: results/flexibench.duckdb -> results/flexibench-report/. */
+function reportFolderOf(dbPath: string): string {
+  return join(dirname(dbPath), `${basename(dbPath).replace(/\.duckdb$/, '')}-report`);
+}
+
+const OPTIONS = {
+  model: text('DIR', 'checkpoint folder (Hugging Face layout)', { default: REFERENCE_MODEL, defaultText: 'the reference model, models/flexidepth-ref' }),
+  suites: commaList('LIST', 'suite names or FILE.yaml paths, comma-separated', 'suite name', {
+    defaultText: `every suite, ${DEFAULT_STUDY_LIMIT} items each unless --limit`,
+  }),
+  includePath: INCLUDE_PATH,
+  variants: commaList('LIST', 'variants, comma-separated', 'variant', { choices: VARIANTS, default: ['flexidepth', 'full'] }),
+  limit: integer('N', 'a seeded random subset of N items per suite', { min: 1, defaultText: `every item; ${DEFAULT_STUDY_LIMIT} without --suites` }),
+  db: text('FILE', 'the study database; a rerun resumes it', { default: DEFAULT_DB }),
+  workers: integer('N', 'worker threads, one model session each', { min: 1, default: availableParallelism(), defaultText: 'the number of CPUs' }),
+  seed: integer('S', 'seed of the --limit subset', { min: 0, default: 0 }),
+  threshold: real('T', 'router threshold of flexidepth: a layer runs a token when its gate is above T', { min: 0, max: 1, default: 0.5 }),
+  dataDir: DATA_DIR,
+  threads: integer('N', 'intra-op threads per worker session', { min: 1, default: 1 }),
+  ep: oneOf('EP', 'ONNX Runtime execution provider', ['cpu', 'cuda'] as const, { default: 'cpu' }),
+  maxLength: integer('N', 'prompt + max_new_tokens must fit in N positions; longer prompts lose their first tokens', {
+    min: 2,
+    defaultText: "the model's context",
+  }),
+  logSamples: text('FILE.jsonl', 'also append each stored sample (prediction, reference, metrics) to this JSON Lines file'),
+};
+
+async function runCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
   const stats = await runStudy({
-    modelDir,
-    suites,
-    variants: [...new Set(variants)] as Variant[],
-    limit,
-    seed: numberOption('run', o.seed, 'seed', 0, { integer: true, min: 0 }),
-    threshold: numberOption('run', o.threshold, 'threshold', 0.5, { min: 0, max: 1 }),
-    dbPath,
-    dataDir: resolveDataDir(o['data-dir']),
-    workers,
-    intraOpThreads: numberOption('run', o.threads, 'threads', 1, { integer: true, min: 1 }),
-    executionProvider: choiceOption('run', o.ep, 'ep', ['cpu', 'cuda'] as const, 'cpu'),
-    maxLength: o['max-length'] === undefined ? null : numberOption('run', o['max-length'], 'max-length', 0, { integer: true, min: 2 }),
+    modelDir: o.model,
+    suites: o.suites ?? listSuites(o.includePath),
+    includePaths: o.includePath,
+    variants: o.variants,
+    limit: o.limit ?? (o.suites === undefined ? DEFAULT_STUDY_LIMIT : null),
+    seed: o.seed,
+    threshold: o.threshold,
+    dbPath: o.db,
+    dataDir: resolveDataDir(o.dataDir),
+    workers: o.workers,
+    intraOpThreads: o.threads,
+    executionProvider: o.ep,
+    maxLength: o.maxLength ?? null,
+    logSamplesPath: o.logSamples ?? null,
   });
   process.stderr.write(
     `run: ${stats.samplesWritten} samples written, ${stats.samplesSkipped} already stored, ${stats.samplesFailed} failed; ` +
       `${(stats.wallMs / 1000).toFixed(1)} s, ${(100 * stats.overheadShare).toFixed(1)}% of worker time outside session.run\n`,
   );
-  const report = await loadReport([dbPath]);
+  const report = await loadReport([o.db]);
   process.stdout.write(renderTerminal(report.summary));
-  const index = await writeReport(reportFolderOf(dbPath), report);
+  const index = await writeReport(reportFolderOf(o.db), report);
   process.stdout.write(`\nreport: ${index}\n`);
   if (stats.samplesFailed > 0) {
     process.stderr.write(`run: ${stats.samplesFailed} samples failed (reasons above); what succeeded is stored; exit ${EXIT_SAMPLES_FAILED}\n`);
@@ -76,10 +80,11 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-/** The exit code of a run that stored its results but had failed samples (1 is a bad input, nothing run). */
-export const EXIT_SAMPLES_FAILED = 2;
-
-/** The report of a study goes next to it: results/flexibench.duckdb -> results/flexibench-report/. */
-export function reportFolderOf(dbPath: string): string {
-  return join(dirname(dbPath), `${basename(dbPath).replace(/\.duckdb$/, '')}-report`);
-}
+export const command = defineCommand({
+  name: 'run',
+  description:
+    'Run suites through FlexiDepth and the full-depth baseline into a DuckDB study (resumable), then print the summary and write the report next to the study.',
+  options: OPTIONS,
+  epilog: `Exit status: 0 when every sample ran; ${EXIT_SAMPLES_FAILED} when some failed (the rest is stored); 1 on bad input; 130 when interrupted.`,
+  action: runCommand,
+});

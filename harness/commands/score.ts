@@ -6,10 +6,10 @@
  * command at once and nothing is printed.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { UserError } from '../../src/errors.ts';
 import { loadTaskSpec } from '../../src/suites/spec.ts';
 import { scoreSample, suiteMetrics } from '../../src/suites/score-sample.ts';
+import { INCLUDE_PATH, defineCommand, required, text, type OptionValues } from '../args.ts';
 
 /**
  * The longest input line accepted, in bytes. ROUGE's LCS and edit similarity take time quadratic
@@ -20,15 +20,17 @@ import { scoreSample, suiteMetrics } from '../../src/suites/score-sample.ts';
  */
 export const MAX_LINE_BYTES = 32 * 1024;
 
-const USAGE = 'usage: flexibench score --suite NAME|FILE.yaml --input FILE.jsonl|-';
-const HELP = `${USAGE}
+const OPTIONS = {
+  suite: required(text('NAME', 'the suite whose scorer to use, or a FILE.yaml')),
+  input: required(text('FILE.jsonl', 'the lines to score; - reads stdin')),
+  includePath: INCLUDE_PATH,
+};
 
-Scores each line {"prediction": STRING, "reference": STRING, ...} of the input (UTF-8 JSON Lines;
-"-" reads stdin) with the suite's scorer and prints it back with "metrics" added; the means go to
-stderr. A line may be at most ${MAX_LINE_BYTES / 1024} KiB (${MAX_LINE_BYTES} bytes), since scoring time grows with the
-square of its length. A line over that, not UTF-8, not a JSON object, or without both string
-fields stops the command with exit status 1 before anything is scored or printed.
-`;
+const EPILOG = `Scores each line {"prediction": STRING, "reference": STRING, ...} of the input (UTF-8 JSON Lines)
+with the suite's scorer and prints it back with "metrics" added; the means go to stderr. A line may
+be at most ${MAX_LINE_BYTES / 1024} KiB (${MAX_LINE_BYTES} bytes), since scoring time grows with the square of its length.
+A line over that, not UTF-8, not a JSON object, or without both string fields stops the command
+with exit status 1 before anything is scored or printed.`;
 
 /** One input line, as raw bytes, with its 1-based number. */
 interface RawLine {
@@ -52,9 +54,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** The line's record, or a UserError naming `where` and what is wrong with it; null for a blank line. */
 function parseLine(raw: RawLine, where: string): Record<string, unknown> | null {
   if (raw.bytes.length > MAX_LINE_BYTES) {
-    throw new UserError(
-      `${where}: line is ${raw.bytes.length} bytes, over the ${MAX_LINE_BYTES}-byte limit of score (shorten its prediction or reference)`,
-    );
+    throw new UserError(`${where}: line is ${raw.bytes.length} bytes, over the ${MAX_LINE_BYTES}-byte limit of score (shorten its prediction or reference)`);
   }
   let text: string;
   try {
@@ -79,25 +79,8 @@ function parseLine(raw: RawLine, where: string): Record<string, unknown> | null 
   return record;
 }
 
-export async function main(argv: string[]): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { suite: { type: 'string' }, input: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UserError(`score: ${(err as Error).message} (${USAGE})`);
-  }
-  if (values.help === true) {
-    process.stdout.write(HELP);
-    return;
-  }
-  if (values.suite === undefined) throw new UserError(`score: --suite is required (${USAGE})`);
-  if (values.input === undefined) throw new UserError(`score: --input is required (${USAGE})`);
-  const spec = loadTaskSpec(values.suite);
+function score(values: OptionValues<typeof OPTIONS>): Promise<void> {
+  const spec = loadTaskSpec(values.suite, values.includePath);
   const inputName = values.input === '-' ? 'stdin' : values.input;
   let input: Buffer;
   try {
@@ -124,4 +107,13 @@ export async function main(argv: string[]): Promise<void> {
   if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);
   const summary = metricNames.map((m) => `${m}=${count === 0 ? 'n/a' : ((sums.get(m) ?? 0) / count).toFixed(4)}`).join(' ');
   process.stderr.write(`score: ${spec.name}: ${count} lines, mean ${summary}\n`);
+  return Promise.resolve();
 }
+
+export const command = defineCommand({
+  name: 'score',
+  description: 'Score {"prediction", "reference"} JSON lines with a suite\'s scorer; prints each line back with "metrics" added.',
+  options: OPTIONS,
+  epilog: EPILOG,
+  action: score,
+});

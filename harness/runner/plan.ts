@@ -2,15 +2,15 @@
  * A study plan: suites expanded into docs, each prompt rendered and tokenized once, so every
  * variant sees the identical items and token ids.
  */
-import { createHash } from 'node:crypto';
+import { stableJsonHash } from '../../src/canonical-json.ts';
 import type { Checkpoint } from '../../src/model/checkpoint.ts';
 import type { SamplingOptions } from '../../src/model/sampling.ts';
 import { expandSuite, type Doc } from '../../src/suites/expand.ts';
 import { loadTaskSpec, type TaskSpec } from '../../src/suites/spec.ts';
 import type { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 
-export interface PlannedDoc {
-  doc: Doc;
+/** A suite item ready to run: the item itself, plus its prompt as the model sees it. */
+export interface PlannedDoc extends Doc {
   /** The prompt as the model sees it (chat prompts rendered through the model's template). */
   promptText: string;
   /** What the model is fed: the rendered prompt's ids, left-truncated when it does not fit. */
@@ -35,12 +35,6 @@ export function specContent(spec: TaskSpec): Omit<TaskSpec, 'file'> {
   return content;
 }
 
-export function hashJson(value: unknown): string {
-  const stable = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(stable) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, stable((v as Record<string, unknown>)[k])])) : v;
-  return createHash('sha256').update(JSON.stringify(stable(value))).digest('hex');
-}
-
 function samplingOf(spec: TaskSpec): SamplingOptions | null {
   const s = spec.generation.sampling;
   if (s.method === 'greedy') return null;
@@ -53,6 +47,8 @@ export interface PlanOptions {
   seed: number;
   /** Prompt plus generated tokens must fit in this many positions (the model's context unless --max-length). */
   maxLength: number;
+  /** Folders of custom task YAMLs (--include-path), searched for suite names with tasks/; none when absent. */
+  includePaths?: string[];
 }
 
 /**
@@ -62,25 +58,34 @@ export interface PlanOptions {
 export function fitPrompt(ids: number[], spec: TaskSpec, maxLength: number): { promptIds: number[]; truncatedTokens: number; unfit: string | null } {
   const budget = maxLength - spec.generation.max_new_tokens;
   if (ids.length <= budget) return { promptIds: ids, truncatedTokens: 0, unfit: null };
-  if (budget < 1) return { promptIds: ids, truncatedTokens: 0, unfit: `max_new_tokens ${spec.generation.max_new_tokens} (${spec.file}) leaves no room for a prompt in max length ${maxLength}` };
+  if (budget < 1)
+    return {
+      promptIds: ids,
+      truncatedTokens: 0,
+      unfit: `max_new_tokens ${spec.generation.max_new_tokens} (${spec.file}) leaves no room for a prompt in max length ${maxLength}`,
+    };
   if (spec.generation.truncation === 'none') {
-    return { promptIds: ids, truncatedTokens: 0, unfit: `the prompt has ${ids.length} tokens; with max_new_tokens ${spec.generation.max_new_tokens} at most ${budget} fit in max length ${maxLength} (${spec.file}: generation.truncation is 'none')` };
+    return {
+      promptIds: ids,
+      truncatedTokens: 0,
+      unfit: `the prompt has ${ids.length} tokens; with max_new_tokens ${spec.generation.max_new_tokens} at most ${budget} fit in max length ${maxLength} (${spec.file}: generation.truncation is 'none')`,
+    };
   }
   return { promptIds: ids.slice(ids.length - budget), truncatedTokens: ids.length - budget, unfit: null };
 }
 
 export function planSuite(name: string, tok: TextTokenizer, opts: PlanOptions): PlannedSuite {
-  const spec = loadTaskSpec(name);
+  const spec = loadTaskSpec(name, opts.includePaths ?? []);
   const docs = expandSuite(spec, { dataDir: opts.dataDir, seed: opts.seed, ...(opts.limit !== null ? { limit: opts.limit } : {}) });
   return {
     spec,
-    configHash: hashJson(specContent(spec)),
+    configHash: stableJsonHash(specContent(spec)),
     sampling: samplingOf(spec),
     docs: docs.map((doc) => {
       const promptText = typeof doc.prompt === 'string' ? doc.prompt : tok.renderChat(doc.prompt);
       // A chat template writes its own BOS.
       const ids = tok.encode(promptText, typeof doc.prompt === 'string' ? tok.addBos : false);
-      return { doc, promptText, ...fitPrompt(ids, spec, opts.maxLength) };
+      return { ...doc, promptText, ...fitPrompt(ids, spec, opts.maxLength) };
     }),
   };
 }

@@ -2,6 +2,7 @@
  * Progress on stderr while a study runs: per variant, samples done of total and decode tokens/s,
  * with the time left at this invocation's pace. At most one line every few seconds, plus the last.
  */
+import { tokensPerSecond } from '../../src/model/generate.ts';
 
 interface Tally {
   done: number;
@@ -22,7 +23,7 @@ export class Progress {
     private readonly everyMs = Number(process.env['FLEXIBENCH_PROGRESS_MS'] ?? 3000),
   ) {}
 
-  expect(variant: string, total: number, alreadyDone: number): void {
+  addRun(variant: string, total: number, alreadyDone: number): void {
     const t = this.tallies.get(variant) ?? { done: 0, total: 0, generatedTokens: 0, decodeMs: 0 };
     t.total += total;
     t.done += alreadyDone;
@@ -44,7 +45,7 @@ export class Progress {
     const parts: string[] = [];
     for (const [variant, t] of this.tallies) {
       left += t.total - t.done;
-      const tps = t.decodeMs > 0 ? ((t.generatedTokens / t.decodeMs) * 1000).toFixed(1) : '-';
+      const tps = tokensPerSecond(t.generatedTokens, t.decodeMs)?.toFixed(1) ?? '-';
       parts.push(`${variant} ${t.done}/${t.total} (${tps} tok/s)`);
     }
     const eta = this.finishedHere > 0 ? `, ETA ${formatSeconds((left * elapsed) / this.finishedHere)}` : '';

@@ -32,8 +32,9 @@ export function capWorkers(b: WorkerBudget): { workers: number; note: string | n
   const byMemory = Math.max(1, Math.floor((MEMORY_SHARE * b.availableBytes) / perWorker));
   const workers = Math.max(1, Math.min(b.requested, b.jobs, byCores, byMemory));
   if (workers === b.requested || workers === b.jobs) return { workers, note: null };
-  const reason = workers === byCores
-    ? `${b.cores} cores, --threads ${b.intraOpThreads} per worker`
-    : `~${Math.round(perWorker / 2 ** 20)} MB per worker, ${Math.round(b.availableBytes / 2 ** 20)} MB available`;
+  const reason =
+    workers === byCores
+      ? `${b.cores} cores, --threads ${b.intraOpThreads} per worker`
+      : `~${Math.round(perWorker / 2 ** 20)} MB per worker, ${Math.round(b.availableBytes / 2 ** 20)} MB available`;
   return { workers, note: `--workers ${b.requested} capped to ${workers} (${reason})` };
 }

@@ -38,13 +38,18 @@ export class WorkerPool {
     const slots: Slot[] = [];
     const ready: Promise<void>[] = [];
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: init });
+      // From the TypeScript sources (tests, FLEXIBENCH_DEV=1) a worker must register tsx first; the build in dist/ is plain JS.
+      const worker = new Worker(new URL(import.meta.url.endsWith('.ts') ? './worker-entry.js' : './worker.js', import.meta.url), { workerData: init });
       const slot: Slot = { worker, busy: false, pending: new Map() };
       slots.push(slot);
-      ready.push(new Promise((resolve, reject) => {
-        worker.once('message', (m: WorkerReply) => (m.type === 'ready' ? resolve() : reject(new Error(m.type === 'error' ? m.message : 'worker failed to start'))));
-        worker.once('error', reject);
-      }));
+      ready.push(
+        new Promise((resolve, reject) => {
+          worker.once('message', (m: WorkerReply) =>
+            m.type === 'ready' ? resolve() : reject(new Error(m.type === 'error' ? m.message : 'worker failed to start')),
+          );
+          worker.once('error', reject);
+        }),
+      );
     }
     const pool = new WorkerPool(slots);
     try {

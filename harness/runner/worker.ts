@@ -16,7 +16,10 @@ const reply = (m: WorkerReply): void => port.postMessage(m);
 const tokenizer = TextTokenizer.load(init.modelDir);
 const sessions = new Map<Variant, DecoderSession>();
 for (const [variant, graph] of Object.entries(init.graphs) as [Variant, string][]) {
-  sessions.set(variant, await DecoderSession.open(graph, init.config, { variant, executionProvider: init.executionProvider, intraOpThreads: init.intraOpThreads }));
+  sessions.set(
+    variant,
+    await DecoderSession.open(graph, init.config, { variant, executionProvider: init.executionProvider, intraOpThreads: init.intraOpThreads }),
+  );
 }
 
 // Fault injection for tests: the worker dies (as a native crash would) after this many jobs.
@@ -34,7 +37,7 @@ port.on('message', (job: GenerationJob) => {
         maxNewTokens: job.maxNewTokens,
         eosIds: job.eosIds,
         stopStrings: job.stopStrings,
-        decode: (ids) => tokenizer.decode(ids),
+        decode: (ids) => tokenizer.continuationText(job.promptIds, ids),
         threshold: job.threshold,
         ...(job.sampling ? { sampling: job.sampling } : {}),
       });

@@ -60,7 +60,9 @@ export function expectedTensors(cfg: ModelConfig, adapterSize: number): Map<stri
 
 function hashCheckpointFiles(dir: string): string {
   const h = createHash('sha256');
-  const files = readdirSync(dir).filter((f) => f === 'config.json' || f.endsWith('.safetensors') || f === 'model.safetensors.index.json').sort();
+  const files = readdirSync(dir)
+    .filter((f) => f === 'config.json' || f.endsWith('.safetensors') || f === 'model.safetensors.index.json')
+    .sort();
   for (const f of files) {
     h.update(`${f}\0${statSync(join(dir, f)).size}\0`);
     h.update(readFileSync(join(dir, f)));

@@ -101,7 +101,8 @@ export function parseModelConfig(json: Json, file: string): ModelConfig {
       }
     }
     routingLayers = [...new Set(rl as number[])].sort((a, b) => a - b);
-    if (hiddenSize % FLEXIDEPTH_REDUCTION !== 0) throw new UserError(`${file}: hidden_size must be a multiple of ${FLEXIDEPTH_REDUCTION} for FlexiDepth routers`);
+    if (hiddenSize % FLEXIDEPTH_REDUCTION !== 0)
+      throw new UserError(`${file}: hidden_size must be a multiple of ${FLEXIDEPTH_REDUCTION} for FlexiDepth routers`);
   }
 
   return {

@@ -9,6 +9,7 @@
 import type { DecoderSession, KvCache } from './session.ts';
 import { UserError } from '../errors.ts';
 import { SeededRandom } from '../seeded-random.ts';
+import { firstStop } from '../stop-strings.ts';
 import { argmax, sampleToken, type SamplingOptions } from './sampling.ts';
 
 export interface GenerateOptions {
@@ -18,7 +19,7 @@ export interface GenerateOptions {
   eosIds?: number[];
   /** Generation ends once the decoded output contains one of these; the text is cut before it. */
   stopStrings?: string[];
-  /** Decodes generated ids to text; needed for stop strings. */
+  /** The text of the generated ids (TextTokenizer.continuationText after the prompt); needed for stop strings. */
   decode?: (ids: number[]) => string;
   threshold?: number;
 }
@@ -47,19 +48,6 @@ export interface Generation {
   timing: { prefillMs: number; decodeMs: number; prefillTokens: number; decodeTokens: number };
 }
 
-function stopHit(text: string, stops: string[]): string | null {
-  let first: string | null = null;
-  let at = Infinity;
-  for (const s of stops) {
-    const i = text.indexOf(s);
-    if (i >= 0 && i < at) {
-      at = i;
-      first = s;
-    }
-  }
-  return first;
-}
-
 /**
  * Why a prompt of this length cannot be generated from, or null. Every position the model runs needs
  * a rotary position below max_position_embeddings: with tokens to generate, the first generated
@@ -68,8 +56,23 @@ function stopHit(text: string, stops: string[]): string | null {
  */
 export function promptContextProblem(promptTokens: number, maxNewTokens: number, maxPositions: number): string | null {
   if (promptTokens > maxPositions) return `the prompt has ${promptTokens} tokens, more than the model's ${maxPositions} positions`;
-  if (promptTokens === maxPositions && maxNewTokens > 0) return `the prompt has ${promptTokens} tokens, all of the model's ${maxPositions} positions, leaving none to generate`;
+  if (promptTokens === maxPositions && maxNewTokens > 0)
+    return `the prompt has ${promptTokens} tokens, all of the model's ${maxPositions} positions, leaving none to generate`;
   return null;
+}
+
+/**
+ * Layers used to produce each generated token: the depth of the pass at the position before it
+ * (FLEXIDEPTH.md, "Which token a depth belongs to"): the last prompt position's pass produced the
+ * first generated token. The store's summary reads the same pairing in SQL (src/store/summary-reads.ts).
+ */
+export function producingDepths(gen: Pick<Generation, 'positions' | 'promptIds'>): number[] {
+  return gen.positions.slice(gen.promptIds.length - 1, -1).map((p) => p.layersUsed);
+}
+
+/** Tokens per second of `count` tokens in `ms` milliseconds; null when no time was measured. */
+export function tokensPerSecond(count: number, ms: number): number | null {
+  return ms > 0 ? count / (ms / 1000) : null;
 }
 
 export async function generate(session: DecoderSession, promptIds: number[], opts: GenerateOptions): Promise<Generation> {
@@ -123,7 +126,7 @@ export async function generate(session: DecoderSession, promptIds: number[], opt
       stopReason = 'eos';
       break;
     }
-    if (stops.length > 0 && (stopString = stopHit(opts.decode!(generated), stops)) !== null) {
+    if (stops.length > 0 && (stopString = firstStop(opts.decode!(generated), stops)) !== null) {
       stopReason = 'stop_string';
       break;
     }
@@ -142,11 +145,4 @@ export async function generate(session: DecoderSession, promptIds: number[], opt
     stopString,
     timing: { prefillMs, decodeMs: performance.now() - t0, prefillTokens: promptIds.length, decodeTokens },
   };
-}
-
-/** The output text: generated tokens decoded, cut before the stop string that ended generation. */
-export function outputText(gen: Generation, decode: (ids: number[]) => string): string {
-  const text = decode(gen.generatedIds);
-  if (gen.stopString === null) return text;
-  return text.slice(0, text.indexOf(gen.stopString));
 }

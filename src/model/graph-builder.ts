@@ -17,9 +17,19 @@
 import { ropeInverseFrequencies, type ModelConfig } from './config.ts';
 import { layerPrefix, type Checkpoint } from './checkpoint.ts';
 import { OnnxGraph } from './onnx-graph.ts';
+import { UserError } from '../errors.ts';
 
 export type Variant = 'full' | 'flexidepth';
 export const VARIANTS: readonly Variant[] = ['full', 'flexidepth'];
+
+/** Refuses, in one line naming the checkpoint, a variant this checkpoint cannot be built as. */
+export function requireVariant(ckpt: Pick<Checkpoint, 'dir' | 'config'>, variant: Variant): void {
+  if (variant === 'flexidepth' && ckpt.config.routingLayers.length === 0) {
+    throw new UserError(
+      `${ckpt.dir}: variant flexidepth needs a FlexiDepth checkpoint (model_type ddllama with routing_layers); this one is a plain ${ckpt.config.modelType}`,
+    );
+  }
+}
 
 /** Bumped whenever the emitted graph changes, so cached graphs are rebuilt. */
 export const GRAPH_BUILDER_VERSION = 4;
@@ -46,13 +56,14 @@ export class DecoderGraphBuilder {
   private threshold = '';
   private readonly gates: string[] = [];
 
-  constructor(private readonly ckpt: Checkpoint, private readonly variant: Variant) {
+  constructor(
+    private readonly ckpt: Checkpoint,
+    private readonly variant: Variant,
+  ) {
     this.cfg = ckpt.config;
     this.d = this.cfg.hiddenSize;
     this.half = this.cfg.headDim / 2;
-    if (variant === 'flexidepth' && this.cfg.routingLayers.length === 0) {
-      throw new Error(`variant flexidepth needs a ddllama checkpoint with routing_layers`);
-    }
+    requireVariant(ckpt, variant);
   }
 
   build(): OnnxGraph {
@@ -211,7 +222,9 @@ export class DecoderGraphBuilder {
 
     const full = g.op(`${p}/route/full`, 'Greater', [g.op(`${p}/route/flat`, 'Reshape', [gate, g.int64s([-1])]), this.threshold]);
     const fullIdx = g.op(`${p}/route/full_idx`, 'Transpose', [g.op(`${p}/route/full_idx`, 'NonZero', [full])], { perm: [1, 0] }); // [M,1]
-    const skipIdx = g.op(`${p}/route/skip_idx`, 'Transpose', [g.op(`${p}/route/skip_idx`, 'NonZero', [g.op(`${p}/route/skip`, 'Not', [full])])], { perm: [1, 0] });
+    const skipIdx = g.op(`${p}/route/skip_idx`, 'Transpose', [g.op(`${p}/route/skip_idx`, 'NonZero', [g.op(`${p}/route/skip`, 'Not', [full])])], {
+      perm: [1, 0],
+    });
     const fullRows = g.op(`${p}/route/full_rows`, 'Reshape', [fullIdx, g.int64s([-1])]);
     const skipRows = g.op(`${p}/route/skip_rows`, 'Reshape', [skipIdx, g.int64s([-1])]);
     const pick = (what: string, t: string, rows: string, tag: string, axis = 0): string => g.op(`${p}/route/${tag}_${what}`, 'Gather', [t, rows], { axis });
@@ -292,11 +305,16 @@ export class DecoderGraphBuilder {
     const k = this.rotary(`${p}/k_rotary`, g.op(`${p}/k_proj`, 'MatMul', [z, this.linear(`${w}.k_proj.weight`)]), this.all, kvH);
     const v = g.op(`${p}/v_proj`, 'MatMul', [z, this.linear(`${w}.v_proj.weight`)]);
     const out: string[] = [];
-    for (const [kind, rows] of [['key', k], ['value', v]] as const) {
+    for (const [kind, rows] of [
+      ['key', k],
+      ['value', v],
+    ] as const) {
       const past = g.input(`past.${i}.${kind}`, 'float', [1, kvH, 'past', hd]);
       // [.., S, kvH*hd] -> [1, S, kvH, hd] -> [1, kvH, S, hd]
       const fresh = g.op(`${p}/${kind}_new`, 'Transpose', [g.op(`${p}/${kind}_new`, 'Reshape', [rows, g.int64s([1, -1, kvH, hd])])], { perm: [0, 2, 1, 3] });
-      const [present] = g.node(`${p}/${kind}_cache`, 'Concat', [past, fresh], { axis: 2 }, 1, '', [g.output(`present.${i}.${kind}`, 'float', [1, kvH, 'total', hd])]);
+      const [present] = g.node(`${p}/${kind}_cache`, 'Concat', [past, fresh], { axis: 2 }, 1, '', [
+        g.output(`present.${i}.${kind}`, 'float', [1, kvH, 'total', hd]),
+      ]);
       out.push(g.op(`${p}/${kind}_heads`, 'Reshape', [present!, g.int64s([kvH, -1, hd])]));
     }
     return { k: out[0]!, v: out[1]! };

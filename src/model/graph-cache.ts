@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { oneLineReason } from '../errors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { DecoderGraphBuilder, GRAPH_BUILDER_VERSION, type Variant } from './graph-builder.ts';
 import { onnx } from './onnx-graph.ts';
@@ -27,7 +28,7 @@ export function graphKey(ckpt: Checkpoint, variant: Variant): string {
  * Path of the cached graph for this checkpoint and variant, building it first if needed (or if the
  * cached one is damaged). Weights past `externalDataBytes` go to a side file (ONNX external data).
  */
-export function cachedGraphPath(ckpt: Checkpoint, variant: Variant, root: string = cacheRoot(), externalDataBytes = EXTERNAL_DATA_BYTES): string {
+export function buildOrReuseGraph(ckpt: Checkpoint, variant: Variant, root: string = cacheRoot(), externalDataBytes = EXTERNAL_DATA_BYTES): string {
   const dir = join(root, 'graphs');
   const file = join(dir, `${graphKey(ckpt, variant)}-${variant}.onnx`);
   if (existsSync(file)) {
@@ -81,7 +82,7 @@ function graphDamage(file: string): string | null {
   try {
     model = onnx.ModelProto.decode(readFileSync(file));
   } catch (err) {
-    return `not a valid ONNX model (${(err as Error).message.split('\n')[0]})`;
+    return `not a valid ONNX model (${oneLineReason(err)})`;
   }
   const graph = model.graph;
   if (!graph || (graph.node?.length ?? 0) === 0 || !(graph.output ?? []).some((o) => o.name === 'logits')) return 'the model has no decoder graph';

@@ -52,8 +52,14 @@ export function convertLlama2cModel(binPath: string): { config: Record<string, u
   if (buf.length < 28) throw new UserError(`${binPath}: too short for a llama2.c header`);
   const ints = Array.from({ length: 7 }, (_, i) => buf.readInt32LE(4 * i));
   const h: Llama2cHeader = {
-    dim: ints[0]!, hiddenDim: ints[1]!, nLayers: ints[2]!, nHeads: ints[3]!, nKvHeads: ints[4]!,
-    vocabSize: Math.abs(ints[5]!), seqLen: ints[6]!, sharedClassifier: ints[5]! > 0,
+    dim: ints[0]!,
+    hiddenDim: ints[1]!,
+    nLayers: ints[2]!,
+    nHeads: ints[3]!,
+    nKvHeads: ints[4]!,
+    vocabSize: Math.abs(ints[5]!),
+    seqLen: ints[6]!,
+    sharedClassifier: ints[5]! > 0,
   };
   if ([h.dim, h.hiddenDim, h.nLayers, h.nHeads, h.nKvHeads, h.vocabSize, h.seqLen].some((v) => v <= 0) || h.dim % h.nHeads !== 0) {
     throw new UserError(`${binPath}: not a llama2.c v0 checkpoint (header ${ints.join(', ')})`);
@@ -169,7 +175,10 @@ export function llama2cTokenizerJson(pieces: string[], scores: number[]): Record
     added_tokens: special.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
     normalizer: {
       type: 'Sequence',
-      normalizers: [{ type: 'Prepend', prepend: SPACE }, { type: 'Replace', pattern: { String: ' ' }, content: SPACE }],
+      normalizers: [
+        { type: 'Prepend', prepend: SPACE },
+        { type: 'Replace', pattern: { String: ' ' }, content: SPACE },
+      ],
     },
     pre_tokenizer: null,
     post_processor: null,
@@ -182,7 +191,17 @@ export function llama2cTokenizerJson(pieces: string[], scores: number[]): Record
         { type: 'Strip', content: ' ', start: 1, stop: 0 },
       ],
     },
-    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, vocab, merges },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: '<unk>',
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: true,
+      vocab,
+      merges,
+    },
   };
 }
 
@@ -191,7 +210,12 @@ export function llama2cTokenizerJson(pieces: string[], scores: number[]): Record
  * is written whole or not at all, and one that holds anything is replaced only with `force`: it may
  * be a checkpoint the user cares about (the committed reference model, say).
  */
-export async function importLlama2c(binPath: string, tokenizerPath: string, outDir: string, opts: { force?: boolean } = {}): Promise<{ config: Record<string, unknown> }> {
+export async function importLlama2c(
+  binPath: string,
+  tokenizerPath: string,
+  outDir: string,
+  opts: { force?: boolean } = {},
+): Promise<{ config: Record<string, unknown> }> {
   const folder = { force: opts.force, what: 'import-llama2c --out' };
   checkOutputFolder(outDir, folder);
   const { config, tensors } = convertLlama2cModel(binPath);

@@ -120,7 +120,13 @@ export class OnnxGraph {
           { key: 'length', value: String(raw.byteLength) },
         ];
         offset += raw.byteLength;
-        return onnx.TensorProto.create({ name: t.name, dims: t.dims, dataType, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL, externalData: entry.map((e) => onnx.StringStringEntryProto.create(e)) });
+        return onnx.TensorProto.create({
+          name: t.name,
+          dims: t.dims,
+          dataType,
+          dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+          externalData: entry.map((e) => onnx.StringStringEntryProto.create(e)),
+        });
       }
       return onnx.TensorProto.create({ name: t.name, dims: t.dims, dataType, rawData: raw });
     });
@@ -129,7 +135,10 @@ export class OnnxGraph {
       irVersion: 8,
       producerName: 'flexibench',
       graph,
-      opsetImport: [{ domain: '', version: 21 }, { domain: 'com.microsoft', version: 1 }],
+      opsetImport: [
+        { domain: '', version: 21 },
+        { domain: 'com.microsoft', version: 1 },
+      ],
     });
     return onnx.ModelProto.encode(model).finish();
   }

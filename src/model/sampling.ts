@@ -29,11 +29,7 @@ export function sampleToken(row: Float32Array, opts: SamplingOptions, random: ()
   let max = -Infinity;
   for (const v of row) if (v > max) max = v;
   const probs = new Float64Array(row.length);
-  let sum = 0;
-  for (let v = 0; v < row.length; v++) {
-    probs[v] = Math.exp((row[v]! - max) / opts.temperature);
-    sum += probs[v]!;
-  }
+  for (let v = 0; v < row.length; v++) probs[v] = Math.exp((row[v]! - max) / opts.temperature);
   const order = Array.from({ length: row.length }, (_, v) => v).sort((a, b) => probs[b]! - probs[a]! || a - b);
   const limit = opts.topK && opts.topK > 0 ? Math.min(opts.topK, order.length) : order.length;
   let topMass = 0;

@@ -6,11 +6,11 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { UserError } from '../errors.ts';
+import { UserError, oneLineReason } from '../errors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { ModelConfig } from './config.ts';
-import { cachedGraphPath } from './graph-cache.ts';
-import type { Variant } from './graph-builder.ts';
+import { buildOrReuseGraph } from './graph-cache.ts';
+import { requireVariant, type Variant } from './graph-builder.ts';
 import { OnnxGraph } from './onnx-graph.ts';
 
 // ORT's own log lines go straight to stderr, around our one-line reasons (a missing CUDA library
@@ -69,7 +69,7 @@ export function requireExecutionProvider(ep: ExecutionProvider): Promise<void> {
     check = ort.InferenceSession.create(g.encode(), { executionProviders: [ep], logSeverityLevel: SESSION_LOG_SEVERITY }).then(
       (session) => session.release(),
       (err: unknown) => {
-        throw cudaUnavailable((err as Error).message.split('\n')[0] ?? '');
+        throw cudaUnavailable(oneLineReason(err));
       },
     );
     providerChecks.set(ep, check);
@@ -94,12 +94,10 @@ export class DecoderSession {
 
   /** Builds (or finds in the cache) the checkpoint's graph for this variant and opens a session on it. */
   static async create(ckpt: Checkpoint, opts: SessionOptions): Promise<DecoderSession> {
-    if (opts.variant === 'flexidepth' && ckpt.config.routingLayers.length === 0) {
-      throw new UserError(`${ckpt.dir}: variant flexidepth needs a FlexiDepth checkpoint (model_type ddllama with routing_layers); this one is a plain ${ckpt.config.modelType}`);
-    }
+    requireVariant(ckpt, opts.variant);
     // Before building the graph: for a large model that takes minutes, only to fail on the provider.
     await requireExecutionProvider(opts.executionProvider ?? 'cpu');
-    return DecoderSession.open(cachedGraphPath(ckpt, opts.variant, opts.cacheDir), ckpt.config, opts);
+    return DecoderSession.open(buildOrReuseGraph(ckpt, opts.variant, opts.cacheDir), ckpt.config, opts);
   }
 
   /** Opens a session on an already built graph (worker threads do this, without reading weights). */
@@ -118,7 +116,7 @@ export class DecoderSession {
     try {
       session = await ort.InferenceSession.create(path, sessionOptions);
     } catch (err) {
-      const msg = (err as Error).message.split('\n')[0];
+      const msg = oneLineReason(err);
       throw new Error(`cannot create an ONNX Runtime session for ${path}: ${msg}`);
     }
     return new DecoderSession(session, config, opts.variant, ep, opts.profilePrefix);
@@ -139,7 +137,11 @@ export class DecoderSession {
     const T = cache.length + S;
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: S }, (_, s) => BigInt(cache.length + s)), [1, S]),
+      position_ids: new ort.Tensor(
+        'int64',
+        BigInt64Array.from({ length: S }, (_, s) => BigInt(cache.length + s)),
+        [1, S],
+      ),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
       ...cache.tensors,
     };
@@ -162,7 +164,9 @@ export class DecoderSession {
     this.session.endProfiling();
     const dir = dirname(this.profilePrefix);
     const stem = `${basename(this.profilePrefix)}_`;
-    const files = readdirSync(dir).filter((f) => f.startsWith(stem) && f.endsWith('.json')).map((f) => join(dir, f));
+    const files = readdirSync(dir)
+      .filter((f) => f.startsWith(stem) && f.endsWith('.json'))
+      .map((f) => join(dir, f));
     if (files.length === 0) throw new Error(`endProfiling: no profile written under ${this.profilePrefix}`);
     return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]!;
   }

@@ -11,6 +11,10 @@
  * matches just before a final newline; that is reproduced below.
  */
 
+/**
+ * lm-eval's RegexFilter fallback, ported here with the filter (regexExtract); every extractor that
+ * finds no answer reports it (number-match too), so stored answers read the same across suites.
+ */
 export const INVALID_ANSWER = '[invalid]';
 
 export const STRICT_MATCH_PATTERN = String.raw`#### (\-?[0-9\.\,]+)`;

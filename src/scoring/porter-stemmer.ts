@@ -64,13 +64,7 @@ function endsDoubleConsonant(word: string): boolean {
 /** Condition *o, with NLTK's addition that a 2-letter vowel-consonant word also qualifies. */
 function endsCvc(word: string): boolean {
   const n = word.length;
-  if (
-    n >= 3 &&
-    isConsonant(word, n - 3) &&
-    !isConsonant(word, n - 2) &&
-    isConsonant(word, n - 1) &&
-    !'wxy'.includes(word[n - 1])
-  ) {
+  if (n >= 3 && isConsonant(word, n - 3) && !isConsonant(word, n - 2) && isConsonant(word, n - 1) && !'wxy'.includes(word[n - 1])) {
     return true;
   }
   return n === 2 && !isConsonant(word, 0) && isConsonant(word, 1);

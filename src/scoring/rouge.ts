@@ -292,12 +292,7 @@ function sentences(text: string): string[] {
  * rouge-score's `RougeScorer(types, use_stemmer).score(target, prediction)`: the reference first,
  * then the prediction.
  */
-export function rougeScores(
-  target: string,
-  prediction: string,
-  types: readonly RougeType[],
-  options: RougeOptions,
-): Record<string, RougeScore> {
+export function rougeScores(target: string, prediction: string, types: readonly RougeType[], options: RougeOptions): Record<string, RougeScore> {
   const { stemming } = options;
   const result: Record<string, RougeScore> = {};
   let targetTokens: string[] | undefined;

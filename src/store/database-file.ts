@@ -9,7 +9,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { UserError } from '../errors.ts';
+import { UserError, oneLineReason } from '../errors.ts';
 import { SCHEMA_VERSION, STUDY_TABLES, migrate, readSchemaState } from './schema.ts';
 
 export interface OpenedDatabase {
@@ -26,10 +26,6 @@ function notAStudy(path: string, why: string): UserError {
   return new UserError(`${path}: not a flexibench study database (${why})`);
 }
 
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
-}
-
 function makeParentFolder(path: string): void {
   try {
     mkdirSync(dirname(path), { recursive: true });
@@ -37,7 +33,7 @@ function makeParentFolder(path: string): void {
     const code = (err as NodeJS.ErrnoException).code;
     // mkdir -p says EEXIST or ENOTDIR when a part of the path is a file.
     if (code === 'EEXIST' || code === 'ENOTDIR') throw new UserError(`${path}: cannot create its folder, a part of ${dirname(path)} is a file`);
-    throw new UserError(`${path}: cannot create its folder (${code ?? firstLine(err)})`);
+    throw new UserError(`${path}: cannot create its folder (${code ?? oneLineReason(err)})`);
   }
 }
 
@@ -52,7 +48,7 @@ async function checkEveryBlockReads(path: string, connection: DuckDBConnection, 
       await connection.run(`SELECT count(row) FROM "${table}" row`);
     } catch (err) {
       throw new UserError(
-        `${path}: the study is damaged, table ${table} does not read back (${firstLine(err)}); nothing was written to it. ` +
+        `${path}: the study is damaged, table ${table} does not read back (${oneLineReason(err)}); nothing was written to it. ` +
           'Move it aside and rerun with --db NEW.duckdb to start a new study',
       );
     }
@@ -75,7 +71,7 @@ async function connectTo(path: string, readOnly: boolean): Promise<{ instance: D
   try {
     instance = await DuckDBInstance.create(path, { access_mode: readOnly ? 'READ_ONLY' : 'READ_WRITE' });
   } catch (err) {
-    const reason = firstLine(err);
+    const reason = oneLineReason(err);
     if (/could not set lock|conflicting lock/i.test(reason)) throw new UserError(`${path}: in use by another process (${reason})`);
     if (/checksum|Could not read/i.test(reason)) throw new UserError(`${path}: the file is damaged, it does not open (${reason}); nothing was written to it`);
     throw notAStudy(path, reason);
@@ -124,7 +120,9 @@ export async function openStudyFile(path: string, opts: { readOnly?: boolean } =
       version = 0;
     } else {
       if (state.version > SCHEMA_VERSION) {
-        throw new UserError(`${path}: written by a newer flexibench (schema version ${state.version}; this one reads up to ${SCHEMA_VERSION}); refusing to touch it`);
+        throw new UserError(
+          `${path}: written by a newer flexibench (schema version ${state.version}; this one reads up to ${SCHEMA_VERSION}); refusing to touch it`,
+        );
       }
       if (state.version < 1) throw notAStudy(path, 'its schema_version table is empty');
       const foreign = state.tables.filter((t) => !STUDY_TABLES.has(t));

@@ -8,9 +8,10 @@
  * runner finishes samples concurrently.
  */
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
-import { UserError } from '../errors.ts';
+import { UserError, oneLineReason } from '../errors.ts';
 import { openStudyFile } from './database-file.ts';
-import { runIdOf, stableJson, type RunIdentity } from './run-identity.ts';
+import { stableJson } from '../canonical-json.ts';
+import { runIdOf, type RunIdentity } from './run-identity.ts';
 import { appendTokenRows, checkTokenSequence, type TokenRecord } from './token-rows.ts';
 
 export type { RunIdentity } from './run-identity.ts';
@@ -68,7 +69,7 @@ const DAMAGED = /^(IO Error: Could not read|Serialization Error|Corruption|.*che
 
 /** A one-line UserError naming the file when `err` says the file is damaged; null for anything else (a bug keeps its stack). */
 function damagedFileError(path: string, err: unknown): UserError | null {
-  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  const message = oneLineReason(err);
   return DAMAGED.test(message) ? new UserError(`${path}: cannot read the study, the file is damaged (${message})`) : null;
 }
 
@@ -119,7 +120,9 @@ export class StudyDb {
       if (Number(existing?.n) > 0) {
         // A resumed run is in progress again until finishRun.
         await this.conn.run('UPDATE runs SET ended_at = NULL WHERE run_id = $1', [runId]);
-        const done = (await this.conn.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM samples WHERE run_id = $1 AND status = 'done'`, [runId])).getRowObjectsJS()[0];
+        const done = (
+          await this.conn.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM samples WHERE run_id = $1 AND status = 'done'`, [runId])
+        ).getRowObjectsJS()[0];
         this.knownRuns.add(runId);
         return { runId, resumed: true, done: Number(done?.n) };
       }
@@ -193,67 +196,78 @@ export class StudyDb {
         sample.error,
         sample.truncatedTokens,
       ];
-      if (await this.insertWithTokens(insert, values, runId, sample.docId, tokens)) return;
+      if (await this.insertIfNew(insert, values, runId, sample.docId, tokens)) return;
       // The document already has a row (the insert's unique-key error aborted that transaction).
       const key = [runId, sample.docId];
       const existing = (await this.conn.runAndReadAll('SELECT status FROM samples WHERE run_id = $1 AND doc_id = $2', key)).getRowObjectsJS()[0];
-      if (existing === undefined) {
-        await this.insertWithTokens(insert, values, runId, sample.docId, tokens, { rethrow: true });
-        return;
-      }
+      // No row after all: the insert failed for another reason, which this attempt reports.
+      if (existing === undefined) return this.insertInTransaction(insert, values, runId, sample.docId, tokens);
       if (existing.status === 'done') return;
-      await this.insertWithTokens(insert, values, runId, sample.docId, tokens, {
-        rethrow: true,
-        before: async () => {
-          await this.conn.run('DELETE FROM tokens WHERE run_id = $1 AND doc_id = $2', key);
-          await this.conn.run('DELETE FROM samples WHERE run_id = $1 AND doc_id = $2', key);
-        },
+      await this.insertInTransaction(insert, values, runId, sample.docId, tokens, async () => {
+        await this.conn.run('DELETE FROM tokens WHERE run_id = $1 AND doc_id = $2', key);
+        await this.conn.run('DELETE FROM samples WHERE run_id = $1 AND doc_id = $2', key);
       });
     });
   }
 
   /**
-   * One transaction: `before`, the sample row, its tokens. Returns false when inserting the sample
-   * row failed (without `rethrow`), which is how a document that already has a row shows: checking
-   * first would cost a query on every write, and ON CONFLICT DO NOTHING costs more than the insert.
+   * The sample row and its tokens in one transaction; false, with nothing written, when the sample
+   * row cannot be inserted, which is how a document that already has a row shows: checking first
+   * would cost a query on every write, and ON CONFLICT DO NOTHING costs more than the insert.
    */
-  private async insertWithTokens(
-    insert: DuckDBPreparedStatement,
-    values: DuckDBValue[],
-    runId: string,
-    docId: string,
-    tokens: TokenRecord[],
-    opts: { rethrow?: boolean; before?: () => Promise<void> } = {},
-  ): Promise<boolean> {
+  private async insertIfNew(insert: DuckDBPreparedStatement, values: DuckDBValue[], runId: string, docId: string, tokens: TokenRecord[]): Promise<boolean> {
     await this.conn.run('BEGIN TRANSACTION');
     try {
-      await opts.before?.();
       insert.bind(values);
       try {
         await insert.run();
-      } catch (err) {
-        if (opts.rethrow === true) throw err;
+      } catch {
         await this.conn.run('ROLLBACK');
         return false;
       }
-      if (tokens.length > 0) {
-        const appender = await this.conn.createAppender('tokens');
-        try {
-          appendTokenRows(appender, runId, docId, tokens);
-          appender.flushSync();
-        } catch (err) {
-          // Closing flushes: drop what a failed call left buffered (the rollback would undo it anyway).
-          appender.clear();
-          throw err;
-        } finally {
-          appender.closeSync();
-        }
-      }
+      await this.appendTokens(runId, docId, tokens);
       await this.conn.run('COMMIT');
       return true;
     } catch (err) {
       await this.conn.run('ROLLBACK').catch(() => undefined);
       throw err;
+    }
+  }
+
+  /** In one transaction: `clear` (an earlier error row), then the sample row and its tokens; any failure is thrown. */
+  private async insertInTransaction(
+    insert: DuckDBPreparedStatement,
+    values: DuckDBValue[],
+    runId: string,
+    docId: string,
+    tokens: TokenRecord[],
+    clear: () => Promise<void> = async () => undefined,
+  ): Promise<void> {
+    await this.conn.run('BEGIN TRANSACTION');
+    try {
+      await clear();
+      insert.bind(values);
+      await insert.run();
+      await this.appendTokens(runId, docId, tokens);
+      await this.conn.run('COMMIT');
+    } catch (err) {
+      await this.conn.run('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async appendTokens(runId: string, docId: string, tokens: TokenRecord[]): Promise<void> {
+    if (tokens.length === 0) return;
+    const appender = await this.conn.createAppender('tokens');
+    try {
+      appendTokenRows(appender, runId, docId, tokens);
+      appender.flushSync();
+    } catch (err) {
+      // Closing flushes: drop what a failed call left buffered (the rollback would undo it anyway).
+      appender.clear();
+      throw err;
+    } finally {
+      appender.closeSync();
     }
   }
 

@@ -6,9 +6,8 @@
  * a depth belongs to"): generated token p was produced by the pass at position p-1, so its depth is
  * the row at p-1 (the last prompt position for the first generated token).
  */
+import type { Variant } from '../model/graph-builder.ts';
 import type { DuckDBConnection } from '@duckdb/node-api';
-
-export type Variant = 'full' | 'flexidepth';
 
 /** A row of `runs`, decoded. */
 export interface StoredRun {

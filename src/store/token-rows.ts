@@ -39,7 +39,8 @@ export function checkTokenSequence(docId: string, tokens: readonly TokenRecord[]
     else if (seenGenerated) throw new Error(`writeSample ${docId}: prompt token ${i} after a generated token`);
     if (typeof t.text !== 'string') throw new Error(`writeSample ${docId}: token ${i} has no text piece`);
     if (!(t.bytes instanceof Uint8Array)) throw new Error(`writeSample ${docId}: token ${i} has bytes that are not a Uint8Array`);
-    if (!Number.isInteger(t.tokenId) || !Number.isInteger(t.layersUsed)) throw new Error(`writeSample ${docId}: token ${i} needs integer tokenId and layersUsed`);
+    if (!Number.isInteger(t.tokenId) || !Number.isInteger(t.layersUsed))
+      throw new Error(`writeSample ${docId}: token ${i} needs integer tokenId and layersUsed`);
     if (t.mask.length !== t.gates.length) throw new Error(`writeSample ${docId}: token ${i} has ${t.mask.length} mask entries but ${t.gates.length} gates`);
   }
 }

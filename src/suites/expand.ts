@@ -2,9 +2,10 @@
  * A suite's docs: what the runner feeds the model and the scorer, one per evaluated item.
  */
 import { type Item, datasetItems, loadItems } from './items.ts';
-import { fewshotDraws } from './fewshot.ts';
+import { fewshotDraw, fewshotDraws } from './fewshot.ts';
 import { type Prompt, renderPrompt, renderReference } from './render.ts';
-import type { DatasetSource, GenerationSettings, TaskSpec } from './spec.ts';
+import type { TaskSpec } from './spec.ts';
+import type { GenerationSettings } from './task-schema.ts';
 import { selectSubset } from './subset.ts';
 
 export interface Doc {
@@ -39,10 +40,10 @@ export function expandSuite(spec: TaskSpec, options: ExpandOptions): Doc[] {
   if (indices.length === 0) return [];
 
   let examplesFor: (index: number) => Item[] = () => [];
-  const fewshot = spec.fewshot;
-  if (fewshot.count > 0 && spec.source.kind === 'dataset') {
-    const pool = datasetItems(spec.source as DatasetSource, fewshot.split as string, options.dataDir, spec.file);
-    const draws = fewshotDraws(pool.length, fewshot.count, fewshot.seed as number, indices[indices.length - 1] as number);
+  const fewshot = fewshotDraw(spec.fewshot);
+  if (fewshot !== null && spec.source.kind === 'dataset') {
+    const pool = datasetItems(spec.source, fewshot.split, options.dataDir, spec.file);
+    const draws = fewshotDraws(pool.length, fewshot.count, fewshot.seed, indices[indices.length - 1] as number);
     examplesFor = (index) => (draws[index] as number[]).map((j) => pool[j] as Item);
   }
 

@@ -6,6 +6,15 @@
  * single-process run.
  */
 import { PythonRandom } from './python-random.ts';
+import type { FewshotSettings } from './task-schema.ts';
+
+/** Where few-shot examples come from, or null without any; the schema requires split and seed when count > 0. */
+export function fewshotDraw(fewshot: FewshotSettings): { count: number; split: string; seed: number } | null {
+  const { count, split, seed } = fewshot;
+  if (count === 0) return null;
+  if (split === undefined || seed === undefined) throw new Error('fewshot with count > 0 passed validation without split or seed');
+  return { count, split, seed };
+}
 
 /** For each item index 0..upTo, the indices of its few-shot examples in the example split. */
 export function fewshotDraws(exampleCount: number, count: number, seed: number, upTo: number): number[][] {

@@ -7,7 +7,8 @@ import { UserError } from '../errors.ts';
 import { loadManifest, manifestFile } from '../../datasets/manifest.ts';
 import { loadRows, type Row } from '../../datasets/load.ts';
 import { GENERATORS } from '../../datasets/generators/registry.ts';
-import type { DatasetSource, TaskSpec } from './spec.ts';
+import type { TaskSpec } from './spec.ts';
+import type { DatasetSource } from './task-schema.ts';
 
 export interface Item {
   /** Stable: the dataset's id field, else `<split>-<row>`; `<seed>-<n>` for generated items. */
@@ -34,9 +35,7 @@ export function datasetItems(source: DatasetSource, split: string, dataDir: stri
       let value = fields[rule.from] ?? '';
       if (rule.strip_prefix !== undefined) {
         if (!value.startsWith(rule.strip_prefix)) {
-          throw new UserError(
-            `datasets: ${path} row ${index + 1}: '${rule.from}' does not start with '${rule.strip_prefix}' (${file} /source/derive/${name})`,
-          );
+          throw new UserError(`datasets: ${path} row ${index + 1}: '${rule.from}' does not start with '${rule.strip_prefix}' (${file} /source/derive/${name})`);
         }
         value = value.slice(rule.strip_prefix.length);
       }

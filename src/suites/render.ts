@@ -6,14 +6,10 @@
  *   the item's question as the last user turn. Applying the model's own chat template to these
  *   messages is the tokenizer's job (src/tokenizer/).
  */
+import type { ChatMessage } from '../tokenizer/chat-template.ts';
 import type { Item } from './items.ts';
 import type { TaskSpec } from './spec.ts';
 import { renderTemplate } from './template.ts';
-
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
 
 export type Prompt = string | ChatMessage[];
 

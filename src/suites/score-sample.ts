@@ -3,7 +3,7 @@
  * does during generation; a no-op on text the runner already cut), then the suite's scorer.
  */
 import { type Metrics, runScorer, scorerMetrics } from '../scoring/scorers.ts';
-import { cutAtStop } from '../scoring/stop.ts';
+import { cutAtStop } from '../stop-strings.ts';
 import type { TaskSpec } from './spec.ts';
 
 export function scoreSample(spec: TaskSpec, prediction: string, reference: string): Metrics {

@@ -1,95 +1,81 @@
 /**
- * Task specs: tasks/<name>.yaml validated against tasks/task.schema.json, then checked against
- * what the schema cannot see (the dataset and split exist, templates use only fields the items
- * have). Every failure is one line naming the file and the field path.
+ * Task specs: a suite's YAML validated against the task config schema (./task-schema.ts), then
+ * checked against what the schema cannot see (the dataset and split exist, templates use only
+ * fields the items have). Suites are the configs in tasks/ and in the folders given as include
+ * paths. Every failure is one line naming the file and the field path.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
+import { PACKAGE_ROOT, packagePath } from '../package-root.ts';
 import { loadManifest } from '../../datasets/manifest.ts';
-import { GENERATORS, type GeneratorName } from '../../datasets/generators/registry.ts';
-import type { ScorerConfig } from '../scoring/scorers.ts';
-import { parseYaml, validateConfig } from '../config-validation.ts';
+import { GENERATORS } from '../../datasets/generators/registry.ts';
+import { parseYaml, validateAgainst } from '../config-validation.ts';
+import { fewshotDraw } from './fewshot.ts';
+import { TaskConfig } from './task-schema.ts';
 import { TemplateError, templateFields } from './template.ts';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const TASKS_DIR = path.join(REPO_ROOT, 'tasks');
-const SCHEMA = path.join(TASKS_DIR, 'task.schema.json');
+const TASKS_DIR = packagePath('tasks');
+const SUITE_EXTENSION = '.yaml';
 
-export interface DatasetSource {
-  kind: 'dataset';
-  dataset: string;
-  split: string;
-  /** Extra fields computed from a row's fields. */
-  derive?: Record<string, { from: string; strip_prefix?: string }>;
-}
-
-export interface GeneratorSource {
-  kind: 'generator';
-  generator: GeneratorName;
-  /** >= 1_000_000: evaluation seeds never overlap training seeds. */
-  seed: number;
-  count?: number;
-  options?: Record<string, unknown>;
-}
-
-export type Sampling =
-  | { method: 'greedy' }
-  | { method: 'sample'; temperature: number; top_p?: number; top_k?: number; seed: number };
-
-export interface GenerationSettings {
-  max_new_tokens: number;
-  /** Generation ends before the first of these, and at the model's EOS. */
-  stop: string[];
-  /** A prompt that does not fit: 'left' (default) keeps its last tokens, as lm-eval does; 'none' fails the sample. */
-  truncation?: 'left' | 'none';
-  sampling: Sampling;
-}
-
-export interface TaskSpec {
-  name: string;
-  version: number;
-  description: string;
-  source: DatasetSource | GeneratorSource;
-  prompt: {
-    template: string;
-    target: string;
-    /** Between a few-shot example's question and its target; default " ". */
-    target_delimiter?: string;
-    reference: string;
-    system?: string;
-  };
-  fewshot: {
-    count: number;
-    split?: string;
-    seed?: number;
-    sampler?: 'lm-eval';
-    /** Between few-shot examples; default "\n\n". */
-    delimiter?: string;
-  };
-  chat_template: boolean;
-  generation: GenerationSettings;
-  scorer: ScorerConfig;
+export type TaskSpec = TaskConfig & {
   /** Where the spec was read from, as shown in errors (e.g. tasks/gsm8k.yaml). */
   file: string;
+};
+
+function checkFolder(dir: string): void {
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(dir).isDirectory();
+  } catch {
+    throw new UserError(`include path ${dir}: no such folder`);
+  }
+  if (!isFolder) throw new UserError(`include path ${dir}: not a folder (give the folder that holds the task YAMLs)`);
 }
 
-/** Suite names: the configs in tasks/. */
-export function listSuites(): string[] {
-  return readdirSync(TASKS_DIR)
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => f.slice(0, -'.yaml'.length))
-    .sort();
+/**
+ * Suite name -> config file. tasks/ first, then each include path in order; a later folder's
+ * <name>.yaml shadows an earlier one's, so an include path can replace a built-in suite.
+ */
+function suiteFiles(includePaths: readonly string[]): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const dir of [TASKS_DIR, ...includePaths]) {
+    if (dir !== TASKS_DIR) checkFolder(dir);
+    for (const entry of readdirSync(dir)) {
+      if (entry.endsWith(SUITE_EXTENSION)) files.set(entry.slice(0, -SUITE_EXTENSION.length), path.resolve(dir, entry));
+    }
+  }
+  return files;
 }
 
+/** Suite names: the configs in tasks/ and in the include paths. */
+export function listSuites(includePaths: readonly string[] = []): string[] {
+  return [...suiteFiles(includePaths).keys()].sort();
+}
+
+function suiteFile(name: string, includePaths: readonly string[]): string {
+  const files = suiteFiles(includePaths);
+  const file = files.get(name);
+  if (file === undefined) throw new UserError(`unknown suite '${name}' (known: ${[...files.keys()].sort().join(', ')})`);
+  return file;
+}
+
+/** Where a path is shown: relative to the package for its own files (tasks/gsm8k.yaml), else absolute. */
 function displayPath(full: string): string {
-  const rel = path.relative(REPO_ROOT, full);
+  const rel = path.relative(PACKAGE_ROOT, full);
   return rel.startsWith('..') || path.isAbsolute(rel) ? full : rel.split(path.sep).join('/');
 }
 
+/**
+ * The config file a suite name resolves to (tasks/ or an include path that shadows it), shown as
+ * TaskSpec.file shows it, for a suite whose config may not even validate.
+ */
+export function suiteSource(name: string, includePaths: readonly string[] = []): string {
+  return displayPath(suiteFile(name, includePaths));
+}
+
 /** The fields each item of the spec's source has. */
-export function itemFields(spec: Pick<TaskSpec, 'source' | 'file'>): string[] {
+function itemFields(spec: Pick<TaskSpec, 'source' | 'file'>): string[] {
   const source = spec.source;
   if (source.kind === 'generator') return [...GENERATORS[source.generator].fields];
   const manifest = loadManifest(source.dataset);
@@ -119,8 +105,9 @@ function checkSemantics(spec: TaskSpec): void {
         fail(`/source/derive/${name}/from`, `'${rule.from}' is not a field of ${source.dataset} (has: ${Object.keys(manifest.fields).join(', ')})`);
       }
     }
-    if (spec.fewshot.count > 0) {
-      const split = spec.fewshot.split as string;
+    const draw = fewshotDraw(spec.fewshot);
+    if (draw !== null) {
+      const split = draw.split;
       if (!splits.includes(split)) fail('/fewshot/split', `'${split}' is not a split of ${source.dataset} (has: ${splits.join(', ')})`);
       if (split === source.split) fail('/fewshot/split', `must differ from /source/split: examples would overlap the items`);
     }
@@ -128,10 +115,9 @@ function checkSemantics(spec: TaskSpec): void {
     const generator = GENERATORS[source.generator];
     if (generator.needsCount && source.count === undefined) fail('/source/count', `is missing (generator '${source.generator}' needs it)`);
     if (spec.fewshot.count > 0) fail('/fewshot/count', `must be 0 for a generated suite (few-shot examples come from a dataset split)`);
-    const corpus = source.options?.corpus;
-    if (typeof corpus === 'string') {
+    if (source.generator === 'passages') {
       try {
-        loadManifest(corpus);
+        loadManifest(source.options.corpus);
       } catch (err) {
         fail('/source/options/corpus', `names an ${(err as Error).message}`);
       }
@@ -160,13 +146,10 @@ function checkSemantics(spec: TaskSpec): void {
   if (spec.prompt.system !== undefined && !spec.chat_template) fail('/prompt/system', 'needs chat_template: true');
 }
 
-/** Reads, validates and checks a task spec: a suite name (tasks/<name>.yaml) or a path to a YAML/JSON file. */
-export function loadTaskSpec(nameOrPath: string): TaskSpec {
+/** Reads, validates and checks a task spec: a suite name (tasks/ or an include path) or a path to a YAML/JSON file. */
+export function loadTaskSpec(nameOrPath: string, includePaths: readonly string[] = []): TaskSpec {
   const isPath = /[\\/]/.test(nameOrPath) || /\.(ya?ml|json)$/.test(nameOrPath);
-  const full = isPath ? path.resolve(nameOrPath) : path.join(TASKS_DIR, `${nameOrPath}.yaml`);
-  if (!isPath && (!/^[a-z0-9][a-z0-9-]*$/.test(nameOrPath) || !existsSync(full))) {
-    throw new UserError(`unknown suite '${nameOrPath}' (known: ${listSuites().join(', ')})`);
-  }
+  const full = isPath ? path.resolve(nameOrPath) : suiteFile(nameOrPath, includePaths);
   const file = displayPath(full);
   let text: string;
   try {
@@ -174,9 +157,8 @@ export function loadTaskSpec(nameOrPath: string): TaskSpec {
   } catch {
     throw new UserError(`${file}: cannot read the task config`);
   }
-  const raw = parseYaml(text, file);
-  const spec = validateConfig<Omit<TaskSpec, 'file'>>(raw, SCHEMA, file);
-  const withFile: TaskSpec = { ...spec, file };
-  checkSemantics(withFile);
-  return withFile;
+  const config = validateAgainst(parseYaml(text, file), TaskConfig, file);
+  const spec: TaskSpec = { ...config, file };
+  checkSemantics(spec);
+  return spec;
 }

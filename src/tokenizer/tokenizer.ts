@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { cutAtStop } from '../stop-strings.ts';
 import { UserError } from '../errors.ts';
 import { readJsonObject } from '../user-file.ts';
 import { renderChat, type ChatMessage } from './chat-template.ts';
@@ -36,8 +37,8 @@ export class TextTokenizer {
   ) {
     const bos = tokenContent(config.bos_token);
     const eos = tokenContent(config.eos_token);
-    this.bosId = bos === null ? null : tok.token_to_id(bos) ?? null;
-    this.eosId = eos === null ? null : tok.token_to_id(eos) ?? null;
+    this.bosId = bos === null ? null : (tok.token_to_id(bos) ?? null);
+    this.eosId = eos === null ? null : (tok.token_to_id(eos) ?? null);
     this.addBos = config.add_bos_token ?? this.bosId !== null;
     this.chatTemplate = config.chat_template ?? null;
   }
@@ -73,6 +74,26 @@ export class TextTokenizer {
   }
 
   /**
+   * The text `ids` add after `contextIds`: what a generation says, and the one reading of it that
+   * `run` stores and `generate` prints. Decoding the generated ids alone would drop the leading
+   * space a sentencepiece tokenizer strips from the first token; decoded after the context's last
+   * tokens, the text equals the generated token pieces joined (special tokens left out), so the
+   * stored token rows reproduce it.
+   */
+  continuationText(contextIds: readonly number[], ids: readonly number[]): string {
+    const context = contextIds.slice(-CONTEXT_TOKENS);
+    const before = this.decode(context);
+    const after = this.decode([...context, ...ids]);
+    return after.startsWith(before) ? after.slice(before.length) : after.slice(commonPrefixLength(before, after));
+  }
+
+  /** A generation's output: its continuation text, cut before the stop string that ended it. */
+  outputText(gen: { promptIds: readonly number[]; generatedIds: readonly number[]; stopString: string | null }): string {
+    const text = this.continuationText(gen.promptIds, gen.generatedIds);
+    return gen.stopString === null ? text : cutAtStop(text, [gen.stopString]);
+  }
+
+  /**
    * A chat conversation as prompt text, through the model's chat template. The template writes any
    * BOS itself, so encode the result with `bos = false`.
    */
@@ -101,7 +122,12 @@ export class TextTokenizer {
     if (bytes === undefined) {
       const added = this.addedContent.get(id);
       const token = this.tok.id_to_token(id);
-      bytes = added !== undefined ? UTF8.encode(added) : token === undefined ? new Uint8Array(0) : decoderBytes(token, decoderSteps(this.tok.decoder as DecoderStep | null));
+      bytes =
+        added !== undefined
+          ? UTF8.encode(added)
+          : token === undefined
+            ? new Uint8Array(0)
+            : decoderBytes(token, decoderSteps(this.tok.decoder as DecoderStep | null));
       this.bytesById.set(id, bytes);
     }
     return bytes;
@@ -156,6 +182,9 @@ export class TextTokenizer {
 }
 
 const UTF8 = new TextEncoder();
+
+/** Context tokens decoded before a continuation: enough for any tokenizer's merge of a word's start. */
+const CONTEXT_TOKENS = 8;
 
 /**
  * The library's decoder objects, as far as token bytes need them. Its package types export only

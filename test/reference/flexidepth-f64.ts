@@ -52,7 +52,12 @@ function rope(x: Vec, heads: number, hd: number, pos: number, invFreq: Float64Ar
   }
 }
 
-export function referenceForward(cfg: ModelConfig, weights: Map<string, Tensor>, ids: number[], opts: { routed: boolean; threshold?: number }): ReferenceOutput {
+export function referenceForward(
+  cfg: ModelConfig,
+  weights: Map<string, Tensor>,
+  ids: number[],
+  opts: { routed: boolean; threshold?: number },
+): ReferenceOutput {
   const W = (name: string): Float32Array => {
     const t = weights.get(name);
     if (!t) throw new Error(`reference: missing ${name}`);
@@ -83,7 +88,12 @@ export function referenceForward(cfg: ModelConfig, weights: Map<string, Tensor>,
     const mlp = (u: Vec): Vec => {
       const gate = matvec(W(`${p}.mlp.gate_proj.weight`), I, d, u);
       const up = matvec(W(`${p}.mlp.up_proj.weight`), I, d, u);
-      return matvec(W(`${p}.mlp.down_proj.weight`), d, I, gate.map((gv, i) => silu(gv) * up[i]!));
+      return matvec(
+        W(`${p}.mlp.down_proj.weight`),
+        d,
+        I,
+        gate.map((gv, i) => silu(gv) * up[i]!),
+      );
     };
     const next: Vec[] = [];
     for (let t = 0; t < n; t++) {
@@ -101,7 +111,12 @@ export function referenceForward(cfg: ModelConfig, weights: Map<string, Tensor>,
           const m = weights.get(`${p}.router_proj.gate_proj.weight`)!.shape[0]!;
           const ga = matvec(W(`${p}.router_proj.gate_proj.weight`), m, d, u);
           const dn = matvec(W(`${p}.router_proj.down_proj.weight`), m, d, u);
-          const a = matvec(W(`${p}.router_proj.up_proj.weight`), d, m, ga.map((v, i) => silu(v) * dn[i]!));
+          const a = matvec(
+            W(`${p}.router_proj.up_proj.weight`),
+            d,
+            m,
+            ga.map((v, i) => silu(v) * dn[i]!),
+          );
           next.push(add(x[t]!, a, 1 - g));
           continue;
         }

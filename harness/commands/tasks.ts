@@ -1,0 +1,85 @@
+/**
+ * `flexibench tasks [NAME]`: without NAME, every suite (tasks/ and the --include-path folders) with
+ * the file it comes from and its description; with NAME, that suite's config as validated and the
+ * prompt of the item `run --limit 1` evaluates, as two YAML documents. The prompt goes through the
+ * runner's own plan (harness/runner/plan.ts), so it is the text and token count the model gets.
+ */
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { UserError, oneLineReason } from '../../src/errors.ts';
+import { readModelConfig } from '../../src/model/config.ts';
+import { listSuites, loadTaskSpec, suiteSource } from '../../src/suites/spec.ts';
+import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { resolveDataDir } from '../../datasets/data-dir.ts';
+import { DATA_DIR, INCLUDE_PATH, defineCommand, text, type OptionValues } from '../args.ts';
+import { REFERENCE_MODEL } from '../model-options.ts';
+import { planSuite, specContent } from '../runner/plan.ts';
+
+const OPTIONS = {
+  includePath: INCLUDE_PATH,
+  model: text('DIR', 'the checkpoint whose tokenizer (and chat template) renders the prompt', { default: REFERENCE_MODEL, defaultText: 'the reference model' }),
+  dataDir: DATA_DIR,
+};
+
+interface SuiteRow {
+  name: string;
+  file: string;
+  /** The description, or why the config is refused. */
+  about: string;
+  valid: boolean;
+}
+
+function suiteRow(name: string, includePaths: string[]): SuiteRow {
+  try {
+    const spec = loadTaskSpec(name, includePaths);
+    return { name, file: spec.file, about: spec.description.replace(/\s+/g, ' ').trim(), valid: true };
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    return { name, file: suiteSource(name, includePaths), about: `invalid: ${oneLineReason(err)}`, valid: false };
+  }
+}
+
+/** Columns padded to their widest entry; the last one runs free. */
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n') + '\n';
+}
+
+function listTasks(includePaths: string[]): void {
+  const rows = listSuites(includePaths).map((name) => suiteRow(name, includePaths));
+  process.stdout.write(table([['NAME', 'FILE', 'DESCRIPTION'], ...rows.map((r) => [r.name, r.file, r.about])]));
+  const invalid = rows.filter((r) => !r.valid).map((r) => r.name);
+  if (invalid.length > 0) throw new UserError(`tasks: ${invalid.length} suite config(s) refused: ${invalid.join(', ')} (reasons above)`);
+}
+
+function showTask(name: string, o: OptionValues<typeof OPTIONS>): void {
+  const tok = TextTokenizer.load(o.model);
+  const maxLength = readModelConfig(join(o.model, 'config.json')).maxPositionEmbeddings;
+  // One item: rendering and tokenizing a whole suite takes seconds to tens of seconds.
+  const suite = planSuite(name, tok, { dataDir: resolveDataDir(o.dataDir), limit: 1, seed: 0, maxLength, includePaths: o.includePath });
+  const yaml = (value: unknown): string => stringify(value, { lineWidth: 0 });
+  let out = `# ${suite.spec.file}, as validated\n${yaml(specContent(suite.spec))}---\n`;
+  const first = suite.docs[0];
+  if (first === undefined) {
+    out += '# the suite has no items\n';
+  } else {
+    out += `# the item \`run --limit 1\` evaluates, as the model gets it (tokenizer of ${o.model})\n`;
+    out += yaml({
+      doc_id: first.docId,
+      doc_index: first.index,
+      prompt_tokens: first.promptIds.length,
+      truncated_tokens: first.truncatedTokens,
+      prompt: first.promptText,
+      reference: first.reference,
+    });
+  }
+  process.stdout.write(out);
+}
+
+export const command = defineCommand({
+  name: 'tasks',
+  description: "List the suites, or show one suite's config (as validated) and the prompt of its first item (as `run --limit 1` feeds it).",
+  arguments: '[name]',
+  options: OPTIONS,
+  action: (o, [name]) => Promise.resolve(name === undefined ? listTasks(o.includePath) : showTask(name, o)),
+});
