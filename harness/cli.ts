@@ -18,6 +18,7 @@ interface CommandModule {
 // Literal import paths, so a build that rewrites '.ts' imports to '.js' sees every one.
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   run: { summary: 'Run suites through FlexiDepth and the full-depth baseline into DuckDB', load: () => import('./commands/run.ts') },
+  merge: { summary: 'Merge study databases (the shards of run --shard K/N) into one study', load: () => import('./commands/merge.ts') },
   report: { summary: 'Compare variants: a table, JSON, or an HTML + Markdown report folder', load: () => import('./commands/report.ts') },
   tasks: { summary: "List the suites, or show one suite's config and first rendered prompt", load: () => import('./commands/tasks.ts') },
   items: { summary: "Print a suite's items as `run` feeds them (rendered prompts, ids, references) as JSONL", load: () => import('./commands/items.ts') },

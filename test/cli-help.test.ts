@@ -18,6 +18,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Every command and what its help must mention (DESIGN.md's command line, plus what each command takes). */
 const COMMANDS: Record<string, string[]> = {
+  merge: ['--out', '--allow-mixed'],
   run: [
     '--model',
     '--suites',
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, string[]> = {
     '--threads',
     '--ep',
     '--max-length',
+    '--shard',
     '--log-samples',
   ],
   report: ['--db', '--out', '--json', '--force', '--bootstrap-samples', '--seed'],

@@ -13,6 +13,7 @@ import { resolveDataDir } from '../../datasets/data-dir.ts';
 import { DATA_DIR, INCLUDE_PATH, commaList, defineCommand, integer, oneOf, real, text, type OptionValues } from '../args.ts';
 import { REFERENCE_MODEL } from '../model-options.ts';
 import { runStudy } from '../runner/run-study.ts';
+import { parseShard } from '../runner/shard.ts';
 import { loadReport } from '../../reports/report-data.ts';
 import { renderTerminal } from '../../reports/render-terminal.ts';
 import { writeReport } from '../../reports/write-report.ts';
@@ -47,6 +48,10 @@ const OPTIONS = {
     defaultText: "the model's context",
   }),
   logSamples: text('FILE.jsonl', 'also append each stored sample (prediction, reference, metrics) to this JSON Lines file'),
+  shard: text(
+    'K/N',
+    "run only shard K of N (1-based) of every suite's items, split by a hash of the doc id; auto/N takes K from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID (0-based, as --array=0-<N-1>); combine the shards' databases with `flexibench merge`",
+  ),
 };
 
 async function runCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
@@ -65,6 +70,7 @@ async function runCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
     executionProvider: o.ep,
     maxLength: o.maxLength ?? null,
     logSamplesPath: o.logSamples ?? null,
+    shard: o.shard !== undefined ? parseShard(o.shard, process.env) : null,
   });
   process.stderr.write(
     `run: ${stats.samplesWritten} samples written, ${stats.samplesSkipped} already stored, ${stats.samplesFailed} failed; ` +

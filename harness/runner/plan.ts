@@ -8,6 +8,7 @@ import type { SamplingOptions } from '../../src/model/sampling.ts';
 import { expandSuite, type Doc } from '../../src/suites/expand.ts';
 import { loadTaskSpec, type TaskSpec } from '../../src/suites/spec.ts';
 import type { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { itemsOfShard, type Shard } from './shard.ts';
 
 /** A suite item ready to run: the item itself, plus its prompt as the model sees it. */
 export interface PlannedDoc extends Doc {
@@ -49,6 +50,8 @@ export interface PlanOptions {
   maxLength: number;
   /** Folders of custom task YAMLs (--include-path), searched for suite names with tasks/; none when absent. */
   includePaths?: string[];
+  /** --shard: only this shard's items (shard.ts), taken from the --limit subset; absent or null: every item. */
+  shard?: Shard | null;
 }
 
 /**
@@ -76,7 +79,8 @@ export function fitPrompt(ids: number[], spec: TaskSpec, maxLength: number): { p
 
 export function planSuite(name: string, tok: TextTokenizer, opts: PlanOptions): PlannedSuite {
   const spec = loadTaskSpec(name, opts.includePaths ?? []);
-  const docs = expandSuite(spec, { dataDir: opts.dataDir, seed: opts.seed, ...(opts.limit !== null ? { limit: opts.limit } : {}) });
+  const expanded = expandSuite(spec, { dataDir: opts.dataDir, seed: opts.seed, ...(opts.limit !== null ? { limit: opts.limit } : {}) });
+  const docs = opts.shard != null ? itemsOfShard(expanded, (d) => d.docId, opts.shard) : expanded;
   return {
     spec,
     configHash: stableJsonHash(specContent(spec)),

@@ -22,6 +22,7 @@ import { eosIds, planSuite, type PlannedSuite } from './plan.ts';
 import { Progress } from './progress.ts';
 import { registerRuns, type RunPlan } from './register-runs.ts';
 import { SampleLog } from './sample-log.ts';
+import { shardText, type Shard } from './shard.ts';
 import { NOTHING_EXECUTED, studyStats, type StudyStats } from './study-stats.ts';
 import { capWorkers } from './worker-budget.ts';
 import { WorkerPool } from './worker-pool.ts';
@@ -44,6 +45,8 @@ export interface StudyOptions {
   includePaths?: string[];
   /** --log-samples: every sample stored is also appended to this JSONL file; null or absent: none. */
   logSamplesPath?: string | null;
+  /** --shard: run only this shard's items (shard.ts); not part of the runs' identity, recorded in their hardware metadata. */
+  shard?: Shard | null;
   log?: NodeJS.WritableStream;
 }
 
@@ -71,6 +74,7 @@ async function planStudy(opts: StudyOptions): Promise<PlannedStudy> {
     seed: opts.seed,
     maxLength: opts.maxLength ?? positions,
     includePaths: opts.includePaths ?? [],
+    shard: opts.shard ?? null,
   };
   return { ckpt, tok, suites: opts.suites.map((name) => planSuite(name, tok, planOptions)) };
 }
@@ -106,7 +110,11 @@ function progressOf(runs: readonly RunPlan[], log: NodeJS.WritableStream): Progr
 export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
   const log = opts.log ?? process.stderr;
   const { ckpt, tok, suites } = await planStudy(opts);
-  const metadata = studyMetadata();
+  const shard = opts.shard ?? null;
+  const machine = studyMetadata();
+  // Which shard a machine ran is metadata: the shards' runs share their ids, so they merge into one run.
+  const metadata = shard === null ? machine : { ...machine, hardware: { ...machine.hardware, shard: shardText(shard) } };
+  if (shard !== null) log.write(`run: shard ${shardText(shard)}: ${suites.map((s) => `${s.spec.name} ${s.docs.length} items`).join(', ')}\n`);
   const logPath = opts.logSamplesPath ?? null;
   const sampleLog = logPath !== null ? SampleLog.open(logPath) : null;
   let db: StudyDb | null = null;
