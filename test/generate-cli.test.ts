@@ -90,19 +90,21 @@ describe('bad options', () => {
 });
 
 describe('bench --json', () => {
-  it('reports both variants from interleaved runs, with stdout holding only the JSON', () => {
+  it('reports both variants from interleaved rounds of a text prompt, with stdout holding only the JSON', () => {
     const r = flexibench(['bench', '--model', model, '--tokens', '8', '--rounds', '2', '--json'], env);
     expect(r.status, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout) as Record<string, { runs: number[]; decode_tokens_per_s: number; layers_used_mean: number }> & {
-      decode_speed_ratio: number;
-    };
-    expect(doc['full']!.runs).toHaveLength(2);
-    expect(doc['flexidepth']!.runs).toHaveLength(2);
-    expect(doc['full']!.layers_used_mean).toBe(4);
-    expect(doc['flexidepth']!.layers_used_mean).toBeLessThan(4);
+    type V = { rounds_ms_per_step: number[]; decode_ms_per_step: number; layers_used_mean: number };
+    const doc = JSON.parse(r.stdout) as { full: V; flexidepth: V; prompt_tokens: number; decode_speed_ratio: number; ideal_speed_ratio: number };
+    // The character tokenizer: BOS + one id per character of 'Once upon a time'.
+    expect(doc.prompt_tokens).toBe(17);
+    expect(doc.full.rounds_ms_per_step).toHaveLength(2);
+    expect(doc.flexidepth.rounds_ms_per_step).toHaveLength(2);
+    expect(doc.full.layers_used_mean).toBe(4);
+    expect(doc.flexidepth.layers_used_mean).toBeLessThan(4);
     // Each variant's figure is the median of its rounds (two rounds: their mean).
-    for (const v of ['full', 'flexidepth']) expect(doc[v]!.decode_tokens_per_s).toBeCloseTo((doc[v]!.runs[0]! + doc[v]!.runs[1]!) / 2, 6);
+    for (const v of [doc.full, doc.flexidepth]) expect(v.decode_ms_per_step).toBeCloseTo((v.rounds_ms_per_step[0]! + v.rounds_ms_per_step[1]!) / 2, 6);
     expect(Number.isFinite(doc.decode_speed_ratio) && doc.decode_speed_ratio > 0).toBe(true);
-    expect(r.stderr).toMatch(/round 2\/2 flexidepth/);
+    expect(doc.ideal_speed_ratio).toBeGreaterThan(1);
+    expect(r.stderr).toMatch(/round 2\/2: ms per decode step full/);
   });
 });

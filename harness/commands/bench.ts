@@ -1,105 +1,312 @@
 /**
- * `flexibench bench --model DIR`
+ * `flexibench bench (--model DIR | --synthetic HIDDEN:LAYERS)`
  *
- * Decode speed of `full` vs `flexidepth` built from one checkpoint. Runs are interleaved A/B
- * (ABBA order, so neither variant always goes first) after a warm-up of each, and reported as
- * medians with the flexidepth/full ratio, all from one invocation.
+ * Decode speed of `full` vs `flexidepth` built from one checkpoint, against the speed ratio their
+ * work allows. One JSON document per call with --json, a short summary otherwise.
+ *
+ * How it measures (the machine is shared and noisy; issue 14):
+ * - One intra-op thread unless --threads says otherwise: with more, per-round values scattered 5x.
+ * - Four sessions, created in ABBA order (full, flexidepth, flexidepth, full): the first session a
+ *   process creates was measured ~5% slower, so each variant gets one early and one late session
+ *   and every round runs all four (in ABBA order, reversed every other round) after one warm-up
+ *   each. A round's value for a variant is the mean of its two sessions, so neither creation order
+ *   nor run order favours a variant; `sessions_ms_per_step` shows what the order costs.
+ * - A run's value is its per-step time: decode ms / decode tokens (greedy, no EOS, so every run
+ *   decodes --tokens steps). Reported: the median over rounds, with min and max.
+ * - decode_speed_ratio = full ms per step / flexidepth ms per step: the median over rounds of each
+ *   round's own ratio (paired runs, steady under a load that drifts between rounds), with its min and
+ *   max; decode_speed_ratio_of_medians is the quotient of the variants' medians. ideal_speed_ratio = full
+ *   multiply-adds per step / flexidepth multiply-adds per step, for the routing actually observed
+ *   at the measured steps and their context lengths (src/model/path-cost.ts: router, adapter and
+ *   the K/V a skipped token still computes included). efficiency = decode / ideal.
  */
-import { generate, producingDepths, tokensPerSecond, type Generation } from '../../src/model/generate.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UserError } from '../../src/errors.ts';
+import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
+import { generate, producingDepths, promptContextProblem, type Generation } from '../../src/model/generate.ts';
 import { requireVariant, type Variant } from '../../src/model/graph-builder.ts';
-import type { DecoderSession } from '../../src/model/session.ts';
+import { decodeStepMultiplyAdds } from '../../src/model/path-cost.ts';
+import { DecoderSession, requireExecutionProvider } from '../../src/model/session.ts';
+import { writeSyntheticCheckpoint } from '../../src/model/synthetic-checkpoint.ts';
+import { SeededRandom } from '../../src/seeded-random.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { defineCommand, flag, integer, real, text, type OptionValues } from '../args.ts';
-import { MODEL_OPTIONS, modelChoice, openSession } from '../model-options.ts';
+import { MODEL_OPTIONS } from '../model-options.ts';
+
+const DEFAULT_PROMPT = 'Once upon a time';
+const DEFAULT_SYNTHETIC_CONTEXT = 16;
+const DEFAULT_THRESHOLD = 0.5;
 
 const OPTIONS = {
-  ...MODEL_OPTIONS,
-  prompt: text('TEXT', 'the prompt both variants continue', { default: 'Once upon a time' }),
+  model: text('DIR', 'checkpoint folder (Hugging Face layout); or --synthetic'),
+  synthetic: text(
+    'HIDDEN:LAYERS',
+    'instead of --model: a Llama-shaped FlexiDepth checkpoint with random weights of this size, routing on the second half of the layers, written to a temporary folder and removed after',
+  ),
+  ep: MODEL_OPTIONS.ep,
+  threads: integer('N', 'intra-op threads of each session', { min: 1, default: 1 }),
+  prompt: text('TEXT', 'the prompt both variants continue', { defaultText: `'${DEFAULT_PROMPT}'; with --synthetic, --context ${DEFAULT_SYNTHETIC_CONTEXT}` }),
+  context: integer('N', 'instead of --prompt: a synthetic prompt of N tokens (BOS, then seeded random ids)', { min: 1 }),
   tokens: integer('N', 'tokens decoded per run', { min: 1, default: 128 }),
-  rounds: integer('K', 'measured runs of each variant, after one warm-up each', { min: 1, default: 5 }),
-  threshold: real('T', 'router threshold of flexidepth', { min: 0, max: 1, default: 0.5 }),
+  rounds: integer('K', 'measured rounds, each running every session once, after one warm-up each', { min: 1, default: 5 }),
+  threshold: real('T', 'router threshold of flexidepth', { min: 0, max: 1, defaultText: String(DEFAULT_THRESHOLD) }),
+  skipRate: real('R', 'instead of --threshold: the threshold at which a share R of the routed decisions at the decode steps skip, found by calibration runs', {
+    min: 0,
+    max: 1,
+  }),
+  seed: integer('S', 'seed of the synthetic checkpoint and the synthetic prompt', { min: 0, default: 1 }),
   json: flag('print the result as one JSON document'),
 };
+
+type Options = OptionValues<typeof OPTIONS>;
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
+const spread = (xs: number[]): { min: number; max: number } => ({ min: Math.min(...xs), max: Math.max(...xs) });
+const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 
-interface RunStats {
-  decodeTokensPerS: number;
-  prefillTokensPerS: number;
-  layersUsedMean: number;
-}
-
-function stats(gen: Generation): RunStats {
-  const depths = producingDepths(gen);
-  return {
-    // A decode always takes measurable time; NaN would show if it somehow did not.
-    decodeTokensPerS: tokensPerSecond(gen.timing.decodeTokens, gen.timing.decodeMs) ?? Number.NaN,
-    prefillTokensPerS: tokensPerSecond(gen.timing.prefillTokens, gen.timing.prefillMs) ?? Number.NaN,
-    layersUsedMean: depths.reduce((s, d) => s + d, 0) / Math.max(1, depths.length),
-  };
-}
-
-async function bench(o: OptionValues<typeof OPTIONS>): Promise<void> {
-  const m = modelChoice(o);
-  requireVariant(m.ckpt, 'flexidepth');
-  const { tokens, rounds, threshold } = o;
-  const tok = TextTokenizer.load(m.ckpt.dir);
-  const promptIds = tok.encode(o.prompt, true);
-
-  const sessions: Record<Variant, DecoderSession> = { full: await openSession(m, 'full'), flexidepth: await openSession(m, 'flexidepth') };
-  // Greedy decoding without EOS: every run decodes exactly `tokens` tokens.
-  const once = (v: Variant): Promise<Generation> => generate(sessions[v], promptIds, { maxNewTokens: tokens, threshold });
-  await once('full');
-  await once('flexidepth');
-  const runs: Record<Variant, RunStats[]> = { full: [], flexidepth: [] };
-  for (let r = 0; r < rounds; r++) {
-    const order: Variant[] = r % 2 === 0 ? ['full', 'flexidepth'] : ['flexidepth', 'full'];
-    for (const v of order) {
-      runs[v].push(stats(await once(v)));
-      process.stderr.write(`bench: round ${r + 1}/${rounds} ${v}: ${runs[v].at(-1)!.decodeTokensPerS.toFixed(1)} decode tokens/s\n`);
-    }
+/** HIDDEN:LAYERS, e.g. 1024:16. */
+function parseSynthetic(spec: string): { hiddenSize: number; numLayers: number } {
+  const m = /^(\d+):(\d+)$/.exec(spec.trim());
+  const hiddenSize = Number(m?.[1]);
+  const numLayers = Number(m?.[2]);
+  if (!m || hiddenSize < 64 || hiddenSize % 64 !== 0 || numLayers < 2) {
+    throw new UserError(`bench: --synthetic must be HIDDEN:LAYERS with HIDDEN a multiple of 64 and at least 2 layers (e.g. 1024:16), got '${spec}'`);
   }
-  for (const s of Object.values(sessions)) await s.release();
+  return { hiddenSize, numLayers };
+}
 
-  const summary = (v: Variant) => ({
-    decode_tokens_per_s: median(runs[v].map((s) => s.decodeTokensPerS)),
-    prefill_tokens_per_s: median(runs[v].map((s) => s.prefillTokensPerS)),
-    layers_used_mean: median(runs[v].map((s) => s.layersUsedMean)),
-    runs: runs[v].map((s) => s.decodeTokensPerS),
-  });
+/** BOS (when the model has one), then seeded random ids that are neither BOS nor EOS: N tokens. */
+function syntheticPrompt(ckpt: Checkpoint, n: number, seed: number): number[] {
+  const { bosTokenId, eosTokenIds, vocabSize } = ckpt.config;
+  const special = new Set([...(bosTokenId === null ? [] : [bosTokenId]), ...eosTokenIds]);
+  const rng = new SeededRandom(seed);
+  const ids = bosTokenId === null ? [] : [bosTokenId];
+  while (ids.length < n) {
+    const id = rng.int(0, vocabSize - 1);
+    if (!special.has(id)) ids.push(id);
+  }
+  return ids;
+}
+
+/** The decode steps of a run: positions from the first generated token on (each ran as one step). */
+const decodeSteps = (gen: Generation) => gen.positions.slice(gen.promptIds.length).map((p, k) => ({ mask: p.mask, keys: gen.promptIds.length + k + 1 }));
+
+/** Share of the routed decisions at the decode steps that took the skip path. */
+function skipRate(gens: Generation[]): number {
+  let skipped = 0;
+  let total = 0;
+  for (const gen of gens)
+    for (const s of decodeSteps(gen)) {
+      skipped += s.mask.filter((full) => !full).length;
+      total += s.mask.length;
+    }
+  return total > 0 ? skipped / total : Number.NaN;
+}
+
+/** The threshold below which (gate <= threshold) a share `rate` of these gates falls. */
+function quantileThreshold(gates: number[], rate: number): number {
+  const s = [...gates].sort((a, b) => a - b);
+  const k = Math.round(rate * s.length);
+  if (k <= 0) return 0;
+  if (k >= s.length) return 1;
+  return (s[k - 1]! + s[k]!) / 2;
+}
+
+interface Calibration {
+  threshold: number;
+  skip_rate: number;
+}
+
+/**
+ * Finds the threshold that makes a share `target` of the routed decisions skip. A run's gates depend
+ * on the threshold (a skipped layer changes what later routers see, and the tokens generated), so
+ * the threshold at the target quantile of one run's gates is tried in a new run, up to four runs,
+ * keeping the one closest to the target. Greedy decoding is deterministic, so the measured runs
+ * route exactly as the chosen calibration run did.
+ */
+async function calibrate(session: DecoderSession, promptIds: number[], tokens: number, target: number): Promise<{ threshold: number; tries: Calibration[] }> {
+  const tries: Calibration[] = [];
+  let threshold = DEFAULT_THRESHOLD;
+  for (let k = 0; k < 4; k++) {
+    const gen = await generate(session, promptIds, { maxNewTokens: tokens, threshold });
+    tries.push({ threshold, skip_rate: skipRate([gen]) });
+    if (Math.abs(tries.at(-1)!.skip_rate - target) <= 0.02) break;
+    const next = quantileThreshold(
+      gen.positions.slice(promptIds.length).flatMap((p) => p.gates),
+      target,
+    );
+    if (tries.some((t) => t.threshold === next)) break;
+    threshold = next;
+  }
+  const best = tries.reduce((a, b) => (Math.abs(b.skip_rate - target) < Math.abs(a.skip_rate - target) ? b : a));
+  return { threshold: best.threshold, tries };
+}
+
+interface Run {
+  msPerStep: number;
+  prefillTokensPerS: number;
+  gen: Generation;
+}
+
+async function bench(o: Options): Promise<void> {
+  if ((o.model === undefined) === (o.synthetic === undefined)) throw new UserError('bench: give --model DIR or --synthetic HIDDEN:LAYERS (one of them)');
+  if (o.prompt !== undefined && o.context !== undefined) throw new UserError('bench: give --prompt or --context, not both');
+  if (o.threshold !== undefined && o.skipRate !== undefined) throw new UserError('bench: give --threshold or --skip-rate, not both');
+  if (o.synthetic !== undefined && o.prompt !== undefined) throw new UserError('bench: --synthetic has no tokenizer; use --context N instead of --prompt');
+  const size = o.synthetic === undefined ? null : parseSynthetic(o.synthetic);
+  // Before writing or building anything: a missing provider is one line, at once.
+  await requireExecutionProvider(o.ep);
+
+  const temp = size === null ? null : mkdtempSync(join(tmpdir(), 'flexibench-synthetic-'));
+  try {
+    let dir = o.model!;
+    if (size !== null) {
+      dir = join(temp!, 'model');
+      const context = o.context ?? DEFAULT_SYNTHETIC_CONTEXT;
+      process.stderr.write(`bench: writing a synthetic checkpoint ${size.hiddenSize}:${size.numLayers} to ${dir}\n`);
+      writeSyntheticCheckpoint(dir, { ...size, maxPositions: Math.max(2048, context + o.tokens), seed: o.seed });
+    }
+    await measure(o, loadCheckpoint(dir), size, temp === null ? undefined : join(temp, 'cache'));
+  } finally {
+    if (temp !== null) rmSync(temp, { recursive: true, force: true });
+  }
+}
+
+async function measure(o: Options, ckpt: Checkpoint, size: { hiddenSize: number; numLayers: number } | null, cacheDir: string | undefined): Promise<void> {
+  requireVariant(ckpt, 'flexidepth');
+  const { tokens, rounds } = o;
+  const cfg = ckpt.config;
+  const context = o.context ?? (size !== null ? DEFAULT_SYNTHETIC_CONTEXT : undefined);
+  const promptIds = context !== undefined ? syntheticPrompt(ckpt, context, o.seed) : TextTokenizer.load(ckpt.dir).encode(o.prompt ?? DEFAULT_PROMPT, true);
+  const tooLong = promptContextProblem(promptIds.length, tokens, cfg.maxPositionEmbeddings);
+  if (tooLong !== null || promptIds.length + tokens > cfg.maxPositionEmbeddings) {
+    throw new UserError(
+      `bench: ${promptIds.length} prompt tokens + ${tokens} decoded do not fit the model's ${cfg.maxPositionEmbeddings} positions; lower --context or --tokens`,
+    );
+  }
+
+  // ABBA creation: each variant has one early and one late session.
+  const order: Variant[] = ['full', 'flexidepth', 'flexidepth', 'full'];
+  const sessions: DecoderSession[] = [];
+  for (const variant of order) {
+    sessions.push(
+      await DecoderSession.create(ckpt, { variant, executionProvider: o.ep, intraOpThreads: o.threads, ...(cacheDir !== undefined ? { cacheDir } : {}) }),
+    );
+  }
+
+  let threshold = o.threshold ?? DEFAULT_THRESHOLD;
+  let calibration: Calibration[] | null = null;
+  if (o.skipRate !== undefined) {
+    const c = await calibrate(sessions[1]!, promptIds, tokens, o.skipRate);
+    threshold = c.threshold;
+    calibration = c.tries;
+    process.stderr.write(`bench: --skip-rate ${o.skipRate}: threshold ${threshold} (${c.tries.length} calibration runs)\n`);
+  }
+
+  // Greedy decoding without EOS: every run decodes exactly `tokens` tokens.
+  const once = async (s: DecoderSession): Promise<Run> => {
+    const gen = await generate(s, promptIds, { maxNewTokens: tokens, threshold });
+    const t = gen.timing;
+    return { msPerStep: t.decodeMs / t.decodeTokens, prefillTokensPerS: t.prefillTokens / (t.prefillMs / 1000), gen };
+  };
+  for (const s of sessions) await once(s);
+  const runs: Run[][] = sessions.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    const seq = r % 2 === 0 ? [0, 1, 2, 3] : [3, 2, 1, 0];
+    for (const k of seq) runs[k]!.push(await once(sessions[k]!));
+    const line = (v: Variant): string =>
+      order
+        .map((w, k) => (w === v ? runs[k]!.at(-1)!.msPerStep.toFixed(3) : null))
+        .filter((x) => x !== null)
+        .join(' / ');
+    process.stderr.write(`bench: round ${r + 1}/${rounds}: ms per decode step full ${line('full')}, flexidepth ${line('flexidepth')}\n`);
+  }
+  for (const s of sessions) await s.release();
+
+  const of = (v: Variant): Run[][] => runs.filter((_, k) => order[k] === v);
+  const perRound = (v: Variant): number[] => Array.from({ length: rounds }, (_, r) => mean(of(v).map((rs) => rs[r]!.msPerStep)));
+  // Multiply-adds per step over every measured step (the same context lengths in both variants).
+  const flexiGens = of('flexidepth')
+    .flat()
+    .map((r) => r.gen);
+  const steps = flexiGens.flatMap(decodeSteps);
+  const macs = (v: Variant): number => mean(steps.map((s) => decodeStepMultiplyAdds(cfg, s.keys, v === 'full' ? null : s.mask, ckpt.adapterSize || undefined)));
+  const summary = (v: Variant) => {
+    const ms = perRound(v);
+    const all = of(v).flat();
+    const depths = all.flatMap((r) => producingDepths(r.gen));
+    const msPerStep = median(ms);
+    return {
+      decode_ms_per_step: msPerStep,
+      decode_ms_per_step_spread: spread(ms),
+      decode_tokens_per_s: 1000 / msPerStep,
+      prefill_tokens_per_s: median(all.map((r) => r.prefillTokensPerS)),
+      layers_used_mean: mean(depths),
+      multiply_adds_per_step: macs(v),
+      rounds_ms_per_step: ms,
+      sessions_ms_per_step: of(v).map((rs) => median(rs.map((r) => r.msPerStep))),
+    };
+  };
   const full = summary('full');
   const flexidepth = summary('flexidepth');
+  const roundRatios = full.rounds_ms_per_step.map((f, r) => f / flexidepth.rounds_ms_per_step[r]!);
+  // Each round's own ratio pairs runs made within a second of each other; under a load that drifts
+  // between rounds (this machine is shared), their median is steadier than the quotient of the
+  // two variants' medians, which may come from different rounds. Both are reported.
+  const decodeSpeedRatio = median(roundRatios);
+  const idealSpeedRatio = full.multiply_adds_per_step / flexidepth.multiply_adds_per_step;
   const doc = {
-    model: m.ckpt.dir,
-    model_hash: m.ckpt.contentHash,
-    execution_provider: m.executionProvider,
-    intra_op_threads: m.intraOpThreads ?? 'default',
+    model: size === null ? ckpt.dir : null,
+    synthetic:
+      size === null
+        ? null
+        : { hidden_size: size.hiddenSize, layers: size.numLayers, intermediate_size: cfg.intermediateSize, vocab_size: cfg.vocabSize, seed: o.seed },
+    model_hash: ckpt.contentHash,
+    execution_provider: o.ep,
+    intra_op_threads: o.threads,
     prompt_tokens: promptIds.length,
     decode_tokens: tokens,
     rounds,
+    session_order: order,
     threshold,
-    layers_total: m.ckpt.config.numLayers,
+    skip_rate_target: o.skipRate ?? null,
+    skip_rate: skipRate(flexiGens),
+    calibration,
+    layers_total: cfg.numLayers,
+    routing_layers: cfg.routingLayers,
     full,
     flexidepth,
-    decode_speed_ratio: flexidepth.decode_tokens_per_s / full.decode_tokens_per_s,
+    decode_speed_ratio: decodeSpeedRatio,
+    decode_speed_ratio_spread: spread(roundRatios),
+    decode_speed_ratio_of_medians: full.decode_ms_per_step / flexidepth.decode_ms_per_step,
+    ideal_speed_ratio: idealSpeedRatio,
+    efficiency: decodeSpeedRatio / idealSpeedRatio,
   };
   if (o.json) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
   }
+  const f = (x: number, n = 3): string => x.toFixed(n);
+  const variantLine = (v: Variant, s: typeof full): string =>
+    `${v.padEnd(10)} ${f(s.decode_ms_per_step)} ms/step (${f(s.decode_ms_per_step_spread.min)}-${f(s.decode_ms_per_step_spread.max)}), ${f(s.decode_tokens_per_s, 1)} tokens/s, prefill ${f(s.prefill_tokens_per_s, 0)} tokens/s, ${f(s.layers_used_mean, 2)} of ${cfg.numLayers} layers\n`;
   process.stdout.write(
-    `decode tokens/s (median of ${rounds}, ${tokens} tokens each): full ${full.decode_tokens_per_s.toFixed(1)}, flexidepth ${flexidepth.decode_tokens_per_s.toFixed(1)}, ratio ${doc.decode_speed_ratio.toFixed(3)}\n` +
-      `layers used per generated token: full ${full.layers_used_mean.toFixed(2)}, flexidepth ${flexidepth.layers_used_mean.toFixed(2)} of ${doc.layers_total}\n`,
+    `${doc.model ?? `synthetic ${o.synthetic}`}: ${promptIds.length} prompt tokens, ${tokens} decoded, median of ${rounds} rounds, ${o.threads} thread(s), threshold ${f(threshold, 4)} (skip rate ${f(doc.skip_rate)})\n` +
+      variantLine('full', full) +
+      variantLine('flexidepth', flexidepth) +
+      `decode speed ratio ${f(decodeSpeedRatio)} (median of rounds, ${f(doc.decode_speed_ratio_spread.min)}-${f(doc.decode_speed_ratio_spread.max)}; of the medians ${f(doc.decode_speed_ratio_of_medians)}), ideal ${f(idealSpeedRatio)}, efficiency ${f(doc.efficiency)}\n`,
   );
 }
 
 export const command = defineCommand({
   name: 'bench',
-  description: 'Benchmark decode speed of full vs flexidepth from one checkpoint: interleaved A/B runs, medians and their ratio.',
+  description:
+    'Benchmark decode speed of full vs flexidepth from one checkpoint: interleaved rounds on ABBA-created sessions, per-step medians, and the speed ratio against the ideal one from multiply-adds.',
   options: OPTIONS,
   action: bench,
 });
