@@ -4,13 +4,18 @@
  *
  * Graph contract (DESIGN.md):
  *   inputs   input_ids [1,S] int64, position_ids [1,S] int64, attention_mask [1,T] int64 (T = P+S),
- *            past.{i}.key / past.{i}.value [1,kvH,P,hd], and for `flexidepth` threshold [] float
- *   outputs  logits [1,S,V], present.{i}.key / present.{i}.value [1,kvH,T,hd],
+ *            past.{i}.key / past.{i}.value [1,kvH,C,hd]: cache buffers of C >= P slots, the first P
+ *            filled (the rest is never read: masked), and for `flexidepth` threshold [] float
+ *   outputs  logits [1,S,V], present.{i}.key / present.{i}.value [1,kvH,S,hd]: the new rows only,
+ *            which the caller writes into its buffers at slots P..T-1 (DecoderSession.step),
  *            and for `flexidepth` gates [R,1,S] (R routed layers, in layer order)
+ *
+ * So a decode step neither concatenates nor copies out the cache: its cost grows with the cached
+ * length only through attention's reads of the buffers.
  *
  * The batch size is 1: throughput comes from one session per worker, and per-token paths differ.
  * The S tokens are processed as rows. Attention is written out (MatMul/Softmax) with an additive
- * bias [S, T] rather than a fused causal kernel, because a routed layer runs attention for an
+ * bias [S, C+S] rather than a fused causal kernel, because a routed layer runs attention for an
  * arbitrary subset of rows: the bias row of each token encodes its own causal limit and padding,
  * so gathering rows gathers their masks with them.
  */
@@ -32,15 +37,27 @@ export function requireVariant(ckpt: Pick<Checkpoint, 'dir' | 'config'>, variant
 }
 
 /** Bumped whenever the emitted graph changes, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 4;
+export const GRAPH_BUILDER_VERSION = 9;
 
 /** Additive attention bias for disallowed keys: large but finite, so softmax never sees -inf - -inf. */
 const MASKED = -1e30;
 
-/** Rows of the current block: all N tokens, or a gathered subset (the full path of a routed layer). */
+/** A layer's keys and values: the cache buffers (graph inputs) and the new rows' [1,kvH,S,hd]. */
+interface Cache {
+  k: string;
+  v: string;
+  kNew: string;
+  vNew: string;
+}
+
+/**
+ * Rows of the current block: all N tokens as [1, N, ..], or a gathered subset as [M, ..] (the full
+ * path of a routed layer). Their positions are [1, N] or [1, M].
+ */
 interface Rows {
-  positions: string; // [1, M] int64
-  bias: string; // [M, T]
+  positions: string;
+  /** The attention bias of these rows, [.., M, C+S] (broadcast over the query heads). */
+  bias: string;
 }
 
 export class DecoderGraphBuilder {
@@ -55,6 +72,12 @@ export class DecoderGraphBuilder {
   private sinCache = '';
   private threshold = '';
   private readonly gates: string[] = [];
+  /** The cache buffers' slot count C (past.*.key dim 2), and [C, S] for splitting attention's key axis. */
+  private capacity = '';
+  private splitSizes = '';
+  /** The attention bias [1, N, C+S] and positions [1, N, 1] of all rows, for gathering routed rows. */
+  private biasRows = '';
+  private positionRows = '';
 
   constructor(
     private readonly ckpt: Checkpoint,
@@ -73,19 +96,27 @@ export class DecoderGraphBuilder {
     const attentionMask = g.input('attention_mask', 'int64', [1, 'total']);
     if (this.variant === 'flexidepth') this.threshold = g.input('threshold', 'float', []);
     this.shapeBS = g.op('/model/shape_bs', 'Shape', [this.inputIds]);
+    for (let i = 0; i < cfg.numLayers; i++) {
+      for (const kind of ['key', 'value']) g.input(`past.${i}.${kind}`, 'float', [1, cfg.numKvHeads, 'capacity', cfg.headDim]);
+    }
+    this.capacity = g.op('/model/capacity', 'Gather', [g.op('/model/capacity', 'Shape', ['past.0.key']), g.int64s([2], true)], { axis: 0 });
 
     let x = this.embed();
     const rotary = this.rotaryTables(positionIds);
     this.cosCache = rotary.cos;
     this.sinCache = rotary.sin;
-    this.all = { positions: rotary.positions, bias: this.attentionBias(attentionMask) };
+    const bias = this.attentionBias(attentionMask); // [1, N, C+S]
+    this.biasRows = bias;
+    if (this.variant === 'flexidepth') this.positionRows = g.op('/model/position_rows', 'Unsqueeze', [positionIds, g.int64s([2])]); // [1, N, 1]
+    this.all = { positions: rotary.positions, bias };
     for (let i = 0; i < cfg.numLayers; i++) {
       const routed = this.variant === 'flexidepth' && cfg.routingLayers.includes(i);
       x = routed ? this.routedLayer(i, x) : this.layer(i, x);
     }
     this.lmHead(x);
     if (this.variant === 'flexidepth') {
-      g.node('/model/gates', 'Concat', this.gates, { axis: 0 }, 1, '', [g.output('gates', 'float', [this.gates.length, 1, 'seq'])]);
+      const all = g.op('/model/gates', 'Concat', this.gates, { axis: 0 }); // [R, N]
+      g.node('/model/gates', 'Unsqueeze', [all, g.int64s([1])], {}, 1, '', [g.output('gates', 'float', [this.gates.length, 1, 'seq'])]);
     }
     return g;
   }
@@ -99,13 +130,30 @@ export class DecoderGraphBuilder {
   }
 
   /** A torch Linear weight [out, in] as a MatMul initializer [in, out], optionally scaled. */
-  private linear(name: string, scale = 1): string {
+  private linear(name: string, scale = 1, order: { out?: number[]; in?: number[] } = {}): string {
     if (this.g.hasInitializer(name)) return name;
     const t = this.ckpt.weights.get(name)!;
     const [out, inp] = t.shape as [number, number];
     const w = new Float32Array(out * inp);
-    for (let o = 0; o < out; o++) for (let k = 0; k < inp; k++) w[k * out + o] = t.data[o * inp + k]! * scale;
+    for (let o = 0; o < out; o++) {
+      const src = (order.out?.[o] ?? o) * inp;
+      for (let k = 0; k < inp; k++) w[k * out + o] = t.data[src + (order.in?.[k] ?? k)]! * scale;
+    }
     return this.g.initializer(name, [inp, out], w);
+  }
+
+  /**
+   * The query heads in attention's order, as indices into the checkpoint's [H*hd] axis: head slot
+   * r*kvH + g holds checkpoint head g*rep + r (the r-th query head of key head g), so queries
+   * reshape to [rep, kvH, M, hd] and broadcast against keys [1, kvH, T, hd] with no repeat.
+   */
+  private queryHeadOrder(): number[] {
+    const { numHeads: H, numKvHeads: kvH, headDim: hd } = this.cfg;
+    const rep = H / kvH;
+    return Array.from({ length: H * hd }, (_, i) => {
+      const slot = Math.floor(i / hd);
+      return ((slot % kvH) * rep + Math.floor(slot / kvH)) * hd + (i % hd);
+    });
   }
 
   private vector(name: string): string {
@@ -119,8 +167,7 @@ export class DecoderGraphBuilder {
   private embed(): string {
     const { g } = this;
     const table = g.initializer('model.embed_tokens.weight', [this.cfg.vocabSize, this.d], this.weight('model.embed_tokens.weight'));
-    const ids = g.op('/model/embed_tokens/flatten', 'Reshape', [this.inputIds, g.int64s([-1])]);
-    return g.op('/model/embed_tokens', 'Gather', [table, ids], { axis: 0 });
+    return g.op('/model/embed_tokens', 'Gather', [table, this.inputIds], { axis: 0 }); // [1, S, d]
   }
 
   /**
@@ -146,11 +193,13 @@ export class DecoderGraphBuilder {
   }
 
   /**
-   * The additive attention bias [S, T]: query s (cache index P + s) may see key k iff k <= P + s and
-   * attention_mask[k] = 1.
+   * The additive attention bias [S, C+S] over the key slots attention reads: the C slots of the
+   * cache buffer (positions 0..C-1, of which the first P = T - S are filled) followed by the S new
+   * rows (positions P..T-1). Query s (position P + s) may see cache slot j iff j < P and
+   * attention_mask[j] = 1, and new row s' iff s' <= s and attention_mask[P + s'] = 1.
    *
-   *   key_idx [1,T] <= query_idx [S,1] ─┐
-   *   attention_mask [1,T] ─────────────┴─ And ─ Where(0, MASKED)
+   *   slot j [C] < P ─ And mask[min(j,T-1)] ─ Expand [S,C] ─┐
+   *   s' [1,S] <= s [S,1] ─ And mask[P..T-1] ───────────────┴─ Concat ─ Where(0, MASKED)
    */
   private attentionBias(attentionMask: string): string {
     const { g } = this;
@@ -159,11 +208,28 @@ export class DecoderGraphBuilder {
     const one = g.int64s([1], true);
     const T = g.op(`${p}/total`, 'Gather', [g.op(`${p}/mask_shape`, 'Shape', [attentionMask]), one], { axis: 0 });
     const S = g.op(`${p}/seq`, 'Gather', [this.shapeBS, one], { axis: 0 });
-    const keyIdx = g.op(`${p}/key_idx`, 'Unsqueeze', [g.op(`${p}/key_idx`, 'Range', [zero, T, one]), g.int64s([0])]);
-    const queryIdx = g.op(`${p}/query_idx`, 'Add', [g.op(`${p}/query_from`, 'Range', [zero, S, one]), g.op(`${p}/past`, 'Sub', [T, S])]);
-    const causal = g.op(`${p}/causal`, 'LessOrEqual', [keyIdx, g.op(`${p}/query_idx`, 'Unsqueeze', [queryIdx, g.int64s([1])])]);
-    const allowed = g.op(`${p}/allowed`, 'And', [causal, g.op(`${p}/padding`, 'Cast', [attentionMask], { to: 9 })]);
-    return g.op(`${p}/bias`, 'Where', [allowed, g.float(0), g.float(MASKED)]);
+    const P = g.op(`${p}/past`, 'Sub', [T, S]);
+    const C = this.capacity;
+    const mask = g.op(`${p}/mask`, 'Cast', [g.op(`${p}/mask`, 'Reshape', [attentionMask, g.int64s([-1])])], { to: 9 }); // [T] bool
+    // Cache slots: filled and not padding; the same for every query row.
+    const slot = g.op(`${p}/slot`, 'Range', [zero, C, one]);
+    const slotMask = g.op(`${p}/slot_mask`, 'Gather', [mask, g.op(`${p}/slot_clamp`, 'Min', [slot, g.op(`${p}/last`, 'Sub', [T, one])])], { axis: 0 });
+    const cached = g.op(`${p}/cached`, 'And', [g.op(`${p}/filled`, 'Less', [slot, P]), slotMask]);
+    const s1 = g.op(`${p}/s_1d`, 'Unsqueeze', [S, g.int64s([0])]);
+    const c1 = g.op(`${p}/c_1d`, 'Unsqueeze', [C, g.int64s([0])]);
+    const cachedRows = g.op(`${p}/cached_rows`, 'Expand', [cached, g.op(`${p}/s_c`, 'Concat', [s1, c1], { axis: 0 })]); // [S, C]
+    // New rows: causal among themselves.
+    const q = g.op(`${p}/query`, 'Range', [zero, S, one]);
+    const causal = g.op(`${p}/causal`, 'LessOrEqual', [g.op(`${p}/key`, 'Unsqueeze', [q, g.int64s([0])]), g.op(`${p}/query`, 'Unsqueeze', [q, g.int64s([1])])]);
+    const newMask = g.op(`${p}/new_mask`, 'Slice', [
+      mask,
+      g.op(`${p}/past_1d`, 'Unsqueeze', [P, g.int64s([0])]),
+      g.op(`${p}/total_1d`, 'Unsqueeze', [T, g.int64s([0])]),
+    ]);
+    const fresh = g.op(`${p}/fresh`, 'And', [causal, newMask]); // [S, S]
+    const allowed = g.op(`${p}/allowed`, 'Concat', [cachedRows, fresh], { axis: 1 });
+    this.splitSizes = g.op(`${p}/split_sizes`, 'Concat', [c1, s1], { axis: 0 });
+    return g.op(`${p}/bias`, 'Where', [g.op(`${p}/allowed`, 'Unsqueeze', [allowed, g.int64s([0])]), g.float(0), g.float(MASKED)]);
   }
 
   private lmHead(x: string): void {
@@ -179,9 +245,7 @@ export class DecoderGraphBuilder {
     } else {
       w = this.linear('lm_head.weight');
     }
-    const flat = g.op('/lm_head', 'MatMul', [normed, w]);
-    const shape = g.op('/lm_head/shape', 'Concat', [this.shapeBS, g.int64s([-1])], { axis: 0 });
-    g.node('/lm_head', 'Reshape', [flat, shape], {}, 1, '', [g.output('logits', 'float', [1, 'seq', cfg.vocabSize])]);
+    g.node('/lm_head', 'MatMul', [normed, w], {}, 1, '', [g.output('logits', 'float', [1, 'seq', cfg.vocabSize])]);
   }
 
   // ---- layer blocks --------------------------------------------------------------------------
@@ -195,15 +259,16 @@ export class DecoderGraphBuilder {
     const { g } = this;
     const p = `/model/layers.${i}`;
     const z = this.rmsNorm(`${p}/input_layernorm`, x, `${layerPrefix(i)}.input_layernorm.weight`);
-    const keys = this.keyValueCache(i, z);
-    const h = g.op(`${p}/attn/residual`, 'Add', [x, this.attention(i, z, this.all, keys)]);
+    const { cache, q } = this.projections(i, z, true);
+    const h = g.op(`${p}/attn/residual`, 'Add', [x, this.attention(i, q!, this.all, cache)]);
     const u = this.rmsNorm(`${p}/post_attention_layernorm`, h, `${layerPrefix(i)}.post_attention_layernorm.weight`);
     return g.op(`${p}/mlp/residual`, 'Add', [h, this.mlp(i, u)]);
   }
 
   /**
    * A FlexiDepth routed layer (FLEXIDEPTH.md, "One routed layer, exactly"). Only the full-path rows
-   * reach the query projection, attention and FFN; only the skip-path rows reach the adapter.
+   * reach the query projection, attention and FFN; only the skip-path rows reach the adapter. One
+   * index set per path ([M, 2] pairs (0, row)) serves every gather and the scatter of that path.
    *
    *   x ─ InNorm ─ z ─┬─ router ─ g ─ g > threshold ─ NonZero ─ full rows / skip rows
    *                   └─ K,V for all rows ─ present
@@ -216,31 +281,32 @@ export class DecoderGraphBuilder {
     const p = `/model/layers.${i}`;
     const w = layerPrefix(i);
     const z = this.rmsNorm(`${p}/input_layernorm`, x, `${w}.input_layernorm.weight`);
-    const gate = this.router(i, z); // [N, 1]
-    this.gates.push(g.op(`${p}/router/gates`, 'Reshape', [gate, g.op(`${p}/router/gates_shape`, 'Concat', [g.int64s([1]), this.shapeBS], { axis: 0 })]));
-    const keys = this.keyValueCache(i, z);
+    const gate = this.router(i, z); // [1, N, 1]
+    const flat = g.op(`${p}/router/gates`, 'Reshape', [gate, g.int64s([1, -1])]); // [1, N]
+    this.gates.push(flat);
+    const keys = this.projections(i, z, false).cache;
 
-    const full = g.op(`${p}/route/full`, 'Greater', [g.op(`${p}/route/flat`, 'Reshape', [gate, g.int64s([-1])]), this.threshold]);
-    const fullIdx = g.op(`${p}/route/full_idx`, 'Transpose', [g.op(`${p}/route/full_idx`, 'NonZero', [full])], { perm: [1, 0] }); // [M,1]
-    const skipIdx = g.op(`${p}/route/skip_idx`, 'Transpose', [g.op(`${p}/route/skip_idx`, 'NonZero', [g.op(`${p}/route/skip`, 'Not', [full])])], {
-      perm: [1, 0],
-    });
-    const fullRows = g.op(`${p}/route/full_rows`, 'Reshape', [fullIdx, g.int64s([-1])]);
-    const skipRows = g.op(`${p}/route/skip_rows`, 'Reshape', [skipIdx, g.int64s([-1])]);
-    const pick = (what: string, t: string, rows: string, tag: string, axis = 0): string => g.op(`${p}/route/${tag}_${what}`, 'Gather', [t, rows], { axis });
+    const rowsWhere = (tag: string, op: string): string =>
+      g.op(`${p}/route/${tag}_idx`, 'Transpose', [g.op(`${p}/route/${tag}_idx`, 'NonZero', [g.op(`${p}/route/${tag}`, op, [flat, this.threshold])])], {
+        perm: [1, 0],
+      });
+    const fullIdx = rowsWhere('full', 'Greater');
+    const skipIdx = rowsWhere('skip', 'LessOrEqual');
+    const pick = (what: string, t: string, idx: string, tag: string): string => g.op(`${p}/route/${tag}_${what}`, 'GatherND', [t, idx]);
 
     // Full path on the gathered rows.
-    const rows: Rows = { positions: pick('positions', this.all.positions, fullRows, 'full', 1), bias: pick('bias', this.all.bias, fullRows, 'full') };
-    const xFull = pick('x', x, fullRows, 'full');
-    const h = g.op(`${p}/attn/residual`, 'Add', [xFull, this.attention(i, pick('z', z, fullRows, 'full'), rows, keys)]);
+    const positions = g.op(`${p}/route/full_positions`, 'Transpose', [pick('positions', this.positionRows, fullIdx, 'full')], { perm: [1, 0] }); // [1, M]
+    const rows: Rows = { positions, bias: pick('bias', this.biasRows, fullIdx, 'full') }; // bias [M, C+S]
+    const xFull = pick('x', x, fullIdx, 'full');
+    const h = g.op(`${p}/attn/residual`, 'Add', [xFull, this.attention(i, this.queryProjection(i, pick('z', z, fullIdx, 'full')), rows, keys)]);
     const uFull = this.rmsNorm(`${p}/post_attention_layernorm`, h, `${w}.post_attention_layernorm.weight`);
-    const ffn = g.op(`${p}/mlp/scale`, 'Mul', [pick('gate', gate, fullRows, 'full'), this.mlp(i, uFull)]);
+    const ffn = g.op(`${p}/mlp/scale`, 'Mul', [pick('gate', gate, fullIdx, 'full'), this.mlp(i, uFull)]);
     const yFull = g.op(`${p}/mlp/residual`, 'Add', [h, ffn]);
 
     // Skip path: the same frozen PostNorm, then the adapter scaled by (1 - g).
-    const xSkip = pick('x', x, skipRows, 'skip');
+    const xSkip = pick('x', x, skipIdx, 'skip');
     const uSkip = this.rmsNorm(`${p}/adapter/post_attention_layernorm`, xSkip, `${w}.post_attention_layernorm.weight`);
-    const oneMinus = g.op(`${p}/adapter/one_minus_gate`, 'Sub', [g.float(1), pick('gate', gate, skipRows, 'skip')]);
+    const oneMinus = g.op(`${p}/adapter/one_minus_gate`, 'Sub', [g.float(1), pick('gate', gate, skipIdx, 'skip')]);
     const adapted = g.op(`${p}/adapter/scale`, 'Mul', [oneMinus, this.adapter(i, uSkip)]);
     const ySkip = g.op(`${p}/adapter/residual`, 'Add', [xSkip, adapted]);
 
@@ -248,15 +314,27 @@ export class DecoderGraphBuilder {
     return g.op(`${p}/route/scatter_skip`, 'ScatterND', [merged, skipIdx, ySkip]);
   }
 
-  /** g = sigmoid(head(dec(tanh(RMSNorm_r(enc(z)))))), [N, 1]. */
+  /**
+   * g = sigmoid(head(dec(tanh(RMSNorm_r(enc(z)))))), [1, N, 1]. head and dec are linear with nothing
+   * between them, so they are folded into one [r, 1] vector (computed in float64).
+   */
   private router(i: number, z: string): string {
     const { g } = this;
     const p = `/model/layers.${i}/router`;
     const w = `${layerPrefix(i)}.router`;
     const enc = g.op(`${p}/router_enc`, 'MatMul', [z, this.linear(`${w}.router_enc.weight`)]);
     const normed = this.rmsNorm(`${p}/router_norm`, enc, `${w}.router_norm.weight`);
-    const dec = g.op(`${p}/router_dec`, 'MatMul', [g.op(`${p}/tanh`, 'Tanh', [normed]), this.linear(`${w}.router_dec.weight`)]);
-    const logit = g.op(`${p}/router_head`, 'MatMul', [dec, this.linear(`${w}.router_head.weight`)]);
+    const dec = this.ckpt.weights.get(`${w}.router_dec.weight`)!; // [d, r]
+    const head = this.weight(`${w}.router_head.weight`); // [1, d]
+    const [d, r] = dec.shape as [number, number];
+    const folded = new Float32Array(r);
+    for (let k = 0; k < r; k++) {
+      let sum = 0;
+      for (let j = 0; j < d; j++) sum += dec.data[j * r + k]! * head[j]!;
+      folded[k] = sum;
+    }
+    const wHead = g.initializer(`${w}.router_head_dec`, [r, 1], folded);
+    const logit = g.op(`${p}/router_head`, 'MatMul', [g.op(`${p}/tanh`, 'Tanh', [normed]), wHead]);
     return g.op(p, 'Sigmoid', [logit]);
   }
 
@@ -285,68 +363,103 @@ export class DecoderGraphBuilder {
     return g.op(node(w.down), 'MatMul', [g.op(`${p}/gated`, 'Mul', [act, up]), this.linear(`${w.down}.weight`)]);
   }
 
-  /** Rotates rows [M, heads*hd] at their positions (Hugging Face rotate_half layout); returns [1, M, heads*hd]. */
-  private rotary(path: string, x: string, rows: Rows, heads: number): string {
-    const { g } = this;
-    const batched = g.op(path, 'Unsqueeze', [x, g.int64s([0])]);
-    return g.op(path, 'RotaryEmbedding', [batched, rows.positions, this.cosCache, this.sinCache], { interleaved: 0, num_heads: heads }, 'com.microsoft');
+  /** torch Linear weights [out_k, in] side by side as one MatMul initializer [in, sum out_k], each scaled. */
+  private linearConcat(name: string, parts: { name: string; scale: number; order?: number[] }[]): string {
+    const ts = parts.map((part) => ({ ...part, t: this.ckpt.weights.get(part.name)! }));
+    const inp = ts[0]!.t.shape[1]!;
+    const total = ts.reduce((n, part) => n + part.t.shape[0]!, 0);
+    const w = new Float32Array(inp * total);
+    let col = 0;
+    for (const { t, scale, order } of ts) {
+      const out = t.shape[0]!;
+      for (let o = 0; o < out; o++) {
+        const src = (order?.[o] ?? o) * inp;
+        for (let k = 0; k < inp; k++) w[k * total + col + o] = t.data[src + k]! * scale;
+      }
+      col += out;
+    }
+    return this.g.initializer(name, [inp, total], w);
+  }
+
+  /** Rotates [1, heads, M, hd] at the rows' positions [1, M] (Hugging Face rotate_half layout). */
+  private rotary(path: string, x: string, rows: Rows, outputs?: string[]): string {
+    return this.g.node(path, 'RotaryEmbedding', [x, rows.positions, this.cosCache, this.sinCache], { interleaved: 0 }, 1, 'com.microsoft', outputs)[0]!;
   }
 
   /**
-   * K and V of every row, appended to the cache: present = Concat(past, new) [1,kvH,T,hd], written
-   * straight to the graph outputs. Returns them as [kvH, T, hd] for attention (a reshape, no copy).
+   * K and V of every row (and, for a plain layer, Q: one MatMul), split per head. K and V,
+   * [1,kvH,S,hd], are written straight to the graph outputs present.{i}.key/value: the caller
+   * appends them to its cache buffers. The buffers come in as past.{i}.* [1,kvH,C,hd] and are read
+   * in place by attention; nothing here copies the cache.
+   *
+   *   z ─ [q|]k|v MatMul ─ [1,S,heads,hd] ─ Transpose ─ Split ─ [q [1,H,S,hd]], k ─ rotary ─ present.key, present.value
+   *
+   * q_proj carries the 1/sqrt(hd) score scale (folded into its weights; RoPE is linear).
    */
-  private keyValueCache(i: number, z: string): { k: string; v: string } {
+  private projections(i: number, z: string, withQuery: boolean): { cache: Cache; q?: string } {
     const { g, cfg } = this;
     const p = `/model/layers.${i}/attn`;
     const w = `${layerPrefix(i)}.self_attn`;
     const kvH = cfg.numKvHeads;
+    const H = cfg.numHeads;
     const hd = cfg.headDim;
-    const k = this.rotary(`${p}/k_rotary`, g.op(`${p}/k_proj`, 'MatMul', [z, this.linear(`${w}.k_proj.weight`)]), this.all, kvH);
-    const v = g.op(`${p}/v_proj`, 'MatMul', [z, this.linear(`${w}.v_proj.weight`)]);
-    const out: string[] = [];
-    for (const [kind, rows] of [
-      ['key', k],
-      ['value', v],
-    ] as const) {
-      const past = g.input(`past.${i}.${kind}`, 'float', [1, kvH, 'past', hd]);
-      // [.., S, kvH*hd] -> [1, S, kvH, hd] -> [1, kvH, S, hd]
-      const fresh = g.op(`${p}/${kind}_new`, 'Transpose', [g.op(`${p}/${kind}_new`, 'Reshape', [rows, g.int64s([1, -1, kvH, hd])])], { perm: [0, 2, 1, 3] });
-      const [present] = g.node(`${p}/${kind}_cache`, 'Concat', [past, fresh], { axis: 2 }, 1, '', [
-        g.output(`present.${i}.${kind}`, 'float', [1, kvH, 'total', hd]),
-      ]);
-      out.push(g.op(`${p}/${kind}_heads`, 'Reshape', [present!, g.int64s([kvH, -1, hd])]));
-    }
-    return { k: out[0]!, v: out[1]! };
+    const parts = [
+      ...(withQuery ? [{ name: `${w}.q_proj.weight`, scale: 1 / Math.sqrt(hd), order: this.queryHeadOrder() }] : []),
+      { name: `${w}.k_proj.weight`, scale: 1 },
+      { name: `${w}.v_proj.weight`, scale: 1 },
+    ];
+    const tag = withQuery ? 'qkv_proj' : 'kv_proj';
+    const heads = (withQuery ? H : 0) + 2 * kvH;
+    const proj = g.op(`${p}/${tag}`, 'MatMul', [z, this.linearConcat(`${w}.${tag}.weight`, parts)]);
+    const split = g.op(`${p}/${tag}`, 'Transpose', [g.op(`${p}/${tag}`, 'Reshape', [proj, g.int64s([1, -1, heads, hd])])], { perm: [0, 2, 1, 3] });
+    const sizes = withQuery ? [H, kvH, kvH] : [kvH, kvH];
+    const out = g.node(`${p}/${tag}`, 'Split', [split, g.int64s(sizes)], { axis: 1 }, sizes.length, '', [
+      ...(withQuery ? [`${p}/${tag}/q`] : []),
+      `${p}/${tag}/k`,
+      g.output(`present.${i}.value`, 'float', [1, kvH, 'seq', hd]),
+    ]);
+    const kNew = this.rotary(`${p}/k_rotary`, out[out.length - 2]!, this.all, [g.output(`present.${i}.key`, 'float', [1, kvH, 'seq', hd])]);
+    return { cache: { k: `past.${i}.key`, v: `past.${i}.value`, kNew, vNew: out[out.length - 1]! }, ...(withQuery ? { q: out[0]! } : {}) };
+  }
+
+  /** The query projection of gathered rows [M, d] as [1, H, M, hd] (scaled by 1/sqrt(hd)). */
+  private queryProjection(i: number, z: string): string {
+    const { g, cfg } = this;
+    const p = `/model/layers.${i}/attn`;
+    const q = g.op(`${p}/q_proj`, 'MatMul', [
+      z,
+      this.linear(`${layerPrefix(i)}.self_attn.q_proj.weight`, 1 / Math.sqrt(cfg.headDim), { out: this.queryHeadOrder() }),
+    ]);
+    return g.op(`${p}/q_heads`, 'Transpose', [g.op(`${p}/q_heads`, 'Reshape', [q, g.int64s([1, -1, cfg.numHeads, cfg.headDim])])], { perm: [0, 2, 1, 3] });
   }
 
   /**
-   * Grouped-query attention of the given rows against every cached key, then the output
-   * projection. Query heads are grouped by their key head ([kvH, rep*M, hd]), so the cache is used
-   * as it is, with no repeat or transpose of keys and values.
+   * Grouped-query attention of the given rows against the cache buffer's slots and the new rows,
+   * then the output projection. Query heads come in (r, g) order (queryHeadOrder), so queries
+   * [rep, kvH, M, hd] broadcast against keys and values [1, kvH, T, hd]: the cache is read as it is,
+   * with no repeat, transpose or concatenation, and every product has the M rows of one query head
+   * (one row in a decode step: MLAS's single-row kernels, which do not pack the keys). The scores of
+   * the two key sets are concatenated (rows x keys, small) and the probabilities split.
    *
-   *   z_rows ─ q_proj (scaled) ─ rotary ─ [M,H,hd] ─ Transpose ─ [kvH, rep*M, hd] ─┐
-   *   keys [kvH,T,hd] ─────────────────────────────────────── MatMul(.., K^T) ─ [kvH,rep*M,T] + bias ─ Softmax
-   *   ─ MatMul values [kvH,T,hd] ─ [H,M,hd] ─ Transpose ─ [M, H*hd] ─ o_proj
+   *   q [1,H,M,hd] ─ rotary ─ [rep,kvH,M,hd] ─┬─ qk (past K^T) ─┐
+   *                                           └─ qk_new (K^T) ───┴─ Concat + bias [M,C+S] ─ Softmax ─ Split
+   *   ─ pv (past V) + pv_new (new V) ─ Transpose ─ [M, rep*kvH*hd] ─ o_proj (its inputs in the same head order)
    */
-  private attention(i: number, z: string, rows: Rows, kv: { k: string; v: string }): string {
+  private attention(i: number, qHeads: string, rows: Rows, kv: Cache): string {
     const { g, cfg } = this;
     const p = `/model/layers.${i}/attn`;
     const w = `${layerPrefix(i)}.self_attn`;
     const H = cfg.numHeads;
     const kvH = cfg.numKvHeads;
-    const rep = H / kvH;
     const hd = cfg.headDim;
-    // q_proj carries the 1/sqrt(hd) score scale (folded into its weights; RoPE is linear).
-    const q = g.op(`${p}/q_proj`, 'MatMul', [z, this.linear(`${w}.q_proj.weight`, 1 / Math.sqrt(hd))]);
-    const qRot = g.op(`${p}/q_rotary`, 'Reshape', [this.rotary(`${p}/q_rotary`, q, rows, H), g.int64s([-1, H, hd])]);
-    const qGroups = g.op(`${p}/q_groups`, 'Reshape', [g.op(`${p}/q_heads`, 'Transpose', [qRot], { perm: [1, 0, 2] }), g.int64s([kvH, -1, hd])]);
-    const scores = g.op(`${p}/qk`, 'MatMul', [qGroups, g.op(`${p}/k_t`, 'Transpose', [kv.k], { perm: [0, 2, 1] })]);
-    // Rows of a group are ordered (query head in group, token): the bias repeats once per head.
-    const bias = rep > 1 ? g.op(`${p}/bias`, 'Tile', [rows.bias, g.int64s([rep, 1])]) : rows.bias;
-    const probs = g.op(`${p}/softmax`, 'Softmax', [g.op(`${p}/bias`, 'Add', [scores, bias])], { axis: -1 }); // [kvH, rep*M, T]
-    const ctx = g.op(`${p}/pv`, 'Reshape', [g.op(`${p}/pv`, 'MatMul', [probs, kv.v]), g.int64s([H, -1, hd])]); // [H, M, hd]
-    const merged = g.op(`${p}/merge`, 'Reshape', [g.op(`${p}/merge`, 'Transpose', [ctx], { perm: [1, 0, 2] }), g.int64s([-1, H * hd])]);
-    return g.op(`${p}/o_proj`, 'MatMul', [merged, this.linear(`${w}.o_proj.weight`)]);
+    const qGroups = g.op(`${p}/q_groups`, 'Reshape', [this.rotary(`${p}/q_rotary`, qHeads, rows), g.int64s([H / kvH, kvH, -1, hd])]);
+    const qk = (name: string, keys: string): string =>
+      g.op(`${p}/${name}`, 'FusedMatMul', [qGroups, keys], { transB: 1, alpha: { float: 1 } }, 'com.microsoft');
+    const scores = g.op(`${p}/scores`, 'Concat', [qk('qk', kv.k), qk('qk_new', kv.kNew)], { axis: -1 });
+    const probs = g.op(`${p}/softmax`, 'Softmax', [g.op(`${p}/bias`, 'Add', [scores, rows.bias])], { axis: -1 }); // [rep, kvH, M, C+S]
+    const [pPast, pNew] = g.node(`${p}/probs`, 'Split', [probs, this.splitSizes], { axis: -1 }, 2);
+    const pv = g.op(`${p}/pv`, 'Add', [g.op(`${p}/pv`, 'MatMul', [pPast!, kv.v]), g.op(`${p}/pv_new`, 'MatMul', [pNew!, kv.vNew])]); // [rep, kvH, M, hd]
+    const merged = g.op(`${p}/merge`, 'Reshape', [g.op(`${p}/merge`, 'Transpose', [pv], { perm: [2, 0, 1, 3] }), g.int64s([-1, H * hd])]);
+    return g.op(`${p}/o_proj`, 'MatMul', [merged, this.linear(`${w}.o_proj.weight`, 1, { in: this.queryHeadOrder() })]);
   }
 }

@@ -31,10 +31,23 @@ export interface SessionOptions {
   profilePrefix?: string;
 }
 
+/**
+ * The KV cache of one sequence: per layer and kind a buffer [1,kvH,capacity,hd] whose first `length`
+ * slots of each head are filled. A step reads the buffers in place and writes only the new rows into
+ * them, growing the buffers (by an eighth, at least 64 slots) when they are full.
+ */
 export interface KvCache {
   /** Tokens already in the cache. */
   length: number;
+  /** past.{i}.key / past.{i}.value buffers, [1, kvH, capacity, hd]. */
   tensors: Record<string, ort.Tensor>;
+  capacity: number;
+  /**
+   * Slots filled in these buffers by any step, shared by every cache on them: a cache shorter than
+   * this was already extended once, so extending it again copies the buffers instead of overwriting
+   * the other extension's rows.
+   */
+  readonly buffers: { filled: number };
 }
 
 export interface StepResult {
@@ -123,38 +136,72 @@ export class DecoderSession {
   }
 
   emptyCache(): KvCache {
+    return this.allocateCache(0, 0);
+  }
+
+  private noCacheTensors: Record<string, ort.Tensor> | undefined;
+  private get noCache(): Record<string, ort.Tensor> {
+    return (this.noCacheTensors ??= this.allocateCache(0, 0).tensors);
+  }
+
+  /** Buffers of `capacity` slots holding the first `length` slots of `from` (none when absent). */
+  private allocateCache(capacity: number, length: number, from?: KvCache): KvCache {
     const { numKvHeads, headDim, numLayers } = this.config;
     const tensors: Record<string, ort.Tensor> = {};
     for (let i = 0; i < numLayers; i++) {
-      for (const kind of ['key', 'value']) tensors[`past.${i}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, numKvHeads, 0, headDim]);
+      for (const kind of ['key', 'value']) {
+        const name = `past.${i}.${kind}`;
+        const data = new Float32Array(numKvHeads * capacity * headDim);
+        if (from !== undefined && length > 0) {
+          const old = from.tensors[name]!.data as Float32Array;
+          for (let h = 0; h < numKvHeads; h++)
+            data.set(old.subarray(h * from.capacity * headDim, (h * from.capacity + length) * headDim), h * capacity * headDim);
+        }
+        tensors[name] = new ort.Tensor('float32', data, [1, numKvHeads, capacity, headDim]);
+      }
     }
-    return { length: 0, tensors };
+    return { length, tensors, capacity, buffers: { filled: length } };
   }
 
   /** Runs `ids` at positions cache.length.. and returns logits, gates and the extended cache. */
   async step(ids: number[], cache: KvCache, threshold = 0.5): Promise<StepResult> {
     const S = ids.length;
-    const T = cache.length + S;
+    const P = cache.length;
+    const T = P + S;
+    if (T > cache.capacity || cache.buffers.filled !== P) {
+      const grown =
+        T > cache.capacity ? Math.max(T, Math.min(this.config.maxPositionEmbeddings, Math.ceil((T + Math.max(64, T >> 3)) / 64) * 64)) : cache.capacity;
+      cache = this.allocateCache(grown, P, cache);
+    }
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
       position_ids: new ort.Tensor(
         'int64',
-        BigInt64Array.from({ length: S }, (_, s) => BigInt(cache.length + s)),
+        BigInt64Array.from({ length: S }, (_, s) => BigInt(P + s)),
         [1, S],
       ),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
-      ...cache.tensors,
+      // With nothing cached (a prompt), the graph gets empty buffers: attention then spends nothing on
+      // the buffers' empty slots.
+      ...(P === 0 ? this.noCache : cache.tensors),
     };
     if (this.variant === 'flexidepth') feeds['threshold'] = new ort.Tensor('float32', Float32Array.of(threshold), []);
     const t0 = performance.now();
     const out = await this.session.run(feeds);
+    // The new rows [1,kvH,S,hd] go to slots P..T-1 of each head's part of the buffer.
+    const { numKvHeads, headDim } = this.config;
+    const C = cache.capacity;
+    for (const name of Object.keys(cache.tensors)) {
+      const rows = out[name.replace('past.', 'present.')]!.data as Float32Array;
+      const buf = cache.tensors[name]!.data as Float32Array;
+      for (let h = 0; h < numKvHeads; h++) buf.set(rows.subarray(h * S * headDim, (h + 1) * S * headDim), (h * C + P) * headDim);
+    }
     this.runMs += performance.now() - t0;
-    const tensors: Record<string, ort.Tensor> = {};
-    for (const name of Object.keys(cache.tensors)) tensors[name] = out[name.replace('past.', 'present.')]!;
+    cache.buffers.filled = T;
     return {
       logits: out['logits']!.data as Float32Array,
       gates: this.variant === 'flexidepth' ? (out['gates']!.data as Float32Array) : new Float32Array(0),
-      cache: { length: T, tensors },
+      cache: { length: T, tensors: cache.tensors, capacity: C, buffers: cache.buffers },
     };
   }
 
