@@ -37,7 +37,7 @@ export function requireVariant(ckpt: Pick<Checkpoint, 'dir' | 'config'>, variant
 }
 
 /** Bumped whenever the emitted graph changes, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 9;
+export const GRAPH_BUILDER_VERSION = 10;
 
 /** Additive attention bias for disallowed keys: large but finite, so softmax never sees -inf - -inf. */
 const MASKED = -1e30;
@@ -266,15 +266,19 @@ export class DecoderGraphBuilder {
   }
 
   /**
-   * A FlexiDepth routed layer (FLEXIDEPTH.md, "One routed layer, exactly"). Only the full-path rows
-   * reach the query projection, attention and FFN; only the skip-path rows reach the adapter. One
-   * index set per path ([M, 2] pairs (0, row)) serves every gather and the scatter of that path.
+   * A FlexiDepth routed layer (FLEXIDEPTH.md, "One routed layer, exactly"). The input norm, the
+   * router and K/V run for every token. Then `If`s on the gates pick one of three bodies: every row
+   * takes the full path (all rows, no gather or scatter), no row does (the adapter on all rows), or
+   * the rows split (gather/scatter, routedRows, node names suffixed `@p`). A single-token step is
+   * always one of the first two, so the path it does not take runs no kernel, and it pays one `If`
+   * when taking the full path and two when skipping. Each `If` costs a subgraph run on top of its
+   * kernels, so the conditions are not nested deeper: testing S = 1 first (If S = 1, then If g >
+   * threshold) measured no faster than gather/scatter at threshold 0.5 and 4% slower at 0.
    *
-   *   x ─ InNorm ─ z ─┬─ router ─ g ─ g > threshold ─ NonZero ─ full rows / skip rows
-   *                   └─ K,V for all rows ─ present
-   *   full rows: h = x + Attn(z);  y = h + g * FFN(PostNorm(h))
-   *   skip rows: y = x + (1 - g) * Adapter(PostNorm(x))
-   *   y = ScatterND(ScatterND(x, full rows, y_full), skip rows, y_skip)
+   *   x ─ InNorm ─ z ─┬─ router ─ g ──┐
+   *                   └─ K,V ─ present ┴─ If min g > threshold ─ then: full path on all rows ─ y
+   *                                      └─ else: If max g <= threshold ─ then: adapter on all rows ─ y
+   *                                                                     └─ else: gather/scatter ─ y
    */
   private routedLayer(i: number, x: string): string {
     const { g } = this;
@@ -286,6 +290,41 @@ export class DecoderGraphBuilder {
     this.gates.push(flat);
     const keys = this.projections(i, z, false).cache;
 
+    const full = g.subgraph(`${p}/full`, undefined, () => {
+      const zRows = g.op(`${p}/attn/z_rows`, 'Reshape', [z, g.int64s([-1, this.d])]); // [N, d]
+      const h = g.op(`${p}/attn/residual`, 'Add', [x, this.attention(i, this.queryProjection(i, zRows), this.all, keys)]);
+      const u = this.rmsNorm(`${p}/post_attention_layernorm`, h, `${w}.post_attention_layernorm.weight`);
+      return [g.op(`${p}/mlp/residual`, 'Add', [h, g.op(`${p}/mlp/scale`, 'Mul', [gate, this.mlp(i, u)])])];
+    });
+    const skip = g.subgraph(`${p}/skip`, undefined, () => {
+      const u = this.rmsNorm(`${p}/adapter/post_attention_layernorm`, x, `${w}.post_attention_layernorm.weight`);
+      const oneMinus = g.op(`${p}/adapter/one_minus_gate`, 'Sub', [g.float(1), gate]);
+      return [g.op(`${p}/adapter/residual`, 'Add', [x, g.op(`${p}/adapter/scale`, 'Mul', [oneMinus, this.adapter(i, u)])])];
+    });
+    const split = g.subgraph(`${p}/split`, '@p', () => [this.routedRows(i, x, z, gate, flat, keys)]);
+    const rest = g.subgraph(`${p}/rest`, undefined, () => {
+      const none = g.op(`${p}/route/none_full`, 'LessOrEqual', [g.op(`${p}/route/max_gate`, 'ReduceMax', [flat], { keepdims: 0 }), this.threshold]);
+      return [g.op(`${p}/route/none_full`, 'If', [none], { then_branch: skip, else_branch: split })];
+    });
+    const all = g.op(`${p}/route/all_full`, 'Greater', [g.op(`${p}/route/min_gate`, 'ReduceMin', [flat], { keepdims: 0 }), this.threshold]);
+    return g.op(`${p}/route/all_full`, 'If', [all], { then_branch: full, else_branch: rest });
+  }
+
+  /**
+   * A routed layer whose rows split between the paths (a prefill). Only the full-path rows
+   * reach the query projection, attention and FFN; only the skip-path rows reach the adapter. One
+   * index set per path ([M, 2] pairs (0, row)) serves every gather and the scatter of that path.
+   *
+   *   x ─ InNorm ─ z ─┬─ router ─ g ─ g > threshold ─ NonZero ─ full rows / skip rows
+   *                   └─ K,V for all rows ─ present
+   *   full rows: h = x + Attn(z);  y = h + g * FFN(PostNorm(h))
+   *   skip rows: y = x + (1 - g) * Adapter(PostNorm(x))
+   *   y = ScatterND(ScatterND(x, full rows, y_full), skip rows, y_skip)
+   */
+  private routedRows(i: number, x: string, z: string, gate: string, flat: string, keys: Cache): string {
+    const { g } = this;
+    const p = `/model/layers.${i}`;
+    const w = layerPrefix(i);
     const rowsWhere = (tag: string, op: string): string =>
       g.op(`${p}/route/${tag}_idx`, 'Transpose', [g.op(`${p}/route/${tag}_idx`, 'NonZero', [g.op(`${p}/route/${tag}`, op, [flat, this.threshold])])], {
         perm: [1, 0],

@@ -1,7 +1,8 @@
 /**
  * A small writer for ONNX graphs on top of onnx-proto. Node names are paths
- * (`/model/layers.3/attn/q_proj/MatMul`) and outputs are `{node}/output_{k}`, as in
- * onnxruntime-genai's model builder, so profiles and dumps read by layer and block.
+ * (`/model/layers.3/attn/q_proj/MatMul`), as in onnxruntime-genai's model builder, so profiles and
+ * dumps read by layer and block. Outputs are `{node}` (the first) and `{node}:{k}`: shorter than the
+ * model builder's `{node}/output_{k}`, which matters once `If` branches repeat blocks.
  */
 import onnxProto from 'onnx-proto';
 
@@ -29,28 +30,49 @@ export class OnnxGraph {
   private readonly constants = new Map<string, string>();
   private readonly nodeNames = new Set<string>();
   private readonly initializerNames = new Set<string>();
+  /** Where `node` adds nodes (the main graph, or the subgraph being built) and the suffix of their names. */
+  private target = this.nodes;
+  private scope = '';
 
   hasInitializer(name: string): boolean {
     return this.initializerNames.has(name);
   }
 
   /**
-   * Adds one node named `${path}/${opType}` and returns its output names (`{node}/output_{k}`, or
+   * Adds one node named `${path}/${opType}` (plus the subgraph's scope suffix) and returns its output names (`{node}`, then `{node}:{k}`, or
    * `outputNames` when the node writes graph outputs directly).
    */
   node(path: string, opType: string, inputs: string[], attrs: Attrs = {}, numOutputs = 1, domain = '', outputNames?: string[]): string[] {
-    const name = `${path}/${opType}`;
+    const name = `${path}/${opType}${this.scope}`;
     if (this.nodeNames.has(name)) throw new Error(`graph builder: duplicate node name ${name}`);
     this.nodeNames.add(name);
-    const output = outputNames ?? Array.from({ length: numOutputs }, (_, k) => `${name}/output_${k}`);
+    const output = outputNames ?? Array.from({ length: numOutputs }, (_, k) => (k === 0 ? name : `${name}:${k}`));
     const attribute = Object.entries(attrs).map(([key, v]) => makeAttribute(key, v));
-    this.nodes.push(onnx.NodeProto.create({ name, opType, input: inputs, output, attribute, domain }));
+    this.target.push(onnx.NodeProto.create({ name, opType, input: inputs, output, attribute, domain }));
     return output;
   }
 
   /** Single-output node. */
   op(path: string, opType: string, inputs: string[], attrs: Attrs = {}, domain = ''): string {
     return this.node(path, opType, inputs, attrs, 1, domain)[0]!;
+  }
+
+  /**
+   * A subgraph (an `If` branch) as a GraphProto attribute: the nodes `body` adds go into it, their
+   * names suffixed with `scope` when given (so two branches can hold the same block), and it reads
+   * outer values, initializers included, by name. `body` returns the float outputs, which must be
+   * computed inside it.
+   */
+  subgraph(name: string, scope: string | undefined, body: () => string[]): { graph: onnxProto.onnx.IGraphProto } {
+    const [target, outer] = [this.target, this.scope];
+    this.target = [];
+    if (scope !== undefined) this.scope = scope;
+    try {
+      const output = body().map((o) => onnx.ValueInfoProto.create({ name: o, type: { tensorType: { elemType: ELEM.float } } }));
+      return { graph: onnx.GraphProto.create({ name, node: this.target, output }) };
+    } finally {
+      [this.target, this.scope] = [target, outer];
+    }
   }
 
   initializer(name: string, dims: number[], data: Float32Array | BigInt64Array): string {
