@@ -36,8 +36,18 @@ export function renderTerminal(summary: ReportSummary): string {
   ]);
   out.push(table([...keyHeader, 'suite', 'variant', 'n', 'metrics (mean [95% CI])', 'layers used', 'routed', 'prefill tok/s', 'decode tok/s'], rows));
   if (summary.paired.length > 0) {
-    const pairedRows = summary.paired.map((p) => [...key(p), p.suite, p.metric, String(p.n), estimate(p.flexidepth_minus_full), percent(p.retention)]);
-    out.push('', table([...keyHeader, 'suite', 'metric', 'pairs', 'flexidepth - full [95% CI]', 'retention'], pairedRows));
+    // A sweep pairs each threshold with the same full run: the threshold tells the rows apart.
+    const swept = new Set(summary.paired.map((p) => p.threshold)).size > 1;
+    const pairedRows = summary.paired.map((p) => [
+      ...key(p),
+      p.suite,
+      ...(swept ? [String(p.threshold)] : []),
+      p.metric,
+      String(p.n),
+      estimate(p.flexidepth_minus_full),
+      percent(p.retention),
+    ]);
+    out.push('', table([...keyHeader, 'suite', ...(swept ? ['threshold'] : []), 'metric', 'pairs', 'flexidepth - full [95% CI]', 'retention'], pairedRows));
   }
   const failed = summary.study.runs.filter((r) => r.n_error > 0);
   if (failed.length > 0) {

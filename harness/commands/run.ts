@@ -10,7 +10,8 @@ import { VARIANTS } from '../../src/model/graph-builder.ts';
 import { DEFAULT_DB } from '../../src/store/study-db.ts';
 import { listSuites } from '../../src/suites/spec.ts';
 import { resolveDataDir } from '../../datasets/data-dir.ts';
-import { DATA_DIR, INCLUDE_PATH, commaList, defineCommand, integer, oneOf, real, text, type OptionValues } from '../args.ts';
+import { DATA_DIR, INCLUDE_PATH, commaList, defineCommand, integer, oneOf, real, text, type OptionSpec, type OptionValues } from '../args.ts';
+import { UserError } from '../../src/errors.ts';
 import { REFERENCE_MODEL } from '../model-options.ts';
 import { runStudy } from '../runner/run-study.ts';
 import { parseShard } from '../runner/shard.ts';
@@ -19,6 +20,18 @@ import { renderTerminal } from '../../reports/render-terminal.ts';
 import { writeReport } from '../../reports/write-report.ts';
 
 const DEFAULT_STUDY_LIMIT = 5;
+
+const DEFAULT_THRESHOLD = 0.5;
+
+/** --thresholds 0.3,0.5,0.7: each value checked as --threshold is, duplicates dropped, sorted ascending. */
+function thresholdList(): OptionSpec<number[], false> {
+  const one = real('T', '', { min: 0, max: 1 });
+  return {
+    description: 'a threshold sweep: flexidepth runs once per threshold (comma-separated), full once; instead of --threshold',
+    argument: 'LIST',
+    parse: (t) => [...new Set(t.split(',').map((v) => one.parse(v.trim(), undefined)))].sort((a, b) => a - b),
+  };
+}
 
 /** The exit code of a run that stored its results but had failed samples (1 is a bad input, nothing run). */
 const EXIT_SAMPLES_FAILED = 2;
@@ -39,7 +52,12 @@ const OPTIONS = {
   db: text('FILE', 'the study database; a rerun resumes it', { default: DEFAULT_DB }),
   workers: integer('N', 'worker threads, one model session each', { min: 1, default: availableParallelism(), defaultText: 'the number of CPUs' }),
   seed: integer('S', 'seed of the --limit subset', { min: 0, default: 0 }),
-  threshold: real('T', 'router threshold of flexidepth: a layer runs a token when its gate is above T', { min: 0, max: 1, default: 0.5 }),
+  threshold: real('T', 'router threshold of flexidepth: a layer runs a token when its gate is above T', {
+    min: 0,
+    max: 1,
+    defaultText: String(DEFAULT_THRESHOLD),
+  }),
+  thresholds: thresholdList(),
   dataDir: DATA_DIR,
   threads: integer('N', 'intra-op threads per worker session', { min: 1, default: 1 }),
   ep: oneOf('EP', 'ONNX Runtime execution provider', ['cpu', 'cuda'] as const, { default: 'cpu' }),
@@ -55,6 +73,7 @@ const OPTIONS = {
 };
 
 async function runCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
+  if (o.threshold !== undefined && o.thresholds !== undefined) throw new UserError('run: give --threshold or --thresholds, not both');
   const stats = await runStudy({
     modelDir: o.model,
     suites: o.suites ?? listSuites(o.includePath),
@@ -62,7 +81,8 @@ async function runCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
     variants: o.variants,
     limit: o.limit ?? (o.suites === undefined ? DEFAULT_STUDY_LIMIT : null),
     seed: o.seed,
-    threshold: o.threshold,
+    threshold: o.threshold ?? DEFAULT_THRESHOLD,
+    thresholds: o.thresholds ?? [o.threshold ?? DEFAULT_THRESHOLD],
     dbPath: o.db,
     dataDir: resolveDataDir(o.dataDir),
     workers: o.workers,

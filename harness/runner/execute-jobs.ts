@@ -23,7 +23,6 @@ export interface Execution {
   dbPath: string;
   tok: TextTokenizer;
   eosIds: number[];
-  threshold: number;
   progress: Progress;
   sampleLog: SampleLog | null;
   log: NodeJS.WritableStream;
@@ -46,7 +45,7 @@ function generation(job: Job, x: Execution): Promise<JobResult> {
     maxNewTokens: settings.max_new_tokens,
     eosIds: x.eosIds,
     stopStrings: settings.stop,
-    threshold: x.threshold,
+    threshold: run.threshold,
     sampling: run.suite.sampling,
   });
 }
@@ -89,7 +88,7 @@ export async function executeJobs(jobs: readonly Job[], x: Execution): Promise<E
             const { sample, tokens } = sampleRows(job.run.suite, job.doc, res.generation, x.tok, pieces);
             return store(job.run, sample, tokens, res.generation, () => {
               totals.samplesWritten++;
-              x.progress.sampleDone(job.run.variant, res.generation.generatedIds.length, res.generation.timing.decodeMs);
+              x.progress.sampleDone(job.run.variant, job.run.threshold, res.generation.generatedIds.length, res.generation.timing.decodeMs);
             });
           },
           (err: Error) => {

@@ -1,10 +1,12 @@
 /**
- * Progress on stderr while a study runs: per variant, samples done of total and decode tokens/s,
+ * Progress on stderr while a study runs: per variant (and threshold, in a sweep), samples done of total and decode tokens/s,
  * with the time left at this invocation's pace. At most one line every few seconds, plus the last.
  */
 import { tokensPerSecond } from '../../src/model/generate.ts';
 
 interface Tally {
+  variant: string;
+  threshold: number;
   done: number;
   total: number;
   generatedTokens: number;
@@ -23,15 +25,17 @@ export class Progress {
     private readonly everyMs = Number(process.env['FLEXIBENCH_PROGRESS_MS'] ?? 3000),
   ) {}
 
-  addRun(variant: string, total: number, alreadyDone: number): void {
-    const t = this.tallies.get(variant) ?? { done: 0, total: 0, generatedTokens: 0, decodeMs: 0 };
+  /** Runs are tallied per variant and threshold; a variant run at one threshold only is labelled by its name alone. */
+  addRun(variant: string, threshold: number, total: number, alreadyDone: number): void {
+    const key = `${variant}@${threshold}`;
+    const t = this.tallies.get(key) ?? { variant, threshold, done: 0, total: 0, generatedTokens: 0, decodeMs: 0 };
     t.total += total;
     t.done += alreadyDone;
-    this.tallies.set(variant, t);
+    this.tallies.set(key, t);
   }
 
-  sampleDone(variant: string, generatedTokens: number, decodeMs: number): void {
-    const t = this.tallies.get(variant)!;
+  sampleDone(variant: string, threshold: number, generatedTokens: number, decodeMs: number): void {
+    const t = this.tallies.get(`${variant}@${threshold}`)!;
     t.done++;
     t.generatedTokens += generatedTokens;
     t.decodeMs += decodeMs;
@@ -43,10 +47,12 @@ export class Progress {
     const elapsed = (performance.now() - this.started) / 1000;
     let left = 0;
     const parts: string[] = [];
-    for (const [variant, t] of this.tallies) {
+    const tallies = [...this.tallies.values()];
+    for (const t of tallies) {
       left += t.total - t.done;
       const tps = tokensPerSecond(t.generatedTokens, t.decodeMs)?.toFixed(1) ?? '-';
-      parts.push(`${variant} ${t.done}/${t.total} (${tps} tok/s)`);
+      const swept = tallies.some((o) => o.variant === t.variant && o.threshold !== t.threshold);
+      parts.push(`${swept ? `${t.variant}@${t.threshold}` : t.variant} ${t.done}/${t.total} (${tps} tok/s)`);
     }
     const eta = this.finishedHere > 0 ? `, ETA ${formatSeconds((left * elapsed) / this.finishedHere)}` : '';
     return `run: ${parts.join(', ')}, elapsed ${formatSeconds(elapsed)}${eta}`;

@@ -65,14 +65,26 @@ export function runMetadata(suite: PlannedSuite, variant: Variant, s: StudySetti
   };
 }
 
-/** Registers (or finds again) every suite × variant run, in suite order, then variant order. */
-export async function registerRuns(db: StudyDb, suites: readonly PlannedSuite[], variants: readonly Variant[], s: StudySettings): Promise<RunPlan[]> {
+/**
+ * Registers (or finds again) every suite × variant run, in suite order, then variant order; flexidepth
+ * once per threshold of a sweep (ascending, as given), full once. Without `thresholds`, s.threshold alone.
+ */
+export async function registerRuns(
+  db: StudyDb,
+  suites: readonly PlannedSuite[],
+  variants: readonly Variant[],
+  s: StudySettings,
+  thresholds: readonly number[] = [s.threshold],
+): Promise<RunPlan[]> {
   const runs: RunPlan[] = [];
   for (const suite of suites) {
     for (const variant of variants) {
-      const identity = runIdentity(suite, variant, s);
-      const { runId } = await db.ensureRun(identity, runMetadata(suite, variant, s, new Date().toISOString()));
-      runs.push({ suite, variant, runId, threshold: identity.threshold, done: await db.completedDocIds(runId) });
+      for (const threshold of variant === 'flexidepth' ? thresholds : [s.threshold]) {
+        const settings = { ...s, threshold };
+        const identity = runIdentity(suite, variant, settings);
+        const { runId } = await db.ensureRun(identity, runMetadata(suite, variant, settings, new Date().toISOString()));
+        runs.push({ suite, variant, runId, threshold: identity.threshold, done: await db.completedDocIds(runId) });
+      }
     }
   }
   return runs;

@@ -34,6 +34,8 @@ export interface StudyOptions {
   limit: number | null;
   seed: number;
   threshold: number;
+  /** A threshold sweep: flexidepth runs once per threshold (full once); absent: [threshold]. */
+  thresholds?: number[];
   dbPath: string;
   dataDir: string;
   workers: number;
@@ -103,7 +105,7 @@ async function startWorkers(ckpt: Checkpoint, opts: StudyOptions, jobs: number, 
 
 function progressOf(runs: readonly RunPlan[], log: NodeJS.WritableStream): Progress {
   const progress = new Progress(log);
-  for (const r of runs) progress.addRun(r.variant, r.suite.docs.length, r.suite.docs.filter((d) => r.done.has(d.docId)).length);
+  for (const r of runs) progress.addRun(r.variant, r.threshold, r.suite.docs.length, r.suite.docs.filter((d) => r.done.has(d.docId)).length);
   return progress;
 }
 
@@ -121,18 +123,24 @@ export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
   let pool: WorkerPool | null = null;
   try {
     db = await StudyDb.open(opts.dbPath);
-    const runs = await registerRuns(db, suites, opts.variants, {
-      modelDir: opts.modelDir,
-      checkpoint: ckpt,
-      seed: opts.seed,
-      limit: opts.limit,
-      threshold: opts.threshold,
-      maxLength: opts.maxLength,
-      executionProvider: opts.executionProvider,
-      workers: opts.workers,
-      intraOpThreads: opts.intraOpThreads,
-      metadata,
-    });
+    const runs = await registerRuns(
+      db,
+      suites,
+      opts.variants,
+      {
+        modelDir: opts.modelDir,
+        checkpoint: ckpt,
+        seed: opts.seed,
+        limit: opts.limit,
+        threshold: opts.threshold,
+        maxLength: opts.maxLength,
+        executionProvider: opts.executionProvider,
+        workers: opts.workers,
+        intraOpThreads: opts.intraOpThreads,
+        metadata,
+      },
+      opts.thresholds ?? [opts.threshold],
+    );
     const progress = progressOf(runs, log);
     const jobs = jobList(suites, runs);
     const skipped = storedSampleCount(runs);
@@ -144,7 +152,7 @@ export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
       pool = await startWorkers(ckpt, opts, jobs.length, log);
       // Overhead is measured from here: graph building and session creation are one-off costs.
       started = performance.now();
-      totals = await executeJobs(jobs, { pool, db, dbPath: opts.dbPath, tok, eosIds: eosIds(ckpt, tok), threshold: opts.threshold, progress, sampleLog, log });
+      totals = await executeJobs(jobs, { pool, db, dbPath: opts.dbPath, tok, eosIds: eosIds(ckpt, tok), progress, sampleLog, log });
       progress.print();
     }
     const stats = studyStats(totals, skipped, { wallMs: performance.now() - started, workers: pool?.size ?? 0 });
