@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../src/errors.ts';
 import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
-import { generate, producingDepths, promptContextProblem, type Generation } from '../../src/model/generate.ts';
+import { generate, producingDepths, promptContextProblem, tokensPerSecond, type Generation } from '../../src/model/generate.ts';
 import { requireVariant, type Variant } from '../../src/model/graph-builder.ts';
 import { decodeStepMultiplyAdds } from '../../src/model/path-cost.ts';
 import { DecoderSession, requireExecutionProvider } from '../../src/model/session.ts';
@@ -213,7 +213,7 @@ async function measure(o: Options, ckpt: Checkpoint, size: { hiddenSize: number;
   const once = async (s: DecoderSession): Promise<Run> => {
     const gen = await generate(s, promptIds, { maxNewTokens: tokens, threshold });
     const t = gen.timing;
-    return { msPerStep: t.decodeMs / t.decodeTokens, prefillTokensPerS: t.prefillTokens / (t.prefillMs / 1000), gen };
+    return { msPerStep: t.decodeMs / t.decodeTokens, prefillTokensPerS: tokensPerSecond(t.prefillTokens, t.prefillMs) ?? Number.NaN, gen };
   };
   for (const s of sessions) await once(s);
   const runs: Run[][] = sessions.map(() => []);

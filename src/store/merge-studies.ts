@@ -21,7 +21,7 @@ import { existsSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { UserError, oneLineReason } from '../errors.ts';
-import { openStudyFile, type OpenedDatabase } from './database-file.ts';
+import { firstUnreadableTable, openStudyFile, type OpenedDatabase } from './database-file.ts';
 import { STUDY_TABLES } from './schema.ts';
 
 export interface MergeOptions {
@@ -144,13 +144,10 @@ async function attachInputs(conn: DuckDBConnection, inputs: readonly string[]): 
     } catch (err) {
       throw new UserError(`${path}: cannot open it to merge (${oneLineReason(err)})`);
     }
-    // Every block read once (DuckDB verifies its checksum), so a damaged input is refused before any write.
-    for (const table of STUDY_TABLES) {
-      try {
-        await conn.run(`SELECT count(row) FROM ${catalogOf(i)}.${table} row`);
-      } catch (err) {
-        throw new UserError(`${path}: the study is damaged, table ${table} does not read back (${oneLineReason(err)}); nothing was merged`);
-      }
+    // A damaged input is refused before any write.
+    const bad = await firstUnreadableTable(conn, [...STUDY_TABLES], catalogOf(i));
+    if (bad !== null) {
+      throw new UserError(`${path}: the study is damaged, table ${bad.table} does not read back (${bad.reason}); nothing was merged`);
     }
   }
 }
