@@ -179,12 +179,14 @@ describe('an interrupted run', () => {
   it('SIGINT finishes the samples in flight, stores them, exits 130; the rerun completes', async () => {
     const db = join(work, 'interrupted.duckdb');
     const args = ['run', '--model', model, '--suites', 'repetition', '--limit', '60', '--db', db, '--workers', '1'];
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    // Progress every 50 ms, so the interrupt lands while samples are in flight even when the whole run takes a second or two.
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env, FLEXIBENCH_PROGRESS_MS: '50' } });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       // Interrupt once samples are being written.
-      if (/run: flexidepth [1-9]\d*\/60/.test(stderr) && child.exitCode === null && !child.killed) child.kill('SIGINT');
+      if (/run: flexidepth [1-9]\d*\/60 .*full \d+\/60/.test(stderr) && !/flexidepth 60\/60/.test(stderr) && child.exitCode === null && !child.killed)
+        child.kill('SIGINT');
     });
     const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     expect(status, stderr).toBe(130);
