@@ -1,7 +1,7 @@
 /** Options every model-running command shares: --model, --variant, --ep, --threads, and the reference model. */
 import { packagePath } from '../src/package-root.ts';
 import { loadCheckpoint, type Checkpoint } from '../src/model/checkpoint.ts';
-import { VARIANTS, type Variant } from '../src/model/graph-builder.ts';
+import { MODEL_VARIANTS } from '../src/model/graph-builder.ts';
 import { DecoderSession, type ExecutionProvider } from '../src/model/session.ts';
 import { integer, oneOf, required, text, type OptionSpec, type OptionValues } from './args.ts';
 
@@ -15,8 +15,11 @@ export const MODEL_OPTIONS = {
   threads: integer('N', 'intra-op threads of the session', { min: 1, defaultText: "ONNX Runtime's choice" }),
 };
 
-export function variantOptionFor(what: string): OptionSpec<Variant, false> {
-  return oneOf('variant', what, VARIANTS, { defaultText: 'flexidepth when the checkpoint has routing layers, else full' });
+/** The variants a checkpoint alone defines (the comparators need a study: `run`). */
+type ModelVariant = (typeof MODEL_VARIANTS)[number];
+
+export function variantOptionFor(what: string): OptionSpec<ModelVariant, false> {
+  return oneOf('variant', what, MODEL_VARIANTS, { defaultText: 'flexidepth when the checkpoint has routing layers, else full' });
 }
 
 export interface ModelChoice {
@@ -29,11 +32,11 @@ export function modelChoice(o: OptionValues<typeof MODEL_OPTIONS>): ModelChoice 
   return { ckpt: loadCheckpoint(o.model), executionProvider: o.ep, intraOpThreads: o.threads };
 }
 
-export function variantOf(given: Variant | undefined, ckpt: Checkpoint): Variant {
+export function variantOf(given: ModelVariant | undefined, ckpt: Checkpoint): ModelVariant {
   return given ?? (ckpt.config.routingLayers.length > 0 ? 'flexidepth' : 'full');
 }
 
-export function openSession(m: ModelChoice, variant: Variant): Promise<DecoderSession> {
+export function openSession(m: ModelChoice, variant: ModelVariant): Promise<DecoderSession> {
   return DecoderSession.create(m.ckpt, {
     variant,
     executionProvider: m.executionProvider,

@@ -227,3 +227,67 @@ export function differenceChart(rows: DifferencePoint[]): TopLevelSpec {
     ],
   };
 }
+
+export interface QualityLayersPoint {
+  /** The panel: a Table 1 table's title and metric. */
+  panel: string;
+  /** full, flexidepth, static or random: the mark's colour and shape. */
+  variant: string;
+  /** The row's method (flexidepth@T, ...), in the tooltip; FlexiDepth's points are labelled with their threshold. */
+  method: string;
+  threshold: number;
+  layers_used: number;
+  mean: number;
+  lo: number;
+  hi: number;
+}
+
+const VARIANT_SCALE = { domain: ['full', 'flexidepth', 'static', 'random'], range: ['#4c4c4c', '#4c78a8', '#e45756', '#54a24b'] };
+const VARIANT_SHAPES = { domain: VARIANT_SCALE.domain, range: ['square', 'circle', 'triangle-up', 'diamond'] };
+
+/**
+ * Quality against compute, one panel per Table 1 table: the primary metric's mean (95% CI) against
+ * the mean layers used per generated token. FlexiDepth's thresholds are a line; full depth and the
+ * budget-matched comparators are points, so a comparator left of or below the line loses to the router.
+ */
+export function qualityLayersChart(rows: QualityLayersPoint[]): TopLevelSpec {
+  const x = { field: 'layers_used', type: 'quantitative', title: 'mean layers used per generated token', scale: { zero: false } } as const;
+  const y = { field: 'mean', type: 'quantitative', title: 'primary metric (mean, 95% CI)' } as const;
+  const color = { field: 'variant', type: 'nominal', title: null, scale: VARIANT_SCALE, legend: { orient: 'bottom' } } as const;
+  const flex = { filter: "datum.variant === 'flexidepth'" };
+  return {
+    data: { values: rows },
+    facet: { field: 'panel', type: 'nominal', title: null },
+    columns: 3,
+    spec: {
+      width: 260,
+      height: 200,
+      layer: [
+        { mark: { type: 'rule' }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color } },
+        { mark: { type: 'line' }, transform: [flex], encoding: { x, y, color, order: { field: 'threshold', type: 'quantitative' } } },
+        {
+          mark: { type: 'point', filled: true, size: 60 },
+          encoding: {
+            x,
+            y,
+            color,
+            shape: { field: 'variant', type: 'nominal', title: null, scale: VARIANT_SHAPES, legend: { orient: 'bottom' } },
+            tooltip: [
+              { field: 'method' },
+              { field: 'layers_used', format: '.2f' },
+              { field: 'mean', format: '.3f' },
+              { field: 'lo', format: '.3f' },
+              { field: 'hi', format: '.3f' },
+            ],
+          },
+        },
+        {
+          mark: { type: 'text', align: 'left', dx: 6, dy: -6, fontSize: 10 },
+          transform: [flex],
+          encoding: { x, y, text: { field: 'threshold', type: 'nominal' } },
+        },
+      ],
+    },
+    resolve: { scale: { x: 'independent', y: 'independent' } },
+  };
+}

@@ -161,6 +161,9 @@ function introSection(data: DatasetCardData): string {
     '',
     'Per-token layer allocations of a FlexiDepth model (adaptive layer skipping, arXiv 2503.23798) ' +
       (variants.includes('full') ? 'and of its full-depth baseline (the same weights with the routers ignored) ' : '') +
+      (variants.includes('static') || variants.includes('random')
+        ? 'and of layer-skipping comparators matched to its layer budget (`static`, `random`; see "Which token a depth belongs to") '
+        : '') +
       `on ${data.suites.length} evaluation suite${data.suites.length === 1 ? '' : 's'}, exported from a flexibench study.`,
     '',
     `- \`tokens\` (${code(`data/${data.tokens.name}.parquet`)}): ${thousands(data.tokens.rows)} rows, one per position of every prompt and generation, with the layers used, the routed-layer mask and the router gates at that position.`,
@@ -239,7 +242,21 @@ function runsSection(data: DatasetCardData): string {
   ].join('\n');
 }
 
-function depthSection(): string {
+/** What the mask and gates of the comparator variants' rows mean, for the variants the export holds. */
+function comparatorRowsText(variants: readonly string[]): string[] {
+  const out: string[] = [];
+  if (variants.includes('static'))
+    out.push(
+      " Static rows (ShortGPT-style removal: the k routed layers of least Block Influence are skipped by every token, k matched to FlexiDepth's mean skips per generated token at the run's `threshold` over the study's suites) have `mask[i]` true where routed layer `routing_layers[i]` was kept, empty `gates` (no router runs), and `layers_used` = `layers_total` - k at every position.",
+    );
+  if (variants.includes('random'))
+    out.push(
+      " Random rows draw each routed decision with a seeded coin at the rate FlexiDepth's run at the same `threshold` ran that layer on the suite: `mask[i]` is the draw (not `gates[i] > threshold`), `gates[i]` the router's value, and `layers_used` as for flexidepth rows.",
+    );
+  return out;
+}
+
+function depthSection(variants: readonly string[]): string {
   return [
     '## Which token a depth belongs to',
     '',
@@ -251,7 +268,8 @@ function depthSection(): string {
       'the queries below show the shift. Do not mix the two readings in one table.',
     '',
     'Full-variant rows always have every layer: `layers_used` equals `layers_total`, and `mask` and `gates` are empty (no routing decisions are made). ' +
-      'For flexidepth rows, `mask[i]` and `gates[i]` belong to routed layer `routing_layers[i]` (see the samples file or the model table), `mask[i]` is `gates[i] > threshold`, and `layers_used` is the number of unrouted layers plus the true entries of `mask`.',
+      'For flexidepth rows, `mask[i]` and `gates[i]` belong to routed layer `routing_layers[i]` (see the samples file or the model table), `mask[i]` is `gates[i] > threshold`, and `layers_used` is the number of unrouted layers plus the true entries of `mask`.' +
+      comparatorRowsText(variants).join(''),
   ].join('\n');
 }
 
@@ -360,7 +378,7 @@ export function renderDatasetCard(data: DatasetCardData): string {
     modelSection(data),
     suitesSection(data),
     runsSection(data),
-    depthSection(),
+    depthSection([...new Set(data.runs.map((r) => r.variant))]),
     tokenBytesSection(data),
     fieldsSection([data.tokens, data.samples]),
     loadingSection(),

@@ -6,4 +6,5 @@ export const percent = (v: number | null, digits = 1): string => (v === null ? '
 export const interval = (ci: readonly [number, number] | null, digits = 3): string =>
   ci === null ? '' : `[${ci[0].toFixed(digits)}, ${ci[1].toFixed(digits)}]`;
 export const estimate = (e: Estimate, digits = 3): string => `${e.mean.toFixed(digits)} ${interval(e.ci95, digits)}`;
-export const variantLabel = (variant: string, threshold: number): string => (variant === 'flexidepth' ? `flexidepth@${threshold}` : variant);
+/** Every variant but `full` is run at (or matched to) a FlexiDepth threshold, which tells its runs apart. */
+export const variantLabel = (variant: string, threshold: number): string => (variant === 'full' ? variant : `${variant}@${threshold}`);

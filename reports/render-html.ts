@@ -3,7 +3,17 @@
  * resource), so it opens from disk and can be mailed or archived as is.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { answerPartsChart, depthDistributionChart, differenceChart, layersUsedChart, layerUsageChart, renderSvg, speedChart } from './charts.ts';
+import {
+  answerPartsChart,
+  depthDistributionChart,
+  differenceChart,
+  layersUsedChart,
+  layerUsageChart,
+  qualityLayersChart,
+  renderSvg,
+  speedChart,
+} from './charts.ts';
+import { comparatorCells, comparatorHeader, comparatorTables, COMPARATORS_NOTE, qualityLayersPoints } from './comparators.ts';
 import { depthLegendHtml, depthMapHtml, type DepthScale } from './depth-map.ts';
 import { estimate, fixed, interval, percent, variantLabel } from './format.ts';
 import { escapeHtml, htmlTable } from './html.ts';
@@ -73,6 +83,34 @@ function scoresSection(data: ReportData): string {
       ? htmlTable(['suite', 'series', 'metric', 'pairs', 'FlexiDepth', 'full', 'FlexiDepth − full [95% CI]', 'retention'], paired, new Set([3, 4, 5, 6, 7]))
       : '<p>No FlexiDepth run has a comparable full run.</p>',
   ].join('\n');
+}
+
+/** The paper's Table 1 beside a quality-versus-layers chart; nothing when no study has a comparator run. */
+async function comparatorsSection(data: ReportData): Promise<string> {
+  const tables = comparatorTables(data);
+  if (tables.length === 0) return '';
+  const parts = ['<h2 id="comparators">Against budget-matched comparators (the paper\u2019s Table 1)</h2>'];
+  for (const t of tables) {
+    parts.push(
+      `<h3>${escapeHtml(t.title)}</h3>`,
+      `<div data-table="comparators" data-suite="${escapeHtml(t.suite)}">`,
+      htmlTable(
+        comparatorHeader(t.metric),
+        t.rows.map((r) => comparatorCells(r).map(escapeHtml)),
+        new Set([1, 2, 3, 4]),
+      ),
+      '</div>',
+    );
+  }
+  parts.push(
+    `<p class="note">${escapeHtml(COMPARATORS_NOTE)}</p>`,
+    await chart(
+      'quality-layers',
+      qualityLayersChart(qualityLayersPoints(tables)),
+      'Primary metric (mean, 95% CI) against mean layers used per generated token; the line joins FlexiDepth\u2019s thresholds (labelled).',
+    ),
+  );
+  return parts.join('\n');
 }
 
 function verdictClass(v: string): string {
@@ -231,9 +269,11 @@ function metadataSection(data: ReportData): string {
 
 export async function renderHtml(data: ReportData, generatedAt: string): Promise<string> {
   const studies = data.summary.study.dbs.map((d) => d.label).join(', ');
+  const comparators = await comparatorsSection(data);
   const sections = [
     scoresSection(data),
     await differencesChart(data),
+    comparators,
     await paperSection(data),
     await layerUsageSection(data),
     await distributionSection(data),
@@ -254,7 +294,7 @@ ${GENERATOR_META}
 <body>
 <h1>FlexiDepth against full depth: ${escapeHtml(studies)}</h1>
 <p class="note">${data.summary.study.runs.length} runs \u00b7 written ${escapeHtml(generatedAt)} by <code>flexibench report</code> \u00b7 summary.json and summary.md beside this file hold the same numbers.</p>
-<nav><a href="#scores">scores</a><a href="#paper">paper table</a><a href="#layer-usage">per-layer usage</a><a href="#distribution">distribution</a><a href="#depth-maps">depth maps</a><a href="#answer-depth">answer depth</a><a href="#speed">speed</a><a href="#metadata">metadata</a></nav>
+<nav><a href="#scores">scores</a>${comparators === '' ? '' : '<a href="#comparators">comparators</a>'}<a href="#paper">paper table</a><a href="#layer-usage">per-layer usage</a><a href="#distribution">distribution</a><a href="#depth-maps">depth maps</a><a href="#answer-depth">answer depth</a><a href="#speed">speed</a><a href="#metadata">metadata</a></nav>
 ${sections.join('\n')}
 </body>
 </html>

@@ -1,5 +1,6 @@
 /** The Markdown form of a report (summary.md): the same tables as the HTML page, without charts. */
 import { estimate, fixed, interval, percent } from './format.ts';
+import { comparatorCells, comparatorHeader, comparatorTables, COMPARATORS_NOTE } from './comparators.ts';
 import { PAPER_LAYERS_TOTAL, PAPER_MODEL } from './paper.ts';
 import type { ReportData } from './report-data.ts';
 import { answerPartPoints, layerUsagePoints } from './report-views.ts';
@@ -18,6 +19,19 @@ function layerUsageTable(data: ReportData): string {
     return [series, suite, ...layers.map((l) => percent(points.find((p) => p.series === series && p.suite === suite && p.layer === l)?.usage ?? null, 0))];
   });
   return mdTable(['series', 'suite', ...layers.map((l) => `layer ${l}`)], rows);
+}
+
+/** The paper's Table 1 (the HTML page adds a quality-versus-layers chart); nothing without comparator runs. */
+function comparatorsSection(data: ReportData): string[] {
+  const tables = comparatorTables(data);
+  if (tables.length === 0) return [];
+  return [
+    '',
+    '## Against budget-matched comparators (the paper\u2019s Table 1)',
+    ...tables.flatMap((t) => ['', `### ${t.title}`, '', mdTable(comparatorHeader(t.metric), t.rows.map(comparatorCells))]),
+    '',
+    COMPARATORS_NOTE,
+  ];
 }
 
 export function renderMarkdown(data: ReportData, generatedAt: string): string {
@@ -40,7 +54,7 @@ export function renderMarkdown(data: ReportData, generatedAt: string): string {
           .join('; ') || '-',
         r.layers_used_mean === null
           ? '-'
-          : `${r.layers_used_mean.toFixed(2)}/${r.layers_total} ${r.variant === 'flexidepth' ? interval(r.layers_used_ci95, 2) : ''}`.trim(),
+          : `${r.layers_used_mean.toFixed(2)}/${r.layers_total} ${r.variant === 'full' ? '' : interval(r.layers_used_ci95, 2)}`.trim(),
         percent(r.routed_usage),
       ]),
     ),
@@ -56,6 +70,7 @@ export function renderMarkdown(data: ReportData, generatedAt: string): string {
         percent(p.retention),
       ]),
     ),
+    ...comparatorsSection(data),
     '',
     `## Layers used per generated token, beside the paper (${PAPER_MODEL}, ${PAPER_LAYERS_TOTAL} layers)`,
   ];

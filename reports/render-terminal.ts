@@ -1,4 +1,4 @@
-/** The terminal form of a report: one line per run, the paired comparisons, the paper's orderings. */
+/** The terminal form of a report: one line per run, the paired and matched comparisons, the paper's orderings. */
 import { estimate, fixed, percent, variantLabel } from './format.ts';
 import type { ReportSummary } from './report-data.ts';
 
@@ -48,6 +48,25 @@ export function renderTerminal(summary: ReportSummary): string {
       percent(p.retention),
     ]);
     out.push('', table([...keyHeader, 'suite', ...(swept ? ['threshold'] : []), 'metric', 'pairs', 'flexidepth - full [95% CI]', 'retention'], pairedRows));
+  }
+  if (summary.matched.length > 0) {
+    const layers = (v: number | null): string => fixed(v, 2);
+    const matchedRows = summary.matched.map((m) => [
+      ...key(m),
+      m.suite,
+      variantLabel(m.comparator, m.threshold),
+      m.metric,
+      String(m.n),
+      estimate(m.flexidepth_minus_comparator),
+      `${layers(m.flexidepth_layers_used)} vs ${layers(m.comparator_layers_used)}`,
+    ]);
+    out.push(
+      '',
+      table(
+        [...keyHeader, 'suite', 'comparator', 'metric', 'pairs', 'flexidepth - comparator [95% CI]', 'layers used (flexidepth vs comparator)'],
+        matchedRows,
+      ),
+    );
   }
   const failed = summary.study.runs.filter((r) => r.n_error > 0);
   if (failed.length > 0) {

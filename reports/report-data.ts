@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import { UserError } from '../src/errors.ts';
 import { StudyDb } from '../src/store/study-db.ts';
 import { readSummaryInputs, type StoredRun } from '../src/store/summary-reads.ts';
+import { variantLabel } from './format.ts';
 import { paperComparisons, type PaperComparison } from './paper.ts';
 import { readPatterns } from './patterns.ts';
 import { buildSummary, DEFAULT_BOOTSTRAP, type BootstrapSettings, type LabeledStudy, type StudySummary } from './summary.ts';
@@ -47,9 +48,7 @@ function seriesNaming(studies: readonly LabeledStudy[]): (run: StoredRun, study:
   const multiStudy = studies.length > 1;
   const multiModel = new Set(runs.map((r) => r.model_hash)).size > 1;
   return (run, study) =>
-    [multiStudy ? study : null, multiModel ? run.model_hash.slice(0, 8) : null, run.variant === 'flexidepth' ? `flexidepth@${run.threshold}` : run.variant]
-      .filter((x) => x !== null)
-      .join(' · ');
+    [multiStudy ? study : null, multiModel ? run.model_hash.slice(0, 8) : null, variantLabel(run.variant, run.threshold)].filter((x) => x !== null).join(' · ');
 }
 
 export async function loadReport(paths: readonly string[], boot: BootstrapSettings = DEFAULT_BOOTSTRAP): Promise<ReportData> {

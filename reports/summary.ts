@@ -52,7 +52,7 @@ export interface ResultRow {
   /** Share of routed-layer decisions at producing positions that took the full path; null for `full`. */
   routed_usage: number | null;
   routed_usage_ci95: [number, number] | null;
-  /** Per routed layer, the share of generated tokens whose producing pass ran it; null for `full`. */
+  /** Per routed layer, the share of generated tokens whose producing pass ran it; null for `full` and the comparators (patterns are FlexiDepth's). */
   routed_layer_usage: { layer: number; usage: number }[] | null;
   generated_tokens: number;
   prefill_tokens_per_s: number | null;
@@ -76,10 +76,40 @@ export interface PairedRow {
   retention: number | null;
 }
 
+/** The comparator variants: each run matches FlexiDepth's layer budget at one threshold (FLEXIDEPTH.md, "Comparators"). */
+export type ComparatorVariant = 'static' | 'random';
+
+/** Table 1's order: static before random at each threshold. */
+export const COMPARATOR_ORDER: readonly ComparatorVariant[] = ['static', 'random'];
+
+export const isComparator = (variant: Variant): variant is ComparatorVariant => variant === 'static' || variant === 'random';
+
+/** A FlexiDepth run against a comparator run matched to its threshold, on one metric. */
+export interface MatchedRow {
+  study: string;
+  model_hash: string;
+  suite: string;
+  metric: string;
+  threshold: number;
+  comparator: ComparatorVariant;
+  flexidepth_run_id: string;
+  comparator_run_id: string;
+  /** Documents done in both runs with the metric numeric in both. */
+  n: number;
+  flexidepth_mean: number;
+  comparator_mean: number;
+  flexidepth_minus_comparator: Estimate;
+  /** The two runs' ResultRow.layers_used_mean (per generated token, producing position). */
+  flexidepth_layers_used: number | null;
+  comparator_layers_used: number | null;
+}
+
 export interface StudySummary {
   study: { dbs: { label: string; db: string; schema_version: number }[]; runs: RunSummary[] };
   results: ResultRow[];
   paired: PairedRow[];
+  /** FlexiDepth against the static and random comparators at the same threshold; empty without comparator runs. */
+  matched: MatchedRow[];
 }
 
 export interface BootstrapSettings {
@@ -150,6 +180,7 @@ export function buildSummary(studies: readonly LabeledStudy[], boot: BootstrapSe
   const runs: RunSummary[] = [];
   const results: ResultRow[] = [];
   const paired: PairedRow[] = [];
+  const matched: MatchedRow[] = [];
   for (const study of studies) {
     const studyRuns = study.inputs.runs.map((r) => ({
       ...r,
@@ -161,8 +192,11 @@ export function buildSummary(studies: readonly LabeledStudy[], boot: BootstrapSe
     }));
     runs.push(...studyRuns);
     const layerUsage = layerUsageByRun(study.patterns);
-    results.push(...studyRuns.map((run) => resultRow(run, study, layerUsage, boot)));
+    const rows = studyRuns.map((run) => resultRow(run, study, layerUsage, boot));
+    results.push(...rows);
     paired.push(...pairRuns(study.label, studyRuns, study.inputs.metrics, boot));
+    const layersUsed = new Map(rows.map((r) => [r.run_id, r.layers_used_mean]));
+    matched.push(...matchRuns(study.label, studyRuns, study.inputs.metrics, layersUsed, boot));
   }
   const order = new Map(studies.map((s, i) => [s.label, i]));
   const byStudy = (a: { study: string }, b: { study: string }): number => (order.get(a.study) as number) - (order.get(b.study) as number);
@@ -183,58 +217,122 @@ export function buildSummary(studies: readonly LabeledStudy[], boot: BootstrapSe
       x.metric.localeCompare(y.metric) ||
       x.threshold - y.threshold,
   );
+  matched.sort(
+    (x, y) =>
+      byStudy(x, y) ||
+      x.model_hash.localeCompare(y.model_hash) ||
+      x.suite.localeCompare(y.suite) ||
+      x.metric.localeCompare(y.metric) ||
+      x.threshold - y.threshold ||
+      COMPARATOR_ORDER.indexOf(x.comparator) - COMPARATOR_ORDER.indexOf(y.comparator) ||
+      x.comparator_run_id.localeCompare(y.comparator_run_id),
+  );
   return {
     study: { dbs: studies.map((s) => ({ label: s.label, db: s.inputs.db, schema_version: s.inputs.schema_version })), runs },
     results,
     paired,
+    matched,
   };
 }
 
-/** Two runs are comparable when only the variant (and the flexidepth threshold, and the limit) differ. */
-function comparable(flex: RunSummary, full: RunSummary): boolean {
-  return (
-    flex.model_hash === full.model_hash &&
-    flex.suite === full.suite &&
-    flex.suite_config_hash === full.suite_config_hash &&
-    flex.seed === full.seed &&
-    JSON.stringify(flex.generation) === JSON.stringify(full.generation)
-  );
+/**
+ * What must be equal for two runs to be compared document by document: everything but the variant,
+ * the threshold and the limit (a run over fewer documents pairs on the documents both have).
+ */
+export function comparisonKey(run: StoredRun): string {
+  return JSON.stringify([run.model_hash, run.suite, run.suite_config_hash, run.seed, run.generation]);
+}
+
+const comparable = (a: StoredRun, b: StoredRun): boolean => comparisonKey(a) === comparisonKey(b);
+
+/** One metric of two runs, paired on the documents both scored. */
+interface MetricPair {
+  metric: string;
+  n: number;
+  a_mean: number;
+  b_mean: number;
+  /** a − b, resampling the shared documents. */
+  difference: Estimate;
+}
+
+type RunMetrics = Map<string, Map<string, number>>;
+
+/** Every metric of run `a` that run `b` also has numeric on at least one shared document, by name. */
+function pairMetrics(a: RunMetrics | undefined, b: RunMetrics | undefined, boot: BootstrapSettings): MetricPair[] {
+  const out: MetricPair[] = [];
+  for (const name of [...(a?.keys() ?? [])].sort()) {
+    const x = a?.get(name) as Map<string, number>;
+    const y = b?.get(name);
+    if (y === undefined) continue;
+    const docs = [...x.keys()].filter((doc) => y.has(doc));
+    if (docs.length === 0) continue;
+    const p = pairedBootstrap(
+      docs.map((doc) => x.get(doc) as number),
+      docs.map((doc) => y.get(doc) as number),
+      boot,
+    );
+    out.push({ metric: name, n: docs.length, a_mean: p.a.mean, b_mean: p.b.mean, difference: p.difference });
+  }
+  return out;
 }
 
 function pairRuns(study: string, runs: RunSummary[], metrics: SummaryInputs['metrics'], boot: BootstrapSettings): PairedRow[] {
-  const paired: PairedRow[] = [];
   const fulls = runs.filter((r) => r.variant === 'full');
-  for (const flex of runs.filter((r) => r.variant === 'flexidepth')) {
-    for (const full of fulls.filter((f) => comparable(flex, f))) {
-      const flexMetrics = metrics.get(flex.run_id) ?? new Map<string, Map<string, number>>();
-      const fullMetrics = metrics.get(full.run_id) ?? new Map<string, Map<string, number>>();
-      for (const name of [...flexMetrics.keys()].sort()) {
-        const a = flexMetrics.get(name) as Map<string, number>;
-        const b = fullMetrics.get(name);
-        if (b === undefined) continue;
-        const docs = [...a.keys()].filter((doc) => b.has(doc));
-        if (docs.length === 0) continue;
-        const p = pairedBootstrap(
-          docs.map((doc) => a.get(doc) as number),
-          docs.map((doc) => b.get(doc) as number),
-          boot,
-        );
-        paired.push({
-          study,
-          model_hash: flex.model_hash,
-          suite: flex.suite,
-          metric: name,
-          flexidepth_run_id: flex.run_id,
-          full_run_id: full.run_id,
-          threshold: flex.threshold,
-          n: docs.length,
-          flexidepth_mean: p.a.mean,
-          full_mean: p.b.mean,
-          flexidepth_minus_full: p.difference,
-          retention: p.b.mean === 0 ? null : p.a.mean / p.b.mean,
-        });
-      }
-    }
-  }
-  return paired;
+  return runs
+    .filter((r) => r.variant === 'flexidepth')
+    .flatMap((flex) =>
+      fulls
+        .filter((full) => comparable(flex, full))
+        .flatMap((full) =>
+          pairMetrics(metrics.get(flex.run_id), metrics.get(full.run_id), boot).map((p) => ({
+            study,
+            model_hash: flex.model_hash,
+            suite: flex.suite,
+            metric: p.metric,
+            flexidepth_run_id: flex.run_id,
+            full_run_id: full.run_id,
+            threshold: flex.threshold,
+            n: p.n,
+            flexidepth_mean: p.a_mean,
+            full_mean: p.b_mean,
+            flexidepth_minus_full: p.difference,
+            retention: p.b_mean === 0 ? null : p.a_mean / p.b_mean,
+          })),
+        ),
+    );
+}
+
+/** A comparator is matched to the FlexiDepth threshold it stores as its own: only runs at that threshold are compared. */
+function matchRuns(
+  study: string,
+  runs: RunSummary[],
+  metrics: SummaryInputs['metrics'],
+  layersUsed: Map<string, number | null>,
+  boot: BootstrapSettings,
+): MatchedRow[] {
+  const comparators = runs.filter((r) => isComparator(r.variant));
+  return runs
+    .filter((r) => r.variant === 'flexidepth')
+    .flatMap((flex) =>
+      comparators
+        .filter((other) => comparable(flex, other) && other.threshold === flex.threshold)
+        .flatMap((other) =>
+          pairMetrics(metrics.get(flex.run_id), metrics.get(other.run_id), boot).map((p) => ({
+            study,
+            model_hash: flex.model_hash,
+            suite: flex.suite,
+            metric: p.metric,
+            threshold: flex.threshold,
+            comparator: other.variant as ComparatorVariant,
+            flexidepth_run_id: flex.run_id,
+            comparator_run_id: other.run_id,
+            n: p.n,
+            flexidepth_mean: p.a_mean,
+            comparator_mean: p.b_mean,
+            flexidepth_minus_comparator: p.difference,
+            flexidepth_layers_used: layersUsed.get(flex.run_id) ?? null,
+            comparator_layers_used: layersUsed.get(other.run_id) ?? null,
+          })),
+        ),
+    );
 }

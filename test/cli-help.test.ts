@@ -139,7 +139,7 @@ describe('mistakes: one line, exit 1', () => {
     [['export-patterns', '--db', 'x.duckdb'], 'flexibench: export-patterns: missing required option --out'],
     [['score', '--suite', 'copy', '--input', ''], 'flexibench: score: missing required option --input'],
     [['run', '--ep', 'tpu'], "flexibench: run: --ep must be one of cpu, cuda, got 'tpu'"],
-    [['run', '--variants', 'full,half'], "flexibench: run: --variants has an unknown variant 'half' (known: full, flexidepth)"],
+    [['run', '--variants', 'full,half'], "flexibench: run: --variants has an unknown variant 'half' (known: full, flexidepth, static, random)"],
     [['run', '--limit', '2.5'], "flexibench: run: --limit must be an integer >= 1, got '2.5'"],
   ])('%j', (args, line) => expectOneLine(args, line));
 

@@ -126,7 +126,7 @@ describe('KV cache', () => {
 describe('ONNX external data', () => {
   it('a graph written with its weights in a side file gives the same logits', async () => {
     const inline = await DecoderSession.create(ckpt, { variant: 'flexidepth', cacheDir: join(work, 'inline') });
-    const path = buildOrReuseGraph(ckpt, 'flexidepth', join(work, 'external'), 0);
+    const path = buildOrReuseGraph(ckpt, { variant: 'flexidepth' }, join(work, 'external'), 0);
     expect(existsSync(`${path}.data`)).toBe(true);
     expect(statSync(path).size).toBeLessThan(statSync(`${path}.data`).size / 10);
     const external = await DecoderSession.open(path, ckpt.config, { variant: 'flexidepth' });

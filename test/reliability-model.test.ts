@@ -210,11 +210,11 @@ describe('damaged cached graph', () => {
     const notices: string[] = [];
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (notices.push(String(chunk)), true));
     try {
-      const file = buildOrReuseGraph(ckpt, 'full', root, 0);
+      const file = buildOrReuseGraph(ckpt, { variant: 'full' }, root, 0);
       const data = `${file}.data`;
       const good = sha(data);
       truncateSync(data, 100);
-      expect(buildOrReuseGraph(ckpt, 'full', root, 0)).toBe(file);
+      expect(buildOrReuseGraph(ckpt, { variant: 'full' }, root, 0)).toBe(file);
       expect(sha(data)).toBe(good);
       expect(notices).toEqual([
         expect.stringMatching(/rebuilding cached graph .*: its external data file .*\.onnx\.data is truncated \(100 bytes, \d+ needed\)\n$/),

@@ -28,6 +28,8 @@ const runOf = (suite: PlannedSuite, variant: Variant, done: string[] = []): RunP
   variant,
   runId: `${suite.spec.name}-${variant}`,
   threshold: 0.5,
+  graph: { variant },
+  routing: { kind: 'threshold', threshold: 0.5 },
   done: new Set(done),
 });
 

@@ -22,13 +22,22 @@ interface Tail {
   lineStarts: number[];
 }
 
-function splitTail(text: string, tailFraction: number): Tail {
+/**
+ * Where the evaluation tail of a corpus begins: the first line start at or after the cut (the line
+ * that straddles the cut is not part of the tail); text.length when there is none. Everything
+ * before it is text no evaluation item reads.
+ */
+export function tailStart(text: string, tailFraction: number): number {
   const start = Math.floor(text.length * (1 - tailFraction));
+  if (start === 0) return 0;
+  const pos = text.indexOf('\n', start - 1) + 1;
+  return pos === 0 ? text.length : pos;
+}
+
+function splitTail(text: string, tailFraction: number): Tail {
   const words: string[] = [];
   const lineStarts: number[] = [];
-  // The line that straddles the cut is not part of the tail: begin at the next line start.
-  const pos = start === 0 ? 0 : text.indexOf('\n', start - 1) + 1;
-  if (pos === 0 && start !== 0) return { words, lineStarts };
+  const pos = tailStart(text, tailFraction);
   for (const line of text.slice(pos).split('\n')) {
     const lineWords = line.split(/\s+/).filter((w) => w !== '');
     if (lineWords.length > 0 && !/^\s/.test(line)) lineStarts.push(words.length);

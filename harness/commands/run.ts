@@ -47,7 +47,16 @@ const OPTIONS = {
     defaultText: `every suite, ${DEFAULT_STUDY_LIMIT} items each unless --limit`,
   }),
   includePath: INCLUDE_PATH,
-  variants: commaList('LIST', 'variants, comma-separated', 'variant', { choices: VARIANTS, default: ['flexidepth', 'full'] }),
+  variants: commaList(
+    'LIST',
+    'variants, comma-separated: flexidepth, full, and the comparators static (ShortGPT-style removal of the routed layers of least Block Influence) and random (each routed decision a seeded draw), both matched to flexidepth at each threshold',
+    'variant',
+    { choices: VARIANTS, default: ['flexidepth', 'full'] },
+  ),
+  staticLayers: integer('K', 'static removes K routed layers instead of the rounded mean flexidepth skips per generated token', {
+    min: 1,
+    defaultText: "matched to flexidepth's mean at each threshold",
+  }),
   limit: integer('N', 'a seeded random subset of N items per suite', { min: 1, defaultText: `every item; ${DEFAULT_STUDY_LIMIT} without --suites` }),
   db: text('FILE', 'the study database; a rerun resumes it', { default: DEFAULT_DB }),
   workers: integer('N', 'worker threads, one model session each', { min: 1, default: availableParallelism(), defaultText: 'the number of CPUs' }),
@@ -91,6 +100,7 @@ async function runCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
     maxLength: o.maxLength ?? null,
     logSamplesPath: o.logSamples ?? null,
     shard: o.shard !== undefined ? parseShard(o.shard, process.env) : null,
+    staticLayers: o.staticLayers ?? null,
   });
   process.stderr.write(
     `run: ${stats.samplesWritten} samples written, ${stats.samplesSkipped} already stored, ${stats.samplesFailed} failed; ` +

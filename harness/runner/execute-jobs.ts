@@ -7,10 +7,12 @@
  */
 import { InterruptedError, UserError } from '../../src/errors.ts';
 import type { Generation } from '../../src/model/generate.ts';
+import { documentSeed } from '../../src/model/routing.ts';
 import type { SampleRecord, StudyDb, TokenRecord } from '../../src/store/study-db.ts';
 import type { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import type { Job } from './job-list.ts';
 import type { Progress } from './progress.ts';
+import { graphName } from './protocol.ts';
 import type { RunPlan } from './register-runs.ts';
 import { sampleLogLine, type SampleLog } from './sample-log.ts';
 import { errorSample, sampleRows, type PromptPiecesCache } from './sample-rows.ts';
@@ -39,13 +41,15 @@ function generation(job: Job, x: Execution): Promise<JobResult> {
   const { run, doc } = job;
   if (doc.unfit !== null) return Promise.reject(new Error(doc.unfit));
   const { generation: settings } = run.suite.spec;
+  const { routing } = run;
   return x.pool.run({
-    variant: run.variant,
+    graph: graphName(run.graph),
     promptIds: doc.promptIds,
     maxNewTokens: settings.max_new_tokens,
     eosIds: x.eosIds,
     stopStrings: settings.stop,
-    threshold: run.threshold,
+    // Each document draws its own decisions, so a sample redone on resume draws the same ones.
+    routing: routing.kind === 'random' ? { ...routing, seed: documentSeed(routing.seed, doc.docId) } : routing,
     sampling: run.suite.sampling,
   });
 }

@@ -1,27 +1,29 @@
 /** Messages between the runner and its generation workers. */
 import type { ModelConfig } from '../../src/model/config.ts';
 import type { Generation } from '../../src/model/generate.ts';
-import type { Variant } from '../../src/model/graph-builder.ts';
+import type { GraphSpec } from '../../src/model/graph-builder.ts';
+import type { Routing } from '../../src/model/routing.ts';
 import type { SamplingOptions } from '../../src/model/sampling.ts';
 import type { ExecutionProvider } from '../../src/model/session.ts';
 
 export interface WorkerInit {
   modelDir: string;
   config: ModelConfig;
-  /** Built graph per variant (the main thread builds them once, workers only open them). */
-  graphs: Partial<Record<Variant, string>>;
+  /** Built graphs by name (graphName), with what they were built as: the main thread builds them once, workers only open them. */
+  graphs: Record<string, { path: string; spec: GraphSpec }>;
   executionProvider: ExecutionProvider;
   intraOpThreads: number;
 }
 
 export interface GenerationJob {
   id: number;
-  variant: Variant;
+  /** A name in WorkerInit.graphs. */
+  graph: string;
   promptIds: number[];
   maxNewTokens: number;
   eosIds: number[];
   stopStrings: string[];
-  threshold: number;
+  routing: Routing;
   sampling: SamplingOptions | null;
 }
 
@@ -29,3 +31,8 @@ export type WorkerReply =
   | { type: 'ready' }
   | { type: 'result'; id: number; generation: Generation; runMs: number }
   | { type: 'error'; id: number | null; message: string };
+
+/** The name a graph goes by between the runner and its workers: its variant, and for `static` the layers it removes. */
+export function graphName(spec: GraphSpec): string {
+  return spec.variant === 'static' ? `static-${(spec.removedLayers ?? []).join('_')}` : spec.variant;
+}

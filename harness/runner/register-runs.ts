@@ -1,10 +1,13 @@
 /**
- * One run per suite × variant: its identity (what makes its numbers distinct, hashed into the run
- * id) and its metadata (how it was produced), registered in the study, with the docs it already
- * has so a rerun resumes.
+ * One run per suite × variant (× threshold): its identity (what makes its numbers distinct, hashed
+ * into the run id) and its metadata (how it was produced), registered in the study, with the docs
+ * it already has so a rerun resumes. Comparator runs (comparators.ts) register through registerRun
+ * with what they were matched to.
  */
 import type { Checkpoint } from '../../src/model/checkpoint.ts';
-import type { Variant } from '../../src/model/graph-builder.ts';
+import type { GraphSpec, Variant } from '../../src/model/graph-builder.ts';
+import type { Routing } from '../../src/model/routing.ts';
+import type { RunComparator } from '../../src/store/run-comparator.ts';
 import type { ExecutionProvider } from '../../src/model/session.ts';
 import type { RunIdentity, RunMetadata, StudyDb } from '../../src/store/study-db.ts';
 import type { StudyMetadata } from './metadata.ts';
@@ -14,8 +17,12 @@ export interface RunPlan {
   suite: PlannedSuite;
   variant: Variant;
   runId: string;
-  /** The threshold stored with the run (0.5 for full, which has no routers to apply it to). */
+  /** The threshold stored with the run (0.5 for full, which has no routers to apply it to; a comparator's matched threshold). */
   threshold: number;
+  /** What the run's graph is built as. */
+  graph: GraphSpec;
+  /** How its routed layers decide; a `random` run's seed is the study's, made per document by documentSeed. */
+  routing: Routing;
   /** Docs whose sample is already stored as done. */
   done: Set<string>;
 }
@@ -38,7 +45,16 @@ export interface StudySettings {
 /** The full variant ignores the threshold; a fixed value keeps its run id independent of --threshold. */
 const FULL_THRESHOLD = 0.5;
 
-export function runIdentity(suite: PlannedSuite, variant: Variant, s: StudySettings): RunIdentity {
+/**
+ * What a comparator run computes beyond its variant, in its identity: static's removed layers,
+ * random's rates (to 3 decimals, so the id does not hang on float noise).
+ */
+function comparatorIdentity(c: RunComparator): Record<string, unknown> {
+  const round = (v: number): number => Math.round(v * 1000) / 1000;
+  return c.kind === 'static' ? { removed_layers: c.removed_layers } : { rates: { prompt: c.rates.prompt.map(round), producing: c.rates.producing.map(round) } };
+}
+
+export function runIdentity(suite: PlannedSuite, variant: Variant, s: StudySettings, comparator?: RunComparator): RunIdentity {
   return {
     modelHash: s.checkpoint.contentHash,
     variant,
@@ -46,9 +62,10 @@ export function runIdentity(suite: PlannedSuite, variant: Variant, s: StudySetti
     suiteConfigHash: suite.configHash,
     seed: s.seed,
     limit: s.limit,
-    threshold: variant === 'flexidepth' ? s.threshold : FULL_THRESHOLD,
+    threshold: variant === 'full' ? FULL_THRESHOLD : s.threshold,
     // An explicit --max-length changes prompts, so it makes another run; the default (the model's context) does not.
     generation: { ...suite.spec.generation, ...(s.maxLength !== null ? { max_length: s.maxLength } : {}) },
+    ...(comparator !== undefined ? { comparator: comparatorIdentity(comparator) } : {}),
   };
 }
 
@@ -56,7 +73,7 @@ export function runMetadata(suite: PlannedSuite, variant: Variant, s: StudySetti
   return {
     modelDir: s.modelDir,
     layersTotal: s.checkpoint.config.numLayers,
-    routingLayers: variant === 'flexidepth' ? s.checkpoint.config.routingLayers : [],
+    routingLayers: variant === 'full' ? [] : s.checkpoint.config.routingLayers,
     suiteConfig: specContent(suite.spec),
     ...s.metadata,
     executionProvider: s.executionProvider,
@@ -65,14 +82,32 @@ export function runMetadata(suite: PlannedSuite, variant: Variant, s: StudySetti
   };
 }
 
+/** How a run is computed, beyond its suite and settings. */
+export interface RunKind {
+  variant: Variant;
+  graph: GraphSpec;
+  routing: Routing;
+  comparator?: RunComparator;
+}
+
+/** Registers (or finds again) one run at `s.threshold`. */
+export async function registerRun(db: StudyDb, suite: PlannedSuite, kind: RunKind, s: StudySettings): Promise<RunPlan> {
+  const identity = runIdentity(suite, kind.variant, s, kind.comparator);
+  const meta = { ...runMetadata(suite, kind.variant, s, new Date().toISOString()), ...(kind.comparator ? { comparator: kind.comparator } : {}) };
+  const { runId } = await db.ensureRun(identity, meta);
+  const { variant, graph, routing } = kind;
+  return { suite, variant, runId, threshold: identity.threshold, graph, routing, done: await db.completedDocIds(runId) };
+}
+
 /**
- * Registers (or finds again) every suite × variant run, in suite order, then variant order; flexidepth
- * once per threshold of a sweep (ascending, as given), full once. Without `thresholds`, s.threshold alone.
+ * Registers (or finds again) every suite × variant run of the model's own variants (full,
+ * flexidepth), in suite order, then variant order; flexidepth once per threshold of a sweep
+ * (ascending, as given), full once. Without `thresholds`, s.threshold alone.
  */
 export async function registerRuns(
   db: StudyDb,
   suites: readonly PlannedSuite[],
-  variants: readonly Variant[],
+  variants: readonly ('full' | 'flexidepth')[],
   s: StudySettings,
   thresholds: readonly number[] = [s.threshold],
 ): Promise<RunPlan[]> {
@@ -80,10 +115,8 @@ export async function registerRuns(
   for (const suite of suites) {
     for (const variant of variants) {
       for (const threshold of variant === 'flexidepth' ? thresholds : [s.threshold]) {
-        const settings = { ...s, threshold };
-        const identity = runIdentity(suite, variant, settings);
-        const { runId } = await db.ensureRun(identity, runMetadata(suite, variant, settings, new Date().toISOString()));
-        runs.push({ suite, variant, runId, threshold: identity.threshold, done: await db.completedDocIds(runId) });
+        const kind = { variant, graph: { variant }, routing: { kind: 'threshold', threshold } } as const;
+        runs.push(await registerRun(db, suite, kind, { ...s, threshold }));
       }
     }
   }

@@ -5,22 +5,26 @@
  *
  * plan (plan.ts) -> register runs (register-runs.ts) -> job list (job-list.ts) -> execution on the
  * worker pool (execute-jobs.ts, sample rows from sample-rows.ts) -> stats (study-stats.ts).
+ * Comparator variants (static, random) are matched to the stored FlexiDepth runs, so they are
+ * registered (comparators.ts) and executed the same way once those are done.
  */
 import { statSync } from 'node:fs';
 import { availableParallelism, freemem } from 'node:os';
 import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
 import { buildOrReuseGraph } from '../../src/model/graph-cache.ts';
-import { requireVariant, type Variant } from '../../src/model/graph-builder.ts';
+import { requireVariant, type GraphSpec, type Variant } from '../../src/model/graph-builder.ts';
 import { requireExecutionProvider, type ExecutionProvider } from '../../src/model/session.ts';
 import { UserError } from '../../src/errors.ts';
 import { StudyDb } from '../../src/store/study-db.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
-import { executeJobs } from './execute-jobs.ts';
+import { calibrationText, registerComparatorRuns, type ComparatorVariant } from './comparators.ts';
+import { executeJobs, type ExecutionTotals } from './execute-jobs.ts';
 import { jobList, storedSampleCount } from './job-list.ts';
 import { studyMetadata } from './metadata.ts';
 import { eosIds, planSuite, type PlannedSuite } from './plan.ts';
 import { Progress } from './progress.ts';
-import { registerRuns, type RunPlan } from './register-runs.ts';
+import { graphName } from './protocol.ts';
+import { registerRuns, type RunPlan, type StudySettings } from './register-runs.ts';
 import { SampleLog } from './sample-log.ts';
 import { shardText, type Shard } from './shard.ts';
 import { NOTHING_EXECUTED, studyStats, type StudyStats } from './study-stats.ts';
@@ -49,6 +53,8 @@ export interface StudyOptions {
   logSamplesPath?: string | null;
   /** --shard: run only this shard's items (shard.ts); not part of the runs' identity, recorded in their hardware metadata. */
   shard?: Shard | null;
+  /** --static-layers: static removes this many routed layers instead of FlexiDepth's mean skips. */
+  staticLayers?: number | null;
   log?: NodeJS.WritableStream;
 }
 
@@ -56,12 +62,22 @@ interface PlannedStudy {
   ckpt: Checkpoint;
   tok: TextTokenizer;
   suites: PlannedSuite[];
+  /** Held-out text for static's Block Influence; empty without static. */
+  calibration: string[];
 }
 
 /** Everything that can refuse the study, checked before the database is touched. */
 async function planStudy(opts: StudyOptions): Promise<PlannedStudy> {
   const ckpt = loadCheckpoint(opts.modelDir);
   for (const v of opts.variants) requireVariant(ckpt, v);
+  if (!opts.variants.includes('flexidepth')) {
+    const matched = opts.variants.filter((v) => v === 'random' || (v === 'static' && (opts.staticLayers ?? null) === null));
+    if (matched.length > 0)
+      throw new UserError(`run: --variants ${matched.join(',')} is matched to FlexiDepth's layer budget in the same study; add flexidepth to --variants`);
+  }
+  const routed = ckpt.config.routingLayers.length;
+  if (opts.staticLayers != null && opts.staticLayers > routed)
+    throw new UserError(`run: --static-layers ${opts.staticLayers} is more than the ${routed} routed layers of ${opts.modelDir}`);
   // A provider that cannot run here must not leave runs behind.
   await requireExecutionProvider(opts.executionProvider);
   const tok = TextTokenizer.load(opts.modelDir);
@@ -78,20 +94,20 @@ async function planStudy(opts: StudyOptions): Promise<PlannedStudy> {
     includePaths: opts.includePaths ?? [],
     shard: opts.shard ?? null,
   };
-  return { ckpt, tok, suites: opts.suites.map((name) => planSuite(name, tok, planOptions)) };
+  return { ckpt, tok, suites: opts.suites.map((name) => planSuite(name, tok, planOptions)), calibration: calibrationText(opts.variants, opts.dataDir) };
 }
 
-/** Builds (or finds cached) each variant's graph and starts as many workers as the machine holds. */
-async function startWorkers(ckpt: Checkpoint, opts: StudyOptions, jobs: number, log: NodeJS.WritableStream): Promise<WorkerPool> {
-  const graphs: Partial<Record<Variant, string>> = {};
-  for (const v of opts.variants) graphs[v] = buildOrReuseGraph(ckpt, v);
+/** Builds (or finds cached) the runs' graphs and starts as many workers as the machine holds. */
+async function startWorkers(ckpt: Checkpoint, runs: readonly RunPlan[], opts: StudyOptions, jobs: number, log: NodeJS.WritableStream): Promise<WorkerPool> {
+  const graphs: Record<string, { path: string; spec: GraphSpec }> = {};
+  for (const { graph } of runs) graphs[graphName(graph)] ??= { path: buildOrReuseGraph(ckpt, graph), spec: graph };
   const { workers, note } = capWorkers({
     requested: opts.workers,
     jobs,
     cores: availableParallelism(),
     intraOpThreads: opts.intraOpThreads,
     availableBytes: freemem(),
-    graphBytes: Object.values(graphs).map((g) => statSync(g).size),
+    graphBytes: Object.values(graphs).map((g) => statSync(g.path).size),
   });
   if (note !== null) log.write(`run: ${note}\n`);
   return WorkerPool.start(workers, {
@@ -109,57 +125,102 @@ function progressOf(runs: readonly RunPlan[], log: NodeJS.WritableStream): Progr
   return progress;
 }
 
-export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
-  const log = opts.log ?? process.stderr;
-  const { ckpt, tok, suites } = await planStudy(opts);
+/** What one execution of a set of runs did: its totals, the samples it found stored, its pool's time and size. */
+interface Executed {
+  totals: ExecutionTotals;
+  skipped: number;
+  wallMs: number;
+  workers: number;
+}
+
+interface StudyIo {
+  db: StudyDb;
+  tok: TextTokenizer;
+  ckpt: Checkpoint;
+  suites: PlannedSuite[];
+  sampleLog: SampleLog | null;
+  log: NodeJS.WritableStream;
+}
+
+/** Generates and stores every sample the runs lack, on a worker pool of their graphs (closed after). */
+async function executeRuns(runs: readonly RunPlan[], io: StudyIo, opts: StudyOptions): Promise<Executed> {
+  const { db, tok, ckpt, log } = io;
+  const progress = progressOf(runs, log);
+  const jobs = jobList(io.suites, runs);
+  const skipped = storedSampleCount(runs);
+  if (skipped > 0) log.write(`run: resuming, ${skipped} samples already stored\n`);
+  if (jobs.length === 0) return { totals: NOTHING_EXECUTED, skipped, wallMs: 0, workers: 0 };
+  const pool = await startWorkers(ckpt, runs, opts, jobs.length, log);
+  try {
+    // Overhead is measured from here: graph building and session creation are one-off costs.
+    const started = performance.now();
+    const totals = await executeJobs(jobs, { pool, db, dbPath: opts.dbPath, tok, eosIds: eosIds(ckpt, tok), progress, sampleLog: io.sampleLog, log });
+    progress.print();
+    return { totals, skipped, wallMs: performance.now() - started, workers: pool.size };
+  } finally {
+    await pool.close();
+  }
+}
+
+function combined(a: Executed, b: Executed): Executed {
+  return {
+    totals: {
+      samplesWritten: a.totals.samplesWritten + b.totals.samplesWritten,
+      samplesFailed: a.totals.samplesFailed + b.totals.samplesFailed,
+      sessionRunMs: a.totals.sessionRunMs + b.totals.sessionRunMs,
+    },
+    skipped: a.skipped + b.skipped,
+    wallMs: a.wallMs + b.wallMs,
+    workers: Math.max(a.workers, b.workers),
+  };
+}
+
+function studySettings(opts: StudyOptions, ckpt: Checkpoint): StudySettings {
   const shard = opts.shard ?? null;
   const machine = studyMetadata();
   // Which shard a machine ran is metadata: the shards' runs share their ids, so they merge into one run.
   const metadata = shard === null ? machine : { ...machine, hardware: { ...machine.hardware, shard: shardText(shard) } };
+  return {
+    modelDir: opts.modelDir,
+    checkpoint: ckpt,
+    seed: opts.seed,
+    limit: opts.limit,
+    threshold: opts.threshold,
+    maxLength: opts.maxLength,
+    executionProvider: opts.executionProvider,
+    workers: opts.workers,
+    intraOpThreads: opts.intraOpThreads,
+    metadata,
+  };
+}
+
+export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
+  const log = opts.log ?? process.stderr;
+  const { ckpt, tok, suites, calibration } = await planStudy(opts);
+  const shard = opts.shard ?? null;
   if (shard !== null) log.write(`run: shard ${shardText(shard)}: ${suites.map((s) => `${s.spec.name} ${s.docs.length} items`).join(', ')}\n`);
+  const settings = studySettings(opts, ckpt);
+  const thresholds = opts.thresholds ?? [opts.threshold];
+  const modelVariants = opts.variants.filter((v): v is 'full' | 'flexidepth' => v === 'full' || v === 'flexidepth');
+  const comparators = opts.variants.filter((v): v is ComparatorVariant => v === 'static' || v === 'random');
   const logPath = opts.logSamplesPath ?? null;
   const sampleLog = logPath !== null ? SampleLog.open(logPath) : null;
   let db: StudyDb | null = null;
-  let pool: WorkerPool | null = null;
   try {
     db = await StudyDb.open(opts.dbPath);
-    const runs = await registerRuns(
-      db,
-      suites,
-      opts.variants,
-      {
-        modelDir: opts.modelDir,
-        checkpoint: ckpt,
-        seed: opts.seed,
-        limit: opts.limit,
-        threshold: opts.threshold,
-        maxLength: opts.maxLength,
-        executionProvider: opts.executionProvider,
-        workers: opts.workers,
-        intraOpThreads: opts.intraOpThreads,
-        metadata,
-      },
-      opts.thresholds ?? [opts.threshold],
-    );
-    const progress = progressOf(runs, log);
-    const jobs = jobList(suites, runs);
-    const skipped = storedSampleCount(runs);
-    if (skipped > 0) log.write(`run: resuming, ${skipped} samples already stored\n`);
-
-    let totals = NOTHING_EXECUTED;
-    let started = performance.now();
-    if (jobs.length > 0) {
-      pool = await startWorkers(ckpt, opts, jobs.length, log);
-      // Overhead is measured from here: graph building and session creation are one-off costs.
-      started = performance.now();
-      totals = await executeJobs(jobs, { pool, db, dbPath: opts.dbPath, tok, eosIds: eosIds(ckpt, tok), progress, sampleLog, log });
-      progress.print();
+    const io: StudyIo = { db, tok, ckpt, suites, sampleLog, log };
+    const runs = await registerRuns(db, suites, modelVariants, settings, thresholds);
+    let done = await executeRuns(runs, io, opts);
+    if (comparators.length > 0) {
+      const flexidepth = runs.filter((r) => r.variant === 'flexidepth');
+      const plan = { variants: comparators, thresholds, staticLayers: opts.staticLayers ?? null, calibration, intraOpThreads: opts.intraOpThreads, log };
+      const matched = await registerComparatorRuns({ db, ckpt, tok, suites, flexidepth, settings }, plan);
+      done = combined(done, await executeRuns(matched, io, opts));
+      runs.push(...matched);
     }
-    const stats = studyStats(totals, skipped, { wallMs: performance.now() - started, workers: pool?.size ?? 0 });
     for (const r of runs) await db.finishRun(r.runId);
-    return stats;
+    return studyStats(done.totals, done.skipped, { wallMs: done.wallMs, workers: done.workers });
   } finally {
-    await pool?.close();
     sampleLog?.close();
     await db?.close();
   }

@@ -1,10 +1,9 @@
 /**
- * A generation worker: one ONNX Runtime session per variant on its own thread (session.run blocks
+ * A generation worker: one ONNX Runtime session per graph (variant) on its own thread (session.run blocks
  * the thread that calls it, so parallelism needs threads). Receives jobs, returns generations.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { generate } from '../../src/model/generate.ts';
-import type { Variant } from '../../src/model/graph-builder.ts';
 import { DecoderSession } from '../../src/model/session.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import type { GenerationJob, WorkerInit, WorkerReply } from './protocol.ts';
@@ -14,11 +13,11 @@ const port = parentPort!;
 const reply = (m: WorkerReply): void => port.postMessage(m);
 
 const tokenizer = TextTokenizer.load(init.modelDir);
-const sessions = new Map<Variant, DecoderSession>();
-for (const [variant, graph] of Object.entries(init.graphs) as [Variant, string][]) {
+const sessions = new Map<string, DecoderSession>();
+for (const [name, graph] of Object.entries(init.graphs)) {
   sessions.set(
-    variant,
-    await DecoderSession.open(graph, init.config, { variant, executionProvider: init.executionProvider, intraOpThreads: init.intraOpThreads }),
+    name,
+    await DecoderSession.open(graph.path, init.config, { ...graph.spec, executionProvider: init.executionProvider, intraOpThreads: init.intraOpThreads }),
   );
 }
 
@@ -30,15 +29,15 @@ port.on('message', (job: GenerationJob) => {
   if (++jobsTaken > exitAfter) process.exit(3);
   void (async () => {
     try {
-      const session = sessions.get(job.variant);
-      if (session === undefined) throw new Error(`worker has no ${job.variant} session`);
+      const session = sessions.get(job.graph);
+      if (session === undefined) throw new Error(`worker has no ${job.graph} session`);
       const before = session.runMs;
       const generation = await generate(session, job.promptIds, {
         maxNewTokens: job.maxNewTokens,
         eosIds: job.eosIds,
         stopStrings: job.stopStrings,
         decode: (ids) => tokenizer.continuationText(job.promptIds, ids),
-        threshold: job.threshold,
+        routing: job.routing,
         ...(job.sampling ? { sampling: job.sampling } : {}),
       });
       reply({ type: 'result', id: job.id, generation, runMs: session.runMs - before });

@@ -6,11 +6,14 @@
  * position i holds the depth spent to produce token i+1. The last generated token is also run once,
  * so every position has its depth.
  */
-import type { DecoderSession, KvCache } from './session.ts';
+import type { DecoderSession, KvCache, StepResult } from './session.ts';
 import { UserError } from '../errors.ts';
 import { SeededRandom } from '../seeded-random.ts';
 import { firstStop } from '../stop-strings.ts';
+import { RouteChooser, type Phase, type Routing } from './routing.ts';
 import { argmax, sampleToken, type SamplingOptions } from './sampling.ts';
+
+export type { Phase } from './routing.ts';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -22,16 +25,16 @@ export interface GenerateOptions {
   /** The text of the generated ids (TextTokenizer.continuationText after the prompt); needed for stop strings. */
   decode?: (ids: number[]) => string;
   threshold?: number;
+  /** How routed layers are decided; default: gate > `threshold` (FlexiDepth). */
+  routing?: Routing;
 }
-
-export type Phase = 'prompt' | 'generated';
 
 export interface PositionRecord {
   id: number;
   phase: Phase;
-  /** Gate of each routed layer (layer order); empty for the full variant. */
+  /** Gate of each routed layer (layer order); empty for the full and static variants. */
   gates: number[];
-  /** Whether each routed layer took the full path (gate > threshold). */
+  /** Whether each routed layer took the full path (flexidepth: gate > threshold; static: kept; random: drawn). */
   mask: boolean[];
   layersUsed: number;
 }
@@ -80,10 +83,12 @@ export async function generate(session: DecoderSession, promptIds: number[], opt
   const maxPositions = session.config.maxPositionEmbeddings;
   const tooLong = promptContextProblem(promptIds.length, opts.maxNewTokens, maxPositions);
   if (tooLong !== null) throw new UserError(tooLong);
-  const threshold = opts.threshold ?? 0.5;
-  const { numLayers } = session.config;
-  const R = session.routedLayers.length;
-  const unrouted = numLayers - R;
+  const routing: Routing = opts.routing ?? { kind: 'threshold', threshold: opts.threshold ?? 0.5 };
+  // `static` has no routers in its graph, but its masks still cover the routed layers.
+  const routes = new RouteChooser(routing, routing.kind === 'fixed' ? routing.keep.length : session.routedLayers.length);
+  const threshold = routes.threshold;
+  const R = routes.routed;
+  const unrouted = session.config.numLayers - R;
   const rng = new SeededRandom(opts.sampling?.seed ?? 0);
   const random = (): number => rng.float();
   const pick = (row: Float32Array): number => (opts.sampling ? sampleToken(row, opts.sampling, random) : argmax(row));
@@ -92,22 +97,27 @@ export async function generate(session: DecoderSession, promptIds: number[], opt
   const eos = new Set(opts.eosIds ?? []);
 
   const positions: PositionRecord[] = [];
-  const record = (ids: number[], phase: Phase, gates: Float32Array): void => {
+  const gateCount = session.routedLayers.length;
+  /** Runs a step on `ids` and records each position's depth. */
+  const step = async (ids: number[], phase: Phase, from: KvCache): Promise<StepResult> => {
     const S = ids.length;
+    // The last prompt position and every generated one produce a generated token.
+    const drawn = routes.draw(ids.map((_, s) => (phase === 'generated' || s === S - 1 ? 'producing' : 'prompt')));
+    const out = await session.step(ids, from, threshold, drawn);
     for (let s = 0; s < S; s++) {
-      const g = Array.from({ length: R }, (_, r) => gates[r * S + s]!);
-      const mask = g.map((v) => v > threshold);
-      positions.push({ id: ids[s]!, phase, gates: g, mask, layersUsed: unrouted + mask.filter(Boolean).length });
+      const mask = routes.mask(s, S, out.gates, drawn);
+      const gates = Array.from({ length: gateCount }, (_, r) => out.gates[r * S + s]!);
+      positions.push({ id: ids[s]!, phase, gates, mask, layersUsed: unrouted + mask.filter(Boolean).length });
     }
+    return out;
   };
 
   const V = session.config.vocabSize;
   let cache: KvCache = session.emptyCache();
   let t0 = performance.now();
-  const first = await session.step(promptIds, cache, threshold);
+  const first = await step(promptIds, 'prompt', cache);
   const prefillMs = performance.now() - t0;
   cache = first.cache;
-  record(promptIds, 'prompt', first.gates);
 
   const generated: number[] = [];
   let next = opts.maxNewTokens > 0 ? pick(first.logits.subarray(first.logits.length - V)) : -1;
@@ -118,10 +128,9 @@ export async function generate(session: DecoderSession, promptIds: number[], opt
   while (next >= 0) {
     generated.push(next);
     // Run the new token: its depth is recorded, and its logits give the next token if we go on.
-    const out = await session.step([next], cache, threshold);
+    const out = await step([next], 'generated', cache);
     decodeTokens++;
     cache = out.cache;
-    record([next], 'generated', out.gates);
     if (eos.has(next)) {
       stopReason = 'eos';
       break;

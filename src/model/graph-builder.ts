@@ -5,10 +5,17 @@
  * Graph contract (DESIGN.md):
  *   inputs   input_ids [1,S] int64, position_ids [1,S] int64, attention_mask [1,T] int64 (T = P+S),
  *            past.{i}.key / past.{i}.value [1,kvH,C,hd]: cache buffers of C >= P slots, the first P
- *            filled (the rest is never read: masked), and for `flexidepth` threshold [] float
+ *            filled (the rest is never read: masked), and for `flexidepth` threshold [] float,
+ *            for `random` route_full [R,1,S] bool (each routed layer's decision, drawn by the caller)
  *   outputs  logits [1,S,V], present.{i}.key / present.{i}.value [1,kvH,S,hd]: the new rows only,
  *            which the caller writes into its buffers at slots P..T-1 (DecoderSession.step),
- *            and for `flexidepth` gates [R,1,S] (R routed layers, in layer order)
+ *            and for `flexidepth` and `random` gates [R,1,S] (R routed layers, in layer order);
+ *            with `hiddenStates`, hidden.{i} [1,S,d]: the input of layer i, and hidden.{L} the last output
+ *
+ * Comparators (FLEXIDEPTH.md, "Comparators"): `static` is `full` without its `removedLayers` (no
+ * past/present for them either: the layer is gone); `random` is `flexidepth` with each routed
+ * layer's decision read from route_full instead of gate > threshold, so a skip takes the adapter
+ * exactly as a FlexiDepth skip does.
  *
  * So a decode step neither concatenates nor copies out the cache: its cost grows with the cached
  * length only through attention's reads of the buffers.
@@ -24,20 +31,36 @@ import { layerPrefix, type Checkpoint } from './checkpoint.ts';
 import { OnnxGraph } from './onnx-graph.ts';
 import { UserError } from '../errors.ts';
 
-export type Variant = 'full' | 'flexidepth';
-export const VARIANTS: readonly Variant[] = ['full', 'flexidepth'];
+export type Variant = 'full' | 'flexidepth' | 'static' | 'random';
+export const VARIANTS: readonly Variant[] = ['full', 'flexidepth', 'static', 'random'];
+/** The variants a checkpoint alone defines; `static` and `random` are matched to a study's FlexiDepth runs. */
+export const MODEL_VARIANTS = ['full', 'flexidepth'] as const satisfies readonly Variant[];
+
+/** What a graph is built as: a variant, the layers `static` removes, and whether the hidden states are outputs. */
+export interface GraphSpec {
+  variant: Variant;
+  /** `static` only: the (routed) layers left out, ascending. */
+  removedLayers?: readonly number[];
+  /** Outputs hidden.{i} for Block Influence (comparators/block-influence.ts). */
+  hiddenStates?: boolean;
+}
 
 /** Refuses, in one line naming the checkpoint, a variant this checkpoint cannot be built as. */
 export function requireVariant(ckpt: Pick<Checkpoint, 'dir' | 'config'>, variant: Variant): void {
-  if (variant === 'flexidepth' && ckpt.config.routingLayers.length === 0) {
+  if (variant !== 'full' && ckpt.config.routingLayers.length === 0) {
     throw new UserError(
-      `${ckpt.dir}: variant flexidepth needs a FlexiDepth checkpoint (model_type ddllama with routing_layers); this one is a plain ${ckpt.config.modelType}`,
+      `${ckpt.dir}: variant ${variant} needs a FlexiDepth checkpoint (model_type ddllama with routing_layers); this one is a plain ${ckpt.config.modelType}`,
     );
   }
 }
 
+/** Whether the variant's graph has the routers (and outputs their gates). */
+export function hasRouters(variant: Variant): boolean {
+  return variant === 'flexidepth' || variant === 'random';
+}
+
 /** Bumped whenever the emitted graph changes, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 10;
+export const GRAPH_BUILDER_VERSION = 11;
 
 /** Additive attention bias for disallowed keys: large but finite, so softmax never sees -inf - -inf. */
 const MASKED = -1e30;
@@ -54,6 +77,12 @@ interface Cache {
  * Rows of the current block: all N tokens as [1, N, ..], or a gathered subset as [M, ..] (the full
  * path of a routed layer). Their positions are [1, N] or [1, M].
  */
+/** A row takes a routed layer's full path iff score [1, N] > cut []. */
+interface Route {
+  score: string;
+  cut: string;
+}
+
 interface Rows {
   positions: string;
   /** The attention bias of these rows, [.., M, C+S] (broadcast over the query heads). */
@@ -71,6 +100,8 @@ export class DecoderGraphBuilder {
   private cosCache = '';
   private sinCache = '';
   private threshold = '';
+  private routeFull = '';
+  private readonly removed: ReadonlySet<number>;
   private readonly gates: string[] = [];
   /** The cache buffers' slot count C (past.*.key dim 2), and [C, S] for splitting attention's key axis. */
   private capacity = '';
@@ -79,14 +110,21 @@ export class DecoderGraphBuilder {
   private biasRows = '';
   private positionRows = '';
 
+  private readonly variant: Variant;
+
   constructor(
     private readonly ckpt: Checkpoint,
-    private readonly variant: Variant,
+    private readonly spec: GraphSpec,
   ) {
     this.cfg = ckpt.config;
     this.d = this.cfg.hiddenSize;
     this.half = this.cfg.headDim / 2;
-    requireVariant(ckpt, variant);
+    this.variant = spec.variant;
+    requireVariant(ckpt, spec.variant);
+    this.removed = new Set(spec.variant === 'static' ? (spec.removedLayers ?? []) : []);
+    for (const i of this.removed) {
+      if (!this.cfg.routingLayers.includes(i)) throw new Error(`static: layer ${i} is not a routed layer of ${ckpt.dir}`);
+    }
   }
 
   build(): OnnxGraph {
@@ -94,12 +132,16 @@ export class DecoderGraphBuilder {
     this.inputIds = g.input('input_ids', 'int64', [1, 'seq']);
     const positionIds = g.input('position_ids', 'int64', [1, 'seq']);
     const attentionMask = g.input('attention_mask', 'int64', [1, 'total']);
+    const routers = hasRouters(this.variant);
     if (this.variant === 'flexidepth') this.threshold = g.input('threshold', 'float', []);
+    if (this.variant === 'random') this.routeFull = g.input('route_full', 'bool', [cfg.routingLayers.length, 1, 'seq']);
     this.shapeBS = g.op('/model/shape_bs', 'Shape', [this.inputIds]);
-    for (let i = 0; i < cfg.numLayers; i++) {
+    const kept = Array.from({ length: cfg.numLayers }, (_, i) => i).filter((i) => !this.removed.has(i));
+    for (const i of kept) {
       for (const kind of ['key', 'value']) g.input(`past.${i}.${kind}`, 'float', [1, cfg.numKvHeads, 'capacity', cfg.headDim]);
     }
-    this.capacity = g.op('/model/capacity', 'Gather', [g.op('/model/capacity', 'Shape', ['past.0.key']), g.int64s([2], true)], { axis: 0 });
+    const firstCache = `past.${kept[0]!}.key`;
+    this.capacity = g.op('/model/capacity', 'Gather', [g.op('/model/capacity', 'Shape', [firstCache]), g.int64s([2], true)], { axis: 0 });
 
     let x = this.embed();
     const rotary = this.rotaryTables(positionIds);
@@ -107,14 +149,18 @@ export class DecoderGraphBuilder {
     this.sinCache = rotary.sin;
     const bias = this.attentionBias(attentionMask); // [1, N, C+S]
     this.biasRows = bias;
-    if (this.variant === 'flexidepth') this.positionRows = g.op('/model/position_rows', 'Unsqueeze', [positionIds, g.int64s([2])]); // [1, N, 1]
+    if (routers) this.positionRows = g.op('/model/position_rows', 'Unsqueeze', [positionIds, g.int64s([2])]); // [1, N, 1]
     this.all = { positions: rotary.positions, bias };
     for (let i = 0; i < cfg.numLayers; i++) {
-      const routed = this.variant === 'flexidepth' && cfg.routingLayers.includes(i);
+      if (this.spec.hiddenStates === true) g.node(`/model/hidden.${i}`, 'Identity', [x], {}, 1, '', [g.output(`hidden.${i}`, 'float', [1, 'seq', this.d])]);
+      if (this.removed.has(i)) continue;
+      const routed = routers && cfg.routingLayers.includes(i);
       x = routed ? this.routedLayer(i, x) : this.layer(i, x);
     }
+    if (this.spec.hiddenStates === true)
+      g.node(`/model/hidden.${cfg.numLayers}`, 'Identity', [x], {}, 1, '', [g.output(`hidden.${cfg.numLayers}`, 'float', [1, 'seq', this.d])]);
     this.lmHead(x);
-    if (this.variant === 'flexidepth') {
+    if (routers) {
       const all = g.op('/model/gates', 'Concat', this.gates, { axis: 0 }); // [R, N]
       g.node('/model/gates', 'Unsqueeze', [all, g.int64s([1])], {}, 1, '', [g.output('gates', 'float', [this.gates.length, 1, 'seq'])]);
     }
@@ -288,6 +334,7 @@ export class DecoderGraphBuilder {
     const gate = this.router(i, z); // [1, N, 1]
     const flat = g.op(`${p}/router/gates`, 'Reshape', [gate, g.int64s([1, -1])]); // [1, N]
     this.gates.push(flat);
+    const route = this.route(i, flat);
     const keys = this.projections(i, z, false).cache;
 
     const full = g.subgraph(`${p}/full`, undefined, () => {
@@ -301,13 +348,27 @@ export class DecoderGraphBuilder {
       const oneMinus = g.op(`${p}/adapter/one_minus_gate`, 'Sub', [g.float(1), gate]);
       return [g.op(`${p}/adapter/residual`, 'Add', [x, g.op(`${p}/adapter/scale`, 'Mul', [oneMinus, this.adapter(i, u)])])];
     });
-    const split = g.subgraph(`${p}/split`, '@p', () => [this.routedRows(i, x, z, gate, flat, keys)]);
+    const split = g.subgraph(`${p}/split`, '@p', () => [this.routedRows(i, x, z, gate, route, keys)]);
     const rest = g.subgraph(`${p}/rest`, undefined, () => {
-      const none = g.op(`${p}/route/none_full`, 'LessOrEqual', [g.op(`${p}/route/max_gate`, 'ReduceMax', [flat], { keepdims: 0 }), this.threshold]);
+      const none = g.op(`${p}/route/none_full`, 'LessOrEqual', [g.op(`${p}/route/max_gate`, 'ReduceMax', [route.score], { keepdims: 0 }), route.cut]);
       return [g.op(`${p}/route/none_full`, 'If', [none], { then_branch: skip, else_branch: split })];
     });
-    const all = g.op(`${p}/route/all_full`, 'Greater', [g.op(`${p}/route/min_gate`, 'ReduceMin', [flat], { keepdims: 0 }), this.threshold]);
+    const all = g.op(`${p}/route/all_full`, 'Greater', [g.op(`${p}/route/min_gate`, 'ReduceMin', [route.score], { keepdims: 0 }), route.cut]);
     return g.op(`${p}/route/all_full`, 'If', [all], { then_branch: full, else_branch: rest });
+  }
+
+  /**
+   * What a routed layer's rows are routed by: a row takes the full path iff score > cut. FlexiDepth
+   * compares its gates [1, N] with the threshold; `random` reads its decisions from route_full
+   * (layer r of the routed layers) as 0/1 against 0.5.
+   */
+  private route(i: number, gates: string): Route {
+    if (this.variant !== 'random') return { score: gates, cut: this.threshold };
+    const { g } = this;
+    const p = `/model/layers.${i}/route`;
+    const r = this.cfg.routingLayers.indexOf(i);
+    const drawn = g.op(`${p}/drawn`, 'Gather', [this.routeFull, g.int64s([r], true)], { axis: 0 }); // [1, N]
+    return { score: g.op(`${p}/drawn`, 'Cast', [drawn], { to: 1 }), cut: g.float(0.5) };
   }
 
   /**
@@ -321,12 +382,12 @@ export class DecoderGraphBuilder {
    *   skip rows: y = x + (1 - g) * Adapter(PostNorm(x))
    *   y = ScatterND(ScatterND(x, full rows, y_full), skip rows, y_skip)
    */
-  private routedRows(i: number, x: string, z: string, gate: string, flat: string, keys: Cache): string {
+  private routedRows(i: number, x: string, z: string, gate: string, route: Route, keys: Cache): string {
     const { g } = this;
     const p = `/model/layers.${i}`;
     const w = layerPrefix(i);
     const rowsWhere = (tag: string, op: string): string =>
-      g.op(`${p}/route/${tag}_idx`, 'Transpose', [g.op(`${p}/route/${tag}_idx`, 'NonZero', [g.op(`${p}/route/${tag}`, op, [flat, this.threshold])])], {
+      g.op(`${p}/route/${tag}_idx`, 'Transpose', [g.op(`${p}/route/${tag}_idx`, 'NonZero', [g.op(`${p}/route/${tag}`, op, [route.score, route.cut])])], {
         perm: [1, 0],
       });
     const fullIdx = rowsWhere('full', 'Greater');

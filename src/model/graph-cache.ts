@@ -7,10 +7,11 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { oneLineReason } from '../errors.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { DecoderGraphBuilder, GRAPH_BUILDER_VERSION, type Variant } from './graph-builder.ts';
+import { stableJson } from '../canonical-json.ts';
+import { DecoderGraphBuilder, GRAPH_BUILDER_VERSION, type GraphSpec } from './graph-builder.ts';
 import { onnx } from './onnx-graph.ts';
 
 /** Past this many bytes of weights a graph is written with ONNX external data (protobuf's 2 GB limit). */
@@ -20,17 +21,25 @@ export function cacheRoot(): string {
   return process.env['FLEXIBENCH_CACHE_DIR'] ?? join(homedir(), '.cache', 'flexibench');
 }
 
-export function graphKey(ckpt: Checkpoint, variant: Variant): string {
-  return createHash('sha256').update(`${ckpt.contentHash}\0${variant}\0${GRAPH_BUILDER_VERSION}`).digest('hex').slice(0, 24);
+/** A graph spec as the key and file names have it: the plain variant name keeps the keys graphs had before specs. */
+function specText(spec: GraphSpec): string {
+  return spec.removedLayers === undefined && spec.hiddenStates !== true ? spec.variant : stableJson(spec);
+}
+
+export function graphKey(ckpt: Checkpoint, spec: GraphSpec): string {
+  return createHash('sha256')
+    .update(`${ckpt.contentHash}\0${specText(spec)}\0${GRAPH_BUILDER_VERSION}`)
+    .digest('hex')
+    .slice(0, 24);
 }
 
 /**
  * Path of the cached graph for this checkpoint and variant, building it first if needed (or if the
  * cached one is damaged). Weights past `externalDataBytes` go to a side file (ONNX external data).
  */
-export function buildOrReuseGraph(ckpt: Checkpoint, variant: Variant, root: string = cacheRoot(), externalDataBytes = EXTERNAL_DATA_BYTES): string {
+export function buildOrReuseGraph(ckpt: Checkpoint, spec: GraphSpec, root: string = cacheRoot(), externalDataBytes = EXTERNAL_DATA_BYTES): string {
   const dir = join(root, 'graphs');
-  const file = join(dir, `${graphKey(ckpt, variant)}-${variant}.onnx`);
+  const file = join(dir, `${graphKey(ckpt, spec)}-${spec.variant}.onnx`);
   if (existsSync(file)) {
     const damage = graphDamage(file);
     if (damage === null) return file;
@@ -38,17 +47,17 @@ export function buildOrReuseGraph(ckpt: Checkpoint, variant: Variant, root: stri
     rmSync(file, { force: true });
   }
   mkdirSync(dir, { recursive: true });
-  buildGraph(ckpt, variant, file, externalDataBytes);
+  buildGraph(ckpt, spec, file, externalDataBytes);
   return file;
 }
 
-function buildGraph(ckpt: Checkpoint, variant: Variant, file: string, externalDataBytes: number): void {
-  const graph = new DecoderGraphBuilder(ckpt, variant).build();
+function buildGraph(ckpt: Checkpoint, spec: GraphSpec, file: string, externalDataBytes: number): void {
+  const graph = new DecoderGraphBuilder(ckpt, spec).build();
   const suffix = `.${process.pid}.tmp`;
   const tmp = `${file}${suffix}`;
   // ORT resolves the data file by the name recorded in the model, relative to the model file, so
   // it is written under a temporary name and renamed to that name before the model file is.
-  const dataName = `${graphKey(ckpt, variant)}-${variant}.onnx.data`;
+  const dataName = `${basename(file)}.data`;
   const data = join(dirname(file), dataName);
   const dataTmp = `${data}${suffix}`;
   try {

@@ -10,7 +10,7 @@ import { UserError, oneLineReason } from '../errors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { ModelConfig } from './config.ts';
 import { buildOrReuseGraph } from './graph-cache.ts';
-import { requireVariant, type Variant } from './graph-builder.ts';
+import { hasRouters, requireVariant, type GraphSpec } from './graph-builder.ts';
 import { OnnxGraph } from './onnx-graph.ts';
 
 // ORT's own log lines go straight to stderr, around our one-line reasons (a missing CUDA library
@@ -22,8 +22,7 @@ const SESSION_LOG_SEVERITY = 4;
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
-export interface SessionOptions {
-  variant: Variant;
+export interface SessionOptions extends GraphSpec {
   executionProvider?: ExecutionProvider;
   intraOpThreads?: number;
   cacheDir?: string;
@@ -53,8 +52,10 @@ export interface KvCache {
 export interface StepResult {
   /** [S, V] row-major logits of the fed tokens. */
   logits: Float32Array;
-  /** [R, S] router gates (FlexiDepth), routed layers in layer order; empty for `full`. */
+  /** [R, S] router gates (FlexiDepth, random), routed layers in layer order; empty for `full` and `static`. */
   gates: Float32Array;
+  /** With `hiddenStates`: per layer i the input of layer i as [S, d], and last the final layer's output; else empty. */
+  hidden: Float32Array[];
   cache: KvCache;
 }
 
@@ -91,18 +92,29 @@ export function requireExecutionProvider(ep: ExecutionProvider): Promise<void> {
 }
 
 export class DecoderSession {
+  /** The layers whose router gates the graph outputs (FlexiDepth, random), in layer order. */
   readonly routedLayers: number[];
+  /** The layers that have a KV cache (all but the ones `static` removed). */
+  private readonly cacheLayers: number[];
+  private readonly hiddenOutputs: string[];
   /** Milliseconds spent inside session.run, summed: what the rest of the harness is measured against. */
   runMs = 0;
 
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly config: ModelConfig,
-    readonly variant: Variant,
+    readonly spec: GraphSpec,
     readonly executionProvider: ExecutionProvider,
     private readonly profilePrefix: string | undefined,
   ) {
-    this.routedLayers = variant === 'flexidepth' ? config.routingLayers : [];
+    this.routedLayers = hasRouters(spec.variant) ? config.routingLayers : [];
+    const inputs = new Set(session.inputNames);
+    this.cacheLayers = Array.from({ length: config.numLayers }, (_, i) => i).filter((i) => inputs.has(`past.${i}.key`));
+    this.hiddenOutputs = session.outputNames.filter((n) => n.startsWith('hidden.')).sort((a, b) => Number(a.slice(7)) - Number(b.slice(7)));
+  }
+
+  get variant(): GraphSpec['variant'] {
+    return this.spec.variant;
   }
 
   /** Builds (or finds in the cache) the checkpoint's graph for this variant and opens a session on it. */
@@ -110,7 +122,7 @@ export class DecoderSession {
     requireVariant(ckpt, opts.variant);
     // Before building the graph: for a large model that takes minutes, only to fail on the provider.
     await requireExecutionProvider(opts.executionProvider ?? 'cpu');
-    return DecoderSession.open(buildOrReuseGraph(ckpt, opts.variant, opts.cacheDir), ckpt.config, opts);
+    return DecoderSession.open(buildOrReuseGraph(ckpt, opts, opts.cacheDir), ckpt.config, opts);
   }
 
   /** Opens a session on an already built graph (worker threads do this, without reading weights). */
@@ -132,7 +144,14 @@ export class DecoderSession {
       const msg = oneLineReason(err);
       throw new Error(`cannot create an ONNX Runtime session for ${path}: ${msg}`);
     }
-    return new DecoderSession(session, config, opts.variant, ep, opts.profilePrefix);
+    const { variant, removedLayers, hiddenStates } = opts;
+    return new DecoderSession(
+      session,
+      config,
+      { variant, ...(removedLayers ? { removedLayers } : {}), ...(hiddenStates ? { hiddenStates } : {}) },
+      ep,
+      opts.profilePrefix,
+    );
   }
 
   emptyCache(): KvCache {
@@ -146,9 +165,9 @@ export class DecoderSession {
 
   /** Buffers of `capacity` slots holding the first `length` slots of `from` (none when absent). */
   private allocateCache(capacity: number, length: number, from?: KvCache): KvCache {
-    const { numKvHeads, headDim, numLayers } = this.config;
+    const { numKvHeads, headDim } = this.config;
     const tensors: Record<string, ort.Tensor> = {};
-    for (let i = 0; i < numLayers; i++) {
+    for (const i of this.cacheLayers) {
       for (const kind of ['key', 'value']) {
         const name = `past.${i}.${kind}`;
         const data = new Float32Array(numKvHeads * capacity * headDim);
@@ -163,8 +182,12 @@ export class DecoderSession {
     return { length, tensors, capacity, buffers: { filled: length } };
   }
 
-  /** Runs `ids` at positions cache.length.. and returns logits, gates and the extended cache. */
-  async step(ids: number[], cache: KvCache, threshold = 0.5): Promise<StepResult> {
+  /**
+   * Runs `ids` at positions cache.length.. and returns logits, gates and the extended cache.
+   * `routeFull` ([R*S], layer-major) is the `random` graph's decisions: whether routed layer r runs
+   * its full path for token s.
+   */
+  async step(ids: number[], cache: KvCache, threshold = 0.5, routeFull?: readonly boolean[]): Promise<StepResult> {
     const S = ids.length;
     const P = cache.length;
     const T = P + S;
@@ -186,6 +209,11 @@ export class DecoderSession {
       ...(P === 0 ? this.noCache : cache.tensors),
     };
     if (this.variant === 'flexidepth') feeds['threshold'] = new ort.Tensor('float32', Float32Array.of(threshold), []);
+    if (this.variant === 'random') {
+      const R = this.routedLayers.length;
+      if (routeFull?.length !== R * S) throw new Error(`step: the random variant needs ${R * S} routing decisions, got ${routeFull?.length ?? 'none'}`);
+      feeds['route_full'] = new ort.Tensor('bool', Uint8Array.from(routeFull, Number), [R, 1, S]);
+    }
     const t0 = performance.now();
     const out = await this.session.run(feeds);
     // The new rows [1,kvH,S,hd] go to slots P..T-1 of each head's part of the buffer.
@@ -200,7 +228,8 @@ export class DecoderSession {
     cache.buffers.filled = T;
     return {
       logits: out['logits']!.data as Float32Array,
-      gates: this.variant === 'flexidepth' ? (out['gates']!.data as Float32Array) : new Float32Array(0),
+      gates: this.routedLayers.length > 0 ? (out['gates']!.data as Float32Array) : new Float32Array(0),
+      hidden: this.hiddenOutputs.map((name) => out[name]!.data as Float32Array),
       cache: { length: T, tensors: cache.tensors, capacity: C, buffers: cache.buffers },
     };
   }

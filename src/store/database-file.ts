@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from '
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { UserError, oneLineReason } from '../errors.ts';
-import { SCHEMA_VERSION, STUDY_TABLES, migrate, readSchemaState } from './schema.ts';
+import { SCHEMA_VERSION, STUDY_TABLES, currentVersionViews, migrate, readSchemaState } from './schema.ts';
 
 export interface OpenedDatabase {
   instance: DuckDBInstance;
@@ -106,7 +106,8 @@ function disconnect(db: { instance: DuckDBInstance; connection: DuckDBConnection
 
 /**
  * Opens `path` as a study database. Without `readOnly`, a missing file (and its folder) is created
- * and an older schema is migrated; with it, a missing file or one that needs migrating is refused.
+ * and an older schema is migrated; with it, a missing file is refused and an older schema is read
+ * through views of the current one (schema.ts, currentVersionViews), leaving the file as it is.
  */
 export async function openStudyFile(path: string, opts: { readOnly?: boolean } = {}): Promise<OpenedDatabase> {
   const readOnly = opts.readOnly === true;
@@ -153,10 +154,16 @@ export async function openStudyFile(path: string, opts: { readOnly?: boolean } =
 
   if (readOnly) {
     if (version === 0) throw notAStudy(path, 'an empty DuckDB database');
-    if (version < SCHEMA_VERSION) {
-      throw new UserError(`${path}: study database at schema version ${version} needs migrating to ${SCHEMA_VERSION}; open it once with flexibench run`);
+    const db = await connectTo(path, true);
+    try {
+      // An older file is read through views of the current schema, not migrated: reading never writes.
+      const catalog = String((await db.connection.runAndReadAll('SELECT current_database() AS c')).getRowObjectsJS()[0]?.c);
+      for (const view of currentVersionViews(version, catalog)) await db.connection.run(view);
+    } catch (err) {
+      disconnect(db);
+      throw err;
     }
-    return { ...(await connectTo(path, true)), schemaVersion: version };
+    return { ...db, schemaVersion: version };
   }
   const db = await connectTo(path, false);
   try {

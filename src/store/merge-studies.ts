@@ -22,7 +22,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { UserError, oneLineReason } from '../errors.ts';
 import { firstUnreadableTable, openStudyFile, type OpenedDatabase } from './database-file.ts';
-import { STUDY_TABLES } from './schema.ts';
+import { SCHEMA_VERSION, STUDY_TABLES } from './schema.ts';
 
 export interface MergeOptions {
   /** Merge inputs of different models or suite configs. */
@@ -79,6 +79,8 @@ const RUN_COLUMNS = [
   'hardware',
   'execution_provider',
   'threads',
+  'comparator',
+  // Last: the merge computes them (run_span) and appends them after the copied columns.
   'started_at',
   'ended_at',
 ];
@@ -135,6 +137,12 @@ async function checkInput(path: string): Promise<void> {
   const db = await openStudyFile(path, { readOnly: true });
   db.connection.closeSync();
   db.instance.closeSync();
+  // Merging reads the inputs' tables as they are, in the current schema.
+  if (db.schemaVersion < SCHEMA_VERSION) {
+    throw new UserError(
+      `${path}: study database at schema version ${db.schemaVersion} needs migrating to ${SCHEMA_VERSION} before a merge; open it once with flexibench run`,
+    );
+  }
 }
 
 async function attachInputs(conn: DuckDBConnection, inputs: readonly string[]): Promise<void> {

@@ -15,6 +15,8 @@ export interface RunIdentity {
   limit: number | null;
   threshold: number;
   generation: Record<string, unknown>;
+  /** Comparator runs only (absent otherwise, so other runs keep their ids): what they compute beyond the variant. */
+  comparator?: Record<string, unknown>;
 }
 
 /** First 16 hex digits of the identity's canonical JSON hash. */

@@ -20,7 +20,36 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/** The variants the `runs` table admits (its CHECK constraint, from version 3 on). */
+const RUN_VARIANTS = "('full', 'flexidepth', 'static', 'random')";
+
+/** The `runs` table as version 3 has it; the same columns in the same order as versions 1-2, plus `comparator`. */
+const RUNS_V3 = `(
+       run_id VARCHAR PRIMARY KEY,
+       model_hash VARCHAR NOT NULL,
+       variant VARCHAR NOT NULL CHECK (variant IN ${RUN_VARIANTS}),
+       suite VARCHAR NOT NULL,
+       suite_config_hash VARCHAR NOT NULL,
+       seed BIGINT NOT NULL,
+       doc_limit INTEGER,
+       threshold DOUBLE NOT NULL,
+       generation JSON NOT NULL,
+       identity JSON NOT NULL,
+       model_dir VARCHAR NOT NULL,
+       layers_total INTEGER NOT NULL,
+       routing_layers INTEGER[] NOT NULL,
+       suite_config JSON,
+       git_revision VARCHAR,
+       package_versions JSON NOT NULL,
+       hardware JSON NOT NULL,
+       execution_provider VARCHAR NOT NULL,
+       threads JSON NOT NULL,
+       started_at TIMESTAMPTZ NOT NULL,
+       ended_at TIMESTAMPTZ,
+       comparator JSON
+     )`;
 
 /** Statements that take a database from version `to - 1` to `to`; index i migrates to i + 1. */
 const MIGRATIONS: readonly (readonly string[])[] = [
@@ -90,7 +119,33 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     // same column order, which the token appender relies on.
     'ALTER TABLE tokens ADD COLUMN bytes BLOB',
   ],
+  [
+    // The comparator variants (static, random) and what each comparator run was matched to and how
+    // (`comparator`: removed layers and their Block Influence, or the per-layer draw rates). DuckDB
+    // cannot alter a CHECK constraint, so the table is rebuilt; runs has no indexes beside its key.
+    `CREATE TABLE runs_v3 ${RUNS_V3}`,
+    'INSERT INTO runs_v3 SELECT *, NULL FROM runs',
+    'DROP TABLE runs',
+    'ALTER TABLE runs_v3 RENAME TO runs',
+  ],
 ];
+
+/**
+ * Views that show a file of an older version as the current version, for reading it without
+ * migrating it (`report` on a study written by an older flexibench). They live in DuckDB's
+ * in-memory temp catalog, which shadows the file's tables and works on a READ_ONLY connection;
+ * nothing is written to the file. `catalog` is the file's database name.
+ */
+export function currentVersionViews(version: number, catalog: string): string[] {
+  const table = (name: string): string => `"${catalog.replaceAll('"', '""')}".main.${name}`;
+  const views: string[] = [];
+  if (version < 2) {
+    views.push(`CREATE TEMP VIEW samples AS SELECT *, 0 AS truncated_tokens FROM ${table('samples')}`);
+    views.push(`CREATE TEMP VIEW tokens AS SELECT *, NULL::BLOB AS bytes FROM ${table('tokens')}`);
+  }
+  if (version < 3) views.push(`CREATE TEMP VIEW runs AS SELECT *, NULL::JSON AS comparator FROM ${table('runs')}`);
+  return views;
+}
 
 /** The tables a study database holds at the current version; anything else means a foreign file. */
 export const STUDY_TABLES: ReadonlySet<string> = new Set(['schema_version', 'runs', 'samples', 'tokens']);

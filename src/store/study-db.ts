@@ -11,6 +11,7 @@ import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBV
 import { UserError, oneLineReason } from '../errors.ts';
 import { openStudyFile } from './database-file.ts';
 import { stableJson } from '../canonical-json.ts';
+import type { RunComparator } from './run-comparator.ts';
 import { runIdOf, type RunIdentity } from './run-identity.ts';
 import { appendTokenRows, checkTokenSequence, type TokenRecord } from './token-rows.ts';
 
@@ -31,6 +32,8 @@ export interface RunMetadata {
   executionProvider: string;
   threads: Record<string, number>;
   startedAt: string;
+  /** Comparator runs (`static`, `random`): what they were matched to and how they route. */
+  comparator?: RunComparator;
 }
 
 export interface SampleRecord {
@@ -129,8 +132,8 @@ export class StudyDb {
       await this.conn.run(
         `INSERT INTO runs (run_id, model_hash, variant, suite, suite_config_hash, seed, doc_limit, threshold, generation, identity,
                            model_dir, layers_total, routing_layers, suite_config, git_revision, package_versions, hardware,
-                           execution_provider, threads, started_at, ended_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::INTEGER[], $14, $15, $16, $17, $18, $19, $20::TIMESTAMPTZ, NULL)`,
+                           execution_provider, threads, started_at, ended_at, comparator)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::INTEGER[], $14, $15, $16, $17, $18, $19, $20::TIMESTAMPTZ, NULL, $21)`,
         [
           runId,
           identity.modelHash,
@@ -153,6 +156,7 @@ export class StudyDb {
           meta.executionProvider,
           stableJson(meta.threads),
           meta.startedAt,
+          meta.comparator === undefined ? null : stableJson(meta.comparator),
         ],
       );
       this.knownRuns.add(runId);

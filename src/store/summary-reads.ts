@@ -7,6 +7,7 @@
  * the row at p-1 (the last prompt position for the first generated token).
  */
 import type { Variant } from '../model/graph-builder.ts';
+import type { RunComparator } from './run-comparator.ts';
 import type { DuckDBConnection } from '@duckdb/node-api';
 
 /** A row of `runs`, decoded. */
@@ -31,6 +32,8 @@ export interface StoredRun {
   threads: unknown;
   started_at: string;
   ended_at: string | null;
+  /** For `static` and `random` runs, what they were matched to and how (RunComparator); null otherwise. */
+  comparator: RunComparator | null;
 }
 
 export interface SampleTotals {
@@ -87,7 +90,7 @@ const RUNS_SQL = `
   SELECT run_id, suite, variant, model_hash, model_dir, suite_config_hash, suite_config::VARCHAR AS suite_config,
          seed::DOUBLE AS seed, doc_limit, threshold, generation::VARCHAR AS generation, layers_total, routing_layers,
          git_revision, execution_provider, package_versions::VARCHAR AS package_versions,
-         hardware::VARCHAR AS hardware, threads::VARCHAR AS threads, started_at, ended_at
+         hardware::VARCHAR AS hardware, threads::VARCHAR AS threads, started_at, ended_at, comparator::VARCHAR AS comparator
   FROM runs ORDER BY started_at, run_id`;
 
 const SAMPLE_TOTALS_SQL = `
@@ -144,6 +147,7 @@ function storedRun(r: Row): StoredRun {
     threads: json(r.threads),
     started_at: iso(r.started_at) as string,
     ended_at: iso(r.ended_at),
+    comparator: json(r.comparator) as RunComparator | null,
   };
 }
 

@@ -41,7 +41,9 @@ export function checkTokenSequence(docId: string, tokens: readonly TokenRecord[]
     if (!(t.bytes instanceof Uint8Array)) throw new Error(`writeSample ${docId}: token ${i} has bytes that are not a Uint8Array`);
     if (!Number.isInteger(t.tokenId) || !Number.isInteger(t.layersUsed))
       throw new Error(`writeSample ${docId}: token ${i} needs integer tokenId and layersUsed`);
-    if (t.mask.length !== t.gates.length) throw new Error(`writeSample ${docId}: token ${i} has ${t.mask.length} mask entries but ${t.gates.length} gates`);
+    // `static` has no routers: a mask of the routed layers it kept, and no gates.
+    if (t.gates.length > 0 && t.mask.length !== t.gates.length)
+      throw new Error(`writeSample ${docId}: token ${i} has ${t.mask.length} mask entries but ${t.gates.length} gates`);
   }
 }
 

@@ -13,6 +13,8 @@ export interface ReferenceOutput {
   logits: Vec[];
   /** gates[t][r] per position and routed layer (empty when not routing). */
   gates: number[][];
+  /** hidden[i][t]: the input of layer i at position t; hidden[L] the last layer's output. */
+  hidden: Vec[][];
 }
 
 function matvec(w: Float32Array, out: number, inp: number, x: Vec): Vec {
@@ -56,7 +58,14 @@ export function referenceForward(
   cfg: ModelConfig,
   weights: Map<string, Tensor>,
   ids: number[],
-  opts: { routed: boolean; threshold?: number },
+  opts: {
+    routed: boolean;
+    threshold?: number;
+    /** Layers left out entirely (the static comparator). */
+    removed?: readonly number[];
+    /** Overrides gate > threshold: whether routed layer r (its index among the routed layers) runs its full path at position t. */
+    decide?: (t: number, r: number) => boolean;
+  },
 ): ReferenceOutput {
   const W = (name: string): Float32Array => {
     const t = weights.get(name);
@@ -74,8 +83,11 @@ export function referenceForward(
   const emb = W('model.embed_tokens.weight');
   let x: Vec[] = ids.map((id) => Float64Array.from(emb.subarray(id * d, (id + 1) * d)));
   const gates: number[][] = ids.map(() => []);
+  const hidden: Vec[][] = [];
 
   for (let l = 0; l < cfg.numLayers; l++) {
+    hidden.push(x);
+    if (opts.removed?.includes(l)) continue;
     const p = `model.layers.${l}`;
     const routed = opts.routed && cfg.routingLayers.includes(l);
     const z = x.map((xt) => rmsnorm(xt, W(`${p}.input_layernorm.weight`), cfg.rmsNormEps));
@@ -105,7 +117,8 @@ export function referenceForward(
         const dec = matvec(W(`${p}.router.router_dec.weight`), d, r, en);
         g = sigmoid(matvec(W(`${p}.router.router_head.weight`), 1, d, dec)[0]!);
         gates[t]!.push(g);
-        if (!(g > thr)) {
+        const full = opts.decide ? opts.decide(t, cfg.routingLayers.indexOf(l)) : g > thr;
+        if (!full) {
           // Skip path: y = x + (1 - g) * Adapter(PostNorm(x)), Adapter(u) = up(silu(gate(u)) * down(u)).
           const u = rmsnorm(x[t]!, W(`${p}.post_attention_layernorm.weight`), cfg.rmsNormEps);
           const m = weights.get(`${p}.router_proj.gate_proj.weight`)!.shape[0]!;
@@ -143,7 +156,8 @@ export function referenceForward(
     }
     x = next;
   }
+  hidden.push(x);
   const head = cfg.tieWordEmbeddings ? emb : W('lm_head.weight');
   const logits = x.map((xt) => matvec(head, cfg.vocabSize, d, rmsnorm(xt, W('model.norm.weight'), cfg.rmsNormEps)));
-  return { logits, gates };
+  return { logits, gates, hidden };
 }
