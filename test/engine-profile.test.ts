@@ -80,8 +80,8 @@ it('a skipped routed layer runs no query, attention or FFN kernel; a taken one r
   // Both situations occurred, or the test proved nothing.
   expect(skippedChecks).toBeGreaterThan(0);
   expect(takenChecks).toBeGreaterThan(0);
-  // q_proj sees exactly one row [1, d] when taken.
+  // q_proj sees exactly one row (one token of one sequence, [1, 1, d]) when taken.
   const taken = stepGates.findIndex((g) => g[0]! > 0.5);
   const q = inRun(runs[taken + 1]!).find((e) => e.name.startsWith(`/model/layers.${ckpt.config.routingLayers[0]}/attn/q_proj/`))!;
-  expect(Object.values(q.args!.input_type_shape![0]!)[0]).toEqual([1, ckpt.config.hiddenSize]);
+  expect(Object.values(q.args!.input_type_shape![0]!)[0]).toEqual([1, 1, ckpt.config.hiddenSize]);
 });

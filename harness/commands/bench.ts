@@ -11,8 +11,11 @@
  *   and every round runs all four (in ABBA order, reversed every other round) after one warm-up
  *   each. A round's value for a variant is the mean of its two sessions, so neither creation order
  *   nor run order favours a variant; `sessions_ms_per_step` shows what the order costs.
- * - A run's value is its per-step time: decode ms / decode tokens (greedy, no EOS, so every run
+ * - A run's value is its per-step time: decode ms / decode steps (greedy, no EOS, so every run
  *   decodes --tokens steps). Reported: the median over rounds, with min and max.
+ * - --batch B: a run decodes B sequences together (generateBatch; the given prompt and B - 1 seeded
+ *   random prompts of its length, so rows route differently); a step yields B tokens, so tokens/s
+ *   is B x 1000 / ms per step, and multiply-adds per step add up the rows.
  * - decode_speed_ratio = full ms per step / flexidepth ms per step: the median over rounds of each
  *   round's own ratio (paired runs, steady under a load that drifts between rounds), with its min and
  *   max; decode_speed_ratio_of_medians is the quotient of the variants' medians. ideal_speed_ratio = full
@@ -25,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../src/errors.ts';
 import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
-import { generate, producingDepths, promptContextProblem, tokensPerSecond, type Generation } from '../../src/model/generate.ts';
+import { generate, generateBatch, producingDepths, promptContextProblem, tokensPerSecond, type Generation } from '../../src/model/generate.ts';
 import { requireVariant, type Variant } from '../../src/model/graph-builder.ts';
 import { decodeStepMultiplyAdds } from '../../src/model/path-cost.ts';
 import { DecoderSession, requireExecutionProvider } from '../../src/model/session.ts';
@@ -57,6 +60,7 @@ const OPTIONS = {
     max: 1,
   }),
   seed: integer('S', 'seed of the synthetic checkpoint and the synthetic prompt', { min: 0, default: 1 }),
+  batch: integer('B', 'sequences decoded together per step (the prompt, then B - 1 seeded random prompts of its length)', { min: 1, default: 1 }),
   json: flag('print the result as one JSON document'),
 };
 
@@ -151,7 +155,8 @@ async function calibrate(session: DecoderSession, promptIds: number[], tokens: n
 interface Run {
   msPerStep: number;
   prefillTokensPerS: number;
-  gen: Generation;
+  /** One per sequence of the batch. */
+  gens: Generation[];
 }
 
 async function bench(o: Options): Promise<void> {
@@ -209,11 +214,34 @@ async function measure(o: Options, ckpt: Checkpoint, size: { hiddenSize: number;
     process.stderr.write(`bench: --skip-rate ${o.skipRate}: threshold ${threshold} (${c.tries.length} calibration runs)\n`);
   }
 
-  // Greedy decoding without EOS: every run decodes exactly `tokens` tokens.
+  const prompts = [promptIds, ...Array.from({ length: o.batch - 1 }, (_, b) => syntheticPrompt(ckpt, promptIds.length, o.seed + 1 + b))];
+  // Greedy decoding without EOS: every sequence decodes exactly `tokens` tokens, in `tokens` steps.
   const once = async (s: DecoderSession): Promise<Run> => {
-    const gen = await generate(s, promptIds, { maxNewTokens: tokens, threshold });
-    const t = gen.timing;
-    return { msPerStep: t.decodeMs / t.decodeTokens, prefillTokensPerS: tokensPerSecond(t.prefillTokens, t.prefillMs) ?? Number.NaN, gen };
+    const gens: Generation[] = [];
+    if (o.batch === 1) gens.push(await generate(s, promptIds, { maxNewTokens: tokens, threshold }));
+    else {
+      const queue = prompts.map((ids, tag) => ({ tag, promptIds: ids, opts: { maxNewTokens: tokens, threshold } }));
+      await generateBatch(
+        s,
+        () => queue.shift(),
+        o.batch,
+        (_tag, result) => {
+          if (result instanceof Error) throw result;
+          gens.push(result);
+        },
+      );
+    }
+    // Per-sequence times are shares of the batch's passes: their sums are the batch's times.
+    const sum = (f: (g: Generation) => number): number => gens.reduce((n, g) => n + f(g), 0);
+    return {
+      msPerStep: sum((g) => g.timing.decodeMs) / tokens,
+      prefillTokensPerS:
+        tokensPerSecond(
+          sum((g) => g.timing.prefillTokens),
+          sum((g) => g.timing.prefillMs),
+        ) ?? Number.NaN,
+      gens,
+    };
   };
   for (const s of sessions) await once(s);
   const runs: Run[][] = sessions.map(() => []);
@@ -234,18 +262,20 @@ async function measure(o: Options, ckpt: Checkpoint, size: { hiddenSize: number;
   // Multiply-adds per step over every measured step (the same context lengths in both variants).
   const flexiGens = of('flexidepth')
     .flat()
-    .map((r) => r.gen);
+    .flatMap((r) => r.gens);
   const steps = flexiGens.flatMap(decodeSteps);
-  const macs = (v: Variant): number => mean(steps.map((s) => decodeStepMultiplyAdds(cfg, s.keys, v === 'full' ? null : s.mask, ckpt.adapterSize || undefined)));
+  // Per batched step: the rows' multiply-adds added up.
+  const macs = (v: Variant): number =>
+    o.batch * mean(steps.map((s) => decodeStepMultiplyAdds(cfg, s.keys, v === 'full' ? null : s.mask, ckpt.adapterSize || undefined)));
   const summary = (v: Variant) => {
     const ms = perRound(v);
     const all = of(v).flat();
-    const depths = all.flatMap((r) => producingDepths(r.gen));
+    const depths = all.flatMap((r) => r.gens.flatMap(producingDepths));
     const msPerStep = median(ms);
     return {
       decode_ms_per_step: msPerStep,
       decode_ms_per_step_spread: spread(ms),
-      decode_tokens_per_s: 1000 / msPerStep,
+      decode_tokens_per_s: (o.batch * 1000) / msPerStep,
       prefill_tokens_per_s: median(all.map((r) => r.prefillTokensPerS)),
       layers_used_mean: mean(depths),
       multiply_adds_per_step: macs(v),
@@ -272,6 +302,7 @@ async function measure(o: Options, ckpt: Checkpoint, size: { hiddenSize: number;
     intra_op_threads: o.threads,
     prompt_tokens: promptIds.length,
     decode_tokens: tokens,
+    batch: o.batch,
     rounds,
     session_order: order,
     threshold,
@@ -296,7 +327,7 @@ async function measure(o: Options, ckpt: Checkpoint, size: { hiddenSize: number;
   const variantLine = (v: Variant, s: typeof full): string =>
     `${v.padEnd(10)} ${f(s.decode_ms_per_step)} ms/step (${f(s.decode_ms_per_step_spread.min)}-${f(s.decode_ms_per_step_spread.max)}), ${f(s.decode_tokens_per_s, 1)} tokens/s, prefill ${f(s.prefill_tokens_per_s, 0)} tokens/s, ${f(s.layers_used_mean, 2)} of ${cfg.numLayers} layers\n`;
   process.stdout.write(
-    `${doc.model ?? `synthetic ${o.synthetic}`}: ${promptIds.length} prompt tokens, ${tokens} decoded, median of ${rounds} rounds, ${o.threads} thread(s), threshold ${f(threshold, 4)} (skip rate ${f(doc.skip_rate)})\n` +
+    `${doc.model ?? `synthetic ${o.synthetic}`}: ${promptIds.length} prompt tokens, ${tokens} decoded${o.batch > 1 ? ` by each of ${o.batch} sequences together` : ''}, median of ${rounds} rounds, ${o.threads} thread(s), threshold ${f(threshold, 4)} (skip rate ${f(doc.skip_rate)})\n` +
       variantLine('full', full) +
       variantLine('flexidepth', flexidepth) +
       `decode speed ratio ${f(decodeSpeedRatio)} (median of rounds, ${f(doc.decode_speed_ratio_spread.min)}-${f(doc.decode_speed_ratio_spread.max)}; of the medians ${f(doc.decode_speed_ratio_of_medians)}), ideal ${f(idealSpeedRatio)}, efficiency ${f(doc.efficiency)}\n`,

@@ -8,16 +8,18 @@ export interface Job {
 }
 
 /**
- * Suite by suite, doc by doc, each run of the suite in turn, leaving out docs a run already has.
- * Interleaving variants per doc makes them see the machine in the same state, and keeps progress even.
+ * Suite by suite, leaving out docs a run already has; within a suite doc by doc, each run of the
+ * suite in turn (`doc`), or run by run (`run`). Interleaving variants per doc makes them see the
+ * machine in the same state, and keeps progress even; batched decoding wants consecutive jobs of
+ * one run, which share a graph and a threshold.
  */
-export function jobList(suites: readonly PlannedSuite[], runs: readonly RunPlan[]): Job[] {
+export function jobList(suites: readonly PlannedSuite[], runs: readonly RunPlan[], order: 'doc' | 'run' = 'doc'): Job[] {
   const jobs: Job[] = [];
   for (const suite of suites) {
     const suiteRuns = runs.filter((r) => r.suite === suite);
-    for (const doc of suite.docs) {
-      for (const run of suiteRuns) if (!run.done.has(doc.docId)) jobs.push({ run, doc });
-    }
+    const pending = (run: RunPlan, doc: PlannedDoc): Job[] => (run.done.has(doc.docId) ? [] : [{ run, doc }]);
+    if (order === 'run') for (const run of suiteRuns) jobs.push(...suite.docs.flatMap((doc) => pending(run, doc)));
+    else for (const doc of suite.docs) jobs.push(...suiteRuns.flatMap((run) => pending(run, doc)));
   }
   return jobs;
 }

@@ -13,6 +13,8 @@ export interface WorkerInit {
   graphs: Record<string, { path: string; spec: GraphSpec }>;
   executionProvider: ExecutionProvider;
   intraOpThreads: number;
+  /** Sequences a worker decodes together (run --batch). */
+  batch: number;
 }
 
 export interface GenerationJob {

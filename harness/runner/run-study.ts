@@ -55,6 +55,8 @@ export interface StudyOptions {
   shard?: Shard | null;
   /** --static-layers: static removes this many routed layers instead of FlexiDepth's mean skips. */
   staticLayers?: number | null;
+  /** --batch: sequences each worker decodes together; 1 when absent. */
+  batch?: number;
   log?: NodeJS.WritableStream;
 }
 
@@ -108,6 +110,9 @@ async function startWorkers(ckpt: Checkpoint, runs: readonly RunPlan[], opts: St
     intraOpThreads: opts.intraOpThreads,
     availableBytes: freemem(),
     graphBytes: Object.values(graphs).map((g) => statSync(g.path).size),
+    // float32 K and V of every layer for each row of a batch, at the longest a sequence may get.
+    cacheBytes:
+      (opts.batch ?? 1) * 2 * 4 * ckpt.config.numLayers * ckpt.config.numKvHeads * ckpt.config.headDim * (opts.maxLength ?? ckpt.config.maxPositionEmbeddings),
   });
   if (note !== null) log.write(`run: ${note}\n`);
   return WorkerPool.start(workers, {
@@ -116,6 +121,7 @@ async function startWorkers(ckpt: Checkpoint, runs: readonly RunPlan[], opts: St
     graphs,
     executionProvider: opts.executionProvider,
     intraOpThreads: opts.intraOpThreads,
+    batch: opts.batch ?? 1,
   });
 }
 
@@ -146,7 +152,8 @@ interface StudyIo {
 async function executeRuns(runs: readonly RunPlan[], io: StudyIo, opts: StudyOptions): Promise<Executed> {
   const { db, tok, ckpt, log } = io;
   const progress = progressOf(runs, log);
-  const jobs = jobList(io.suites, runs);
+  // A batch decodes one run's samples together: jobs come run by run then.
+  const jobs = jobList(io.suites, runs, (opts.batch ?? 1) > 1 ? 'run' : 'doc');
   const skipped = storedSampleCount(runs);
   if (skipped > 0) log.write(`run: resuming, ${skipped} samples already stored\n`);
   if (jobs.length === 0) return { totals: NOTHING_EXECUTED, skipped, wallMs: 0, workers: 0 };

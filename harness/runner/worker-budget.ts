@@ -19,15 +19,17 @@ export interface WorkerBudget {
   availableBytes: number;
   /** Sizes of the graph files each worker opens a session on. */
   graphBytes: number[];
+  /** The KV caches of a worker's batch at the longest the study's sequences can get (0: not counted). */
+  cacheBytes?: number;
 }
 
-export function bytesPerWorker(graphBytes: readonly number[]): number {
-  return WORKER_BASE_BYTES + GRAPH_RESIDENT_FACTOR * graphBytes.reduce((s, b) => s + b, 0);
+export function bytesPerWorker(graphBytes: readonly number[], cacheBytes = 0): number {
+  return WORKER_BASE_BYTES + GRAPH_RESIDENT_FACTOR * graphBytes.reduce((s, b) => s + b, 0) + cacheBytes;
 }
 
 /** The number of workers to start, and why it is fewer than requested (null when it is not). */
 export function capWorkers(b: WorkerBudget): { workers: number; note: string | null } {
-  const perWorker = bytesPerWorker(b.graphBytes);
+  const perWorker = bytesPerWorker(b.graphBytes, b.cacheBytes);
   const byCores = Math.max(1, Math.floor(b.cores / b.intraOpThreads));
   const byMemory = Math.max(1, Math.floor((MEMORY_SHARE * b.availableBytes) / perWorker));
   const workers = Math.max(1, Math.min(b.requested, b.jobs, byCores, byMemory));

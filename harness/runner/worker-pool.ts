@@ -1,6 +1,6 @@
 /**
- * A pool of generation workers fed through p-queue: at most one job per worker at a time, jobs
- * taken in the order added. A worker that dies stops the pool with a clear reason: jobs not yet
+ * A pool of generation workers fed through p-queue: at most `batch` jobs per worker at a time (the
+ * worker decodes them together), jobs taken in the order added. A worker that dies stops the pool with a clear reason: jobs not yet
  * started fail at once, jobs in flight on healthy workers finish, so the run ends instead of hanging.
  */
 import { Worker } from 'node:worker_threads';
@@ -16,7 +16,8 @@ export interface JobResult {
 
 interface Slot {
   worker: Worker;
-  busy: boolean;
+  /** Jobs sent and not yet answered: at most the pool's batch. */
+  inFlight: number;
   pending: Map<number, { resolve: (r: JobResult) => void; reject: (e: Error) => void }>;
 }
 
@@ -26,8 +27,11 @@ export class WorkerPool {
   private closing = false;
   private nextId = 0;
 
-  private constructor(private readonly slots: Slot[]) {
-    this.queue = new PQueue({ concurrency: slots.length });
+  private constructor(
+    private readonly slots: Slot[],
+    private readonly batch: number,
+  ) {
+    this.queue = new PQueue({ concurrency: slots.length * batch });
   }
 
   get size(): number {
@@ -40,7 +44,7 @@ export class WorkerPool {
     for (let i = 0; i < size; i++) {
       // From the TypeScript sources (tests, FLEXIBENCH_DEV=1) a worker must register tsx first; the build in dist/ is plain JS.
       const worker = new Worker(new URL(import.meta.url.endsWith('.ts') ? './worker-entry.js' : './worker.js', import.meta.url), { workerData: init });
-      const slot: Slot = { worker, busy: false, pending: new Map() };
+      const slot: Slot = { worker, inFlight: 0, pending: new Map() };
       slots.push(slot);
       ready.push(
         new Promise((resolve, reject) => {
@@ -51,7 +55,7 @@ export class WorkerPool {
         }),
       );
     }
-    const pool = new WorkerPool(slots);
+    const pool = new WorkerPool(slots, init.batch);
     try {
       await Promise.all(ready);
     } catch (err) {
@@ -83,12 +87,12 @@ export class WorkerPool {
     });
   }
 
-  /** Runs one generation on the first free worker. */
+  /** Runs one generation on the worker with the fewest jobs in flight (each takes up to the batch). */
   run(job: Omit<GenerationJob, 'id'>): Promise<JobResult> {
     return this.queue.add(async () => {
       if (this.failure) throw this.failure;
-      const slot = this.slots.find((s) => !s.busy)!;
-      slot.busy = true;
+      const slot = this.slots.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+      slot.inFlight++;
       try {
         const id = this.nextId++;
         return await new Promise<JobResult>((resolve, reject) => {
@@ -96,7 +100,7 @@ export class WorkerPool {
           slot.worker.postMessage({ ...job, id } satisfies GenerationJob);
         });
       } finally {
-        slot.busy = false;
+        slot.inFlight--;
       }
     });
   }

@@ -2,15 +2,20 @@
  * Builds the decoder graph (with KV cache) of a Llama or FlexiDepth checkpoint, one method per
  * block, in the spirit of onnxruntime-genai's model builder.
  *
- * Graph contract (DESIGN.md):
- *   inputs   input_ids [1,S] int64, position_ids [1,S] int64, attention_mask [1,T] int64 (T = P+S),
- *            past.{i}.key / past.{i}.value [1,kvH,C,hd]: cache buffers of C >= P slots, the first P
- *            filled (the rest is never read: masked), and for `flexidepth` threshold [] float,
- *            for `random` route_full [R,1,S] bool (each routed layer's decision, drawn by the caller)
- *   outputs  logits [1,S,V], present.{i}.key / present.{i}.value [1,kvH,S,hd]: the new rows only,
- *            which the caller writes into its buffers at slots P..T-1 (DecoderSession.step),
- *            and for `flexidepth` and `random` gates [R,1,S] (R routed layers, in layer order);
- *            with `hiddenStates`, hidden.{i} [1,S,d]: the input of layer i, and hidden.{L} the last output
+ * Graph contract (DESIGN.md), for B sequences of S new tokens each:
+ *   inputs   input_ids [B,S] int64, position_ids [B,S] int64,
+ *            attention_mask [B,C+S] int64: which of the C cache slots and of the S new tokens each
+ *            sequence's tokens may see (new tokens also only up to themselves: causal),
+ *            past.{i}.key / past.{i}.value [B,1,kvH,C,hd]: cache buffers of C slots per sequence,
+ *            read in place, and for `flexidepth` threshold [] float, for `random` route_full
+ *            [R,B,S] bool (each routed layer's decision, drawn by the caller)
+ *   outputs  logits [B,S,V], present.{i}.key / present.{i}.value [B,kvH,S,hd]: the new rows only,
+ *            which the caller writes into its buffers (DecoderSession), and for `flexidepth` and
+ *            `random` gates [R,B,S] (R routed layers, in layer order); with `hiddenStates`,
+ *            hidden.{i} [B,S,d]: the input of layer i, and hidden.{L} the last output
+ * A routed layer whose rows split between the paths gathers them as query rows of one sequence
+ * when B = 1 (a prompt, or one sequence's decode step), and as one row per sequence, with its
+ * sequence's keys gathered, when B > 1 (a batched decode step, or batched short prompts; routedRows).
  *
  * Comparators (FLEXIDEPTH.md, "Comparators"): `static` is `full` without its `removedLayers` (no
  * past/present for them either: the layer is gone); `random` is `flexidepth` with each routed
@@ -20,11 +25,10 @@
  * So a decode step neither concatenates nor copies out the cache: its cost grows with the cached
  * length only through attention's reads of the buffers.
  *
- * The batch size is 1: throughput comes from one session per worker, and per-token paths differ.
- * The S tokens are processed as rows. Attention is written out (MatMul/Softmax) with an additive
- * bias [S, C+S] rather than a fused causal kernel, because a routed layer runs attention for an
- * arbitrary subset of rows: the bias row of each token encodes its own causal limit and padding,
- * so gathering rows gathers their masks with them.
+ * Attention is written out (MatMul/Softmax) with an additive bias [B, S, C+S] rather than a fused
+ * causal kernel, because a routed layer runs attention for an arbitrary subset of rows: the bias
+ * row of each token encodes its own causal limit and the slots its sequence filled, so gathering
+ * rows gathers their masks with them.
  */
 import { ropeInverseFrequencies, type ModelConfig } from './config.ts';
 import { layerPrefix, type Checkpoint } from './checkpoint.ts';
@@ -60,12 +64,12 @@ export function hasRouters(variant: Variant): boolean {
 }
 
 /** Bumped whenever the emitted graph changes, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 11;
+export const GRAPH_BUILDER_VERSION = 12;
 
 /** Additive attention bias for disallowed keys: large but finite, so softmax never sees -inf - -inf. */
 const MASKED = -1e30;
 
-/** A layer's keys and values: the cache buffers (graph inputs) and the new rows' [1,kvH,S,hd]. */
+/** A layer's keys and values as attention reads them: the cache buffers [B,1,kvH,C,hd] and the new rows [B,1,kvH,S,hd]. */
 interface Cache {
   k: string;
   v: string;
@@ -73,20 +77,25 @@ interface Cache {
   vNew: string;
 }
 
-/**
- * Rows of the current block: all N tokens as [1, N, ..], or a gathered subset as [M, ..] (the full
- * path of a routed layer). Their positions are [1, N] or [1, M].
- */
-/** A row takes a routed layer's full path iff score [1, N] > cut []. */
+/** A row takes a routed layer's full path iff score [B, S] > cut []. */
 interface Route {
   score: string;
   cut: string;
 }
 
+/**
+ * Query rows as attention sees them, [B', S'] of them: all tokens ([B, S]), or the rows a routed
+ * layer gathered, as [1, M] (one sequence) or [M, 1] (one row per sequence).
+ */
 interface Rows {
+  /** [B', S'] rotary positions. */
   positions: string;
-  /** The attention bias of these rows, [.., M, C+S] (broadcast over the query heads). */
+  /** The attention bias [B', 1, 1, S', C+S] (broadcast over the query heads). */
   bias: string;
+  /** The keys and values these rows read. */
+  kv: Cache;
+  /** The shape attention's merged output takes: [B, S, H*hd] for all rows, [M, H*hd] for gathered ones. */
+  merged: number[];
 }
 
 export class DecoderGraphBuilder {
@@ -96,19 +105,21 @@ export class DecoderGraphBuilder {
   private readonly half: number;
   private inputIds = '';
   private shapeBS = '';
-  private all!: Rows;
+  /** All rows' positions [B, S] and attention bias [B, 1, 1, S, C+S]. */
+  private positionIds = '';
+  private biasAll = '';
   private cosCache = '';
   private sinCache = '';
   private threshold = '';
   private routeFull = '';
   private readonly removed: ReadonlySet<number>;
   private readonly gates: string[] = [];
-  /** The cache buffers' slot count C (past.*.key dim 2), and [C, S] for splitting attention's key axis. */
+  /** The cache buffers' slot count C (past.*.key dim 3), and [C, S] for splitting attention's key axis. */
   private capacity = '';
   private splitSizes = '';
-  /** The attention bias [1, N, C+S] and positions [1, N, 1] of all rows, for gathering routed rows. */
+  /** The attention bias [B, S, C+S] of every row, for gathering routed rows, and B = 1 (a scalar bool). */
   private biasRows = '';
-  private positionRows = '';
+  private oneSequence = '';
 
   private readonly variant: Variant;
 
@@ -129,40 +140,42 @@ export class DecoderGraphBuilder {
 
   build(): OnnxGraph {
     const { cfg, g } = this;
-    this.inputIds = g.input('input_ids', 'int64', [1, 'seq']);
-    const positionIds = g.input('position_ids', 'int64', [1, 'seq']);
-    const attentionMask = g.input('attention_mask', 'int64', [1, 'total']);
+    this.inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
+    this.positionIds = g.input('position_ids', 'int64', ['batch', 'seq']);
+    const attentionMask = g.input('attention_mask', 'int64', ['batch', 'slots']);
     const routers = hasRouters(this.variant);
     if (this.variant === 'flexidepth') this.threshold = g.input('threshold', 'float', []);
-    if (this.variant === 'random') this.routeFull = g.input('route_full', 'bool', [cfg.routingLayers.length, 1, 'seq']);
+    if (this.variant === 'random') this.routeFull = g.input('route_full', 'bool', [cfg.routingLayers.length, 'batch', 'seq']);
     this.shapeBS = g.op('/model/shape_bs', 'Shape', [this.inputIds]);
     const kept = Array.from({ length: cfg.numLayers }, (_, i) => i).filter((i) => !this.removed.has(i));
     for (const i of kept) {
-      for (const kind of ['key', 'value']) g.input(`past.${i}.${kind}`, 'float', [1, cfg.numKvHeads, 'capacity', cfg.headDim]);
+      for (const kind of ['key', 'value']) g.input(`past.${i}.${kind}`, 'float', ['batch', 1, cfg.numKvHeads, 'capacity', cfg.headDim]);
     }
     const firstCache = `past.${kept[0]!}.key`;
-    this.capacity = g.op('/model/capacity', 'Gather', [g.op('/model/capacity', 'Shape', [firstCache]), g.int64s([2], true)], { axis: 0 });
+    this.capacity = g.op('/model/capacity', 'Gather', [g.op('/model/capacity', 'Shape', [firstCache]), g.int64s([3], true)], { axis: 0 });
+    const batch = g.op('/model/batch', 'Gather', [this.shapeBS, g.int64s([0], true)], { axis: 0 });
+    if (routers) this.oneSequence = g.op('/model/one_sequence', 'Equal', [batch, g.int64s([1], true)]);
 
     let x = this.embed();
-    const rotary = this.rotaryTables(positionIds);
+    const rotary = this.rotaryTables();
     this.cosCache = rotary.cos;
     this.sinCache = rotary.sin;
-    const bias = this.attentionBias(attentionMask); // [1, N, C+S]
-    this.biasRows = bias;
-    if (routers) this.positionRows = g.op('/model/position_rows', 'Unsqueeze', [positionIds, g.int64s([2])]); // [1, N, 1]
-    this.all = { positions: rotary.positions, bias };
+    this.biasRows = this.attentionBias(attentionMask); // [B, S, C+S]
+    this.biasAll = g.op('/model/attn_bias/heads', 'Unsqueeze', [this.biasRows, g.int64s([1, 2])]); // [B, 1, 1, S, C+S]
     for (let i = 0; i < cfg.numLayers; i++) {
-      if (this.spec.hiddenStates === true) g.node(`/model/hidden.${i}`, 'Identity', [x], {}, 1, '', [g.output(`hidden.${i}`, 'float', [1, 'seq', this.d])]);
+      if (this.spec.hiddenStates === true)
+        g.node(`/model/hidden.${i}`, 'Identity', [x], {}, 1, '', [g.output(`hidden.${i}`, 'float', ['batch', 'seq', this.d])]);
       if (this.removed.has(i)) continue;
       const routed = routers && cfg.routingLayers.includes(i);
       x = routed ? this.routedLayer(i, x) : this.layer(i, x);
     }
     if (this.spec.hiddenStates === true)
-      g.node(`/model/hidden.${cfg.numLayers}`, 'Identity', [x], {}, 1, '', [g.output(`hidden.${cfg.numLayers}`, 'float', [1, 'seq', this.d])]);
+      g.node(`/model/hidden.${cfg.numLayers}`, 'Identity', [x], {}, 1, '', [g.output(`hidden.${cfg.numLayers}`, 'float', ['batch', 'seq', this.d])]);
     this.lmHead(x);
     if (routers) {
-      const all = g.op('/model/gates', 'Concat', this.gates, { axis: 0 }); // [R, N]
-      g.node('/model/gates', 'Unsqueeze', [all, g.int64s([1])], {}, 1, '', [g.output('gates', 'float', [this.gates.length, 1, 'seq'])]);
+      const all = g.op('/model/gates', 'Concat', this.gates, { axis: 0 }); // [R*B, S]
+      const shape = g.op('/model/gates/shape', 'Concat', [g.int64s([this.gates.length]), this.shapeBS], { axis: 0 });
+      g.node('/model/gates', 'Reshape', [all, shape], {}, 1, '', [g.output('gates', 'float', [this.gates.length, 'batch', 'seq'])]);
     }
     return g;
   }
@@ -213,14 +226,14 @@ export class DecoderGraphBuilder {
   private embed(): string {
     const { g } = this;
     const table = g.initializer('model.embed_tokens.weight', [this.cfg.vocabSize, this.d], this.weight('model.embed_tokens.weight'));
-    return g.op('/model/embed_tokens', 'Gather', [table, this.inputIds], { axis: 0 }); // [1, S, d]
+    return g.op('/model/embed_tokens', 'Gather', [table, this.inputIds], { axis: 0 }); // [B, S, d]
   }
 
   /**
    * The rotary cos/sin caches [max_position_embeddings, hd/2] for ORT's RotaryEmbedding, computed in
-   * float64 from the (possibly Llama-3-scaled) inverse frequencies, and the tokens' positions [1, S].
+   * float64 from the (possibly Llama-3-scaled) inverse frequencies.
    */
-  private rotaryTables(positionIds: string): { cos: string; sin: string; positions: string } {
+  private rotaryTables(): { cos: string; sin: string } {
     const maxPos = this.cfg.maxPositionEmbeddings;
     const inv = ropeInverseFrequencies(this.cfg);
     const cos = new Float32Array(maxPos * this.half);
@@ -234,48 +247,36 @@ export class DecoderGraphBuilder {
     return {
       cos: this.g.initializer('/model/rotary/cos_cache', [maxPos, this.half], cos),
       sin: this.g.initializer('/model/rotary/sin_cache', [maxPos, this.half], sin),
-      positions: positionIds,
     };
   }
 
   /**
-   * The additive attention bias [S, C+S] over the key slots attention reads: the C slots of the
-   * cache buffer (positions 0..C-1, of which the first P = T - S are filled) followed by the S new
-   * rows (positions P..T-1). Query s (position P + s) may see cache slot j iff j < P and
-   * attention_mask[j] = 1, and new row s' iff s' <= s and attention_mask[P + s'] = 1.
+   * The additive attention bias [B, S, C+S] over the key slots attention reads: each sequence's C
+   * cache slots, then its S new rows. Token s of sequence b may see cache slot j iff
+   * attention_mask[b, j] = 1, and new row s' iff s' <= s and attention_mask[b, C + s'] = 1.
    *
-   *   slot j [C] < P ─ And mask[min(j,T-1)] ─ Expand [S,C] ─┐
-   *   s' [1,S] <= s [S,1] ─ And mask[P..T-1] ───────────────┴─ Concat ─ Where(0, MASKED)
+   *   mask[:, :C] [B,1,C] ─ Expand [B,S,C] ──────────────────┐
+   *   s' [1,S] <= s [S,1] ─ And mask[:, C:] [B,1,S] ─ [B,S,S] ┴─ Concat ─ Where(0, MASKED)
    */
   private attentionBias(attentionMask: string): string {
     const { g } = this;
     const p = '/model/attn_bias';
     const zero = g.int64s([0], true);
     const one = g.int64s([1], true);
-    const T = g.op(`${p}/total`, 'Gather', [g.op(`${p}/mask_shape`, 'Shape', [attentionMask]), one], { axis: 0 });
     const S = g.op(`${p}/seq`, 'Gather', [this.shapeBS, one], { axis: 0 });
-    const P = g.op(`${p}/past`, 'Sub', [T, S]);
     const C = this.capacity;
-    const mask = g.op(`${p}/mask`, 'Cast', [g.op(`${p}/mask`, 'Reshape', [attentionMask, g.int64s([-1])])], { to: 9 }); // [T] bool
-    // Cache slots: filled and not padding; the same for every query row.
-    const slot = g.op(`${p}/slot`, 'Range', [zero, C, one]);
-    const slotMask = g.op(`${p}/slot_mask`, 'Gather', [mask, g.op(`${p}/slot_clamp`, 'Min', [slot, g.op(`${p}/last`, 'Sub', [T, one])])], { axis: 0 });
-    const cached = g.op(`${p}/cached`, 'And', [g.op(`${p}/filled`, 'Less', [slot, P]), slotMask]);
     const s1 = g.op(`${p}/s_1d`, 'Unsqueeze', [S, g.int64s([0])]);
     const c1 = g.op(`${p}/c_1d`, 'Unsqueeze', [C, g.int64s([0])]);
-    const cachedRows = g.op(`${p}/cached_rows`, 'Expand', [cached, g.op(`${p}/s_c`, 'Concat', [s1, c1], { axis: 0 })]); // [S, C]
-    // New rows: causal among themselves.
+    const mask = g.op(`${p}/mask`, 'Unsqueeze', [g.op(`${p}/mask`, 'Cast', [attentionMask], { to: 9 }), g.int64s([1])]); // [B, 1, C+S] bool
+    this.splitSizes = g.op(`${p}/split_sizes`, 'Concat', [c1, s1], { axis: 0 }); // [C, S], also attention's key split
+    const [cacheMask, newMask] = g.node(`${p}/mask`, 'Split', [mask, this.splitSizes], { axis: 2 }, 2);
+    const bs = g.op(`${p}/b_s`, 'Slice', [this.shapeBS, g.int64s([0]), g.int64s([2])]);
+    const cached = g.op(`${p}/cached`, 'Expand', [cacheMask!, g.op(`${p}/b_s_c`, 'Concat', [bs, c1], { axis: 0 })]); // [B, S, C]
     const q = g.op(`${p}/query`, 'Range', [zero, S, one]);
     const causal = g.op(`${p}/causal`, 'LessOrEqual', [g.op(`${p}/key`, 'Unsqueeze', [q, g.int64s([0])]), g.op(`${p}/query`, 'Unsqueeze', [q, g.int64s([1])])]);
-    const newMask = g.op(`${p}/new_mask`, 'Slice', [
-      mask,
-      g.op(`${p}/past_1d`, 'Unsqueeze', [P, g.int64s([0])]),
-      g.op(`${p}/total_1d`, 'Unsqueeze', [T, g.int64s([0])]),
-    ]);
-    const fresh = g.op(`${p}/fresh`, 'And', [causal, newMask]); // [S, S]
-    const allowed = g.op(`${p}/allowed`, 'Concat', [cachedRows, fresh], { axis: 1 });
-    this.splitSizes = g.op(`${p}/split_sizes`, 'Concat', [c1, s1], { axis: 0 });
-    return g.op(`${p}/bias`, 'Where', [g.op(`${p}/allowed`, 'Unsqueeze', [allowed, g.int64s([0])]), g.float(0), g.float(MASKED)]);
+    const fresh = g.op(`${p}/fresh`, 'And', [causal, newMask!]); // [B, S, S]
+    const allowed = g.op(`${p}/allowed`, 'Concat', [cached, fresh], { axis: 2 });
+    return g.op(`${p}/bias`, 'Where', [allowed, g.float(0), g.float(MASKED)]);
   }
 
   private lmHead(x: string): void {
@@ -291,7 +292,7 @@ export class DecoderGraphBuilder {
     } else {
       w = this.linear('lm_head.weight');
     }
-    g.node('/lm_head', 'MatMul', [normed, w], {}, 1, '', [g.output('logits', 'float', [1, 'seq', cfg.vocabSize])]);
+    g.node('/lm_head', 'MatMul', [normed, w], {}, 1, '', [g.output('logits', 'float', ['batch', 'seq', cfg.vocabSize])]);
   }
 
   // ---- layer blocks --------------------------------------------------------------------------
@@ -306,7 +307,7 @@ export class DecoderGraphBuilder {
     const p = `/model/layers.${i}`;
     const z = this.rmsNorm(`${p}/input_layernorm`, x, `${layerPrefix(i)}.input_layernorm.weight`);
     const { cache, q } = this.projections(i, z, true);
-    const h = g.op(`${p}/attn/residual`, 'Add', [x, this.attention(i, q!, this.all, cache)]);
+    const h = g.op(`${p}/attn/residual`, 'Add', [x, this.attention(i, q!, this.allRows(cache))]);
     const u = this.rmsNorm(`${p}/post_attention_layernorm`, h, `${layerPrefix(i)}.post_attention_layernorm.weight`);
     return g.op(`${p}/mlp/residual`, 'Add', [h, this.mlp(i, u)]);
   }
@@ -331,15 +332,14 @@ export class DecoderGraphBuilder {
     const p = `/model/layers.${i}`;
     const w = layerPrefix(i);
     const z = this.rmsNorm(`${p}/input_layernorm`, x, `${w}.input_layernorm.weight`);
-    const gate = this.router(i, z); // [1, N, 1]
-    const flat = g.op(`${p}/router/gates`, 'Reshape', [gate, g.int64s([1, -1])]); // [1, N]
+    const gate = this.router(i, z); // [B, S, 1]
+    const flat = g.op(`${p}/router/gates`, 'Reshape', [gate, g.int64s([0, -1])]); // [B, S]
     this.gates.push(flat);
     const route = this.route(i, flat);
     const keys = this.projections(i, z, false).cache;
 
     const full = g.subgraph(`${p}/full`, undefined, () => {
-      const zRows = g.op(`${p}/attn/z_rows`, 'Reshape', [z, g.int64s([-1, this.d])]); // [N, d]
-      const h = g.op(`${p}/attn/residual`, 'Add', [x, this.attention(i, this.queryProjection(i, zRows), this.all, keys)]);
+      const h = g.op(`${p}/attn/residual`, 'Add', [x, this.attention(i, this.queryHeads(i, this.queryProjection(i, z), 'all'), this.allRows(keys))]);
       const u = this.rmsNorm(`${p}/post_attention_layernorm`, h, `${w}.post_attention_layernorm.weight`);
       return [g.op(`${p}/mlp/residual`, 'Add', [h, g.op(`${p}/mlp/scale`, 'Mul', [gate, this.mlp(i, u)])])];
     });
@@ -359,7 +359,7 @@ export class DecoderGraphBuilder {
 
   /**
    * What a routed layer's rows are routed by: a row takes the full path iff score > cut. FlexiDepth
-   * compares its gates [1, N] with the threshold; `random` reads its decisions from route_full
+   * compares its gates [B, S] with the threshold; `random` reads its decisions from route_full
    * (layer r of the routed layers) as 0/1 against 0.5.
    */
   private route(i: number, gates: string): Route {
@@ -367,14 +367,18 @@ export class DecoderGraphBuilder {
     const { g } = this;
     const p = `/model/layers.${i}/route`;
     const r = this.cfg.routingLayers.indexOf(i);
-    const drawn = g.op(`${p}/drawn`, 'Gather', [this.routeFull, g.int64s([r], true)], { axis: 0 }); // [1, N]
+    const drawn = g.op(`${p}/drawn`, 'Gather', [this.routeFull, g.int64s([r], true)], { axis: 0 }); // [B, S]
     return { score: g.op(`${p}/drawn`, 'Cast', [drawn], { to: 1 }), cut: g.float(0.5) };
   }
 
   /**
-   * A routed layer whose rows split between the paths (a prefill). Only the full-path rows
-   * reach the query projection, attention and FFN; only the skip-path rows reach the adapter. One
-   * index set per path ([M, 2] pairs (0, row)) serves every gather and the scatter of that path.
+   * A routed layer whose rows split between the paths. Only the full-path rows reach the query
+   * projection, attention and FFN; only the skip-path rows reach the adapter. One index set per
+   * path ([M, 2] pairs (sequence, token)) serves every gather and the scatter of that path.
+   * Attention reads each gathered row's own sequence: with one sequence the rows are its query rows
+   * against its cache as it is; with several each row is a sequence of its own, with its sequence's
+   * cache and new keys gathered (an `If` on B = 1; the copies grow with the keys, which is why long
+   * prompts are not batched: generateBatch).
    *
    *   x ─ InNorm ─ z ─┬─ router ─ g ─ g > threshold ─ NonZero ─ full rows / skip rows
    *                   └─ K,V for all rows ─ present
@@ -395,10 +399,17 @@ export class DecoderGraphBuilder {
     const pick = (what: string, t: string, idx: string, tag: string): string => g.op(`${p}/route/${tag}_${what}`, 'GatherND', [t, idx]);
 
     // Full path on the gathered rows.
-    const positions = g.op(`${p}/route/full_positions`, 'Transpose', [pick('positions', this.positionRows, fullIdx, 'full')], { perm: [1, 0] }); // [1, M]
-    const rows: Rows = { positions, bias: pick('bias', this.biasRows, fullIdx, 'full') }; // bias [M, C+S]
+    const q = this.queryProjection(i, pick('z', z, fullIdx, 'full')); // [M, H*hd]
+    const gathered = { positions: pick('positions', this.positionIds, fullIdx, 'full'), bias: pick('bias', this.biasRows, fullIdx, 'full') }; // [M], [M, C+S]
+    const oneSequence = g.subgraph(`${p}/split_sequence`, '@p1', () => [
+      this.attention(i, this.queryHeads(i, q, 'sequence'), this.sequenceRows(i, gathered, keys)),
+    ]);
+    const perSequence = g.subgraph(`${p}/split_batch`, '@pb', () => [
+      this.attention(i, this.queryHeads(i, q, 'batch'), this.batchRows(i, gathered, fullIdx, keys)),
+    ]);
+    const attended = g.op(`${p}/route/one_sequence`, 'If', [this.oneSequence], { then_branch: oneSequence, else_branch: perSequence });
     const xFull = pick('x', x, fullIdx, 'full');
-    const h = g.op(`${p}/attn/residual`, 'Add', [xFull, this.attention(i, this.queryProjection(i, pick('z', z, fullIdx, 'full')), rows, keys)]);
+    const h = g.op(`${p}/attn/residual`, 'Add', [xFull, attended]);
     const uFull = this.rmsNorm(`${p}/post_attention_layernorm`, h, `${w}.post_attention_layernorm.weight`);
     const ffn = g.op(`${p}/mlp/scale`, 'Mul', [pick('gate', gate, fullIdx, 'full'), this.mlp(i, uFull)]);
     const yFull = g.op(`${p}/mlp/residual`, 'Add', [h, ffn]);
@@ -414,8 +425,42 @@ export class DecoderGraphBuilder {
     return g.op(`${p}/route/scatter_skip`, 'ScatterND', [merged, skipIdx, ySkip]);
   }
 
+  /** All rows, against the layer's cache as it is. */
+  private allRows(kv: Cache): Rows {
+    return { positions: this.positionIds, bias: this.biasAll, kv, merged: [0, -1, this.cfg.numHeads * this.cfg.headDim] };
+  }
+
+  /** Gathered rows of one sequence (B = 1) as its M query rows: positions [1, M], bias [1, 1, 1, M, C+S]. */
+  private sequenceRows(i: number, gathered: { positions: string; bias: string }, kv: Cache): Rows {
+    const { g } = this;
+    const p = `/model/layers.${i}/route`;
+    return {
+      positions: g.op(`${p}/rows_positions`, 'Unsqueeze', [gathered.positions, g.int64s([0])]),
+      bias: g.op(`${p}/rows_bias`, 'Unsqueeze', [gathered.bias, g.int64s([0, 1, 2])]),
+      kv,
+      merged: [-1, this.cfg.numHeads * this.cfg.headDim],
+    };
+  }
+
   /**
-   * g = sigmoid(head(dec(tanh(RMSNorm_r(enc(z)))))), [1, N, 1]. head and dec are linear with nothing
+   * Gathered rows of several sequences as M sequences of one query each: positions [M, 1], bias
+   * [M, 1, 1, 1, C+S], and each row's own sequence's cache and new keys gathered from the batch.
+   */
+  private batchRows(i: number, gathered: { positions: string; bias: string }, idx: string, kv: Cache): Rows {
+    const { g } = this;
+    const p = `/model/layers.${i}/route`;
+    const sequence = g.op(`${p}/rows_sequence`, 'Gather', [idx, g.int64s([0], true)], { axis: 1 }); // [M]
+    const rowsOf = (what: keyof Cache): string => g.op(`${p}/rows_${what}`, 'Gather', [kv[what], sequence], { axis: 0 });
+    return {
+      positions: g.op(`${p}/rows_positions`, 'Unsqueeze', [gathered.positions, g.int64s([1])]),
+      bias: g.op(`${p}/rows_bias`, 'Unsqueeze', [gathered.bias, g.int64s([1, 2, 3])]),
+      kv: { k: rowsOf('k'), v: rowsOf('v'), kNew: rowsOf('kNew'), vNew: rowsOf('vNew') },
+      merged: [-1, this.cfg.numHeads * this.cfg.headDim],
+    };
+  }
+
+  /**
+   * g = sigmoid(head(dec(tanh(RMSNorm_r(enc(z)))))), [B, S, 1]. head and dec are linear with nothing
    * between them, so they are folded into one [r, 1] vector (computed in float64).
    */
   private router(i: number, z: string): string {
@@ -481,18 +526,18 @@ export class DecoderGraphBuilder {
     return this.g.initializer(name, [inp, total], w);
   }
 
-  /** Rotates [1, heads, M, hd] at the rows' positions [1, M] (Hugging Face rotate_half layout). */
-  private rotary(path: string, x: string, rows: Rows, outputs?: string[]): string {
-    return this.g.node(path, 'RotaryEmbedding', [x, rows.positions, this.cosCache, this.sinCache], { interleaved: 0 }, 1, 'com.microsoft', outputs)[0]!;
+  /** Rotates [B', heads, S', hd] at the rows' positions [B', S'] (Hugging Face rotate_half layout). */
+  private rotary(path: string, x: string, positions: string, outputs?: string[]): string {
+    return this.g.node(path, 'RotaryEmbedding', [x, positions, this.cosCache, this.sinCache], { interleaved: 0 }, 1, 'com.microsoft', outputs)[0]!;
   }
 
   /**
    * K and V of every row (and, for a plain layer, Q: one MatMul), split per head. K and V,
-   * [1,kvH,S,hd], are written straight to the graph outputs present.{i}.key/value: the caller
-   * appends them to its cache buffers. The buffers come in as past.{i}.* [1,kvH,C,hd] and are read
+   * [B,kvH,S,hd], are written straight to the graph outputs present.{i}.key/value: the caller
+   * appends them to its cache buffers. The buffers come in as past.{i}.* [B,1,kvH,C,hd] and are read
    * in place by attention; nothing here copies the cache.
    *
-   *   z ─ [q|]k|v MatMul ─ [1,S,heads,hd] ─ Transpose ─ Split ─ [q [1,H,S,hd]], k ─ rotary ─ present.key, present.value
+   *   z ─ [q|]k|v MatMul ─ [B,S,heads,hd] ─ Transpose ─ Split ─ [q [B,H,S,hd]], k ─ rotary ─ present.key, present.value
    *
    * q_proj carries the 1/sqrt(hd) score scale (folded into its weights; RoPE is linear).
    */
@@ -511,55 +556,70 @@ export class DecoderGraphBuilder {
     const tag = withQuery ? 'qkv_proj' : 'kv_proj';
     const heads = (withQuery ? H : 0) + 2 * kvH;
     const proj = g.op(`${p}/${tag}`, 'MatMul', [z, this.linearConcat(`${w}.${tag}.weight`, parts)]);
-    const split = g.op(`${p}/${tag}`, 'Transpose', [g.op(`${p}/${tag}`, 'Reshape', [proj, g.int64s([1, -1, heads, hd])])], { perm: [0, 2, 1, 3] });
+    const split = g.op(`${p}/${tag}`, 'Transpose', [g.op(`${p}/${tag}`, 'Reshape', [proj, g.int64s([0, -1, heads, hd])])], { perm: [0, 2, 1, 3] });
     const sizes = withQuery ? [H, kvH, kvH] : [kvH, kvH];
     const out = g.node(`${p}/${tag}`, 'Split', [split, g.int64s(sizes)], { axis: 1 }, sizes.length, '', [
       ...(withQuery ? [`${p}/${tag}/q`] : []),
       `${p}/${tag}/k`,
-      g.output(`present.${i}.value`, 'float', [1, kvH, 'seq', hd]),
+      g.output(`present.${i}.value`, 'float', ['batch', kvH, 'seq', hd]),
     ]);
-    const kNew = this.rotary(`${p}/k_rotary`, out[out.length - 2]!, this.all, [g.output(`present.${i}.key`, 'float', [1, kvH, 'seq', hd])]);
-    return { cache: { k: `past.${i}.key`, v: `past.${i}.value`, kNew, vNew: out[out.length - 1]! }, ...(withQuery ? { q: out[0]! } : {}) };
+    const kNew = this.rotary(`${p}/k_rotary`, out[out.length - 2]!, this.positionIds, [g.output(`present.${i}.key`, 'float', ['batch', kvH, 'seq', hd])]);
+    // As the cache buffers are laid out: [B, 1, kvH, S, hd], so attention's products broadcast over the query groups.
+    const grouped = (name: string, t: string): string => g.op(`${p}/${name}`, 'Unsqueeze', [t, g.int64s([1])]);
+    return {
+      cache: { k: `past.${i}.key`, v: `past.${i}.value`, kNew: grouped('k_new', kNew), vNew: grouped('v_new', out[out.length - 1]!) },
+      ...(withQuery ? { q: out[0]! } : {}),
+    };
   }
 
-  /** The query projection of gathered rows [M, d] as [1, H, M, hd] (scaled by 1/sqrt(hd)). */
+  /** The query projection of rows [.., d] (scaled by 1/sqrt(hd)): [.., H*hd]. */
   private queryProjection(i: number, z: string): string {
-    const { g, cfg } = this;
-    const p = `/model/layers.${i}/attn`;
-    const q = g.op(`${p}/q_proj`, 'MatMul', [
+    const { cfg } = this;
+    return this.g.op(`/model/layers.${i}/attn/q_proj`, 'MatMul', [
       z,
       this.linear(`${layerPrefix(i)}.self_attn.q_proj.weight`, 1 / Math.sqrt(cfg.headDim), { out: this.queryHeadOrder() }),
     ]);
-    return g.op(`${p}/q_heads`, 'Transpose', [g.op(`${p}/q_heads`, 'Reshape', [q, g.int64s([1, -1, cfg.numHeads, cfg.headDim])])], { perm: [0, 2, 1, 3] });
   }
 
   /**
-   * Grouped-query attention of the given rows against the cache buffer's slots and the new rows,
-   * then the output projection. Query heads come in (r, g) order (queryHeadOrder), so queries
-   * [rep, kvH, M, hd] broadcast against keys and values [1, kvH, T, hd]: the cache is read as it is,
-   * with no repeat, transpose or concatenation, and every product has the M rows of one query head
-   * (one row in a decode step: MLAS's single-row kernels, which do not pack the keys). The scores of
-   * the two key sets are concatenated (rows x keys, small) and the probabilities split.
-   *
-   *   q [1,H,M,hd] ─ rotary ─ [rep,kvH,M,hd] ─┬─ qk (past K^T) ─┐
-   *                                           └─ qk_new (K^T) ───┴─ Concat + bias [M,C+S] ─ Softmax ─ Split
-   *   ─ pv (past V) + pv_new (new V) ─ Transpose ─ [M, rep*kvH*hd] ─ o_proj (its inputs in the same head order)
+   * Projected queries as attention's heads [B', H, S', hd]: all rows [B, S, H*hd], or gathered rows
+   * [M, H*hd] as the rows of one sequence ([1, H, M, hd]) or as one row per sequence ([M, H, 1, hd]).
    */
-  private attention(i: number, qHeads: string, rows: Rows, kv: Cache): string {
+  private queryHeads(i: number, q: string, layout: 'all' | 'sequence' | 'batch'): string {
+    const { g, cfg } = this;
+    const p = `/model/layers.${i}/attn/q_heads`;
+    const shape = { all: [0, -1, cfg.numHeads, cfg.headDim], sequence: [1, -1, cfg.numHeads, cfg.headDim], batch: [-1, 1, cfg.numHeads, cfg.headDim] }[layout];
+    return g.op(p, 'Transpose', [g.op(p, 'Reshape', [q, g.int64s(shape)])], { perm: [0, 2, 1, 3] });
+  }
+
+  /**
+   * Grouped-query attention of the given rows against their cache buffers' slots and the new rows,
+   * then the output projection. Query heads come in (r, g) order (queryHeadOrder), so queries
+   * [B', rep, kvH, S', hd] broadcast against keys and values [B', 1, kvH, T, hd]: the cache is read as
+   * it is, with no repeat, transpose or concatenation, and every product has the S' rows of one
+   * query head (one row in a decode step: MLAS's single-row kernels, which do not pack the keys).
+   * The scores of the two key sets are concatenated (rows x keys, small) and the probabilities split.
+   *
+   *   q [B',H,S',hd] ─ rotary ─ [B',rep,kvH,S',hd] ─┬─ qk (past K^T) ─┐
+   *                                                └─ qk_new (K^T) ───┴─ Concat + bias [.., S', C+S] ─ Softmax ─ Split
+   *   ─ pv (past V) + pv_new (new V) ─ Transpose ─ merged ─ o_proj (its inputs in the same head order)
+   */
+  private attention(i: number, qHeads: string, rows: Rows): string {
     const { g, cfg } = this;
     const p = `/model/layers.${i}/attn`;
     const w = `${layerPrefix(i)}.self_attn`;
     const H = cfg.numHeads;
     const kvH = cfg.numKvHeads;
     const hd = cfg.headDim;
-    const qGroups = g.op(`${p}/q_groups`, 'Reshape', [this.rotary(`${p}/q_rotary`, qHeads, rows), g.int64s([H / kvH, kvH, -1, hd])]);
+    const kv = rows.kv;
+    const qGroups = g.op(`${p}/q_groups`, 'Reshape', [this.rotary(`${p}/q_rotary`, qHeads, rows.positions), g.int64s([0, H / kvH, kvH, -1, hd])]);
     const qk = (name: string, keys: string): string =>
       g.op(`${p}/${name}`, 'FusedMatMul', [qGroups, keys], { transB: 1, alpha: { float: 1 } }, 'com.microsoft');
     const scores = g.op(`${p}/scores`, 'Concat', [qk('qk', kv.k), qk('qk_new', kv.kNew)], { axis: -1 });
-    const probs = g.op(`${p}/softmax`, 'Softmax', [g.op(`${p}/bias`, 'Add', [scores, rows.bias])], { axis: -1 }); // [rep, kvH, M, C+S]
+    const probs = g.op(`${p}/softmax`, 'Softmax', [g.op(`${p}/bias`, 'Add', [scores, rows.bias])], { axis: -1 }); // [B', rep, kvH, S', C+S]
     const [pPast, pNew] = g.node(`${p}/probs`, 'Split', [probs, this.splitSizes], { axis: -1 }, 2);
-    const pv = g.op(`${p}/pv`, 'Add', [g.op(`${p}/pv`, 'MatMul', [pPast!, kv.v]), g.op(`${p}/pv_new`, 'MatMul', [pNew!, kv.vNew])]); // [rep, kvH, M, hd]
-    const merged = g.op(`${p}/merge`, 'Reshape', [g.op(`${p}/merge`, 'Transpose', [pv], { perm: [2, 0, 1, 3] }), g.int64s([-1, H * hd])]);
+    const pv = g.op(`${p}/pv`, 'Add', [g.op(`${p}/pv`, 'MatMul', [pPast!, kv.v]), g.op(`${p}/pv_new`, 'MatMul', [pNew!, kv.vNew])]); // [B', rep, kvH, S', hd]
+    const merged = g.op(`${p}/merge`, 'Reshape', [g.op(`${p}/merge`, 'Transpose', [pv], { perm: [0, 3, 1, 2, 4] }), g.int64s(rows.merged)]);
     return g.op(`${p}/o_proj`, 'MatMul', [merged, this.linear(`${w}.o_proj.weight`, 1, { in: this.queryHeadOrder() })]);
   }
 }

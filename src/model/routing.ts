@@ -69,8 +69,11 @@ export class RouteChooser {
     return out;
   }
 
-  /** After the step: token s's mask, from its gates ([R*S], layer-major) or the step's draws. */
-  mask(s: number, S: number, gates: Float32Array, drawn: boolean[] | undefined): boolean[] {
+  /**
+   * After the step: token s's mask, from its gates (layer-major, `stride` per layer: [R, stride]) or
+   * from this sequence's draws for the step's S tokens ([R*S], layer-major).
+   */
+  mask(s: number, S: number, gates: Float32Array, drawn: boolean[] | undefined, stride = S): boolean[] {
     switch (this.routing.kind) {
       case 'fixed':
         return [...this.routing.keep];
@@ -78,7 +81,7 @@ export class RouteChooser {
         return Array.from({ length: this.routed }, (_, r) => drawn![r * S + s]!);
       case 'threshold': {
         const threshold = this.routing.threshold;
-        return Array.from({ length: this.routed }, (_, r) => gates[r * S + s]! > threshold);
+        return Array.from({ length: this.routed }, (_, r) => gates[r * stride + s]! > threshold);
       }
     }
   }

@@ -1,7 +1,7 @@
 /**
- * One ONNX Runtime session over a decoder graph, and the decode step it runs: feed tokens with their
- * KV cache, get logits, the new cache and (FlexiDepth) the router gates. Batch size 1: throughput
- * comes from one session per worker thread, not from batching.
+ * One ONNX Runtime session over a decoder graph, and the decode steps it runs: feed one sequence's
+ * tokens with its KV cache (step: a prompt, or one token), or one token of each of several
+ * sequences with their caches (stepBatch); get logits, the new cache and (FlexiDepth) the router gates.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -9,6 +9,8 @@ import * as ort from 'onnxruntime-node';
 import { UserError, oneLineReason } from '../errors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { ModelConfig } from './config.ts';
+import { BatchCache } from './batch-cache.ts';
+import { grownCapacity, type KvCache } from './kv-cache.ts';
 import { buildOrReuseGraph } from './graph-cache.ts';
 import { hasRouters, requireVariant, type GraphSpec } from './graph-builder.ts';
 import { OnnxGraph } from './onnx-graph.ts';
@@ -28,25 +30,6 @@ export interface SessionOptions extends GraphSpec {
   cacheDir?: string;
   /** Write an ORT profile (JSON) with this path prefix; read it with `endProfiling()`. */
   profilePrefix?: string;
-}
-
-/**
- * The KV cache of one sequence: per layer and kind a buffer [1,kvH,capacity,hd] whose first `length`
- * slots of each head are filled. A step reads the buffers in place and writes only the new rows into
- * them, growing the buffers (by an eighth, at least 64 slots) when they are full.
- */
-export interface KvCache {
-  /** Tokens already in the cache. */
-  length: number;
-  /** past.{i}.key / past.{i}.value buffers, [1, kvH, capacity, hd]. */
-  tensors: Record<string, ort.Tensor>;
-  capacity: number;
-  /**
-   * Slots filled in these buffers by any step, shared by every cache on them: a cache shorter than
-   * this was already extended once, so extending it again copies the buffers instead of overwriting
-   * the other extension's rows.
-   */
-  readonly buffers: { filled: number };
 }
 
 export interface StepResult {
@@ -176,7 +159,7 @@ export class DecoderSession {
           for (let h = 0; h < numKvHeads; h++)
             data.set(old.subarray(h * from.capacity * headDim, (h * from.capacity + length) * headDim), h * capacity * headDim);
         }
-        tensors[name] = new ort.Tensor('float32', data, [1, numKvHeads, capacity, headDim]);
+        tensors[name] = new ort.Tensor('float32', data, [1, 1, numKvHeads, capacity, headDim]);
       }
     }
     return { length, tensors, capacity, buffers: { filled: length } };
@@ -192,10 +175,13 @@ export class DecoderSession {
     const P = cache.length;
     const T = P + S;
     if (T > cache.capacity || cache.buffers.filled !== P) {
-      const grown =
-        T > cache.capacity ? Math.max(T, Math.min(this.config.maxPositionEmbeddings, Math.ceil((T + Math.max(64, T >> 3)) / 64) * 64)) : cache.capacity;
-      cache = this.allocateCache(grown, P, cache);
+      cache = this.allocateCache(T > cache.capacity ? grownCapacity(T, this.config.maxPositionEmbeddings) : cache.capacity, P, cache);
     }
+    // With nothing cached (a prompt), the graph gets empty buffers: attention then spends nothing on
+    // the buffers' empty slots. Of the C slots it reads, the first P are this sequence's.
+    const C = P === 0 ? 0 : cache.capacity;
+    const mask = new BigInt64Array(C + S).fill(1n);
+    mask.fill(0n, P, C);
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
       position_ids: new ort.Tensor(
@@ -203,26 +189,19 @@ export class DecoderSession {
         BigInt64Array.from({ length: S }, (_, s) => BigInt(P + s)),
         [1, S],
       ),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
-      // With nothing cached (a prompt), the graph gets empty buffers: attention then spends nothing on
-      // the buffers' empty slots.
+      attention_mask: new ort.Tensor('int64', mask, [1, C + S]),
       ...(P === 0 ? this.noCache : cache.tensors),
+      ...this.routingFeeds(threshold, routeFull, 1, S),
     };
-    if (this.variant === 'flexidepth') feeds['threshold'] = new ort.Tensor('float32', Float32Array.of(threshold), []);
-    if (this.variant === 'random') {
-      const R = this.routedLayers.length;
-      if (routeFull?.length !== R * S) throw new Error(`step: the random variant needs ${R * S} routing decisions, got ${routeFull?.length ?? 'none'}`);
-      feeds['route_full'] = new ort.Tensor('bool', Uint8Array.from(routeFull, Number), [R, 1, S]);
-    }
     const t0 = performance.now();
     const out = await this.session.run(feeds);
     // The new rows [1,kvH,S,hd] go to slots P..T-1 of each head's part of the buffer.
     const { numKvHeads, headDim } = this.config;
-    const C = cache.capacity;
+    const capacity = cache.capacity;
     for (const name of Object.keys(cache.tensors)) {
       const rows = out[name.replace('past.', 'present.')]!.data as Float32Array;
       const buf = cache.tensors[name]!.data as Float32Array;
-      for (let h = 0; h < numKvHeads; h++) buf.set(rows.subarray(h * S * headDim, (h + 1) * S * headDim), (h * C + P) * headDim);
+      for (let h = 0; h < numKvHeads; h++) buf.set(rows.subarray(h * S * headDim, (h + 1) * S * headDim), (h * capacity + P) * headDim);
     }
     this.runMs += performance.now() - t0;
     cache.buffers.filled = T;
@@ -230,8 +209,99 @@ export class DecoderSession {
       logits: out['logits']!.data as Float32Array,
       gates: this.routedLayers.length > 0 ? (out['gates']!.data as Float32Array) : new Float32Array(0),
       hidden: this.hiddenOutputs.map((name) => out[name]!.data as Float32Array),
-      cache: { length: T, tensors: cache.tensors, capacity: C, buffers: cache.buffers },
+      cache: { length: T, tensors: cache.tensors, capacity, buffers: cache.buffers },
     };
+  }
+
+  /** A cache for up to `rows` sequences decoded together by stepBatch. */
+  batchCache(rows: number): BatchCache {
+    return new BatchCache(this.config, Object.keys(this.noCache), rows);
+  }
+
+  /**
+   * One decode step of every sequence in `batch`: ids[b] is row b's next token, run at position
+   * batch.lengths[b]. Returns logits [B, V] and gates [R, B] (layer-major); the new K/V rows are
+   * appended to the batch. `routeFull` ([R*B]) as in step.
+   */
+  async stepBatch(
+    ids: readonly number[],
+    batch: BatchCache,
+    threshold = 0.5,
+    routeFull?: readonly boolean[],
+  ): Promise<{ logits: Float32Array; gates: Float32Array }> {
+    const B = ids.length;
+    if (B !== batch.size) throw new Error(`stepBatch: ${B} tokens for a batch of ${batch.size} sequences`);
+    batch.reserve(Math.max(...batch.lengths) + 1);
+    const C = batch.capacity;
+    const mask = new BigInt64Array(B * (C + 1));
+    batch.lengths.forEach((length, b) => {
+      mask.fill(1n, b * (C + 1), b * (C + 1) + length);
+      mask[b * (C + 1) + C] = 1n;
+    });
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [B, 1]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(batch.lengths, BigInt), [B, 1]),
+      attention_mask: new ort.Tensor('int64', mask, [B, C + 1]),
+      ...batch.feeds(),
+      ...this.routingFeeds(threshold, routeFull, B, 1),
+    };
+    const t0 = performance.now();
+    const out = await this.session.run(feeds);
+    batch.append((name) => out[name.replace('past.', 'present.')]!.data as Float32Array);
+    this.runMs += performance.now() - t0;
+    return { logits: out['logits']!.data as Float32Array, gates: this.routedLayers.length > 0 ? (out['gates']!.data as Float32Array) : new Float32Array(0) };
+  }
+
+  /**
+   * The prompts of several sequences in one pass, right-padded to the longest (padding is masked
+   * out, so each prompt's numbers are its own), each then added to `batch` as a row. Returns logits
+   * [B, S, V] and gates [R, B, S] with S the longest prompt. `routeFull` ([R*B*S]) as in step.
+   */
+  async prefillBatch(
+    prompts: readonly (readonly number[])[],
+    batch: BatchCache,
+    threshold = 0.5,
+    routeFull?: readonly boolean[],
+  ): Promise<{ logits: Float32Array; gates: Float32Array; S: number }> {
+    const B = prompts.length;
+    const S = Math.max(...prompts.map((p) => p.length));
+    const ids = new BigInt64Array(B * S);
+    const mask = new BigInt64Array(B * S);
+    prompts.forEach((prompt, b) => {
+      prompt.forEach((id, s) => (ids[b * S + s] = BigInt(id)));
+      mask.fill(1n, b * S, b * S + prompt.length);
+    });
+    const { numKvHeads: kvH, headDim: hd } = this.config;
+    const empty: Record<string, ort.Tensor> = {};
+    for (const name of Object.keys(this.noCache)) empty[name] = new ort.Tensor('float32', new Float32Array(0), [B, 1, kvH, 0, hd]);
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', ids, [B, S]),
+      position_ids: new ort.Tensor(
+        'int64',
+        BigInt64Array.from({ length: B * S }, (_, i) => BigInt(i % S)),
+        [B, S],
+      ),
+      attention_mask: new ort.Tensor('int64', mask, [B, S]),
+      ...empty,
+      ...this.routingFeeds(threshold, routeFull, B, S),
+    };
+    const t0 = performance.now();
+    const out = await this.session.run(feeds);
+    const rows = kvH * S * hd;
+    prompts.forEach((prompt, b) =>
+      batch.addRows(prompt.length, S, (name) => (out[name.replace('past.', 'present.')]!.data as Float32Array).subarray(b * rows, (b + 1) * rows)),
+    );
+    this.runMs += performance.now() - t0;
+    return { logits: out['logits']!.data as Float32Array, gates: this.routedLayers.length > 0 ? (out['gates']!.data as Float32Array) : new Float32Array(0), S };
+  }
+
+  /** The threshold (flexidepth) or the drawn decisions [R, B, S] (random) a step feeds. */
+  private routingFeeds(threshold: number, routeFull: readonly boolean[] | undefined, B: number, S: number): Record<string, ort.Tensor> {
+    if (this.variant === 'flexidepth') return { threshold: new ort.Tensor('float32', Float32Array.of(threshold), []) };
+    if (this.variant !== 'random') return {};
+    const R = this.routedLayers.length;
+    if (routeFull?.length !== R * B * S) throw new Error(`step: the random variant needs ${R * B * S} routing decisions, got ${routeFull?.length ?? 'none'}`);
+    return { route_full: new ort.Tensor('bool', Uint8Array.from(routeFull, Number), [R, B, S]) };
   }
 
   /** Stops profiling and returns the profile file's path (ORT names it `{prefix}_{timestamp}.json`). */

@@ -1,0 +1,118 @@
+/**
+ * The KV caches of the sequences a batched decode step runs together (DecoderSession.stepBatch):
+ * per layer and kind one buffer [rows, 1, kvH, capacity, hd], row b holding sequence b's first
+ * lengths[b] slots. The graph reads the first `size` rows in place. A sequence joins with the cache
+ * its prompt left, alone or in a batched prompt pass (one copy) and leaves by moving the last row into its place, so the active rows
+ * stay first and contiguous; the buffers grow (every row copied) when a sequence needs more slots.
+ */
+import * as ort from 'onnxruntime-node';
+import type { ModelConfig } from './config.ts';
+import { grownCapacity } from './kv-cache.ts';
+import type { KvCache } from './kv-cache.ts';
+
+export class BatchCache {
+  /** Filled slots of each active row, in row order. */
+  readonly lengths: number[] = [];
+  private buffers = new Map<string, Float32Array>();
+  private slots = 0;
+
+  /** `names`: the graph's past.{i}.key/value inputs. */
+  constructor(
+    private readonly config: Pick<ModelConfig, 'numKvHeads' | 'headDim' | 'maxPositionEmbeddings'>,
+    private readonly names: readonly string[],
+    readonly rows: number,
+  ) {
+    this.allocate(64);
+  }
+
+  get size(): number {
+    return this.lengths.length;
+  }
+
+  get capacity(): number {
+    return this.slots;
+  }
+
+  private get rowFloats(): number {
+    return this.config.numKvHeads * this.slots * this.config.headDim;
+  }
+
+  /** New buffers of `slots` per row, keeping every active row's filled slots. */
+  private allocate(slots: number): void {
+    const { numKvHeads: kvH, headDim: hd } = this.config;
+    const old = { buffers: this.buffers, slots: this.slots };
+    this.slots = slots;
+    this.buffers = new Map(this.names.map((name) => [name, new Float32Array(this.rows * this.rowFloats)]));
+    for (const [name, data] of this.buffers) {
+      const from = old.buffers.get(name);
+      if (from === undefined) continue;
+      this.lengths.forEach((length, b) => {
+        for (let h = 0; h < kvH; h++) {
+          const src = (b * kvH + h) * old.slots * hd;
+          data.set(from.subarray(src, src + length * hd), (b * kvH + h) * slots * hd);
+        }
+      });
+    }
+  }
+
+  /** Makes room for every active row to hold `slots` tokens. */
+  reserve(slots: number): void {
+    if (slots > this.slots) this.allocate(grownCapacity(slots, this.config.maxPositionEmbeddings));
+  }
+
+  /** Adds a sequence, with the cache its prompt filled, as the last row; returns its row. */
+  add(cache: KvCache): number {
+    return this.addRows(cache.length, cache.capacity, (name) => cache.tensors[name]!.data as Float32Array);
+  }
+
+  /**
+   * Adds a sequence as the last row from buffers laid out [kvH, capacity, hd] (a single sequence's
+   * cache, or its part of a batched prompt's present rows) whose first `length` slots it filled.
+   */
+  addRows(length: number, capacity: number, data: (name: string) => Float32Array): number {
+    if (this.size === this.rows) throw new Error(`BatchCache: all ${this.rows} rows are taken`);
+    const { numKvHeads: kvH, headDim: hd } = this.config;
+    const b = this.size;
+    this.lengths.push(0);
+    this.reserve(length + 1);
+    for (const [name, buffer] of this.buffers) {
+      const from = data(name);
+      for (let h = 0; h < kvH; h++) buffer.set(from.subarray(h * capacity * hd, (h * capacity + length) * hd), (b * kvH + h) * this.slots * hd);
+    }
+    this.lengths[b] = length;
+    return b;
+  }
+
+  /** Removes row b; the last row moves into its place (returns that row's old index, or null when b was last). */
+  remove(b: number): number | null {
+    const last = this.size - 1;
+    if (b !== last) {
+      const n = this.rowFloats;
+      for (const data of this.buffers.values()) data.copyWithin(b * n, last * n, (last + 1) * n);
+      this.lengths[b] = this.lengths[last]!;
+    }
+    this.lengths.pop();
+    return b === last ? null : last;
+  }
+
+  /** The first `size` rows of each buffer as the graph's past inputs [B, 1, kvH, C, hd], viewed, not copied. */
+  feeds(): Record<string, ort.Tensor> {
+    const { numKvHeads: kvH, headDim: hd } = this.config;
+    const B = this.size;
+    const out: Record<string, ort.Tensor> = {};
+    for (const [name, data] of this.buffers) out[name] = new ort.Tensor('float32', data.subarray(0, B * this.rowFloats), [B, 1, kvH, this.slots, hd]);
+    return out;
+  }
+
+  /** Writes a step's new rows (present.{i}.*, [B, kvH, 1, hd]) at each row's next slot. */
+  append(present: (name: string) => Float32Array): void {
+    const { numKvHeads: kvH, headDim: hd } = this.config;
+    for (const [name, data] of this.buffers) {
+      const rows = present(name);
+      this.lengths.forEach((length, b) => {
+        for (let h = 0; h < kvH; h++) data.set(rows.subarray((b * kvH + h) * hd, (b * kvH + h + 1) * hd), ((b * kvH + h) * this.slots + length) * hd);
+      });
+    }
+    for (let b = 0; b < this.size; b++) this.lengths[b]!++;
+  }
+}
