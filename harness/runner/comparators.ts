@@ -25,8 +25,8 @@ export type ComparatorVariant = 'static' | 'random';
 /** Calibration for Block Influence: windows of held-out text (datasets/calibration.ts). */
 const CALIBRATION_WINDOWS = 16;
 const CALIBRATION_TOKENS = 128;
-/** Enough characters for CALIBRATION_TOKENS tokens with any tokenizer we have (a byte each at worst). */
-const CALIBRATION_CHARS = 4 * CALIBRATION_TOKENS;
+/** Characters enough for CALIBRATION_TOKENS tokens: English averages under 5 characters per token in common BPE vocabularies. */
+const CALIBRATION_CHARS = 8 * CALIBRATION_TOKENS;
 
 export interface ComparatorPlan {
   variants: readonly ComparatorVariant[];
