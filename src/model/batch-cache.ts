@@ -7,7 +7,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { ModelConfig } from './config.ts';
-import { grownCapacity } from './kv-cache.ts';
+import { copyHeadSlots, grownCapacity } from './kv-cache.ts';
 import type { KvCache } from './kv-cache.ts';
 
 export class BatchCache {
@@ -33,25 +33,32 @@ export class BatchCache {
     return this.slots;
   }
 
+  private get kvH(): number {
+    return this.config.numKvHeads;
+  }
+
+  private get hd(): number {
+    return this.config.headDim;
+  }
+
   private get rowFloats(): number {
-    return this.config.numKvHeads * this.slots * this.config.headDim;
+    return this.kvH * this.slots * this.hd;
+  }
+
+  /** Row b of a buffer, [kvH, slots, hd]. */
+  private row(data: Float32Array, b: number): Float32Array {
+    return data.subarray(b * this.rowFloats, (b + 1) * this.rowFloats);
   }
 
   /** New buffers of `slots` per row, keeping every active row's filled slots. */
   private allocate(slots: number): void {
-    const { numKvHeads: kvH, headDim: hd } = this.config;
-    const old = { buffers: this.buffers, slots: this.slots };
+    const old = { buffers: this.buffers, slots: this.slots, rowFloats: this.rowFloats };
     this.slots = slots;
     this.buffers = new Map(this.names.map((name) => [name, new Float32Array(this.rows * this.rowFloats)]));
     for (const [name, data] of this.buffers) {
       const from = old.buffers.get(name);
       if (from === undefined) continue;
-      this.lengths.forEach((length, b) => {
-        for (let h = 0; h < kvH; h++) {
-          const src = (b * kvH + h) * old.slots * hd;
-          data.set(from.subarray(src, src + length * hd), (b * kvH + h) * slots * hd);
-        }
-      });
+      this.lengths.forEach((length, b) => copyHeadSlots(from.subarray(b * old.rowFloats), old.slots, this.row(data, b), slots, length, 0, this.kvH, this.hd));
     }
   }
 
@@ -71,14 +78,10 @@ export class BatchCache {
    */
   addRows(length: number, capacity: number, data: (name: string) => Float32Array): number {
     if (this.size === this.rows) throw new Error(`BatchCache: all ${this.rows} rows are taken`);
-    const { numKvHeads: kvH, headDim: hd } = this.config;
     const b = this.size;
     this.lengths.push(0);
     this.reserve(length + 1);
-    for (const [name, buffer] of this.buffers) {
-      const from = data(name);
-      for (let h = 0; h < kvH; h++) buffer.set(from.subarray(h * capacity * hd, (h * capacity + length) * hd), (b * kvH + h) * this.slots * hd);
-    }
+    for (const [name, buffer] of this.buffers) copyHeadSlots(data(name), capacity, this.row(buffer, b), this.slots, length, 0, this.kvH, this.hd);
     this.lengths[b] = length;
     return b;
   }
@@ -106,12 +109,10 @@ export class BatchCache {
 
   /** Writes a step's new rows (present.{i}.*, [B, kvH, 1, hd]) at each row's next slot. */
   append(present: (name: string) => Float32Array): void {
-    const { numKvHeads: kvH, headDim: hd } = this.config;
+    const { kvH, hd } = this;
     for (const [name, data] of this.buffers) {
       const rows = present(name);
-      this.lengths.forEach((length, b) => {
-        for (let h = 0; h < kvH; h++) data.set(rows.subarray((b * kvH + h) * hd, (b * kvH + h + 1) * hd), ((b * kvH + h) * this.slots + length) * hd);
-      });
+      this.lengths.forEach((length, b) => copyHeadSlots(rows.subarray(b * kvH * hd), 1, this.row(data, b), this.slots, 1, length, kvH, hd));
     }
     for (let b = 0; b < this.size; b++) this.lengths[b]!++;
   }

@@ -24,3 +24,21 @@ export interface KvCache {
 export function grownCapacity(needed: number, maxPositions: number): number {
   return Math.max(needed, Math.min(maxPositions, Math.ceil((needed + Math.max(64, needed >> 3)) / 64) * 64));
 }
+
+/**
+ * Copies the first `slots` slots of every head from `from`, laid out [kvH, fromSlots, hd], into
+ * `to`, laid out [kvH, toSlots, hd], starting at slot `at`: how a cache grows, takes a step's new
+ * rows, or moves into a batch's row (pass that row's subarray).
+ */
+export function copyHeadSlots(
+  from: Float32Array,
+  fromSlots: number,
+  to: Float32Array,
+  toSlots: number,
+  slots: number,
+  at: number,
+  kvH: number,
+  hd: number,
+): void {
+  for (let h = 0; h < kvH; h++) to.set(from.subarray(h * fromSlots * hd, (h * fromSlots + slots) * hd), (h * toSlots + at) * hd);
+}

@@ -10,7 +10,7 @@ import { UserError, oneLineReason } from '../errors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { ModelConfig } from './config.ts';
 import { BatchCache } from './batch-cache.ts';
-import { grownCapacity, type KvCache } from './kv-cache.ts';
+import { copyHeadSlots, grownCapacity, type KvCache } from './kv-cache.ts';
 import { buildOrReuseGraph } from './graph-cache.ts';
 import { hasRouters, requireVariant, type GraphSpec } from './graph-builder.ts';
 import { OnnxGraph } from './onnx-graph.ts';
@@ -154,11 +154,8 @@ export class DecoderSession {
       for (const kind of ['key', 'value']) {
         const name = `past.${i}.${kind}`;
         const data = new Float32Array(numKvHeads * capacity * headDim);
-        if (from !== undefined && length > 0) {
-          const old = from.tensors[name]!.data as Float32Array;
-          for (let h = 0; h < numKvHeads; h++)
-            data.set(old.subarray(h * from.capacity * headDim, (h * from.capacity + length) * headDim), h * capacity * headDim);
-        }
+        if (from !== undefined && length > 0)
+          copyHeadSlots(from.tensors[name]!.data as Float32Array, from.capacity, data, capacity, length, 0, numKvHeads, headDim);
         tensors[name] = new ort.Tensor('float32', data, [1, 1, numKvHeads, capacity, headDim]);
       }
     }
@@ -201,7 +198,7 @@ export class DecoderSession {
     for (const name of Object.keys(cache.tensors)) {
       const rows = out[name.replace('past.', 'present.')]!.data as Float32Array;
       const buf = cache.tensors[name]!.data as Float32Array;
-      for (let h = 0; h < numKvHeads; h++) buf.set(rows.subarray(h * S * headDim, (h + 1) * S * headDim), (h * capacity + P) * headDim);
+      copyHeadSlots(rows, S, buf, capacity, S, P, numKvHeads, headDim);
     }
     this.runMs += performance.now() - t0;
     cache.buffers.filled = T;
