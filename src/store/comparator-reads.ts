@@ -1,11 +1,12 @@
 /**
  * What the comparator runs are matched to, read from a study's FlexiDepth runs (FLEXIDEPTH.md,
  * "Comparators"): the routed layers FlexiDepth skipped per generated token (static's k), and each
- * routed layer's usage where it reads the prompt and where it produces (random's rates). Done samples only. The per-generated-token depth
- * is the producing position's, as in summary-reads.ts.
+ * routed layer's usage where it reads the prompt and where it produces (random's rates). Done
+ * samples only; a generated token's depth is its producing position's (producing-positions.ts).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { RateSet } from '../model/routing.ts';
+import { GENERATED_WITH_PRODUCER } from './producing-positions.ts';
 
 const inList = (runIds: readonly string[]): string => runIds.map((id) => `'${id.replaceAll("'", "''")}'`).join(', ');
 
@@ -15,10 +16,7 @@ export async function flexidepthSkipsMean(conn: DuckDBConnection, runIds: readon
   const row = (
     await conn.runAndReadAll(
       `SELECT count(*)::DOUBLE AS tokens, avg(len(p.mask) - coalesce(list_sum(p.mask::INTEGER[]), 0))::DOUBLE AS skipped
-       FROM tokens g
-       JOIN samples s ON s.run_id = g.run_id AND s.doc_id = g.doc_id AND s.status = 'done'
-       JOIN tokens p ON p.run_id = g.run_id AND p.doc_id = g.doc_id AND p.position = g.position - 1
-       WHERE g.phase = 'generated' AND g.run_id IN (${inList(runIds)})`,
+       ${GENERATED_WITH_PRODUCER} AND g.run_id IN (${inList(runIds)})`,
     )
   ).getRowObjectsJS()[0]!;
   const tokens = Number(row.tokens);

@@ -7,6 +7,7 @@
  * to"): token p is shaded, counted and binned with the row at p-1, the pass that produced it.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { GENERATED_WITH_PRODUCER } from './producing-positions.ts';
 
 export interface LayerUsageRow {
   run_id: string;
@@ -49,24 +50,20 @@ async function rows(conn: DuckDBConnection, sql: string, params: string[] = []):
 }
 
 /** Generated tokens of done FlexiDepth samples joined to the row that produced them (alias p). */
-const GENERATED_WITH_PRODUCER = `
-  FROM tokens g
-  JOIN runs r ON r.run_id = g.run_id AND r.variant = 'flexidepth'
-  JOIN samples s ON s.run_id = g.run_id AND s.doc_id = g.doc_id AND s.status = 'done'
-  JOIN tokens p ON p.run_id = g.run_id AND p.doc_id = g.doc_id AND p.position = g.position - 1
-  WHERE g.phase = 'generated'`;
+const FLEXIDEPTH_GENERATED_WITH_PRODUCER = `${GENERATED_WITH_PRODUCER}
+  AND g.run_id IN (SELECT run_id FROM runs WHERE variant = 'flexidepth')`;
 
 export async function readLayerUsage(conn: DuckDBConnection): Promise<LayerUsageRow[]> {
   const sql = `
     SELECT run_id, (i - 1)::INTEGER AS routed_index, avg(used)::DOUBLE AS usage
-    FROM (SELECT g.run_id, generate_subscripts(p.mask, 1) AS i, unnest(p.mask)::INTEGER AS used ${GENERATED_WITH_PRODUCER})
+    FROM (SELECT g.run_id, generate_subscripts(p.mask, 1) AS i, unnest(p.mask)::INTEGER AS used ${FLEXIDEPTH_GENERATED_WITH_PRODUCER})
     GROUP BY run_id, i ORDER BY run_id, i`;
   return (await rows(conn, sql)).map((r) => ({ run_id: String(r.run_id), routed_index: Number(r.routed_index), usage: Number(r.usage) }));
 }
 
 export async function readDepthCounts(conn: DuckDBConnection): Promise<DepthCountRow[]> {
   const sql = `
-    SELECT g.run_id, p.layers_used::INTEGER AS layers_used, count(*)::DOUBLE AS tokens ${GENERATED_WITH_PRODUCER}
+    SELECT g.run_id, p.layers_used::INTEGER AS layers_used, count(*)::DOUBLE AS tokens ${FLEXIDEPTH_GENERATED_WITH_PRODUCER}
     GROUP BY g.run_id, p.layers_used ORDER BY g.run_id, p.layers_used`;
   return (await rows(conn, sql)).map((r) => ({ run_id: String(r.run_id), layers_used: Number(r.layers_used), tokens: Number(r.tokens) }));
 }

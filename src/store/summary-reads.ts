@@ -7,6 +7,7 @@
  * the row at p-1 (the last prompt position for the first generated token).
  */
 import type { Variant } from '../model/graph-builder.ts';
+import { GENERATED_WITH_PRODUCER } from './producing-positions.ts';
 import type { RunComparator } from './run-comparator.ts';
 import type { DuckDBConnection } from '@duckdb/node-api';
 
@@ -110,10 +111,7 @@ const SAMPLE_DEPTH_SQL = `
          sum(p.layers_used)::DOUBLE AS layers_used_sum,
          sum(coalesce(list_sum(p.mask::INTEGER[]), 0))::DOUBLE AS routed_on,
          sum(len(p.mask))::DOUBLE AS routed_decisions
-  FROM tokens g
-  JOIN samples s ON s.run_id = g.run_id AND s.doc_id = g.doc_id AND s.status = 'done'
-  JOIN tokens p ON p.run_id = g.run_id AND p.doc_id = g.doc_id AND p.position = g.position - 1
-  WHERE g.phase = 'generated'
+  ${GENERATED_WITH_PRODUCER}
   GROUP BY g.run_id, g.doc_id, s.doc_index
   ORDER BY g.run_id, s.doc_index, g.doc_id`;
 
