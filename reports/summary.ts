@@ -209,23 +209,17 @@ export function buildSummary(studies: readonly LabeledStudy[], boot: BootstrapSe
       a.threshold - b.threshold ||
       a.run_id.localeCompare(b.run_id),
   );
-  paired.sort(
-    (x, y) =>
-      byStudy(x, y) ||
-      x.model_hash.localeCompare(y.model_hash) ||
-      x.suite.localeCompare(y.suite) ||
-      x.metric.localeCompare(y.metric) ||
-      x.threshold - y.threshold,
-  );
+  type Pair = { study: string; model_hash: string; suite: string; metric: string; threshold: number };
+  const byPair = (x: Pair, y: Pair): number =>
+    byStudy(x, y) ||
+    x.model_hash.localeCompare(y.model_hash) ||
+    x.suite.localeCompare(y.suite) ||
+    x.metric.localeCompare(y.metric) ||
+    x.threshold - y.threshold;
+  paired.sort(byPair);
   matched.sort(
     (x, y) =>
-      byStudy(x, y) ||
-      x.model_hash.localeCompare(y.model_hash) ||
-      x.suite.localeCompare(y.suite) ||
-      x.metric.localeCompare(y.metric) ||
-      x.threshold - y.threshold ||
-      COMPARATOR_ORDER.indexOf(x.comparator) - COMPARATOR_ORDER.indexOf(y.comparator) ||
-      x.comparator_run_id.localeCompare(y.comparator_run_id),
+      byPair(x, y) || COMPARATOR_ORDER.indexOf(x.comparator) - COMPARATOR_ORDER.indexOf(y.comparator) || x.comparator_run_id.localeCompare(y.comparator_run_id),
   );
   return {
     study: { dbs: studies.map((s) => ({ label: s.label, db: s.inputs.db, schema_version: s.inputs.schema_version })), runs },

@@ -11,7 +11,7 @@ import { generate } from '../src/model/generate.ts';
 import { RouteChooser, documentSeed } from '../src/model/routing.ts';
 import { argmax } from '../src/model/sampling.ts';
 import { DecoderSession, type StepResult } from '../src/model/session.ts';
-import { referenceForward } from './reference/flexidepth-f64.ts';
+import { referenceForward, relError } from './reference/flexidepth-f64.ts';
 import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'fb-comparators-'));
@@ -22,16 +22,6 @@ beforeAll(() => {
   writeRandomCheckpoint(join(work, 'ddllama'), { hiddenSize: 64, numLayers: 5, routingLayers: [2, 3, 4], routerHeadScale: 4, seed: 11 });
   ckpt = loadCheckpoint(join(work, 'ddllama'));
 });
-
-function relError(a: Float32Array, b: Float64Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 /** Greedy decoding through step() with the cache: every position's logits, and the ids. */
 async function decode(

@@ -10,7 +10,7 @@ import { generate } from '../src/model/generate.ts';
 import { buildOrReuseGraph } from '../src/model/graph-cache.ts';
 import { argmax } from '../src/model/sampling.ts';
 import { DecoderSession } from '../src/model/session.ts';
-import { referenceForward } from './reference/flexidepth-f64.ts';
+import { referenceForward, relError } from './reference/flexidepth-f64.ts';
 import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'fb-engine-'));
@@ -25,16 +25,6 @@ beforeAll(() => {
   writeRandomCheckpoint(join(work, 'llama'), { hiddenSize: 64, numLayers: 3, numHeads: 4, numKvHeads: 4, tie: true, seed: 3 });
   plain = loadCheckpoint(join(work, 'llama'));
 });
-
-function relError(a: Float32Array, b: Float64Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 describe.each([
   ['flexidepth', 'ddllama'],

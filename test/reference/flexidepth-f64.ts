@@ -161,3 +161,14 @@ export function referenceForward(
   const logits = x.map((xt) => matvec(head, cfg.vocabSize, d, rmsnorm(xt, W('model.norm.weight'), cfg.rmsNormEps)));
   return { logits, gates, hidden };
 }
+
+/** Relative L2 error of the engine's float32 values `a` against the reference's `b`. */
+export function relError(a: Float32Array, b: Float64Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
