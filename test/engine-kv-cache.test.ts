@@ -1,20 +1,24 @@
 // The KV cache is a set of buffers that a step reads in place and appends the new rows to
 // (DecoderSession.step). Decoding across the buffers' growth, and extending one cache twice (two
-// continuations of one prompt), must give what a fresh prefill of the same tokens gives.
+// continuations of one prompt), must give what a fresh prefill of the same tokens gives; so must a
+// long prompt run in chunks (DecoderSession.prefill).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadCheckpoint, type Checkpoint } from '../src/model/checkpoint.ts';
 import { DecoderSession } from '../src/model/session.ts';
 import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
 
 let ckpt: Checkpoint;
+let long: Checkpoint;
 let work: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'fb-kv-'));
   writeRandomCheckpoint(join(work, 'ckpt'), { routingLayers: [2, 3], seed: 5 });
   ckpt = loadCheckpoint(join(work, 'ckpt'));
+  writeRandomCheckpoint(join(work, 'long'), { routingLayers: [2, 3], seed: 6, maxPositionEmbeddings: 1024 });
+  long = loadCheckpoint(join(work, 'long'));
 });
 
 const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, k) => Math.max(m, Math.abs(v - b[k]!)), 0);
@@ -58,6 +62,27 @@ describe.each(['full', 'flexidepth'] as const)('variant %s', (variant) => {
     const freshB = await session.step([...prompt, 7, 13], session.emptyCache());
     expect(maxDiff(a2.logits, freshA.logits.subarray(10 * V))).toBeLessThan(1e-4);
     expect(maxDiff(b2.logits, freshB.logits.subarray(10 * V))).toBeLessThan(1e-4);
+    await session.release();
+  });
+});
+
+describe.each(['full', 'flexidepth', 'random'] as const)('a long prompt in chunks, variant %s', (variant) => {
+  it('gives the last logits, every gate and the cache of one pass', async () => {
+    const session = await DecoderSession.create(long, { variant, cacheDir: join(work, 'cache') });
+    const V = long.config.vocabSize;
+    const ids = tokens(700, 3);
+    const R = session.routedLayers.length;
+    const drawn = variant === 'random' ? Array.from({ length: R * ids.length }, (_, i) => (i * 7919) % 3 !== 0) : undefined;
+    const whole = await session.step(ids, session.emptyCache(), 0.5, drawn);
+    const steps = vi.spyOn(session, 'step');
+    const chunked = await session.prefill(ids, 0.5, drawn);
+    expect(steps.mock.calls.length, 'the prompt ran in several chunks').toBeGreaterThan(1);
+    expect(maxDiff(chunked.logits, whole.logits.subarray(whole.logits.length - V))).toBeLessThan(1e-4);
+    expect(chunked.gates.length).toBe(R * ids.length);
+    expect(maxDiff(chunked.gates, whole.gates)).toBeLessThan(1e-5);
+    // The same cache: a step from each continues alike.
+    const [a, b] = [await session.step([5], chunked.cache, 0.5, drawn?.slice(0, R)), await session.step([5], whole.cache, 0.5, drawn?.slice(0, R))];
+    expect(maxDiff(a.logits, b.logits)).toBeLessThan(1e-4);
     await session.release();
   });
 });

@@ -163,20 +163,21 @@ class SequenceGeneration {
 
 export async function generate(session: DecoderSession, promptIds: number[], opts: GenerateOptions): Promise<Generation> {
   const seq = new SequenceGeneration(session, promptIds, opts);
-  const V = session.config.vocabSize;
   const threshold = seq.routes.threshold;
   let t0 = performance.now();
   let drawn = seq.draw(promptIds.length, 'prompt');
-  let out = await session.step(promptIds, session.emptyCache(), threshold, drawn);
+  const prompt = await session.prefill(promptIds, threshold, drawn);
   const prefillMs = performance.now() - t0;
-  seq.afterPrompt(out.gates, drawn, out.logits.subarray(out.logits.length - V));
+  seq.afterPrompt(prompt.gates, drawn, prompt.logits);
+  let cache = prompt.cache;
   t0 = performance.now();
   let decodeTokens = 0;
   while (seq.next >= 0) {
     const token = seq.take();
     // Run the new token: its depth is recorded, and its logits give the next token if we go on.
     drawn = seq.draw(1, 'generated');
-    out = await session.step([token], out.cache, threshold, drawn);
+    const out = await session.step([token], cache, threshold, drawn);
+    cache = out.cache;
     decodeTokens++;
     seq.afterToken(out.gates, 1, 0, drawn, out.logits);
   }
@@ -230,9 +231,9 @@ export async function generateBatch<T>(
     const draws = group.map(({ seq }) => seq.draw(seq.promptIds.length, 'prompt'));
     if (group.length === 1) {
       const { seq } = group[0]!;
-      const out = await session.step(seq.promptIds, session.emptyCache(), threshold!, draws[0]);
+      const out = await session.prefill(seq.promptIds, threshold!, draws[0]);
       batch.add(out.cache);
-      seq.afterPrompt(out.gates, draws[0], out.logits.subarray(out.logits.length - V));
+      seq.afterPrompt(out.gates, draws[0], out.logits);
     } else {
       const prompts = group.map(({ seq }) => seq.promptIds);
       const S = Math.max(...prompts.map((p) => p.length));
