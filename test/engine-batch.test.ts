@@ -71,6 +71,32 @@ describe('stepBatch', () => {
   });
 });
 
+describe('BatchCache', () => {
+  it('shrinks when a long sequence leaves, keeping the other rows: their next step is their own step', async () => {
+    const session = await DecoderSession.create(ckpt, { variant: 'full', cacheDir });
+    const V = ckpt.config.vocabSize;
+    const long = Array.from({ length: 200 }, (_, k) => 3 + ((k * 7) % 90));
+    const batch = session.batchCache(3);
+    const alone: KvCache[] = [];
+    for (const prompt of [PROMPTS[0]!, long, PROMPTS[2]!]) {
+      const out = await session.step(prompt, session.emptyCache());
+      alone.push(out.cache);
+      batch.add(out.cache);
+    }
+    const grown = batch.capacity;
+    expect(grown).toBeGreaterThan(200);
+    batch.remove(1); // the last row moves into row 1
+    alone.splice(1, 1);
+    const together = await session.stepBatch([5, 7], batch);
+    expect(batch.capacity, 'the buffers shrank to what the rows need').toBeLessThan(grown / 2);
+    for (const [b, id] of [5, 7].entries()) {
+      const own = await session.step([id], alone[b]!);
+      expect(maxAbs(together.logits.subarray(b * V, (b + 1) * V), own.logits), `row ${b}`).toBeLessThan(1e-4);
+    }
+    await session.release();
+  });
+});
+
 describe.each<Variant>(['flexidepth', 'full', 'random', 'static'])('generateBatch, %s', (variant) => {
   it('gives the tokens, gates and decisions of one sequence at a time, refilling rows as sequences finish', async () => {
     const session = await DecoderSession.create(ckpt, { variant, ...(variant === 'static' ? { removedLayers: [3] } : {}), cacheDir });

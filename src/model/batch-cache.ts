@@ -3,12 +3,20 @@
  * per layer and kind one buffer [rows, 1, kvH, capacity, hd], row b holding sequence b's first
  * lengths[b] slots. The graph reads the first `size` rows in place. A sequence joins with the cache
  * its prompt left, alone or in a batched prompt pass (one copy) and leaves by moving the last row into its place, so the active rows
- * stay first and contiguous; the buffers grow (every row copied) when a sequence needs more slots.
+ * stay first and contiguous; the buffers grow (every row copied) when a sequence needs more slots,
+ * and shrink when a long one has left.
  */
 import * as ort from 'onnxruntime-node';
 import type { ModelConfig } from './config.ts';
-import { copyHeadSlots, grownCapacity } from './kv-cache.ts';
+import { copyHeadSlots } from './kv-cache.ts';
 import type { KvCache } from './kv-cache.ts';
+
+/**
+ * Slots the buffers keep beyond the longest row. Every step's attention reads every slot of every
+ * row (B = 8 on the reference model: 4.2 ms per step at 192 slots, 5.0 ms at 384), and every
+ * growth copies all rows: growing by 32 at a time balances the two (docs/performance.md).
+ */
+const SPARE_SLOTS = 32;
 
 export class BatchCache {
   /** Filled slots of each active row, in row order. */
@@ -62,9 +70,13 @@ export class BatchCache {
     }
   }
 
-  /** Makes room for every active row to hold `slots` tokens. */
-  reserve(slots: number): void {
-    if (slots > this.slots) this.allocate(grownCapacity(slots, this.config.maxPositionEmbeddings));
+  /**
+   * Fits the buffers to `slots` tokens per row (at least every row's filled slots): grown to `slots`
+   * + SPARE_SLOTS when short, shrunk to that when more than 3 × SPARE_SLOTS longer (a long sequence
+   * left).
+   */
+  fit(slots: number): void {
+    if (slots > this.slots || this.slots - slots > 3 * SPARE_SLOTS) this.allocate(Math.min(this.config.maxPositionEmbeddings, slots + SPARE_SLOTS));
   }
 
   /** Adds a sequence, with the cache its prompt filled, as the last row; returns its row. */
@@ -80,7 +92,7 @@ export class BatchCache {
     if (this.size === this.rows) throw new Error(`BatchCache: all ${this.rows} rows are taken`);
     const b = this.size;
     this.lengths.push(0);
-    this.reserve(length + 1);
+    this.fit(Math.max(length, ...this.lengths) + 1);
     for (const [name, buffer] of this.buffers) copyHeadSlots(data(name), capacity, this.row(buffer, b), this.slots, length, 0, this.kvH, this.hd);
     this.lengths[b] = length;
     return b;

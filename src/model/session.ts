@@ -261,7 +261,7 @@ export class DecoderSession {
   ): Promise<{ logits: Float32Array; gates: Float32Array }> {
     const B = ids.length;
     if (B !== batch.size) throw new Error(`stepBatch: ${B} tokens for a batch of ${batch.size} sequences`);
-    batch.reserve(Math.max(...batch.lengths) + 1);
+    batch.fit(Math.max(...batch.lengths) + 1);
     const C = batch.capacity;
     const mask = new BigInt64Array(B * (C + 1));
     batch.lengths.forEach((length, b) => {
