@@ -247,10 +247,7 @@ export async function generateBatch<T>(
               return s < prompts[b]!.length && draws[b]![r * prompts[b]!.length + s]!;
             });
       const out = await session.prefillBatch(prompts, batch, threshold!, routeFull);
-      group.forEach(({ seq }, b) => {
-        const last = (b * S + seq.promptIds.length - 1) * V;
-        seq.afterPrompt(out.gates, draws[b], out.logits.subarray(last, last + V), group.length * S, b * S);
-      });
+      group.forEach(({ seq }, b) => seq.afterPrompt(out.gates, draws[b], out.logits.subarray(b * V, (b + 1) * V), group.length * S, b * S));
     }
     const share = (performance.now() - t0) / group.length;
     for (const { tag, seq } of group) rows.push({ tag, seq, prefillMs: share, decodeMs: 0, decodeTokens: 0 });

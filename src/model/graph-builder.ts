@@ -7,9 +7,10 @@
  *            attention_mask [B,C+S] int64: which of the C cache slots and of the S new tokens each
  *            sequence's tokens may see (new tokens also only up to themselves: causal),
  *            past.{i}.key / past.{i}.value [B,1,kvH,C,hd]: cache buffers of C slots per sequence,
- *            read in place, and for `flexidepth` threshold [] float, for `random` route_full
- *            [R,B,S] bool (each routed layer's decision, drawn by the caller)
- *   outputs  logits [B,S,V], present.{i}.key / present.{i}.value [B,kvH,S,hd]: the new rows only,
+ *            read in place, logit_rows [B,K] int64: the positions (of the S) whose logits are
+ *            wanted, and for `flexidepth` threshold [] float, for `random` route_full [R,B,S] bool
+ *            (each routed layer's decision, drawn by the caller)
+ *   outputs  logits [B,K,V], present.{i}.key / present.{i}.value [B,kvH,S,hd]: the new rows only,
  *            which the caller writes into its buffers (DecoderSession), and for `flexidepth` and
  *            `random` gates [R,B,S] (R routed layers, in layer order); with `hiddenStates`,
  *            hidden.{i} [B,S,d]: the input of layer i, and hidden.{L} the last output
@@ -64,7 +65,7 @@ export function hasRouters(variant: Variant): boolean {
 }
 
 /** Bumped whenever the emitted graph changes, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 12;
+export const GRAPH_BUILDER_VERSION = 13;
 
 /** Additive attention bias for disallowed keys: large but finite, so softmax never sees -inf - -inf. */
 const MASKED = -1e30;
@@ -143,6 +144,7 @@ export class DecoderGraphBuilder {
     this.inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
     this.positionIds = g.input('position_ids', 'int64', ['batch', 'seq']);
     const attentionMask = g.input('attention_mask', 'int64', ['batch', 'slots']);
+    const logitRows = g.input('logit_rows', 'int64', ['batch', 'rows']);
     const routers = hasRouters(this.variant);
     if (this.variant === 'flexidepth') this.threshold = g.input('threshold', 'float', []);
     if (this.variant === 'random') this.routeFull = g.input('route_full', 'bool', [cfg.routingLayers.length, 'batch', 'seq']);
@@ -171,7 +173,7 @@ export class DecoderGraphBuilder {
     }
     if (this.spec.hiddenStates === true)
       g.node(`/model/hidden.${cfg.numLayers}`, 'Identity', [x], {}, 1, '', [g.output(`hidden.${cfg.numLayers}`, 'float', ['batch', 'seq', this.d])]);
-    this.lmHead(x);
+    this.lmHead(x, logitRows);
     if (routers) {
       const all = g.op('/model/gates', 'Concat', this.gates, { axis: 0 }); // [R*B, S]
       const shape = g.op('/model/gates/shape', 'Concat', [g.int64s([this.gates.length]), this.shapeBS], { axis: 0 });
@@ -279,9 +281,17 @@ export class DecoderGraphBuilder {
     return g.op(`${p}/bias`, 'Where', [allowed, g.float(0), g.float(MASKED)]);
   }
 
-  private lmHead(x: string): void {
+  /**
+   * Logits of the rows asked for: a prompt needs only its last token's (the LM head is about 8% of a
+   * prompt's multiply-adds at the reference model's size, and its logits [S, V] the largest output).
+   *
+   *   x [B,S,d] ─ GatherND logit_rows [B,K] ─ [B,K,d] ─ norm ─ lm_head ─ logits [B,K,V]
+   */
+  private lmHead(x: string, logitRows: string): void {
     const { g, cfg } = this;
-    const normed = this.rmsNorm('/model/norm', x, 'model.norm.weight');
+    const rows = g.op('/model/logit_rows', 'Unsqueeze', [logitRows, g.int64s([2])]); // [B, K, 1]
+    const picked = g.op('/model/logit_rows', 'GatherND', [x, rows], { batch_dims: 1 });
+    const normed = this.rmsNorm('/model/norm', picked, 'model.norm.weight');
     let w: string;
     if (cfg.tieWordEmbeddings) {
       const emb = this.weight('model.embed_tokens.weight');
@@ -292,7 +302,7 @@ export class DecoderGraphBuilder {
     } else {
       w = this.linear('lm_head.weight');
     }
-    g.node('/lm_head', 'MatMul', [normed, w], {}, 1, '', [g.output('logits', 'float', ['batch', 'seq', cfg.vocabSize])]);
+    g.node('/lm_head', 'MatMul', [normed, w], {}, 1, '', [g.output('logits', 'float', ['batch', 'rows', cfg.vocabSize])]);
   }
 
   // ---- layer blocks --------------------------------------------------------------------------

@@ -31,6 +31,11 @@ const SESSION_LOG_SEVERITY = 4;
 const PREFILL_ONE_PASS = 512;
 const PREFILL_CHUNK = 128;
 
+/** The graph's logit_rows input [B, K]: `rows` lists K positions per sequence, row after row. */
+function logitRows(rows: number[], B: number): ort.Tensor {
+  return new ort.Tensor('int64', BigInt64Array.from(rows, BigInt), [B, rows.length / B]);
+}
+
 export type ExecutionProvider = 'cpu' | 'cuda';
 
 export interface SessionOptions extends GraphSpec {
@@ -42,7 +47,7 @@ export interface SessionOptions extends GraphSpec {
 }
 
 export interface StepResult {
-  /** [S, V] row-major logits of the fed tokens. */
+  /** [K, V] row-major logits of the rows asked for (step's `logits`): all S fed tokens, the last, or none. */
   logits: Float32Array;
   /** [R, S] router gates (FlexiDepth, random), routed layers in layer order; empty for `full` and `static`. */
   gates: Float32Array;
@@ -172,11 +177,11 @@ export class DecoderSession {
   }
 
   /**
-   * Runs `ids` at positions cache.length.. and returns logits, gates and the extended cache.
-   * `routeFull` ([R*S], layer-major) is the `random` graph's decisions: whether routed layer r runs
-   * its full path for token s.
+   * Runs `ids` at positions cache.length.. and returns logits (of every token, the last, or none),
+   * gates and the extended cache. `routeFull` ([R*S], layer-major) is the `random` graph's
+   * decisions: whether routed layer r runs its full path for token s.
    */
-  async step(ids: number[], cache: KvCache, threshold = 0.5, routeFull?: readonly boolean[]): Promise<StepResult> {
+  async step(ids: number[], cache: KvCache, threshold = 0.5, routeFull?: readonly boolean[], logits: 'all' | 'last' | 'none' = 'all'): Promise<StepResult> {
     const S = ids.length;
     const P = cache.length;
     const T = P + S;
@@ -196,6 +201,7 @@ export class DecoderSession {
         [1, S],
       ),
       attention_mask: new ort.Tensor('int64', mask, [1, C + S]),
+      logit_rows: logitRows(logits === 'all' ? Array.from({ length: S }, (_, s) => s) : logits === 'last' ? [S - 1] : [], 1),
       ...(P === 0 ? this.noCache : cache.tensors),
       ...this.routingFeeds(threshold, routeFull, 1, S),
     };
@@ -236,11 +242,11 @@ export class DecoderSession {
     for (let at = 0; at < S; at += chunk) {
       const n = Math.min(chunk, S - at);
       const part = routeFull && Array.from({ length: R * n }, (_, i) => routeFull[Math.floor(i / n) * S + at + (i % n)]!);
-      const out = await this.step(ids.slice(at, at + n), cache, threshold, part);
+      const out = await this.step(ids.slice(at, at + n), cache, threshold, part, at + n === S ? 'last' : 'none');
       for (let r = 0; r < R; r++) gates.set(out.gates.subarray(r * n, (r + 1) * n), r * S + at);
       ({ cache, logits } = out);
     }
-    return { logits: logits.subarray(logits.length - this.config.vocabSize), gates, cache };
+    return { logits, gates, cache };
   }
 
   /** A cache for up to `rows` sequences decoded together by stepBatch. */
@@ -272,6 +278,7 @@ export class DecoderSession {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [B, 1]),
       position_ids: new ort.Tensor('int64', BigInt64Array.from(batch.lengths, BigInt), [B, 1]),
       attention_mask: new ort.Tensor('int64', mask, [B, C + 1]),
+      logit_rows: logitRows(Array<number>(B).fill(0), B),
       ...batch.feeds(),
       ...this.routingFeeds(threshold, routeFull, B, 1),
     };
@@ -284,8 +291,8 @@ export class DecoderSession {
 
   /**
    * The prompts of several sequences in one pass, right-padded to the longest (padding is masked
-   * out, so each prompt's numbers are its own), each then added to `batch` as a row. Returns logits
-   * [B, S, V] and gates [R, B, S] with S the longest prompt. `routeFull` ([R*B*S]) as in step.
+   * out, so each prompt's numbers are its own), each then added to `batch` as a row. Returns the
+   * logits [B, V] of each prompt's last token and gates [R, B, S] with S the longest prompt. `routeFull` ([R*B*S]) as in step.
    */
   async prefillBatch(
     prompts: readonly (readonly number[])[],
@@ -312,6 +319,10 @@ export class DecoderSession {
         [B, S],
       ),
       attention_mask: new ort.Tensor('int64', mask, [B, S]),
+      logit_rows: logitRows(
+        prompts.map((p) => p.length - 1),
+        B,
+      ),
       ...empty,
       ...this.routingFeeds(threshold, routeFull, B, S),
     };
