@@ -77,6 +77,7 @@ describe.each(['full', 'flexidepth', 'random'] as const)('a long prompt in chunk
     const steps = vi.spyOn(session, 'step');
     const chunked = await session.prefill(ids, 0.5, drawn);
     expect(steps.mock.calls.length, 'the prompt ran in several chunks').toBeGreaterThan(1);
+    expect(chunked.logits.length, 'only the last token has logits').toBe(V);
     expect(maxDiff(chunked.logits, whole.logits.subarray(whole.logits.length - V))).toBeLessThan(1e-4);
     expect(chunked.gates.length).toBe(R * ids.length);
     expect(maxDiff(chunked.gates, whole.gates)).toBeLessThan(1e-5);

@@ -292,7 +292,8 @@ export class DecoderSession {
   /**
    * The prompts of several sequences in one pass, right-padded to the longest (padding is masked
    * out, so each prompt's numbers are its own), each then added to `batch` as a row. Returns the
-   * logits [B, V] of each prompt's last token and gates [R, B, S] with S the longest prompt. `routeFull` ([R*B*S]) as in step.
+   * logits [B, V] of each prompt's last token and gates [R, B, S] with S the longest prompt.
+   * `routeFull` ([R*B*S]) as in step.
    */
   async prefillBatch(
     prompts: readonly (readonly number[])[],
