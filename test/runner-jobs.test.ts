@@ -108,6 +108,33 @@ describe('jobList', () => {
     expect(storedSampleCount(runs)).toBe(2);
   });
 
+  it('for batched decoding, groups the runs by graph and threshold across suites, suite by suite within a group', () => {
+    const [a0, a1, a2] = ids(addition);
+    const [r0, r1] = ids(repetition);
+    const at = (run: RunPlan, threshold: number): RunPlan => ({ ...run, runId: `${run.runId}@${threshold}`, routing: { kind: 'threshold', threshold } });
+    const runs = [
+      runOf(addition, 'full'),
+      at(runOf(addition, 'flexidepth', [a1!]), 0.5),
+      at(runOf(addition, 'flexidepth'), 0.7),
+      runOf(repetition, 'full', [r0!]),
+      at(runOf(repetition, 'flexidepth'), 0.5),
+    ];
+    const order = jobList([addition, repetition], runs, 'batch').map((j) => `${j.run.runId} ${j.doc.docId}`);
+    expect(order).toEqual([
+      `addition-full ${a0}`,
+      `addition-full ${a1}`,
+      `addition-full ${a2}`,
+      `repetition-full ${r1}`,
+      `addition-flexidepth@0.5 ${a0}`,
+      `addition-flexidepth@0.5 ${a2}`,
+      `repetition-flexidepth@0.5 ${r0}`,
+      `repetition-flexidepth@0.5 ${r1}`,
+      `addition-flexidepth@0.7 ${a0}`,
+      `addition-flexidepth@0.7 ${a1}`,
+      `addition-flexidepth@0.7 ${a2}`,
+    ]);
+  });
+
   it('a finished study has no jobs', () => {
     const runs = [runOf(addition, 'full', ids(addition)), runOf(addition, 'flexidepth', ids(addition))];
     expect(jobList([addition], runs)).toEqual([]);

@@ -38,3 +38,8 @@ export type WorkerReply =
 export function graphName(spec: GraphSpec): string {
   return spec.variant === 'static' ? `static-${(spec.removedLayers ?? []).join('_')}` : spec.variant;
 }
+
+/** What the jobs one batched step runs share: one graph at one threshold (generateBatch). */
+export function batchKey(graph: string, routing: Routing): string {
+  return `${graph}\0${routing.kind === 'threshold' ? routing.threshold : ''}`;
+}

@@ -153,7 +153,7 @@ async function executeRuns(runs: readonly RunPlan[], io: StudyIo, opts: StudyOpt
   const { db, tok, ckpt, log } = io;
   const progress = progressOf(runs, log);
   // A batch decodes one run's samples together: jobs come run by run then.
-  const jobs = jobList(io.suites, runs, (opts.batch ?? 1) > 1 ? 'run' : 'doc');
+  const jobs = jobList(io.suites, runs, (opts.batch ?? 1) > 1 ? 'batch' : 'doc');
   const skipped = storedSampleCount(runs);
   if (skipped > 0) log.write(`run: resuming, ${skipped} samples already stored\n`);
   if (jobs.length === 0) return { totals: NOTHING_EXECUTED, skipped, wallMs: 0, workers: 0 };

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { generateBatch, type BatchRequest, type Generation, type GenerateOptions } from '../../src/model/generate.ts';
 import { DecoderSession } from '../../src/model/session.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
-import type { GenerationJob, WorkerInit, WorkerReply } from './protocol.ts';
+import { batchKey, type GenerationJob, type WorkerInit, type WorkerReply } from './protocol.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -32,8 +32,6 @@ let jobsTaken = 0;
  */
 const waiting = new Map<string, GenerationJob[]>();
 let draining = false;
-
-const queueKey = (job: GenerationJob): string => `${job.graph}\0${job.routing.kind === 'threshold' ? job.routing.threshold : ''}`;
 
 function request(job: GenerationJob): BatchRequest<GenerationJob> {
   const opts: GenerateOptions = {
@@ -77,7 +75,7 @@ async function drain(): Promise<void> {
 
 port.on('message', (job: GenerationJob) => {
   if (++jobsTaken > exitAfter) process.exit(3);
-  const key = queueKey(job);
+  const key = batchKey(job.graph, job.routing);
   const queue = waiting.get(key);
   if (queue === undefined) waiting.set(key, [job]);
   else queue.push(job);
