@@ -152,7 +152,7 @@ interface StudyIo {
 async function executeRuns(runs: readonly RunPlan[], io: StudyIo, opts: StudyOptions): Promise<Executed> {
   const { db, tok, ckpt, log } = io;
   const progress = progressOf(runs, log);
-  // A batch decodes jobs of one graph and threshold together: jobs come grouped so then.
+  // A batched step runs jobs of one graph and threshold: with --batch they are queued grouped that way.
   const jobs = jobList(io.suites, runs, (opts.batch ?? 1) > 1 ? 'batch' : 'doc');
   const skipped = storedSampleCount(runs);
   if (skipped > 0) log.write(`run: resuming, ${skipped} samples already stored\n`);
