@@ -270,30 +270,37 @@ function pairMetrics(a: RunMetrics | undefined, b: RunMetrics | undefined, boot:
   return out;
 }
 
-function pairRuns(study: string, runs: RunSummary[], metrics: SummaryInputs['metrics'], boot: BootstrapSettings): PairedRow[] {
-  const fulls = runs.filter((r) => r.variant === 'full');
+/** Each FlexiDepth run with each run `partner` accepts for it, and their per-metric pairing. */
+function flexidepthPairs(
+  runs: RunSummary[],
+  metrics: SummaryInputs['metrics'],
+  boot: BootstrapSettings,
+  partner: (flex: RunSummary, other: RunSummary) => boolean,
+): { flex: RunSummary; other: RunSummary; p: MetricPair }[] {
   return runs
     .filter((r) => r.variant === 'flexidepth')
     .flatMap((flex) =>
-      fulls
-        .filter((full) => comparable(flex, full))
-        .flatMap((full) =>
-          pairMetrics(metrics.get(flex.run_id), metrics.get(full.run_id), boot).map((p) => ({
-            study,
-            model_hash: flex.model_hash,
-            suite: flex.suite,
-            metric: p.metric,
-            flexidepth_run_id: flex.run_id,
-            full_run_id: full.run_id,
-            threshold: flex.threshold,
-            n: p.n,
-            flexidepth_mean: p.a_mean,
-            full_mean: p.b_mean,
-            flexidepth_minus_full: p.difference,
-            retention: p.b_mean === 0 ? null : p.a_mean / p.b_mean,
-          })),
-        ),
+      runs
+        .filter((other) => partner(flex, other))
+        .flatMap((other) => pairMetrics(metrics.get(flex.run_id), metrics.get(other.run_id), boot).map((p) => ({ flex, other, p }))),
     );
+}
+
+function pairRuns(study: string, runs: RunSummary[], metrics: SummaryInputs['metrics'], boot: BootstrapSettings): PairedRow[] {
+  return flexidepthPairs(runs, metrics, boot, (flex, other) => other.variant === 'full' && comparable(flex, other)).map(({ flex, other: full, p }) => ({
+    study,
+    model_hash: flex.model_hash,
+    suite: flex.suite,
+    metric: p.metric,
+    flexidepth_run_id: flex.run_id,
+    full_run_id: full.run_id,
+    threshold: flex.threshold,
+    n: p.n,
+    flexidepth_mean: p.a_mean,
+    full_mean: p.b_mean,
+    flexidepth_minus_full: p.difference,
+    retention: p.b_mean === 0 ? null : p.a_mean / p.b_mean,
+  }));
 }
 
 /** A comparator is matched to the FlexiDepth threshold it stores as its own: only runs at that threshold are compared. */
@@ -304,29 +311,22 @@ function matchRuns(
   layersUsed: Map<string, number | null>,
   boot: BootstrapSettings,
 ): MatchedRow[] {
-  const comparators = runs.filter((r) => isComparator(r.variant));
-  return runs
-    .filter((r) => r.variant === 'flexidepth')
-    .flatMap((flex) =>
-      comparators
-        .filter((other) => comparable(flex, other) && other.threshold === flex.threshold)
-        .flatMap((other) =>
-          pairMetrics(metrics.get(flex.run_id), metrics.get(other.run_id), boot).map((p) => ({
-            study,
-            model_hash: flex.model_hash,
-            suite: flex.suite,
-            metric: p.metric,
-            threshold: flex.threshold,
-            comparator: other.variant as ComparatorVariant,
-            flexidepth_run_id: flex.run_id,
-            comparator_run_id: other.run_id,
-            n: p.n,
-            flexidepth_mean: p.a_mean,
-            comparator_mean: p.b_mean,
-            flexidepth_minus_comparator: p.difference,
-            flexidepth_layers_used: layersUsed.get(flex.run_id) ?? null,
-            comparator_layers_used: layersUsed.get(other.run_id) ?? null,
-          })),
-        ),
-    );
+  const matched = (flex: RunSummary, other: RunSummary): boolean =>
+    isComparator(other.variant) && comparable(flex, other) && other.threshold === flex.threshold;
+  return flexidepthPairs(runs, metrics, boot, matched).map(({ flex, other, p }) => ({
+    study,
+    model_hash: flex.model_hash,
+    suite: flex.suite,
+    metric: p.metric,
+    threshold: flex.threshold,
+    comparator: other.variant as ComparatorVariant,
+    flexidepth_run_id: flex.run_id,
+    comparator_run_id: other.run_id,
+    n: p.n,
+    flexidepth_mean: p.a_mean,
+    comparator_mean: p.b_mean,
+    flexidepth_minus_comparator: p.difference,
+    flexidepth_layers_used: layersUsed.get(flex.run_id) ?? null,
+    comparator_layers_used: layersUsed.get(other.run_id) ?? null,
+  }));
 }
