@@ -119,7 +119,7 @@ export class BatchCache {
     return out;
   }
 
-  /** Writes a step's new rows (present.{i}.*, [B, kvH, 1, hd]) at each row's next slot. */
+  /** Writes a step's new rows (each cache's block of `present`, [B, kvH, 1, hd]) at each row's next slot. */
   append(present: (name: string) => Float32Array): void {
     const { kvH, hd } = this;
     for (const [name, data] of this.buffers) {

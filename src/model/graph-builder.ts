@@ -10,8 +10,9 @@
  *            read in place, logit_rows [B,K] int64: the positions (of the S) whose logits are
  *            wanted, and for `flexidepth` threshold [] float, for `random` route_full [R,B,S] bool
  *            (each routed layer's decision, drawn by the caller)
- *   outputs  logits [B,K,V], present.{i}.key / present.{i}.value [B,kvH,S,hd]: the new rows only,
- *            which the caller writes into its buffers (DecoderSession), and for `flexidepth` and
+ *   outputs  logits [B,K,V], present [2*L'*B,kvH,S,hd]: the new K and V rows only, of each cached
+ *            layer in order, K then V, each block [B,kvH,S,hd] (one output: ORT's run costs ~3 µs per
+ *            output), which the caller writes into its buffers (DecoderSession), and for `flexidepth` and
  *            `random` gates [R,B,S] (R routed layers, in layer order); with `hiddenStates`,
  *            hidden.{i} [B,S,d]: the input of layer i, and hidden.{L} the last output
  * A routed layer whose rows split between the paths gathers them as query rows of one sequence
@@ -65,7 +66,7 @@ export function hasRouters(variant: Variant): boolean {
 }
 
 /** Bumped whenever the emitted graph changes, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 13;
+export const GRAPH_BUILDER_VERSION = 14;
 
 /** Additive attention bias for disallowed keys: large but finite, so softmax never sees -inf - -inf. */
 const MASKED = -1e30;
@@ -115,6 +116,8 @@ export class DecoderGraphBuilder {
   private routeFull = '';
   private readonly removed: ReadonlySet<number>;
   private readonly gates: string[] = [];
+  /** The new K and V rows of each cached layer, in layer order: concatenated into the one `present` output. */
+  private readonly presents: string[] = [];
   /** The cache buffers' slot count C (past.*.key dim 3), and [C, S] for splitting attention's key axis. */
   private capacity = '';
   private splitSizes = '';
@@ -174,6 +177,8 @@ export class DecoderGraphBuilder {
     if (this.spec.hiddenStates === true)
       g.node(`/model/hidden.${cfg.numLayers}`, 'Identity', [x], {}, 1, '', [g.output(`hidden.${cfg.numLayers}`, 'float', ['batch', 'seq', this.d])]);
     this.lmHead(x, logitRows);
+    const presentDims = ['presentRows', cfg.numKvHeads, 'seq', cfg.headDim];
+    g.node('/model/present', 'Concat', this.presents, { axis: 0 }, 1, '', [g.output('present', 'float', presentDims)]);
     if (routers) {
       const all = g.op('/model/gates', 'Concat', this.gates, { axis: 0 }); // [R*B, S]
       const shape = g.op('/model/gates/shape', 'Concat', [g.int64s([this.gates.length]), this.shapeBS], { axis: 0 });
@@ -543,8 +548,8 @@ export class DecoderGraphBuilder {
 
   /**
    * K and V of every row (and, for a plain layer, Q: one MatMul), split per head. K and V,
-   * [B,kvH,S,hd], are written straight to the graph outputs present.{i}.key/value: the caller
-   * appends them to its cache buffers. The buffers come in as past.{i}.* [B,1,kvH,C,hd] and are read
+   * [B,kvH,S,hd], go to the graph output `present` (build): the caller appends them to its cache
+   * buffers. The buffers come in as past.{i}.* [B,1,kvH,C,hd] and are read
    * in place by attention; nothing here copies the cache.
    *
    *   z ─ [q|]k|v MatMul ─ [B,S,heads,hd] ─ Transpose ─ Split ─ [q [B,H,S,hd]], k ─ rotary ─ present.key, present.value
@@ -571,9 +576,10 @@ export class DecoderGraphBuilder {
     const out = g.node(`${p}/${tag}`, 'Split', [split, g.int64s(sizes)], { axis: 1 }, sizes.length, '', [
       ...(withQuery ? [`${p}/${tag}/q`] : []),
       `${p}/${tag}/k`,
-      g.output(`present.${i}.value`, 'float', ['batch', kvH, 'seq', hd]),
+      `present.${i}.value`,
     ]);
-    const kNew = this.rotary(`${p}/k_rotary`, out[out.length - 2]!, this.positionIds, [g.output(`present.${i}.key`, 'float', ['batch', kvH, 'seq', hd])]);
+    const kNew = this.rotary(`${p}/k_rotary`, out[out.length - 2]!, this.positionIds, [`present.${i}.key`]);
+    this.presents.push(kNew, out[out.length - 1]!);
     // As the cache buffers are laid out: [B, 1, kvH, S, hd], so attention's products broadcast over the query groups.
     const grouped = (name: string, t: string): string => g.op(`${p}/${name}`, 'Unsqueeze', [t, g.int64s([1])]);
     return {

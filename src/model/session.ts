@@ -211,7 +211,7 @@ export class DecoderSession {
     const { numKvHeads, headDim } = this.config;
     const capacity = cache.capacity;
     for (const name of Object.keys(cache.tensors)) {
-      const rows = out[name.replace('past.', 'present.')]!.data as Float32Array;
+      const rows = this.present(out, name);
       const buf = cache.tensors[name]!.data as Float32Array;
       copyHeadSlots(rows, S, buf, capacity, S, P, numKvHeads, headDim);
     }
@@ -284,7 +284,7 @@ export class DecoderSession {
     };
     const t0 = performance.now();
     const out = await this.session.run(feeds);
-    batch.append((name) => out[name.replace('past.', 'present.')]!.data as Float32Array);
+    batch.append((name) => this.present(out, name));
     this.runMs += performance.now() - t0;
     return { logits: out['logits']!.data as Float32Array, gates: this.routedLayers.length > 0 ? (out['gates']!.data as Float32Array) : new Float32Array(0) };
   }
@@ -330,11 +330,17 @@ export class DecoderSession {
     const t0 = performance.now();
     const out = await this.session.run(feeds);
     const rows = kvH * S * hd;
-    prompts.forEach((prompt, b) =>
-      batch.addRows(prompt.length, S, (name) => (out[name.replace('past.', 'present.')]!.data as Float32Array).subarray(b * rows, (b + 1) * rows)),
-    );
+    prompts.forEach((prompt, b) => batch.addRows(prompt.length, S, (name) => this.present(out, name).subarray(b * rows, (b + 1) * rows)));
     this.runMs += performance.now() - t0;
     return { logits: out['logits']!.data as Float32Array, gates: this.routedLayers.length > 0 ? (out['gates']!.data as Float32Array) : new Float32Array(0), S };
+  }
+
+  /** The new rows [B, kvH, S, hd] for cache buffer `name` (past.{i}.*): its block of the graph's one `present` output. */
+  private present(out: ort.InferenceSession.ReturnType, name: string): Float32Array {
+    const all = out['present']!.data as Float32Array;
+    const size = all.length / (2 * this.cacheLayers.length);
+    const block = 2 * this.cacheLayers.indexOf(Number(name.split('.')[1])) + (name.endsWith('.value') ? 1 : 0);
+    return all.subarray(block * size, (block + 1) * size);
   }
 
   /** The threshold (flexidepth) or the drawn decisions [R, B, S] (random) a step feeds. */
