@@ -45,7 +45,7 @@ async function generateCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
     threshold,
     eosIds: eos,
     stopStrings: o.stop,
-    decode: (ids) => tok.continuationText(promptIds, ids),
+    decode: (context, ids) => tok.continuationText(context, ids),
     ...(temperature > 0 ? { sampling: { temperature, topP, seed } } : {}),
   });
   await session.release();

@@ -38,7 +38,7 @@ function request(job: GenerationJob): BatchRequest<GenerationJob> {
     maxNewTokens: job.maxNewTokens,
     eosIds: job.eosIds,
     stopStrings: job.stopStrings,
-    decode: (ids) => tokenizer.continuationText(job.promptIds, ids),
+    decode: (context, ids) => tokenizer.continuationText(context, ids),
     routing: job.routing,
     ...(job.sampling ? { sampling: job.sampling } : {}),
   };

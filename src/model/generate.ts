@@ -9,7 +9,7 @@
 import type { DecoderSession } from './session.ts';
 import { UserError } from '../errors.ts';
 import { SeededRandom } from '../seeded-random.ts';
-import { firstStop } from '../stop-strings.ts';
+import { StopStringWatch, type DecodeAfter } from '../stop-strings.ts';
 import { RouteChooser, type Phase, type Routing } from './routing.ts';
 import { argmax, sampleToken, type SamplingOptions } from './sampling.ts';
 
@@ -22,8 +22,8 @@ export interface GenerateOptions {
   eosIds?: number[];
   /** Generation ends once the decoded output contains one of these; the text is cut before it. */
   stopStrings?: string[];
-  /** The text of the generated ids (TextTokenizer.continuationText after the prompt); needed for stop strings. */
-  decode?: (ids: number[]) => string;
+  /** The text ids add after context ids (TextTokenizer.continuationText); needed for stop strings. */
+  decode?: DecodeAfter;
   threshold?: number;
   /** How routed layers are decided; default: gate > `threshold` (FlexiDepth). */
   routing?: Routing;
@@ -93,6 +93,7 @@ class SequenceGeneration {
   private readonly pick: (row: Float32Array) => number;
   private readonly eos: Set<number>;
   private readonly unrouted: number;
+  private readonly stopWatch: StopStringWatch | null;
 
   constructor(
     private readonly session: DecoderSession,
@@ -102,7 +103,9 @@ class SequenceGeneration {
     if (promptIds.length === 0) throw new Error('generate: the prompt has no tokens (use a BOS token or text)');
     const tooLong = promptContextProblem(promptIds.length, opts.maxNewTokens, session.config.maxPositionEmbeddings);
     if (tooLong !== null) throw new UserError(tooLong);
-    if ((opts.stopStrings ?? []).length > 0 && !opts.decode) throw new Error('generate: stop strings need a decode function');
+    const stops = opts.stopStrings ?? [];
+    if (stops.length > 0 && !opts.decode) throw new Error('generate: stop strings need a decode function');
+    this.stopWatch = stops.length > 0 ? new StopStringWatch(stops, promptIds, opts.decode!) : null;
     const routing: Routing = opts.routing ?? { kind: 'threshold', threshold: opts.threshold ?? 0.5 };
     // `static` has no routers in its graph, but its masks still cover the routed layers.
     this.routes = new RouteChooser(routing, routing.kind === 'fixed' ? routing.keep.length : session.routedLayers.length);
@@ -147,9 +150,8 @@ class SequenceGeneration {
     const token = this.generated[this.generated.length - 1]!;
     this.record([token], 'generated', gates, rows, row, drawn);
     this.next = -1;
-    const stops = this.opts.stopStrings ?? [];
     if (this.eos.has(token)) this.stopReason = 'eos';
-    else if (stops.length > 0 && (this.stopString = firstStop(this.opts.decode!(this.generated), stops)) !== null) this.stopReason = 'stop_string';
+    else if (this.stopWatch !== null && (this.stopString = this.stopWatch.check(this.generated)) !== null) this.stopReason = 'stop_string';
     else if (this.generated.length >= this.opts.maxNewTokens) this.stopReason = 'max_new_tokens';
     else if (this.positions.length >= this.session.config.maxPositionEmbeddings) this.stopReason = 'context_full';
     else this.next = this.pick(logits);
