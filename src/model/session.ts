@@ -93,6 +93,8 @@ export class DecoderSession {
   readonly routedLayers: number[];
   /** The layers that have a KV cache (all but the ones `static` removed). */
   private readonly cacheLayers: number[];
+  /** Each past.{i}.key/value's block in the graph's `present` output: cached layers in order, K then V. */
+  private readonly presentBlocks: Map<string, number>;
   private readonly hiddenOutputs: string[];
   /** Milliseconds spent inside session.run, summed: what the rest of the harness is measured against. */
   runMs = 0;
@@ -107,6 +109,7 @@ export class DecoderSession {
     this.routedLayers = hasRouters(spec.variant) ? config.routingLayers : [];
     const inputs = new Set(session.inputNames);
     this.cacheLayers = Array.from({ length: config.numLayers }, (_, i) => i).filter((i) => inputs.has(`past.${i}.key`));
+    this.presentBlocks = new Map(this.cacheLayers.flatMap((i, k) => [[`past.${i}.key`, 2 * k] as const, [`past.${i}.value`, 2 * k + 1] as const]));
     this.hiddenOutputs = session.outputNames.filter((n) => n.startsWith('hidden.')).sort((a, b) => Number(a.slice(7)) - Number(b.slice(7)));
   }
 
@@ -338,8 +341,8 @@ export class DecoderSession {
   /** The new rows [B, kvH, S, hd] for cache buffer `name` (past.{i}.*): its block of the graph's one `present` output. */
   private present(out: ort.InferenceSession.ReturnType, name: string): Float32Array {
     const all = out['present']!.data as Float32Array;
-    const size = all.length / (2 * this.cacheLayers.length);
-    const block = 2 * this.cacheLayers.indexOf(Number(name.split('.')[1])) + (name.endsWith('.value') ? 1 : 0);
+    const size = all.length / this.presentBlocks.size;
+    const block = this.presentBlocks.get(name)!;
     return all.subarray(block * size, (block + 1) * size);
   }
 
