@@ -549,8 +549,8 @@ export class DecoderGraphBuilder {
   /**
    * K and V of every row (and, for a plain layer, Q: one MatMul), split per head. K and V,
    * [B,kvH,S,hd], go to the graph output `present` (build): the caller appends them to its cache
-   * buffers. The buffers come in as past.{i}.* [B,1,kvH,C,hd] and are read
-   * in place by attention; nothing here copies the cache.
+   * buffers. The buffers come in as past.{i}.* [B,1,kvH,C,hd] and are read in place by attention;
+   * nothing here copies the cache.
    *
    *   z ─ [q|]k|v MatMul ─ [B,S,heads,hd] ─ Transpose ─ Split ─ [q [B,H,S,hd]], k ─ rotary ─ present.key, present.value
    *

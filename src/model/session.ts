@@ -245,7 +245,8 @@ export class DecoderSession {
     for (let at = 0; at < S; at += chunk) {
       const n = Math.min(chunk, S - at);
       // Buffers of exactly the slots filled so far plus this chunk: a chunk's attention reads (and
-      // masks) every slot, and the spare ones step would add (an eighth) cost ~9% of a long prompt.
+      // masks) every slot, and the eighth spare that step would add cost up to ~10% of a long
+      // prompt (docs/performance.md). Every chunk outgrows the buffers either way.
       if (at > 0) cache = this.allocateCache(at + n, at, cache);
       const part = routeFull && Array.from({ length: R * n }, (_, i) => routeFull[Math.floor(i / n) * S + at + (i % n)]!);
       const out = await this.step(ids.slice(at, at + n), cache, threshold, part, at + n === S ? 'last' : 'none');
