@@ -10,11 +10,11 @@
  *            read in place, logit_rows [B,K] int64: the positions (of the S) whose logits are
  *            wanted, and for `flexidepth` threshold [] float, for `random` route_full [R,B,S] bool
  *            (each routed layer's decision, drawn by the caller)
- *   outputs  logits [B,K,V], present [2*L'*B,kvH,S,hd]: the new K and V rows only, of each cached
- *            layer in order, K then V, each block [B,kvH,S,hd] (one output: ORT's run costs ~3 µs per
- *            output), which the caller writes into its buffers (DecoderSession), and for `flexidepth` and
- *            `random` gates [R,B,S] (R routed layers, in layer order); with `hiddenStates`,
- *            hidden.{i} [B,S,d]: the input of layer i, and hidden.{L} the last output
+ *   outputs  logits [B,K,V], present [2*L'*B,kvH,S,hd]: the new K and V rows only, of each
+ *            cached layer in order, K then V, each block [B,kvH,S,hd] (one output, as ORT's run
+ *            costs ~3 µs per output), which the caller writes into its buffers (DecoderSession);
+ *            for `flexidepth` and `random` gates [R,B,S] (R routed layers, in layer order); with
+ *            `hiddenStates`, hidden.{i} [B,S,d]: the input of layer i, and hidden.{L} the last output
  * A routed layer whose rows split between the paths gathers them as query rows of one sequence
  * when B = 1 (a prompt, or one sequence's decode step), and as one row per sequence, with its
  * sequence's keys gathered, when B > 1 (a batched decode step, or batched short prompts; routedRows).
