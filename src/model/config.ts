@@ -3,7 +3,7 @@
  * `llama` is a plain Llama; `ddllama` is FlexiDepth (a Llama plus `routing_layers`).
  */
 import { UserError } from '../errors.ts';
-import { readJsonObject } from '../user-file.ts';
+import { FILE_KINDS, readJsonObject } from '../user-file.ts';
 
 export type ModelType = 'llama' | 'ddllama';
 
@@ -126,7 +126,7 @@ export function parseModelConfig(json: Json, file: string): ModelConfig {
 }
 
 export function readModelConfig(path: string): ModelConfig {
-  return parseModelConfig(readJsonObject(path), path);
+  return parseModelConfig(readJsonObject(path, FILE_KINDS.modelConfig), path);
 }
 
 /**

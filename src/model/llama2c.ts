@@ -17,7 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { checkOutputFolder, writeOutputFolder } from '../output-folder.ts';
-import { readUserFile } from '../user-file.ts';
+import { FILE_KINDS, readUserFile } from '../user-file.ts';
 import { writeSafetensorsFile, type Tensor } from './safetensors.ts';
 
 interface Llama2cHeader {
@@ -48,7 +48,7 @@ function permuteRotary(w: Float32Array, heads: number, headDim: number, inDim: n
 }
 
 export function convertLlama2cModel(binPath: string): { config: Record<string, unknown>; tensors: Map<string, Tensor> } {
-  const buf = readUserFile(binPath);
+  const buf = readUserFile(binPath, FILE_KINDS.llama2cCheckpoint);
   if (buf.length < 28) throw new UserError(`${binPath}: too short for a llama2.c header`);
   const ints = Array.from({ length: 7 }, (_, i) => buf.readInt32LE(4 * i));
   const h: Llama2cHeader = {
@@ -130,7 +130,7 @@ const SPACE = '\u2581'; // sentencepiece's visible space
 
 /** Reads a llama2.c tokenizer file into pieces and scores. */
 export function readLlama2cTokenizer(path: string, vocabSize: number): { pieces: string[]; scores: number[] } {
-  const buf = readUserFile(path);
+  const buf = readUserFile(path, FILE_KINDS.llama2cTokenizer);
   let off = 4;
   const pieces: string[] = [];
   const scores: number[] = [];

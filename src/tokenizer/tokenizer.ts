@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { cutAtStop } from '../stop-strings.ts';
 import { UserError } from '../errors.ts';
-import { readJsonObject } from '../user-file.ts';
+import { FILE_KINDS, readJsonObject } from '../user-file.ts';
 import { renderChat, type ChatMessage } from './chat-template.ts';
 
 export interface TokenizerConfig {
@@ -45,8 +45,8 @@ export class TextTokenizer {
 
   static load(dir: string): TextTokenizer {
     const jsonPath = join(dir, 'tokenizer.json');
-    const json = readJsonObject(jsonPath);
-    const config = readJsonObject(join(dir, 'tokenizer_config.json')) as TokenizerConfig;
+    const json = readJsonObject(jsonPath, FILE_KINDS.tokenizer);
+    const config = readJsonObject(join(dir, 'tokenizer_config.json'), FILE_KINDS.tokenizerConfig) as TokenizerConfig;
     let tok: Tokenizer;
     try {
       tok = new Tokenizer(json, config);
