@@ -3,9 +3,10 @@
  * A missing or altered file fails with one line that says how to get a good copy.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../src/errors.ts';
+import { FILE_KINDS, readUserFile } from '../src/user-file.ts';
 import { type DatasetFile, loadManifest, manifestFile } from './manifest.ts';
 
 const HOW_TO_GET = "run 'flexibench data pull' or set FLEXIBENCH_DATA_DIR to a mirror";
@@ -26,7 +27,9 @@ export function readVerified(dataDir: string, file: DatasetFile): Buffer {
   } catch {
     throw new UserError(`datasets: ${file.path} not found in ${dataDir} — ${HOW_TO_GET}`);
   }
-  const bytes = readFileSync(full);
+  // Checked as a regular file within its limit before it is read and hashed: a data folder where
+  // a split became /dev/zero, a FIFO or a runaway file is refused in one line.
+  const bytes = readUserFile(full, FILE_KINDS.datasetFile);
   const key = `${full}\0${stat.size}\0${stat.mtimeMs}`;
   if (verified.get(key) !== file.sha256) {
     const actual = sha256Hex(bytes);

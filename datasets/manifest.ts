@@ -2,11 +2,12 @@
  * Dataset manifests (datasets/manifests/<name>.yaml): canonical source, license, fields and the
  * sha256 of every file as it must lie in the data directory. Validated against manifest.schema.json.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { packagePath } from '../src/package-root.ts';
 import { UserError } from '../src/errors.ts';
 import { parseYaml, validateConfig } from '../src/config-validation.ts';
+import { FILE_KINDS, readUserFile } from '../src/user-file.ts';
 
 const HERE = packagePath('datasets');
 const MANIFEST_DIR = path.join(HERE, 'manifests');
@@ -56,7 +57,7 @@ export function loadManifest(name: string): DatasetManifest {
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || !existsSync(file)) {
     throw new UserError(`unknown dataset '${name}' (known: ${listDatasets().join(', ')})`);
   }
-  const manifest = validateConfig<DatasetManifest>(parseYaml(readFileSync(file, 'utf8'), shown), SCHEMA, shown);
+  const manifest = validateConfig<DatasetManifest>(parseYaml(readUserFile(file, FILE_KINDS.datasetManifest).toString('utf8'), shown), SCHEMA, shown);
   if (manifest.name !== name) throw new UserError(`${shown}: /name must be '${name}' (the file name), got '${manifest.name}'`);
   cache.set(name, manifest);
   return manifest;

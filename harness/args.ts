@@ -24,6 +24,8 @@ export interface OptionSpec<T, Present extends boolean = boolean> {
   /** How help states the default, when the option has none or its value would mislead (a machine's core count). */
   readonly defaultText?: string;
   readonly required?: boolean;
+  /** The values it takes, as help states them after the description ('an integer from 1 to 256'). */
+  readonly accepts?: string;
   /** Only read by the types: whether the parsed values always hold this option (a default, a required option, a switch). */
   readonly present?: Present;
 }
@@ -88,12 +90,14 @@ export function texts(argument: string, description: string, opts?: DefaultOf<st
   return { description, argument, parse: (t, previous) => [...(previous ?? []), t], default: [], ...defaultOf(opts) };
 }
 
+/** An integer in `opts`' range, which help states and a value outside is refused with. */
 export function integer<const O extends Range & DefaultOf<number>>(argument: string, description: string, opts: O): OptionSpec<number, HasDefault<O>> {
-  return { description, argument, parse: numberParser(true, opts), ...defaultOf(opts) };
+  return { description, argument, parse: numberParser(true, opts), accepts: rangeWords('an integer', opts), ...defaultOf(opts) };
 }
 
+/** A finite number in `opts`' range, which help states and a value outside is refused with. */
 export function real<const O extends Range & DefaultOf<number>>(argument: string, description: string, opts: O): OptionSpec<number, HasDefault<O>> {
-  return { description, argument, parse: numberParser(false, opts), ...defaultOf(opts) };
+  return { description, argument, parse: numberParser(false, opts), accepts: rangeWords('a number', opts), ...defaultOf(opts) };
 }
 
 export function oneOf<C extends string, const O extends DefaultOf<NoInfer<C>>>(
@@ -139,18 +143,22 @@ export function required<T>(spec: OptionSpec<T>): OptionSpec<T, true> {
   return { ...spec, required: true } as OptionSpec<T, true>;
 }
 
-/** An integer range check that needs what is only known after parsing (the model's context, say), worded as the table's own. */
-export function integerOutOfRange(command: string, flagName: string, value: number, range: Range): UserError {
-  return new UserError(`${command}: --${flagName} must be ${rangeWords('an integer', range)}, got '${value}'`);
+/**
+ * An integer range check that needs what is only known after parsing (the model's context, say),
+ * worded as the table's own; `why` says where the bound comes from when it is not the table's.
+ */
+export function integerOutOfRange(command: string, flagName: string, value: number, range: Range, why?: string): UserError {
+  return new UserError(`${command}: --${flagName} must be ${rangeWords('an integer', range)}, got '${value}'${why === undefined ? '' : ` (${why})`}`);
 }
 
 const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 function helpDescription(spec: OptionSpec<unknown>): string {
-  if (spec.required) return `${spec.description} (required)`;
+  const described = spec.accepts === undefined ? spec.description : `${spec.description} (${spec.accepts})`;
+  if (spec.required) return `${described} (required)`;
   const shown =
     spec.defaultText ?? (spec.default === undefined || typeof spec.default === 'boolean' || Array.isArray(spec.default) ? undefined : String(spec.default));
-  return shown === undefined ? spec.description : `${spec.description} (default: ${shown})`;
+  return shown === undefined ? described : `${described} (default: ${shown})`;
 }
 
 function commanderOption(command: string, key: string, spec: OptionSpec<unknown>): Option {

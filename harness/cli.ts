@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { escapeControlChars } from '../src/control-chars.ts';
 import { UserError, oneLineReason } from '../src/errors.ts';
 import { packagePath } from '../src/package-root.ts';
 import { withOneLineErrors } from './args.ts';
@@ -57,7 +58,8 @@ try {
   // Help and --version, already printed: exit 0, or 1 for help shown because a command was missing.
   if (err instanceof CommanderError) process.exitCode = err.exitCode;
   else if (err instanceof UserError) {
-    process.stderr.write(`flexibench: ${oneLineReason(err)}\n`);
+    // The message can carry a name from data or a path: its control characters are shown, not sent.
+    process.stderr.write(`flexibench: ${escapeControlChars(oneLineReason(err))}\n`);
     process.exit(err.exitCode);
   } else throw err;
 }

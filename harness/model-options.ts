@@ -4,6 +4,7 @@ import { loadCheckpoint, type Checkpoint } from '../src/model/checkpoint.ts';
 import { MODEL_VARIANTS } from '../src/model/graph-builder.ts';
 import { DecoderSession, type ExecutionProvider } from '../src/model/session.ts';
 import { integer, oneOf, required, text, type OptionSpec, type OptionValues } from './args.ts';
+import { THREADS } from './option-ranges.ts';
 
 /** The committed reference model: what `run`, `items` and `tasks` use without --model. */
 export const REFERENCE_MODEL = packagePath('models', 'flexidepth-ref');
@@ -12,7 +13,7 @@ export const REFERENCE_MODEL = packagePath('models', 'flexidepth-ref');
 export const MODEL_OPTIONS = {
   model: required(text('DIR', 'checkpoint folder (Hugging Face layout: config.json, *.safetensors, tokenizer.json)')),
   ep: oneOf('ep', 'ONNX Runtime execution provider', ['cpu', 'cuda'] as const, { default: 'cpu' }),
-  threads: integer('N', 'intra-op threads of the session', { min: 1, defaultText: "ONNX Runtime's choice" }),
+  threads: integer('N', 'intra-op threads of the session', { ...THREADS, defaultText: "ONNX Runtime's choice" }),
 };
 
 /** The variants a checkpoint alone defines (the comparators need a study: `run`). */

@@ -6,7 +6,9 @@
  * always give the same card.
  */
 import { stringify } from 'yaml';
+import { escapeControlChars, hasControlChars } from '../src/control-chars.ts';
 import type { ExportRun } from '../src/store/pattern-export-reads.ts';
+import { markdownCode as code, markdownFence, markdownTable as table, markdownText as text } from './markdown.ts';
 
 export interface CardModel {
   hash: string;
@@ -88,9 +90,29 @@ export function cardLicense(suiteLicenses: readonly string[]): string {
   return ids.size === 1 ? ([...ids][0] as string) : 'other';
 }
 
-/** A word as a POSIX shell reads it back unchanged. */
+/**
+ * Bash's ANSI-C quoting ($'...'): backslash and quote escaped, each control character as its UTF-8
+ * bytes (`\xHH`), which bash reads back the same in any locale.
+ */
+function ansiCQuote(word: string): string {
+  const escaped = [...word].map((c) => {
+    if (c === '\\' || c === "'") return `\\${c}`;
+    if (c === '\n') return '\\n';
+    if (c === '\t') return '\\t';
+    if (!hasControlChars(c)) return c;
+    return [...Buffer.from(c, 'utf8')].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
+  });
+  return `$'${escaped.join('')}'`;
+}
+
+/**
+ * A word as bash reads it back unchanged, on one line: single quotes, or $'...' for a word with a
+ * line break or another control character, so a path holding a newline can neither end the command
+ * nor end the code block it is shown in, and its copy is still one word.
+ */
 export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return hasControlChars(word) ? ansiCQuote(word) : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /**
@@ -108,18 +130,9 @@ export function reproduceCommand(run: ExportRun): string {
 }
 
 const thousands = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-const code = (s: string): string => `\`${s}\``;
-const cell = (s: string): string => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
-/** Plain text for Markdown: the Hub's renderer would take `<suite>` for an HTML tag and drop it. */
-const text = (s: string): string => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
-
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]): string => `| ${cells.map(cell).join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
 
 /** Model directory names, for the title: the last path component of each. */
-function modelNames(models: readonly CardModel[]): string {
+function modelNames(models: readonly CardModel[]): string[] {
   const names = new Set(
     models.flatMap((m) =>
       m.dirs.map(
@@ -131,13 +144,23 @@ function modelNames(models: readonly CardModel[]): string {
       ),
     ),
   );
-  return [...names].join(', ');
+  return [...names];
+}
+
+/**
+ * The card's `pretty_name`, with the model names when they are plain words: tools that show it
+ * may not escape it, and a renderer that does not know YAML headers shows the header as Markdown.
+ */
+function prettyName(models: readonly CardModel[]): string {
+  const names = modelNames(models);
+  const plain = names.every((n) => /^[\p{L}\p{N} ._+@-]+$/u.test(n));
+  return plain ? `FlexiDepth layer patterns (${names.join(', ')})` : 'FlexiDepth layer patterns';
 }
 
 export function cardHeader(data: DatasetCardData): string {
   const license = cardLicense(data.suites.map((s) => s.license));
   const meta = {
-    pretty_name: `FlexiDepth layer patterns (${modelNames(data.models)})`,
+    pretty_name: prettyName(data.models),
     license,
     // The Hub asks for a name when the license is `other`; the card's License section is the text.
     ...(license === 'other' ? { license_name: 'per-suite-source-licenses' } : {}),
@@ -157,7 +180,7 @@ export function cardHeader(data: DatasetCardData): string {
 function introSection(data: DatasetCardData): string {
   const variants = [...new Set(data.runs.map((r) => r.variant))].sort();
   return [
-    `# FlexiDepth layer patterns: ${modelNames(data.models)}`,
+    `# FlexiDepth layer patterns: ${modelNames(data.models).map(text).join(', ')}`,
     '',
     'Per-token layer allocations of a FlexiDepth model (adaptive layer skipping, arXiv 2503.23798) ' +
       (variants.includes('full') ? 'and of its full-depth baseline (the same weights with the routers ignored) ' : '') +
@@ -190,7 +213,7 @@ function modelSection(data: DatasetCardData): string {
 
 function suitesSection(data: DatasetCardData): string {
   const rows = data.suites.map((s) => [
-    s.name,
+    text(s.name),
     s.configHashes.map(code).join(', '),
     text(s.source),
     text(s.license),
@@ -209,8 +232,8 @@ function suitesSection(data: DatasetCardData): string {
 function runsSection(data: DatasetCardData): string {
   const rows = data.runs.map((r) => [
     code(r.run_id),
-    r.suite,
-    r.variant,
+    text(r.suite),
+    text(r.variant),
     String(r.threshold),
     String(r.seed),
     r.limit === null ? 'all' : String(r.limit),
@@ -218,7 +241,10 @@ function runsSection(data: DatasetCardData): string {
     thousands(r.tokens),
     r.git_revision === null ? '-' : code(r.git_revision.slice(0, 12)),
   ]);
-  const commands = data.runs.flatMap((r) => [`# run ${r.run_id}: ${r.suite}, ${r.variant}, threshold ${r.threshold}`, reproduceCommand(r)]);
+  // A comment ends at a line break: the stored strings in it show theirs as escapes.
+  const comment = (r: ExportRun): string =>
+    `# run ${escapeControlChars(r.run_id)}: ${escapeControlChars(r.suite)}, ${escapeControlChars(r.variant)}, threshold ${r.threshold}`;
+  const commands = data.runs.flatMap((r) => [comment(r), reproduceCommand(r)]);
   return [
     '## How it was generated',
     '',
@@ -230,15 +256,11 @@ function runsSection(data: DatasetCardData): string {
       'It makes the same run (same `run_id`, so it resumes into an existing study rather than duplicating it) when flexibench is at the git revision listed, so that `tasks/<suite>.yaml` has the config hash above, and the model directory holds the checkpoint with the hash above. ' +
       'Suites over a dataset read it from the data directory (`flexibench data pull` fetches it, checked by sha256). Runs write to `results/flexibench.duckdb` unless given `--db FILE`. Timings depend on the machine.',
     '',
-    '```bash',
-    ...commands,
-    '```',
+    markdownFence('bash', commands.join('\n')),
     '',
     'This dataset was then written from the study by:',
     '',
-    '```bash',
-    data.exportCommand,
-    '```',
+    markdownFence('bash', data.exportCommand),
   ].join('\n');
 }
 
@@ -365,7 +387,7 @@ function licenseSection(data: DatasetCardData): string {
     '',
     table(
       ['suite', 'source license'],
-      data.suites.map((s) => [s.name, text(s.license)]),
+      data.suites.map((s) => [text(s.name), text(s.license)]),
     ),
     '',
     'The outputs, token pieces and layer allocations were produced by the checkpoint listed above; any terms attached to that model also apply to them, and this export cannot know them.',

@@ -1,14 +1,14 @@
-/** The Markdown form of a report (summary.md): the same tables as the HTML page, without charts. */
+/**
+ * The Markdown form of a report (summary.md): the same tables as the HTML page, without charts.
+ * Every string read from a study or a path (study labels and files, suites, series, metrics) goes
+ * through reports/markdown.ts; the numbers and the words of ours go as they are.
+ */
 import { estimate, fixed, interval, percent } from './format.ts';
 import { comparatorCells, comparatorHeader, comparatorTables, COMPARATORS_NOTE } from './comparators.ts';
+import { markdownCode, markdownTable as mdTable, markdownText as text } from './markdown.ts';
 import { PAPER_LAYERS_TOTAL, PAPER_MODEL } from './paper.ts';
 import type { ReportData } from './report-data.ts';
 import { answerPartPoints, layerUsagePoints } from './report-views.ts';
-
-function mdTable(header: string[], rows: string[][]): string {
-  const esc = (c: string): string => c.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  return [`| ${header.map(esc).join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
-}
 
 function layerUsageTable(data: ReportData): string {
   const points = layerUsagePoints(data);
@@ -16,7 +16,11 @@ function layerUsageTable(data: ReportData): string {
   const keys = [...new Set(points.map((p) => `${p.series}\u0000${p.suite}`))];
   const rows = keys.map((k) => {
     const [series, suite] = k.split('\u0000') as [string, string];
-    return [series, suite, ...layers.map((l) => percent(points.find((p) => p.series === series && p.suite === suite && p.layer === l)?.usage ?? null, 0))];
+    return [
+      text(series),
+      text(suite),
+      ...layers.map((l) => percent(points.find((p) => p.series === series && p.suite === suite && p.layer === l)?.usage ?? null, 0)),
+    ];
   });
   return mdTable(['series', 'suite', ...layers.map((l) => `layer ${l}`)], rows);
 }
@@ -28,7 +32,16 @@ function comparatorsSection(data: ReportData): string[] {
   return [
     '',
     '## Against budget-matched comparators (the paper\u2019s Table 1)',
-    ...tables.flatMap((t) => ['', `### ${t.title}`, '', mdTable(comparatorHeader(t.metric), t.rows.map(comparatorCells))]),
+    ...tables.flatMap((t) => [
+      '',
+      `### ${text(t.title)}`,
+      '',
+      // The method names the variant as the study stores it; the other cells are numbers.
+      mdTable(
+        comparatorHeader(text(t.metric)),
+        t.rows.map((r) => [text(r.method), ...comparatorCells(r).slice(1)]),
+      ),
+    ]),
     '',
     COMPARATORS_NOTE,
   ];
@@ -37,20 +50,20 @@ function comparatorsSection(data: ReportData): string[] {
 export function renderMarkdown(data: ReportData, generatedAt: string): string {
   const s = data.summary;
   const out = [
-    `# flexibench report: ${s.study.dbs.map((d) => d.label).join(', ')}`,
+    `# flexibench report: ${s.study.dbs.map((d) => text(d.label)).join(', ')}`,
     '',
-    `Written ${generatedAt} from ${s.study.dbs.map((d) => `\`${d.db}\``).join(', ')} (${s.study.runs.length} runs). Intervals are bootstrap 95% intervals over samples; layers used are per generated token at the producing position.`,
+    `Written ${generatedAt} from ${s.study.dbs.map((d) => markdownCode(d.db)).join(', ')} (${s.study.runs.length} runs). Intervals are bootstrap 95% intervals over samples; layers used are per generated token at the producing position.`,
     '',
     '## Scores',
     '',
     mdTable(
       ['suite', 'series', 'n', 'metrics: mean [95% CI]', 'layers used', 'routed usage'],
       s.results.map((r) => [
-        r.suite,
-        data.seriesOf(r.study, r.run_id),
+        text(r.suite),
+        text(data.seriesOf(r.study, r.run_id)),
         `${r.n}${r.n_truncated > 0 ? ` (${r.n_truncated} truncated)` : ''}${r.n_error > 0 ? ` (+${r.n_error} failed)` : ''}`,
         Object.entries(r.metrics)
-          .map(([n, m]) => `${n} ${estimate(m)}`)
+          .map(([n, m]) => `${text(n)} ${estimate(m)}`)
           .join('; ') || '-',
         r.layers_used_mean === null
           ? '-'
@@ -62,9 +75,9 @@ export function renderMarkdown(data: ReportData, generatedAt: string): string {
     mdTable(
       ['suite', 'series', 'metric', 'pairs', 'FlexiDepth − full [95% CI]', 'retention'],
       s.paired.map((p) => [
-        p.suite,
-        data.seriesOf(p.study, p.flexidepth_run_id),
-        p.metric,
+        text(p.suite),
+        text(data.seriesOf(p.study, p.flexidepth_run_id)),
+        text(p.metric),
         String(p.n),
         estimate(p.flexidepth_minus_full),
         percent(p.retention),
@@ -77,7 +90,7 @@ export function renderMarkdown(data: ReportData, generatedAt: string): string {
   for (const c of s.paper) {
     out.push(
       '',
-      `### ${c.series}`,
+      `### ${text(c.series)}`,
       '',
       mdTable(
         ['task', 'our suites', 'ours [95% CI]', 'ours: share', 'paper', 'paper: share'],
@@ -98,14 +111,14 @@ export function renderMarkdown(data: ReportData, generatedAt: string): string {
   out.push(
     mdTable(
       ['suite', 'series', 'part', 'mean layers used', 'tokens'],
-      answerPartPoints(data).map((p) => [p.suite, p.series, p.part, p.layers_used.toFixed(2), String(p.tokens)]),
+      answerPartPoints(data).map((p) => [text(p.suite), text(p.series), p.part, p.layers_used.toFixed(2), String(p.tokens)]),
     ),
   );
   out.push('', '## Speed (stored timings)', '');
   out.push(
     mdTable(
       ['suite', 'series', 'prefill tok/s', 'decode tok/s'],
-      s.results.map((r) => [r.suite, data.seriesOf(r.study, r.run_id), fixed(r.prefill_tokens_per_s, 1), fixed(r.decode_tokens_per_s, 1)]),
+      s.results.map((r) => [text(r.suite), text(data.seriesOf(r.study, r.run_id)), fixed(r.prefill_tokens_per_s, 1), fixed(r.decode_tokens_per_s, 1)]),
     ),
   );
   return `${out.join('\n')}\n`;

@@ -1,8 +1,14 @@
-/** The terminal form of a report: one line per run, the paired and matched comparisons, the paper's orderings. */
+/**
+ * The terminal form of a report: one line per run, the paired and matched comparisons, the paper's
+ * orderings. Strings read from a study or a path are printed with their control characters shown
+ * as escapes (src/control-chars.ts): the table cells all, and each free line's stored parts.
+ */
+import { escapeControlChars as shown } from '../src/control-chars.ts';
 import { estimate, fixed, percent, variantLabel } from './format.ts';
 import type { ReportSummary } from './report-data.ts';
 
-function table(header: string[], rows: string[][]): string {
+function table(header: string[], cells: string[][]): string {
+  const rows = cells.map((r) => r.map(shown));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string =>
     cells
@@ -14,7 +20,7 @@ function table(header: string[], rows: string[][]): string {
 
 export function renderTerminal(summary: ReportSummary): string {
   const dbs = summary.study.dbs;
-  const head = dbs.map((d) => `${d.db}: ${summary.study.runs.filter((r) => r.study === d.label).length} runs, schema version ${d.schema_version}`);
+  const head = dbs.map((d) => `${shown(d.db)}: ${summary.study.runs.filter((r) => r.study === d.label).length} runs, schema version ${d.schema_version}`);
   const out = [...head, ''];
   if (summary.results.length === 0) return `${out.join('\n')}no runs yet\n`;
   const multiStudy = dbs.length > 1;
@@ -72,17 +78,17 @@ export function renderTerminal(summary: ReportSummary): string {
   if (failed.length > 0) {
     out.push('', 'failed samples (not scored; rerun the same command to retry them):');
     for (const r of failed)
-      out.push(...r.errors.map((e) => `  ${[...key(r), r.suite, variantLabel(r.variant, r.threshold)].join(' ')}: ${e.count} × ${e.reason}`));
+      out.push(...r.errors.map((e) => `  ${shown([...key(r), r.suite, variantLabel(r.variant, r.threshold)].join(' '))}: ${e.count} × ${shown(e.reason)}`));
   }
   const truncated = summary.study.runs.filter((r) => r.n_truncated > 0);
   if (truncated.length > 0) {
     out.push('', 'prompts left-truncated to fit the max length (as lm-evaluation-harness does; see tasks/README.md):');
-    out.push(...truncated.map((r) => `  ${[...key(r), r.suite, variantLabel(r.variant, r.threshold)].join(' ')}: ${r.n_truncated} of ${r.n_done}`));
+    out.push(...truncated.map((r) => `  ${shown([...key(r), r.suite, variantLabel(r.variant, r.threshold)].join(' '))}: ${r.n_truncated} of ${r.n_done}`));
   }
   for (const c of summary.paper) {
     const measured = c.orderings.filter((o) => o.verdict !== 'not measured');
     if (measured.length === 0) continue;
-    out.push('', `the paper's layer orderings, ${c.series} (layers used per generated token, 95% CI):`, ...measured.map((o) => `  ${o.text}`));
+    out.push('', `the paper's layer orderings, ${shown(c.series)} (layers used per generated token, 95% CI):`, ...measured.map((o) => `  ${o.text}`));
   }
   return `${out.join('\n')}\n`;
 }

@@ -3,12 +3,16 @@
  * (reports/output-folder.ts). A folder that holds only a previous report is replaced, so rerunning
  * `run` or `report` updates it; anything else needs --force.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, readdirSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReportData, ReportSummary } from './report-data.ts';
 import { GENERATOR_META, renderHtml } from './render-html.ts';
 import { renderMarkdown } from './render-markdown.ts';
 import { writeOutputFolder } from '../src/output-folder.ts';
+import { openUserFile } from '../src/user-file.ts';
+
+/** A previous report's page: any size is fine, since only its head is read. */
+const REPORT_PAGE = { what: 'previous report page', maxBytes: Number.MAX_SAFE_INTEGER };
 
 export const REPORT_FILES = ['index.html', 'summary.md', 'summary.json'] as const;
 
@@ -21,7 +25,18 @@ export function isPreviousReport(dir: string): boolean {
   const entries = readdirSync(dir);
   if (!entries.every((e) => (REPORT_FILES as readonly string[]).includes(e))) return false;
   const html = join(dir, 'index.html');
-  return existsSync(html) && readFileSync(html, 'utf8').slice(0, 400).includes(GENERATOR_META);
+  if (!existsSync(html)) return false;
+  // Only the head is read, through the checks every user file gets: a FIFO or a device there is refused.
+  const { fd } = openUserFile(html, REPORT_PAGE);
+  try {
+    const head = Buffer.alloc(400);
+    return head
+      .subarray(0, readSync(fd, head, 0, head.length, 0))
+      .toString('utf8')
+      .includes(GENERATOR_META);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Writes the report into `dir` and returns the path of its index.html. */

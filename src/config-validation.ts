@@ -84,7 +84,14 @@ function describe(error: ErrorObject): string {
   }
 }
 
-/** Parses YAML text, failing with the file and line of a syntax error. */
+/**
+ * How far YAML aliases may expand (yaml's own measure: the uses of an anchor times the aliases
+ * inside it), so that an alias bomb ("billion laughs") is refused instead of expanded. Configs
+ * written by hand stay far below it; README's "Limits on input" states it.
+ */
+export const MAX_YAML_ALIAS_COUNT = 100;
+
+/** Parses YAML text, failing with the file and line of a syntax error, or the file for an alias that will not resolve. */
 export function parseYaml(text: string, file: string): unknown {
   const doc = parseDocument(text, { uniqueKeys: true });
   const first = doc.errors[0];
@@ -93,7 +100,16 @@ export function parseYaml(text: string, file: string): unknown {
     const message = oneLineReason(first).replace(/ at line \d+, column \d+:?$/, '');
     throw new UserError(`${file}${line !== undefined ? `:${line}` : ''}: YAML ${message}`);
   }
-  return doc.toJS();
+  try {
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
+  } catch (err) {
+    // yaml throws a ReferenceError for an alias it will not resolve: an unknown anchor, or too many expansions.
+    if (!(err instanceof ReferenceError)) throw err;
+    const why = err.message.startsWith('Excessive alias count')
+      ? `aliases expand past the limit of ${MAX_YAML_ALIAS_COUNT} (an alias bomb?); write the repeated values out`
+      : oneLineReason(err);
+    throw new UserError(`${file}: YAML ${why}`);
+  }
 }
 
 function invalid(validate: ValidateFunction, file: string): UserError {

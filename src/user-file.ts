@@ -31,12 +31,17 @@ export const FILE_KINDS = {
   llama2cTokenizer: { what: 'llama2.c tokenizer', maxBytes: 64 * MiB },
   // Node's Buffer holds at most 4 GiB; a larger llama2.c checkpoint would need a streaming import.
   llama2cCheckpoint: { what: 'llama2.c checkpoint', maxBytes: 4 * 1024 * MiB - 1 },
+  // Read tensor by tensor, never whole: the limit only keeps a runaway file out (Llama-3-70B's largest shard is 5 GB).
+  safetensors: { what: 'safetensors file', maxBytes: 1024 * 1024 * MiB },
+  // `score` holds every checked line until all are checked (a bad line prints nothing), so this bounds its memory.
+  scoreInput: { what: 'score input', maxBytes: 64 * MiB },
 } as const satisfies Record<string, FileKind>;
 
 const errnoCode = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
 
-function formatBytes(n: number): string {
-  return n >= MiB ? `${(n / MiB).toFixed(n % MiB === 0 ? 0 : 1)} MiB` : `${n} bytes`;
+/** A limit, as its kind states it. */
+function formatLimit(n: number): string {
+  return n >= MiB && n % MiB === 0 ? `${n / MiB} MiB` : `${n} bytes`;
 }
 
 /**
@@ -55,7 +60,7 @@ export function openUserFile(path: string, kind: FileKind, maxBytes: number = ki
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new UserError(`${path}: the ${kind.what} must be a regular file, not ${fileType(stat)}`);
-    if (stat.size > maxBytes) throw new UserError(`${path}: the ${kind.what} is ${formatBytes(stat.size)}, more than the ${formatBytes(maxBytes)} allowed`);
+    if (stat.size > maxBytes) throw new UserError(`${path}: the ${kind.what} is ${stat.size} bytes, more than the ${formatLimit(maxBytes)} allowed`);
     return { fd, size: stat.size };
   } catch (err) {
     closeSync(fd);
@@ -83,7 +88,7 @@ export function readUserFile(path: string, kind: FileKind, maxBytes: number = ki
       if (n === 0) break;
       got += n;
       if (got === buf.length) {
-        if (got > maxBytes) throw new UserError(`${path}: the ${kind.what} grew past the ${formatBytes(maxBytes)} allowed while being read`);
+        if (got > maxBytes) throw new UserError(`${path}: the ${kind.what} grew past the ${formatLimit(maxBytes)} allowed while being read`);
         break;
       }
     }

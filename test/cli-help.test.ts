@@ -140,18 +140,18 @@ describe('mistakes: one line, exit 1', () => {
     [['score', '--suite', 'copy', '--input', ''], 'flexibench: score: missing required option --input'],
     [['run', '--ep', 'tpu'], "flexibench: run: --ep must be one of cpu, cuda, got 'tpu'"],
     [['run', '--variants', 'full,half'], "flexibench: run: --variants has an unknown variant 'half' (known: full, flexidepth, static, random)"],
-    [['run', '--limit', '2.5'], "flexibench: run: --limit must be an integer >= 1, got '2.5'"],
+    [['run', '--limit', '2.5'], "flexibench: run: --limit must be an integer from 1 to 1000000, got '2.5'"],
   ])('%j', (args, line) => expectOneLine(args, line));
 
   // Negative values reach the range check (not "argument is ambiguous", not taken for an option).
   it.each([
     [['run', '--threshold', '-0.1'], "flexibench: run: --threshold must be a number from 0 to 1, got '-0.1'"],
-    [['run', '--limit', '-1'], "flexibench: run: --limit must be an integer >= 1, got '-1'"],
-    [['report', '--seed', '-3'], "flexibench: report: --seed must be an integer >= 0, got '-3'"],
-    [['generate', '--model', 'm', '--bos', '--max-new-tokens', '-2'], "flexibench: generate: --max-new-tokens must be an integer >= 0, got '-2'"],
-    [['generate', '--model', 'm', '--bos', '--temperature', '-.5'], "flexibench: generate: --temperature must be a number >= 0, got '-.5'"],
-    [['bench', '--model', 'm', '--rounds', '-1e3'], "flexibench: bench: --rounds must be an integer >= 1, got '-1e3'"],
-    [['items', '--suite', 'copy', '--seed', '-7'], "flexibench: items: --seed must be an integer >= 0, got '-7'"],
+    [['run', '--limit', '-1'], "flexibench: run: --limit must be an integer from 1 to 1000000, got '-1'"],
+    [['report', '--seed', '-3'], "flexibench: report: --seed must be an integer from 0 to 4294967295, got '-3'"],
+    [['generate', '--model', 'm', '--bos', '--max-new-tokens', '-2'], /^flexibench: generate: --max-new-tokens must be an integer from 0 to \d+, got '-2'$/],
+    [['generate', '--model', 'm', '--bos', '--temperature', '-.5'], "flexibench: generate: --temperature must be a number from 0 to 100, got '-.5'"],
+    [['bench', '--model', 'm', '--rounds', '-1e3'], "flexibench: bench: --rounds must be an integer from 1 to 1000, got '-1e3'"],
+    [['items', '--suite', 'copy', '--seed', '-7'], "flexibench: items: --seed must be an integer from 0 to 4294967295, got '-7'"],
   ])('%j', (args, line) => expectOneLine(args, line));
 });
 

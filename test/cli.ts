@@ -27,10 +27,15 @@ export interface MeasuredCliResult extends CliResult {
  * (the acceptance is <= 1 GB), and whether it ended by itself within `timeoutMs` (a guard against a
  * hang, not a speed claim). Standard input is `input` when given, else empty.
  */
-export function flexibenchMeasured(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {}): MeasuredCliResult {
+export function flexibenchMeasured(
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string; wrapper?: string[] } = {},
+): MeasuredCliResult {
   // coreutils' timeout kills the command itself (a timeout here would kill only GNU time).
   const seconds = String((opts.timeoutMs ?? 30_000) / 1000);
-  const r = spawnSync('/usr/bin/time', ['-f', 'peak-rss-kb:%M', 'timeout', '-s', 'KILL', seconds, process.execPath, BIN, ...args], {
+  // `wrapper`: a command that execs the CLI in a changed setting (setpriv: another user; prlimit: a file size limit).
+  const command = [...(opts.wrapper ?? []), process.execPath, BIN, ...args];
+  const r = spawnSync('/usr/bin/time', ['-f', 'peak-rss-kb:%M', 'timeout', '-s', 'KILL', seconds, ...command], {
     encoding: 'utf8',
     env: { ...process.env, ...opts.env },
     input: opts.input ?? '',
@@ -39,7 +44,10 @@ export function flexibenchMeasured(args: string[], opts: { env?: Record<string, 
   });
   const marker = /peak-rss-kb:(\d+)\n?$/.exec(r.stderr ?? '');
   // GNU time also says "Command terminated by signal 9" / "Command exited with non-zero status N".
-  const stderr = (marker === null ? (r.stderr ?? '') : r.stderr.slice(0, marker.index)).replace(/^Command (exited with non-zero status \d+|terminated by signal \d+)\n/m, '');
+  const stderr = (marker === null ? (r.stderr ?? '') : r.stderr.slice(0, marker.index)).replace(
+    /^Command (exited with non-zero status \d+|terminated by signal \d+)\n/m,
+    '',
+  );
   return {
     status: r.status,
     stdout: r.stdout ?? '',

@@ -282,6 +282,8 @@ describe('flexibench export-patterns', () => {
           .replaceAll('&', '&amp;')
           .replaceAll('<', '&lt;')
           .replaceAll('>', '&gt;')
+          .replaceAll('[', '\\[')
+          .replaceAll(']', '\\]')
           .replaceAll('|', '\\|');
         expect(description.length).toBeGreaterThan(0);
         expect(body).toContain(`| \`${column}\` | \`${type}\` | ${description} |`);

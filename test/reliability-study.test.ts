@@ -151,7 +151,7 @@ describe('paths that cannot be written', () => {
 
 describe('options', () => {
   it.each([
-    [['--limit', '-1'], /^flexibench: run: --limit must be an integer >= 1, got '-1'$/],
+    [['--limit', '-1'], /^flexibench: run: --limit must be an integer from 1 to 1000000, got '-1'$/],
     [['--threshold', '-0.1'], /^flexibench: run: --threshold must be a number from 0 to 1, got '-0\.1'$/],
     [['--max-length', '100000'], /^flexibench: run: --max-length 100000 is more than the model's 256 positions/],
   ])('%s', async (extra, pattern) => {

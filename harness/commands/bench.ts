@@ -23,44 +23,59 @@
  *   at the measured steps and their context lengths (src/model/path-cost.ts: router, adapter and
  *   the K/V a skipped token still computes included). efficiency = decode / ideal.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statfsSync } from 'node:fs';
+import { freemem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../src/errors.ts';
 import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
+import { parseModelConfig } from '../../src/model/config.ts';
 import { generate, generateBatch, producingDepths, promptContextProblem, tokensPerSecond, type Generation } from '../../src/model/generate.ts';
 import { requireVariant, type Variant } from '../../src/model/graph-builder.ts';
 import { decodeStepMultiplyAdds } from '../../src/model/path-cost.ts';
 import { DecoderSession, requireExecutionProvider } from '../../src/model/session.ts';
-import { writeSyntheticCheckpoint } from '../../src/model/synthetic-checkpoint.ts';
+import { syntheticConfig, syntheticWeightBytes, writeSyntheticCheckpoint } from '../../src/model/synthetic-checkpoint.ts';
 import { SeededRandom } from '../../src/seeded-random.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { defineCommand, flag, integer, real, text, type OptionValues } from '../args.ts';
+import { gigabytes, memoryShortfall, syntheticDiskBytes, type BenchShape } from '../bench-budget.ts';
 import { MODEL_OPTIONS } from '../model-options.ts';
+import { BATCH, BENCH_POSITIONS, ROUNDS, SEED, THREADS } from '../option-ranges.ts';
+import { withTempFolder } from '../temp-folder.ts';
 
 const DEFAULT_PROMPT = 'Once upon a time';
 const DEFAULT_SYNTHETIC_CONTEXT = 16;
 const DEFAULT_THRESHOLD = 0.5;
 
+/**
+ * --synthetic's range: HIDDEN up to Llama-3-70B's 8192 and LAYERS up to 128 (Llama-3.1-405B has
+ * 126), the shapes of the family. The writer holds each file in one buffer, which Node caps at
+ * 4 GiB; at 8192 the largest file, a routed layer, is about 3 GB. Whether a shape fits this
+ * machine's disk and memory is checked against the shape itself before anything is written
+ * (bench-budget.ts).
+ */
+const SYNTHETIC_HIDDEN = { min: 64, max: 8192, multiple: 64 } as const;
+const SYNTHETIC_LAYERS = { min: 2, max: 128 } as const;
+const SYNTHETIC_WORDS = `HIDDEN:LAYERS with HIDDEN a multiple of ${SYNTHETIC_HIDDEN.multiple} from ${SYNTHETIC_HIDDEN.min} to ${SYNTHETIC_HIDDEN.max} and LAYERS from ${SYNTHETIC_LAYERS.min} to ${SYNTHETIC_LAYERS.max}`;
+
 const OPTIONS = {
   model: text('DIR', 'checkpoint folder (Hugging Face layout); or --synthetic'),
   synthetic: text(
     'HIDDEN:LAYERS',
-    'instead of --model: a Llama-shaped FlexiDepth checkpoint with random weights of this size, routing on the second half of the layers, written to a temporary folder and removed after',
+    `instead of --model: a Llama-shaped FlexiDepth checkpoint with random weights of this size (${SYNTHETIC_WORDS}), routing on the second half of the layers, written to a temporary folder ($TMPDIR) and removed after, also when interrupted`,
   ),
   ep: MODEL_OPTIONS.ep,
-  threads: integer('N', 'intra-op threads of each session', { min: 1, default: 1 }),
+  threads: integer('N', 'intra-op threads of each session', { ...THREADS, default: 1 }),
   prompt: text('TEXT', 'the prompt both variants continue', { defaultText: `'${DEFAULT_PROMPT}'; with --synthetic, --context ${DEFAULT_SYNTHETIC_CONTEXT}` }),
-  context: integer('N', 'instead of --prompt: a synthetic prompt of N tokens (BOS, then seeded random ids)', { min: 1 }),
-  tokens: integer('N', 'tokens decoded per run', { min: 1, default: 128 }),
-  rounds: integer('K', 'measured rounds, each running every session once, after one warm-up each', { min: 1, default: 5 }),
+  context: integer('N', 'instead of --prompt: a synthetic prompt of N tokens (BOS, then seeded random ids)', { ...BENCH_POSITIONS }),
+  tokens: integer('N', 'tokens decoded per run', { ...BENCH_POSITIONS, default: 128 }),
+  rounds: integer('K', 'measured rounds, each running every session once, after one warm-up each', { ...ROUNDS, default: 5 }),
   threshold: real('T', 'router threshold of flexidepth', { min: 0, max: 1, defaultText: String(DEFAULT_THRESHOLD) }),
   skipRate: real('R', 'instead of --threshold: the threshold at which a share R of the routed decisions at the decode steps skip, found by calibration runs', {
     min: 0,
     max: 1,
   }),
-  seed: integer('S', 'seed of the synthetic checkpoint and the synthetic prompt', { min: 0, default: 1 }),
-  batch: integer('B', 'sequences decoded together per step (the prompt, then B - 1 seeded random prompts of its length)', { min: 1, default: 1 }),
+  seed: integer('S', 'seed of the synthetic checkpoint and the synthetic prompt', { ...SEED, default: 1 }),
+  batch: integer('B', 'sequences decoded together per step (the prompt, then B - 1 seeded random prompts of its length)', { ...BATCH, default: 1 }),
   json: flag('print the result as one JSON document'),
 };
 
@@ -74,15 +89,51 @@ const median = (xs: number[]): number => {
 const spread = (xs: number[]): { min: number; max: number } => ({ min: Math.min(...xs), max: Math.max(...xs) });
 const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 
-/** HIDDEN:LAYERS, e.g. 1024:16. */
-function parseSynthetic(spec: string): { hiddenSize: number; numLayers: number } {
-  const m = /^(\d+):(\d+)$/.exec(spec.trim());
+interface SyntheticSize {
+  hiddenSize: number;
+  numLayers: number;
+}
+
+/** HIDDEN:LAYERS, e.g. 1024:16, within SYNTHETIC_HIDDEN and SYNTHETIC_LAYERS. */
+function parseSynthetic(spec: string): SyntheticSize {
+  const m = /^(\d{1,6}):(\d{1,6})$/.exec(spec.trim());
   const hiddenSize = Number(m?.[1]);
   const numLayers = Number(m?.[2]);
-  if (!m || hiddenSize < 64 || hiddenSize % 64 !== 0 || numLayers < 2) {
-    throw new UserError(`bench: --synthetic must be HIDDEN:LAYERS with HIDDEN a multiple of 64 and at least 2 layers (e.g. 1024:16), got '${spec}'`);
+  const h = SYNTHETIC_HIDDEN;
+  const l = SYNTHETIC_LAYERS;
+  if (!m || hiddenSize < h.min || hiddenSize > h.max || hiddenSize % h.multiple !== 0 || numLayers < l.min || numLayers > l.max) {
+    throw new UserError(`bench: --synthetic must be ${SYNTHETIC_WORDS} (e.g. 1024:16), got '${spec}'`);
   }
   return { hiddenSize, numLayers };
+}
+
+/** Positions a synthetic checkpoint declares: the run's prompt and decode steps, and at least the common 2048. */
+const syntheticPositions = (context: number, tokens: number): number => Math.max(2048, context + tokens);
+
+/**
+ * Refuses a synthetic size this machine cannot hold, before anything is written: the checkpoint
+ * and its graphs must fit the temporary folder's free space, and the weights, sessions and KV
+ * caches the free memory.
+ */
+function refuseUnfitSynthetic(o: Options, size: SyntheticSize, context: number): void {
+  const options = { ...size, maxPositions: syntheticPositions(context, o.tokens) };
+  const weightBytes = syntheticWeightBytes(options);
+  const temp = tmpdir();
+  const disk = statfsSync(temp);
+  const freeDisk = disk.bavail * disk.bsize;
+  if (syntheticDiskBytes(weightBytes) > freeDisk) {
+    throw new UserError(
+      `bench: --synthetic ${o.synthetic} needs ~${gigabytes(syntheticDiskBytes(weightBytes))} in ${temp} (its ${gigabytes(weightBytes)} checkpoint and the two graphs built from it), but ${gigabytes(freeDisk)} is free there; choose a smaller size or point TMPDIR at a larger disk`,
+    );
+  }
+  const config = parseModelConfig(syntheticConfig(options), '--synthetic');
+  refuseUnfitMemory(`--synthetic ${o.synthetic}`, 'HIDDEN:LAYERS', { config, weightBytes, batch: o.batch, promptTokens: context, decodeTokens: o.tokens });
+}
+
+/** Refuses a benchmark whose weights, sessions and KV caches would not fit in the free memory; `what` names the option at fault, `smaller` what to shrink. */
+function refuseUnfitMemory(what: string, smaller: string, shape: BenchShape): void {
+  const why = memoryShortfall(shape, freemem());
+  if (why !== null) throw new UserError(`bench: ${what} ${why}; choose a smaller ${smaller}, --batch or --context`);
 }
 
 /** BOS (when the model has one), then seeded random ids that are neither BOS nor EOS: N tokens. */
@@ -165,35 +216,40 @@ async function bench(o: Options): Promise<void> {
   if (o.threshold !== undefined && o.skipRate !== undefined) throw new UserError('bench: give --threshold or --skip-rate, not both');
   if (o.synthetic !== undefined && o.prompt !== undefined) throw new UserError('bench: --synthetic has no tokenizer; use --context N instead of --prompt');
   const size = o.synthetic === undefined ? null : parseSynthetic(o.synthetic);
-  // Before writing or building anything: a missing provider is one line, at once.
+  // Before writing or building anything: a missing provider, or a size that cannot fit, is one line, at once.
   await requireExecutionProvider(o.ep);
-
-  const temp = size === null ? null : mkdtempSync(join(tmpdir(), 'flexibench-synthetic-'));
-  try {
-    let dir = o.model!;
-    if (size !== null) {
-      dir = join(temp!, 'model');
-      const context = o.context ?? DEFAULT_SYNTHETIC_CONTEXT;
-      process.stderr.write(`bench: writing a synthetic checkpoint ${size.hiddenSize}:${size.numLayers} to ${dir}\n`);
-      writeSyntheticCheckpoint(dir, { ...size, maxPositions: Math.max(2048, context + o.tokens), seed: o.seed });
-    }
-    await measure(o, loadCheckpoint(dir), size, temp === null ? undefined : join(temp, 'cache'));
-  } finally {
-    if (temp !== null) rmSync(temp, { recursive: true, force: true });
-  }
+  if (size === null) return measure(o, loadCheckpoint(o.model!), null, undefined);
+  const context = o.context ?? DEFAULT_SYNTHETIC_CONTEXT;
+  refuseUnfitSynthetic(o, size, context);
+  // The checkpoint and the graphs built from it are gigabytes at the larger sizes: removed however bench ends.
+  await withTempFolder('flexibench-synthetic-', 'bench', async (temp) => {
+    const dir = join(temp, 'model');
+    process.stderr.write(`bench: writing a synthetic checkpoint ${size.hiddenSize}:${size.numLayers} to ${dir}\n`);
+    await writeSyntheticCheckpoint(dir, { ...size, maxPositions: syntheticPositions(context, o.tokens), seed: o.seed });
+    await measure(o, loadCheckpoint(dir), size, join(temp, 'cache'));
+  });
 }
 
-async function measure(o: Options, ckpt: Checkpoint, size: { hiddenSize: number; numLayers: number } | null, cacheDir: string | undefined): Promise<void> {
+async function measure(o: Options, ckpt: Checkpoint, size: SyntheticSize | null, cacheDir: string | undefined): Promise<void> {
   requireVariant(ckpt, 'flexidepth');
   const { tokens, rounds } = o;
   const cfg = ckpt.config;
   const context = o.context ?? (size !== null ? DEFAULT_SYNTHETIC_CONTEXT : undefined);
-  const promptIds = context !== undefined ? syntheticPrompt(ckpt, context, o.seed) : TextTokenizer.load(ckpt.dir).encode(o.prompt ?? DEFAULT_PROMPT, true);
+  const promptIds =
+    context !== undefined
+      ? syntheticPrompt(ckpt, context, o.seed)
+      : TextTokenizer.load(ckpt.dir)
+          .requireModelVocab(ckpt.config.vocabSize)
+          .encode(o.prompt ?? DEFAULT_PROMPT, true);
   const tooLong = promptContextProblem(promptIds.length, tokens, cfg.maxPositionEmbeddings);
   if (tooLong !== null || promptIds.length + tokens > cfg.maxPositionEmbeddings) {
     throw new UserError(
       `bench: ${promptIds.length} prompt tokens + ${tokens} decoded do not fit the model's ${cfg.maxPositionEmbeddings} positions; lower --context or --tokens`,
     );
+  }
+  if (size === null) {
+    const weightBytes = [...ckpt.weights.values()].reduce((n, t) => n + t.data.byteLength, 0);
+    refuseUnfitMemory(`--model ${ckpt.dir}`, 'model', { config: cfg, weightBytes, batch: o.batch, promptTokens: promptIds.length, decodeTokens: tokens });
   }
 
   // ABBA creation: each variant has one early and one late session.

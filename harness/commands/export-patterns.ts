@@ -4,6 +4,7 @@
  * study is opened read-only; DIR is written whole or not at all.
  */
 import { exportPatterns } from '../../reports/export-patterns.ts';
+import { refuseFolderOverInputs, studyFiles } from '../../src/output-paths.ts';
 import { shellQuote } from '../../reports/dataset-card.ts';
 import { commaList, defineCommand, flag, required, text, type OptionValues } from '../args.ts';
 
@@ -15,6 +16,7 @@ const OPTIONS = {
 };
 
 async function exportCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
+  refuseFolderOverInputs({ path: o.out, option: 'export-patterns --out' }, studyFiles(o.db, '--db'));
   const result = await exportPatterns({
     dbPath: o.db,
     outDir: o.out,

@@ -8,6 +8,7 @@ import { generate, promptContextProblem, tokensPerSecond } from '../../src/model
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { defineCommand, flag, integer, real, text, texts, type OptionValues } from '../args.ts';
 import { MODEL_OPTIONS, modelChoice, openSession, variantOf, variantOptionFor } from '../model-options.ts';
+import { POSITIONS, SEED, TEMPERATURE } from '../option-ranges.ts';
 import { eosIds } from '../runner/plan.ts';
 
 const OPTIONS = {
@@ -15,11 +16,11 @@ const OPTIONS = {
   variant: variantOptionFor('the graph to run'),
   prompt: text('TEXT', 'the prompt, encoded as the tokenizer does (with BOS when it adds one)'),
   bos: flag('start from BOS; alone, generate from BOS only'),
-  maxNewTokens: integer('N', 'tokens to generate at most', { min: 0, default: 128 }),
+  maxNewTokens: integer('N', 'tokens to generate at most', { min: 0, ...POSITIONS, default: 128 }),
   threshold: real('T', 'router threshold: a layer runs a token when its gate is above T', { min: 0, max: 1, default: 0.5 }),
-  temperature: real('T', 'sampling temperature; 0 is greedy', { min: 0, default: 0 }),
+  temperature: real('T', 'sampling temperature; 0 is greedy', { ...TEMPERATURE, default: 0 }),
   topP: real('P', 'nucleus sampling mass, with --temperature', { min: 0, max: 1, default: 1 }),
-  seed: integer('S', 'sampling seed', { min: 0, default: 0 }),
+  seed: integer('S', 'sampling seed', { ...SEED, default: 0 }),
   stop: texts('TEXT', 'end before this text (repeatable)'),
   json: flag("print one JSON document with every position's token, depth, mask and gates, and the timing"),
 };
@@ -30,7 +31,7 @@ async function generateCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
   const variant = variantOf(o.variant, m.ckpt);
   const { maxNewTokens, threshold, temperature, topP, seed } = o;
 
-  const tok = TextTokenizer.load(m.ckpt.dir);
+  const tok = TextTokenizer.load(m.ckpt.dir).requireModelVocab(m.ckpt.config.vocabSize);
   // --bos alone starts from BOS; with --prompt, BOS is added when given or when the tokenizer adds it.
   const promptIds = tok.encode(o.prompt ?? '', o.bos || (o.prompt !== undefined && tok.addBos));
   if (promptIds.length === 0) throw new UserError('generate: the prompt encodes to no tokens; add --bos');

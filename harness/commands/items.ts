@@ -11,19 +11,24 @@ import { resolveDataDir } from '../../datasets/data-dir.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { DATA_DIR, INCLUDE_PATH, defineCommand, integer, integerOutOfRange, required, text, type OptionValues } from '../args.ts';
 import { REFERENCE_MODEL } from '../model-options.ts';
+import { ITEM_LIMIT, POSITIONS, SEED } from '../option-ranges.ts';
 import { planSuite, type PlannedDoc, type PlannedSuite } from '../runner/plan.ts';
 
 const OPTIONS = {
   suite: required(text('NAME', 'a suite name, or a FILE.yaml')),
   includePath: INCLUDE_PATH,
-  limit: integer('N', 'the seeded random subset of N items that `run --limit N` takes', { min: 1, defaultText: 'every item' }),
-  seed: integer('S', "the subset's seed, as `run --seed`", { min: 0, default: 0 }),
+  limit: integer('N', 'the seeded random subset of N items that `run --limit N` takes', { ...ITEM_LIMIT, defaultText: 'every item' }),
+  seed: integer('S', "the subset's seed, as `run --seed`", { ...SEED, default: 0 }),
   dataDir: DATA_DIR,
   model: text('DIR', 'the checkpoint whose tokenizer renders chat prompts and gives prompt_ids', {
     default: REFERENCE_MODEL,
     defaultText: 'the reference model',
   }),
-  maxLength: integer('N', 'prompt + max_new_tokens must fit in N positions, as `run --max-length`', { min: 2, defaultText: "the model's context" }),
+  maxLength: integer('N', 'prompt + max_new_tokens must fit in N positions, as `run --max-length`', {
+    min: 2,
+    ...POSITIONS,
+    defaultText: "the model's context",
+  }),
 };
 
 const EPILOG = `Prints JSONL on stdout, one line per item: suite, doc_id, doc_index, prompt (the text given to the
@@ -64,8 +69,9 @@ function itemLine(suite: PlannedSuite, d: PlannedDoc): ItemLine {
 }
 
 async function printItems(o: OptionValues<typeof OPTIONS>): Promise<void> {
-  const tok = TextTokenizer.load(o.model);
-  const positions = readModelConfig(join(o.model, 'config.json')).maxPositionEmbeddings;
+  const config = readModelConfig(join(o.model, 'config.json'));
+  const tok = TextTokenizer.load(o.model).requireModelVocab(config.vocabSize);
+  const positions = config.maxPositionEmbeddings;
   if (o.maxLength !== undefined && o.maxLength > positions) throw integerOutOfRange('items', 'max-length', o.maxLength, { min: 2, max: positions });
   const suite = planSuite(o.suite, tok, {
     maxLength: o.maxLength ?? positions,

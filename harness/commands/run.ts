@@ -12,9 +12,12 @@ import { listSuites } from '../../src/suites/spec.ts';
 import { resolveDataDir } from '../../datasets/data-dir.ts';
 import { DATA_DIR, INCLUDE_PATH, commaList, defineCommand, integer, oneOf, real, text, type OptionSpec, type OptionValues } from '../args.ts';
 import { UserError } from '../../src/errors.ts';
+import { refuseFileOverInputs, studyFiles } from '../../src/output-paths.ts';
 import { REFERENCE_MODEL } from '../model-options.ts';
+import { BATCH, ITEM_LIMIT, MAX_THRESHOLDS, POSITIONS, SEED, STATIC_LAYERS, THREADS, WORKERS } from '../option-ranges.ts';
 import { runStudy } from '../runner/run-study.ts';
 import { parseShard } from '../runner/shard.ts';
+import { checkRunReportFolder } from '../runner/report-folder.ts';
 import { loadReport } from '../../reports/report-data.ts';
 import { renderTerminal } from '../../reports/render-terminal.ts';
 import { writeReport } from '../../reports/write-report.ts';
@@ -36,7 +39,12 @@ function thresholdList(): OptionSpec<number[], false> {
   return {
     description: 'a threshold sweep: flexidepth runs once per threshold (comma-separated), full once; instead of --threshold',
     argument: 'LIST',
-    parse: (t) => [...new Set(t.split(',').map((v) => one.parse(v.trim(), undefined)))].sort((a, b) => a - b),
+    accepts: `each ${one.accepts}, at most ${MAX_THRESHOLDS} of them`,
+    parse: (t) => {
+      const values = [...new Set(t.split(',').map((v) => one.parse(v.trim(), undefined)))].sort((a, b) => a - b);
+      if (values.length > MAX_THRESHOLDS) throw new UserError(`run: --thresholds has ${values.length} values, more than ${MAX_THRESHOLDS}`);
+      return values;
+    },
   };
 }
 
@@ -61,13 +69,13 @@ const OPTIONS = {
     { choices: VARIANTS, default: ['flexidepth', 'full'] },
   ),
   staticLayers: integer('K', 'static removes K routed layers instead of the rounded mean flexidepth skips per generated token', {
-    min: 1,
+    ...STATIC_LAYERS,
     defaultText: "matched to flexidepth's mean at each threshold",
   }),
-  limit: integer('N', 'a seeded random subset of N items per suite', { min: 1, defaultText: `every item; ${DEFAULT_STUDY_LIMIT} without --suites` }),
+  limit: integer('N', 'a seeded random subset of N items per suite', { ...ITEM_LIMIT, defaultText: `every item; ${DEFAULT_STUDY_LIMIT} without --suites` }),
   db: text('FILE', 'the study database; a rerun resumes it', { default: DEFAULT_DB }),
-  workers: integer('N', 'worker threads, one model session each', { min: 1, default: availableParallelism(), defaultText: 'the number of CPUs' }),
-  seed: integer('S', 'seed of the --limit subset', { min: 0, default: 0 }),
+  workers: integer('N', 'worker threads, one model session each', { ...WORKERS, default: availableParallelism(), defaultText: 'the number of CPUs' }),
+  seed: integer('S', 'seed of the --limit subset', { ...SEED, default: 0 }),
   threshold: real('T', 'router threshold of flexidepth: a layer runs a token when its gate is above T', {
     min: 0,
     max: 1,
@@ -75,14 +83,15 @@ const OPTIONS = {
   }),
   thresholds: thresholdList(),
   dataDir: DATA_DIR,
-  threads: integer('N', 'intra-op threads per worker session', { min: 1, default: 1 }),
+  threads: integer('N', 'intra-op threads per worker session', { ...THREADS, default: 1 }),
   batch: integer('N', "sequences each worker decodes together (continuous batching: a finished one's row is refilled at once)", {
-    min: 1,
+    ...BATCH,
     default: DEFAULT_BATCH,
   }),
   ep: oneOf('EP', 'ONNX Runtime execution provider', ['cpu', 'cuda'] as const, { default: 'cpu' }),
   maxLength: integer('N', 'prompt + max_new_tokens must fit in N positions; longer prompts lose their first tokens', {
     min: 2,
+    ...POSITIONS,
     defaultText: "the model's context",
   }),
   logSamples: text('FILE.jsonl', 'also append each stored sample (prediction, reference, metrics) to this JSON Lines file'),
@@ -94,6 +103,18 @@ const OPTIONS = {
 
 async function runCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
   if (o.threshold !== undefined && o.thresholds !== undefined) throw new UserError('run: give --threshold or --thresholds, not both');
+  const dataDir = resolveDataDir(o.dataDir);
+  if (o.logSamples !== undefined) {
+    // Appending to an input would damage it; run's report folder is replaced after the run, log and all.
+    refuseFileOverInputs({ path: o.logSamples, option: 'run --log-samples' }, [
+      ...studyFiles(o.db, '--db'),
+      { path: reportFolderOf(o.db), option: "the study's report folder" },
+      { path: o.model, option: '--model' },
+      { path: dataDir, option: '--data-dir' },
+      ...o.includePath.map((dir) => ({ path: dir, option: '--include-path' })),
+    ]);
+  }
+  checkRunReportFolder(reportFolderOf(o.db));
   const stats = await runStudy({
     modelDir: o.model,
     suites: o.suites ?? listSuites(o.includePath),
@@ -104,7 +125,7 @@ async function runCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
     threshold: o.threshold ?? DEFAULT_THRESHOLD,
     thresholds: o.thresholds ?? [o.threshold ?? DEFAULT_THRESHOLD],
     dbPath: o.db,
-    dataDir: resolveDataDir(o.dataDir),
+    dataDir,
     workers: o.workers,
     intraOpThreads: o.threads,
     executionProvider: o.ep,

@@ -3,9 +3,12 @@
  * the file it comes from and its description; with NAME, that suite's config as validated and the
  * prompt of the item `run --limit 1` evaluates, as two YAML documents. The prompt goes through the
  * runner's own plan (harness/runner/plan.ts), so it is the text and token count the model gets.
+ * Names, paths and config text are printed with their control characters shown as escapes
+ * (src/control-chars.ts): a task YAML or its file name cannot restyle the terminal.
  */
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { escapeControlChars, escapeControlCharsKeepingLines } from '../../src/control-chars.ts';
 import { UserError, oneLineReason } from '../../src/errors.ts';
 import { readModelConfig } from '../../src/model/config.ts';
 import { listSuites, loadTaskSpec, suiteSource } from '../../src/suites/spec.ts';
@@ -40,7 +43,8 @@ function suiteRow(name: string, includePaths: string[]): SuiteRow {
 }
 
 /** Columns padded to their widest entry; the last one runs free. */
-function table(rows: string[][]): string {
+function table(cells: string[][]): string {
+  const rows = cells.map((r) => r.map(escapeControlChars));
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n') + '\n';
 }
@@ -57,13 +61,14 @@ function showTask(name: string, o: OptionValues<typeof OPTIONS>): void {
   const maxLength = readModelConfig(join(o.model, 'config.json')).maxPositionEmbeddings;
   // One item: rendering and tokenizing a whole suite takes seconds to tens of seconds.
   const suite = planSuite(name, tok, { dataDir: resolveDataDir(o.dataDir), limit: 1, seed: 0, maxLength, includePaths: o.includePath });
-  const yaml = (value: unknown): string => stringify(value, { lineWidth: 0 });
-  let out = `# ${suite.spec.file}, as validated\n${yaml(specContent(suite.spec))}---\n`;
+  // YAML writes C0 controls as escapes in double quotes, but C1 controls and bidi overrides as they are.
+  const yaml = (value: unknown): string => escapeControlCharsKeepingLines(stringify(value, { lineWidth: 0 }));
+  let out = `# ${escapeControlChars(suite.spec.file)}, as validated\n${yaml(specContent(suite.spec))}---\n`;
   const first = suite.docs[0];
   if (first === undefined) {
     out += '# the suite has no items\n';
   } else {
-    out += `# the item \`run --limit 1\` evaluates, as the model gets it (tokenizer of ${o.model})\n`;
+    out += `# the item \`run --limit 1\` evaluates, as the model gets it (tokenizer of ${escapeControlChars(o.model)})\n`;
     out += yaml({
       doc_id: first.docId,
       doc_index: first.index,

@@ -71,8 +71,9 @@ export async function executeJobs(jobs: readonly Job[], x: Execution): Promise<E
   const store = (run: RunPlan, sample: SampleRecord, tokens: TokenRecord[], gen: Generation | null, stored: () => void): Promise<void> => {
     writes = writes.then(async () => {
       await x.db.writeSample(run.runId, sample, tokens);
-      x.sampleLog?.append(sampleLogLine(run, sample, gen));
+      // Counted as stored before the log is written: a failed log write must not hide a stored sample.
       stored();
+      x.sampleLog?.append(sampleLogLine(run, sample, gen));
     });
     return writes;
   };

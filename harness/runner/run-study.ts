@@ -11,7 +11,7 @@
 import { statSync } from 'node:fs';
 import { availableParallelism, freemem } from 'node:os';
 import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
-import { buildOrReuseGraph } from '../../src/model/graph-cache.ts';
+import { buildOrReuseGraph, requireGraphCache } from '../../src/model/graph-cache.ts';
 import { requireVariant, type GraphSpec, type Variant } from '../../src/model/graph-builder.ts';
 import { requireExecutionProvider, type ExecutionProvider } from '../../src/model/session.ts';
 import { UserError } from '../../src/errors.ts';
@@ -26,9 +26,10 @@ import { Progress } from './progress.ts';
 import { graphName } from './protocol.ts';
 import { registerRuns, type RunPlan, type StudySettings } from './register-runs.ts';
 import { SampleLog } from './sample-log.ts';
+import { storedSampleLogRows } from '../../src/store/sample-log-reads.ts';
 import { shardText, type Shard } from './shard.ts';
 import { NOTHING_EXECUTED, studyStats, type StudyStats } from './study-stats.ts';
-import { capWorkers } from './worker-budget.ts';
+import { batchMemoryProblem, capWorkers, kvBytesPerPosition } from './worker-budget.ts';
 import { WorkerPool } from './worker-pool.ts';
 
 export interface StudyOptions {
@@ -80,9 +81,13 @@ async function planStudy(opts: StudyOptions): Promise<PlannedStudy> {
   const routed = ckpt.config.routingLayers.length;
   if (opts.staticLayers != null && opts.staticLayers > routed)
     throw new UserError(`run: --static-layers ${opts.staticLayers} is more than the ${routed} routed layers of ${opts.modelDir}`);
-  // A provider that cannot run here must not leave runs behind.
+  // A provider that cannot run here, or a cache that cannot take the graphs, must not leave runs behind.
   await requireExecutionProvider(opts.executionProvider);
-  const tok = TextTokenizer.load(opts.modelDir);
+  requireGraphCache(
+    ckpt,
+    opts.variants.filter((v) => v === 'full' || v === 'flexidepth').map((variant) => ({ variant })),
+  );
+  const tok = TextTokenizer.load(opts.modelDir).requireModelVocab(ckpt.config.vocabSize);
   const positions = ckpt.config.maxPositionEmbeddings;
   if (opts.maxLength !== null && opts.maxLength > positions)
     throw new UserError(
@@ -96,7 +101,16 @@ async function planStudy(opts: StudyOptions): Promise<PlannedStudy> {
     includePaths: opts.includePaths ?? [],
     shard: opts.shard ?? null,
   };
-  return { ckpt, tok, suites: opts.suites.map((name) => planSuite(name, tok, planOptions)), calibration: calibrationText(opts.variants, opts.dataDir) };
+  const suites = opts.suites.map((name) => planSuite(name, tok, planOptions));
+  const tooBig = batchMemoryProblem({ batch: opts.batch ?? 1, config: ckpt.config, longest: longestSequence(suites, positions), availableBytes: freemem() });
+  if (tooBig !== null) throw tooBig;
+  return { ckpt, tok, suites, calibration: calibrationText(opts.variants, opts.dataDir) };
+}
+
+/** The most positions any sample of the study can fill: its prompt and max_new_tokens, within the model's context. */
+function longestSequence(suites: readonly PlannedSuite[], positions: number): number {
+  const longest = suites.reduce((m, s) => s.docs.reduce((n, d) => Math.max(n, d.promptIds.length + s.spec.generation.max_new_tokens), m), 0);
+  return Math.min(positions, longest);
 }
 
 /** Builds (or finds cached) the runs' graphs and starts as many workers as the machine holds. */
@@ -110,9 +124,8 @@ async function startWorkers(ckpt: Checkpoint, runs: readonly RunPlan[], opts: St
     intraOpThreads: opts.intraOpThreads,
     availableBytes: freemem(),
     graphBytes: Object.values(graphs).map((g) => statSync(g.path).size),
-    // float32 K and V of every layer for each row of a batch, at the longest a sequence may get.
-    cacheBytes:
-      (opts.batch ?? 1) * 2 * 4 * ckpt.config.numLayers * ckpt.config.numKvHeads * ckpt.config.headDim * (opts.maxLength ?? ckpt.config.maxPositionEmbeddings),
+    // The KV caches of every row of a batch, at the longest a sequence may get.
+    cacheBytes: (opts.batch ?? 1) * kvBytesPerPosition(ckpt.config) * (opts.maxLength ?? ckpt.config.maxPositionEmbeddings),
   });
   if (note !== null) log.write(`run: ${note}\n`);
   return WorkerPool.start(workers, {
@@ -156,6 +169,16 @@ async function executeRuns(runs: readonly RunPlan[], io: StudyIo, opts: StudyOpt
   const jobs = jobList(io.suites, runs, (opts.batch ?? 1) > 1 ? 'batch' : 'doc');
   const skipped = storedSampleCount(runs);
   if (skipped > 0) log.write(`run: resuming, ${skipped} samples already stored\n`);
+  if (io.sampleLog !== null) {
+    const stored = await db.read((conn) =>
+      storedSampleLogRows(
+        conn,
+        runs.map((r) => r.runId),
+      ),
+    );
+    const added = io.sampleLog.catchUp(stored);
+    if (added > 0) log.write(`run: ${io.sampleLog.path}: added ${added} stored ${added === 1 ? 'sample' : 'samples'} the log lacked\n`);
+  }
   if (jobs.length === 0) return { totals: NOTHING_EXECUTED, skipped, wallMs: 0, workers: 0 };
   const pool = await startWorkers(ckpt, runs, opts, jobs.length, log);
   try {

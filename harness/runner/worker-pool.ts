@@ -67,7 +67,10 @@ export class WorkerPool {
   }
 
   private watch(slot: Slot, index: number): void {
+    // A worker whose session failed says why (id null) before it exits: the crash names that reason.
+    let lastWords: string | null = null;
     slot.worker.on('message', (m: WorkerReply) => {
+      if (m.type === 'error' && m.id === null) lastWords = m.message;
       if (m.type === 'ready' || m.id === null) return;
       const p = slot.pending.get(m.id);
       if (!p) return;
@@ -83,7 +86,7 @@ export class WorkerPool {
     };
     slot.worker.on('error', (err) => die(err.message));
     slot.worker.on('exit', (code) => {
-      if (code !== 0 || slot.pending.size > 0) die(`exit code ${code}`);
+      if (code !== 0 || slot.pending.size > 0) die(lastWords ?? `exit code ${code}`);
     });
   }
 

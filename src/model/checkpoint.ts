@@ -5,11 +5,12 @@
  * deep inside graph building or inference, or as silently wrong scores.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { FILE_KINDS, openUserFile, type FileKind } from '../user-file.ts';
 import { FLEXIDEPTH_REDUCTION, readModelConfig, type ModelConfig } from './config.ts';
-import { readCheckpointWeights, type Tensor } from './safetensors.ts';
+import { readCheckpointHeaders, readTensors, tensorLabel, type SafetensorsHeader, type Tensor } from './safetensors.ts';
 
 export interface Checkpoint {
   dir: string;
@@ -58,40 +59,121 @@ export function expectedTensors(cfg: ModelConfig, adapterSize: number): Map<stri
   return want;
 }
 
+const HASH_CHUNK_BYTES = 16 * 1024 * 1024;
+
+/** The kind each hashed file is checked as before it is read (regular file, size limit). */
+function hashedKind(file: string): FileKind | null {
+  if (file === 'config.json') return FILE_KINDS.modelConfig;
+  if (file === 'model.safetensors.index.json') return FILE_KINDS.safetensorsIndex;
+  return file.endsWith('.safetensors') ? FILE_KINDS.safetensors : null;
+}
+
+/** Hashes the files in chunks: a shard is many gigabytes, and is hashed without being held whole. */
 function hashCheckpointFiles(dir: string): string {
   const h = createHash('sha256');
-  const files = readdirSync(dir)
-    .filter((f) => f === 'config.json' || f.endsWith('.safetensors') || f === 'model.safetensors.index.json')
-    .sort();
-  for (const f of files) {
-    h.update(`${f}\0${statSync(join(dir, f)).size}\0`);
-    h.update(readFileSync(join(dir, f)));
+  const chunk = Buffer.alloc(HASH_CHUNK_BYTES);
+  for (const f of readdirSync(dir).sort()) {
+    const kind = hashedKind(f);
+    if (kind === null) continue;
+    const { fd, size } = openUserFile(join(dir, f), kind);
+    try {
+      h.update(`${f}\0${size}\0`);
+      for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; ) h.update(chunk.subarray(0, n));
+    } finally {
+      closeSync(fd);
+    }
   }
   return h.digest('hex');
 }
 
-export function loadCheckpoint(dir: string): Checkpoint {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${dir}: model directory not found`);
-  const config = readModelConfig(join(dir, 'config.json'));
-  const weights = readCheckpointWeights(dir);
-  const files = `${dir}/*.safetensors`;
+const LAYER_TENSOR = /^model\.layers\.(\d+)\./;
+/** Buffers some exporters saved per layer; the engine computes RoPE from config.json instead. */
+const IGNORED_LAYER_TENSOR = /\.rotary_emb\.inv_freq$/;
 
-  let adapterSize = 0;
-  if (config.routingLayers.length > 0) {
-    const name = `${layerPrefix(config.routingLayers[0]!)}.router_proj.gate_proj.weight`;
-    const t = weights.get(name);
-    if (t === undefined) throw new UserError(`${files}: tensor '${name}' is missing`);
-    adapterSize = t.shape[0]!;
+/** The layer count the weights hold: one past the highest model.layers.{i} tensor. */
+function layersHeld(where: Map<string, SafetensorsHeader>): number {
+  let held = 0;
+  for (const name of where.keys()) {
+    const layer = LAYER_TENSOR.exec(name);
+    if (layer !== null) held = Math.max(held, Number(layer[1]) + 1);
   }
-  for (const [name, shape] of expectedTensors(config, adapterSize)) {
-    const t = weights.get(name);
-    if (t === undefined) {
+  return held;
+}
+
+/**
+ * Refuses layer tensors the config does not account for: routers in layers routing_layers does
+ * not list, and anything else a layer holds that the graph would not use (a bias, say), which
+ * would otherwise be ignored and give wrong numbers without a word.
+ */
+function refuseUnexpectedLayerTensors(cfg: ModelConfig, configFile: string, want: Map<string, number[]>, where: Map<string, SafetensorsHeader>): void {
+  for (const [name, h] of where) {
+    const layer = LAYER_TENSOR.exec(name);
+    if (layer === null || want.has(name) || IGNORED_LAYER_TENSOR.test(name)) continue;
+    if (/\.router(_proj)?\./.test(name)) {
+      throw new UserError(
+        `${h.file}: tensor '${tensorLabel(name)}' is a router weight of layer ${layer[1]}, which routing_layers in ${configFile} does not list`,
+      );
+    }
+    throw new UserError(
+      `${h.file}: tensor '${tensorLabel(name)}' is not part of a ${cfg.modelType} layer; flexibench would ignore it (a config.json mismatch, or an architecture it does not run)`,
+    );
+  }
+}
+
+/** FlexiDepth's adapter width m, read from the first routed layer's adapter. */
+function adapterWidth(cfg: ModelConfig, files: string, where: Map<string, SafetensorsHeader>): number {
+  if (cfg.routingLayers.length === 0) return 0;
+  const name = `${layerPrefix(cfg.routingLayers[0]!)}.router_proj.gate_proj.weight`;
+  const shape = where.get(name)?.tensors.get(name)?.shape;
+  if (shape === undefined) throw new UserError(`${files}: tensor '${name}' is missing`);
+  if (shape.length !== 2 || shape[0] === 0)
+    throw new UserError(`${files}: tensor '${name}' has shape [${shape.join(', ')}], expected [m, ${cfg.hiddenSize}] with m > 0`);
+  return shape[0]!;
+}
+
+/**
+ * Checks config.json against the weight files' headers, before any tensor data is read or anything
+ * is sized by the config: every tensor the graph needs is there with its shape, and no layer tensor
+ * is left over. Returns where each needed tensor is, and the adapter width.
+ */
+function matchConfigToHeaders(dir: string, cfg: ModelConfig, where: Map<string, SafetensorsHeader>): { want: Map<string, number[]>; adapterSize: number } {
+  const files = `${dir}/*.safetensors`;
+  const configFile = join(dir, 'config.json');
+  const held = layersHeld(where);
+  if (held !== cfg.numLayers) {
+    throw new UserError(`${configFile}: num_hidden_layers is ${cfg.numLayers}, but ${files} hold ${held} layers; set it to the checkpoint's layer count`);
+  }
+  const adapterSize = adapterWidth(cfg, files, where);
+  const want = expectedTensors(cfg, adapterSize);
+  for (const [name, shape] of want) {
+    const h = where.get(name);
+    if (h === undefined) {
       const hint = name === 'lm_head.weight' ? ' (or set tie_word_embeddings: true in config.json)' : '';
       throw new UserError(`${files}: tensor '${name}' is missing${hint}`);
     }
-    if (t.shape.length !== shape.length || t.shape.some((v, k) => v !== shape[k])) {
-      throw new UserError(`${files}: tensor '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    const got = h.tensors.get(name)!.shape;
+    if (got.length !== shape.length || got.some((v, k) => v !== shape[k])) {
+      throw new UserError(`${h.file}: tensor '${name}' has shape [${got.join(', ')}], expected [${shape.join(', ')}] from ${configFile}`);
     }
+  }
+  refuseUnexpectedLayerTensors(cfg, configFile, want, where);
+  return { want, adapterSize };
+}
+
+/**
+ * Loads a checkpoint: config.json (each number range checked), then the weight files' headers
+ * (validated), then their agreement, and only then the tensor data the graph needs, so a config
+ * that claims 10^8 layers or a header that lies is refused before anything is allocated for it.
+ */
+export function loadCheckpoint(dir: string): Checkpoint {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${dir}: model directory not found`);
+  const config = readModelConfig(join(dir, 'config.json'));
+  const { headers, where } = readCheckpointHeaders(dir);
+  const { want, adapterSize } = matchConfigToHeaders(dir, config, where);
+  const weights = new Map<string, Tensor>();
+  for (const h of headers) {
+    const names = [...want.keys()].filter((name) => where.get(name) === h);
+    for (const [name, t] of readTensors(h, names)) weights.set(name, t);
   }
   return { dir, config, weights, adapterSize, contentHash: hashCheckpointFiles(dir) };
 }

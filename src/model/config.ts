@@ -40,23 +40,67 @@ export const FLEXIDEPTH_REDUCTION = 16;
 
 type Json = Record<string, unknown>;
 
-function field(json: Json, file: string, key: string, kind: 'int' | 'number', fallback?: number): number {
+/**
+ * Bounds on config.json's numbers. Each is far above any published model (Llama-3.1-405B: 126
+ * layers, d = 16,384; the largest vocabularies ~256k; the longest declared context 10M positions)
+ * and low enough that nothing sized by them before the weights are checked can exhaust memory:
+ * the layer count drives a loop over expected tensors, and no other number allocates anything
+ * before loadCheckpoint has matched it against the tensors' shapes.
+ */
+export const CONFIG_LIMITS = {
+  layers: 1024,
+  /** hidden_size, intermediate_size, head counts, head_dim. */
+  dimension: 2 ** 20,
+  vocabulary: 2 ** 24,
+  /** Nothing is sized by it (rotary-tables.ts, kv-cache.ts): it bounds only the positions a run may reach. */
+  positions: 2 ** 26,
+  /** rms_norm_eps: real models use 1e-5 or 1e-6; a large epsilon flattens every norm. */
+  normEpsilon: 0.1,
+} as const;
+
+interface IntRange {
+  min?: number;
+  max: number;
+  fallback?: number;
+}
+
+function present(json: Json, file: string, key: string, fallback: number | undefined): unknown {
   const v = json[key];
-  if (v === undefined || v === null) {
-    if (fallback !== undefined) return fallback;
-    throw new UserError(`${file}: missing field '${key}'`);
-  }
-  if (typeof v !== 'number' || !Number.isFinite(v) || (kind === 'int' && (!Number.isInteger(v) || v <= 0))) {
-    throw new UserError(`${file}: field '${key}' must be a ${kind === 'int' ? 'positive integer' : 'number'}, got ${JSON.stringify(v)}`);
+  if (v !== undefined && v !== null) return v;
+  if (fallback !== undefined) return fallback;
+  throw new UserError(`${file}: missing field '${key}'`);
+}
+
+/** An integer field within [min (1 unless given), max]. */
+function intField(json: Json, file: string, key: string, range: IntRange): number {
+  const v = present(json, file, key, range.fallback);
+  const min = range.min ?? 1;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > range.max) {
+    throw new UserError(`${file}: field '${key}' must be an integer from ${min} to ${range.max}, got ${JSON.stringify(v)}`);
   }
   return v;
 }
 
-function tokenIds(v: unknown, file: string, key: string): number[] {
+/**
+ * A real field above `above` (exclusive: a zero epsilon or theta is what turns gates into NaN) and
+ * at most `max` when given.
+ */
+function realField(json: Json, file: string, key: string, range: { above: number; max?: number; fallback?: number }): number {
+  const v = present(json, file, key, range.fallback);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= range.above || (range.max !== undefined && v > range.max)) {
+    const bounds = range.max === undefined ? `above ${range.above}` : `above ${range.above} and at most ${range.max}`;
+    throw new UserError(`${file}: field '${key}' must be a number ${bounds}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function tokenIds(v: unknown, file: string, key: string, vocabSize: number): number[] {
   if (v === undefined || v === null) return [];
   const list = Array.isArray(v) ? v : [v];
   for (const id of list) {
-    if (!Number.isInteger(id) || (id as number) < 0) throw new UserError(`${file}: field '${key}' must be a token id or a list of them`);
+    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= vocabSize) {
+      throw new UserError(`${file}: field '${key}' must be a token id below vocab_size (${vocabSize}) or a list of them, got ${JSON.stringify(id)}`);
+    }
   }
   return list as number[];
 }
@@ -64,32 +108,47 @@ function tokenIds(v: unknown, file: string, key: string): number[] {
 function parseRopeScaling(json: Json, file: string): Llama3RopeScaling | null {
   const rs = json['rope_scaling'];
   if (rs === undefined || rs === null) return null;
-  if (typeof rs !== 'object') throw new UserError(`${file}: field 'rope_scaling' must be an object`);
+  if (typeof rs !== 'object' || Array.isArray(rs)) throw new UserError(`${file}: field 'rope_scaling' must be an object`);
   const r = rs as Json;
   const type = r['rope_type'] ?? r['type'];
   if (type === 'default') return null;
   if (type !== 'llama3') throw new UserError(`${file}: rope_scaling type '${String(type)}' is not supported (supported: llama3)`);
+  const where = `${file}: rope_scaling`;
+  const lowFreqFactor = realField(r, where, 'low_freq_factor', { above: 0 });
+  const highFreqFactor = realField(r, where, 'high_freq_factor', { above: 0 });
+  // The band between the two wavelengths is interpolated by dividing by their difference.
+  if (highFreqFactor <= lowFreqFactor) {
+    throw new UserError(`${where}: high_freq_factor (${highFreqFactor}) must be more than low_freq_factor (${lowFreqFactor})`);
+  }
   return {
-    factor: field(r, file, 'factor', 'number'),
-    lowFreqFactor: field(r, file, 'low_freq_factor', 'number'),
-    highFreqFactor: field(r, file, 'high_freq_factor', 'number'),
-    originalMaxPositionEmbeddings: field(r, file, 'original_max_position_embeddings', 'int'),
+    factor: realField(r, where, 'factor', { above: 0 }),
+    lowFreqFactor,
+    highFreqFactor,
+    originalMaxPositionEmbeddings: intField(r, where, 'original_max_position_embeddings', { max: CONFIG_LIMITS.positions }),
   };
 }
 
-/** Parses and validates a config.json object; `file` names it in errors. */
+/**
+ * Parses and validates a config.json object; `file` names it in errors. Every number is range
+ * checked here (CONFIG_LIMITS); whether the numbers agree with the weights is loadCheckpoint's check.
+ */
 export function parseModelConfig(json: Json, file: string): ModelConfig {
   const modelType = json['model_type'];
   if (modelType !== 'llama' && modelType !== 'ddllama') {
     throw new UserError(`${file}: unknown model_type '${String(modelType)}' (supported: llama, ddllama)`);
   }
-  const hiddenSize = field(json, file, 'hidden_size', 'int');
-  const numHeads = field(json, file, 'num_attention_heads', 'int');
-  const numKvHeads = field(json, file, 'num_key_value_heads', 'int', numHeads);
-  const numLayers = field(json, file, 'num_hidden_layers', 'int');
+  const dimension = { max: CONFIG_LIMITS.dimension };
+  const hiddenSize = intField(json, file, 'hidden_size', dimension);
+  const numHeads = intField(json, file, 'num_attention_heads', dimension);
+  const numKvHeads = intField(json, file, 'num_key_value_heads', { ...dimension, fallback: numHeads });
+  const numLayers = intField(json, file, 'num_hidden_layers', { max: CONFIG_LIMITS.layers });
   if (numHeads % numKvHeads !== 0) throw new UserError(`${file}: num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
-  const headDim = field(json, file, 'head_dim', 'int', hiddenSize / numHeads);
-  if (!Number.isInteger(headDim) || headDim % 2 !== 0) throw new UserError(`${file}: head_dim must be an even integer, got ${headDim}`);
+  if (json['head_dim'] == null && hiddenSize % numHeads !== 0) {
+    throw new UserError(`${file}: hidden_size (${hiddenSize}) must be a multiple of num_attention_heads (${numHeads}), or give head_dim`);
+  }
+  const headDim = intField(json, file, 'head_dim', { ...dimension, fallback: hiddenSize / numHeads });
+  if (headDim % 2 !== 0) throw new UserError(`${file}: head_dim must be an even integer, got ${headDim}`);
+  const vocabSize = intField(json, file, 'vocab_size', { max: CONFIG_LIMITS.vocabulary });
 
   let routingLayers: number[] = [];
   if (modelType === 'ddllama') {
@@ -108,19 +167,20 @@ export function parseModelConfig(json: Json, file: string): ModelConfig {
   return {
     modelType,
     hiddenSize,
-    intermediateSize: field(json, file, 'intermediate_size', 'int'),
+    intermediateSize: intField(json, file, 'intermediate_size', dimension),
     numLayers,
     numHeads,
     numKvHeads,
     headDim,
-    vocabSize: field(json, file, 'vocab_size', 'int'),
-    rmsNormEps: field(json, file, 'rms_norm_eps', 'number', 1e-6),
-    ropeTheta: field(json, file, 'rope_theta', 'number', 10000),
+    vocabSize,
+    rmsNormEps: realField(json, file, 'rms_norm_eps', { above: 0, max: CONFIG_LIMITS.normEpsilon, fallback: 1e-6 }),
+    // Below 1 the inverse frequencies grow instead of shrinking; 0 makes them infinite (NaN angles).
+    ropeTheta: realField(json, file, 'rope_theta', { above: 1, fallback: 10000 }),
     ropeScaling: parseRopeScaling(json, file),
-    maxPositionEmbeddings: field(json, file, 'max_position_embeddings', 'int', 2048),
+    maxPositionEmbeddings: intField(json, file, 'max_position_embeddings', { max: CONFIG_LIMITS.positions, fallback: 2048 }),
     tieWordEmbeddings: json['tie_word_embeddings'] === true,
-    bosTokenId: tokenIds(json['bos_token_id'], file, 'bos_token_id')[0] ?? null,
-    eosTokenIds: tokenIds(json['eos_token_id'], file, 'eos_token_id'),
+    bosTokenId: tokenIds(json['bos_token_id'], file, 'bos_token_id', vocabSize)[0] ?? null,
+    eosTokenIds: tokenIds(json['eos_token_id'], file, 'eos_token_id', vocabSize),
     routingLayers,
   };
 }

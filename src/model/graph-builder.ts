@@ -9,7 +9,9 @@
  *            past.{i}.key / past.{i}.value [B,1,kvH,C,hd]: cache buffers of C slots per sequence,
  *            read in place, logit_rows [B,K] int64: the positions (of the S) whose logits are
  *            wanted, and for `flexidepth` threshold [] float, for `random` route_full [R,B,S] bool
- *            (each routed layer's decision, drawn by the caller)
+ *            (each routed layer's decision, drawn by the caller),
+ *            cos_cache / sin_cache [P,hd/2] float: the rotary tables of positions 0..P-1, P past
+ *            every position fed (RotaryTables)
  *   outputs  logits [B,K,V], present [2*L'*B,kvH,S,hd]: the new K and V rows only, of each
  *            cached layer in order, K then V, each block [B,kvH,S,hd] (one output, as ORT's run
  *            costs ~3 µs per output), which the caller writes into its buffers (DecoderSession);
@@ -32,7 +34,7 @@
  * row of each token encodes its own causal limit and the slots its sequence filled, so gathering
  * rows gathers their masks with them.
  */
-import { ropeInverseFrequencies, type ModelConfig } from './config.ts';
+import type { ModelConfig } from './config.ts';
 import { layerPrefix, type Checkpoint } from './checkpoint.ts';
 import { OnnxGraph } from './onnx-graph.ts';
 import { UserError } from '../errors.ts';
@@ -66,7 +68,7 @@ export function hasRouters(variant: Variant): boolean {
 }
 
 /** Bumped whenever the emitted graph changes, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 14;
+export const GRAPH_BUILDER_VERSION = 15;
 
 /** Additive attention bias for disallowed keys: large but finite, so softmax never sees -inf - -inf. */
 const MASKED = -1e30;
@@ -162,9 +164,9 @@ export class DecoderGraphBuilder {
     if (routers) this.oneSequence = g.op('/model/one_sequence', 'Equal', [batch, g.int64s([1], true)]);
 
     let x = this.embed();
-    const rotary = this.rotaryTables();
-    this.cosCache = rotary.cos;
-    this.sinCache = rotary.sin;
+    // Fed by the caller, sized by the positions it runs (rotary-tables.ts): nothing here grows with the context.
+    this.cosCache = g.input('cos_cache', 'float', ['positions', this.half]);
+    this.sinCache = g.input('sin_cache', 'float', ['positions', this.half]);
     this.biasRows = this.attentionBias(attentionMask); // [B, S, C+S]
     this.biasAll = g.op('/model/attn_bias/heads', 'Unsqueeze', [this.biasRows, g.int64s([1, 2])]); // [B, 1, 1, S, C+S]
     for (let i = 0; i < cfg.numLayers; i++) {
@@ -234,27 +236,6 @@ export class DecoderGraphBuilder {
     const { g } = this;
     const table = g.initializer('model.embed_tokens.weight', [this.cfg.vocabSize, this.d], this.weight('model.embed_tokens.weight'));
     return g.op('/model/embed_tokens', 'Gather', [table, this.inputIds], { axis: 0 }); // [B, S, d]
-  }
-
-  /**
-   * The rotary cos/sin caches [max_position_embeddings, hd/2] for ORT's RotaryEmbedding, computed in
-   * float64 from the (possibly Llama-3-scaled) inverse frequencies.
-   */
-  private rotaryTables(): { cos: string; sin: string } {
-    const maxPos = this.cfg.maxPositionEmbeddings;
-    const inv = ropeInverseFrequencies(this.cfg);
-    const cos = new Float32Array(maxPos * this.half);
-    const sin = new Float32Array(maxPos * this.half);
-    for (let pos = 0; pos < maxPos; pos++) {
-      for (let j = 0; j < this.half; j++) {
-        cos[pos * this.half + j] = Math.cos(pos * inv[j]!);
-        sin[pos * this.half + j] = Math.sin(pos * inv[j]!);
-      }
-    }
-    return {
-      cos: this.g.initializer('/model/rotary/cos_cache', [maxPos, this.half], cos),
-      sin: this.g.initializer('/model/rotary/sin_cache', [maxPos, this.half], sin),
-    };
   }
 
   /**

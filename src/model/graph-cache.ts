@@ -5,10 +5,23 @@
  * graph that is damaged anyway (disk trouble, a hand edit) is rebuilt, with a one-line notice.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { oneLineReason } from '../errors.ts';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { UserError, oneLineReason } from '../errors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { stableJson } from '../canonical-json.ts';
 import { DecoderGraphBuilder, GRAPH_BUILDER_VERSION, type GraphSpec } from './graph-builder.ts';
@@ -17,8 +30,44 @@ import { onnx } from './onnx-graph.ts';
 /** Past this many bytes of weights a graph is written with ONNX external data (protobuf's 2 GB limit). */
 const EXTERNAL_DATA_BYTES = 1 << 30;
 
+const CHOOSE = 'set FLEXIBENCH_CACHE_DIR to a writable folder to keep built graphs there';
+
+/**
+ * Where built graphs are cached: $FLEXIBENCH_CACHE_DIR, else ~/.cache/flexibench. An empty
+ * FLEXIBENCH_CACHE_DIR counts as unset rather than meaning the current folder; an empty or relative
+ * HOME is refused for the same reason (the cache would land wherever the command runs).
+ */
 export function cacheRoot(): string {
-  return process.env['FLEXIBENCH_CACHE_DIR'] ?? join(homedir(), '.cache', 'flexibench');
+  const chosen = process.env['FLEXIBENCH_CACHE_DIR'];
+  if (chosen !== undefined && chosen !== '') return chosen;
+  let home: string;
+  try {
+    home = homedir();
+  } catch (err) {
+    // HOME unset and no home in the user database.
+    throw new UserError(`HOME: not set, and the user has no home folder for the graph cache (${oneLineReason(err)}); ${CHOOSE}`);
+  }
+  if (home === '' || !isAbsolute(home))
+    throw new UserError(`HOME: ${home === '' ? 'empty' : `'${home}' is not an absolute path`}, so there is no folder for the graph cache; ${CHOOSE}`);
+  return join(home, '.cache', 'flexibench');
+}
+
+/**
+ * Creates the cache's `graphs` folder `dir` if needed and checks that graphs can be written into it:
+ * a one-line UserError naming the folder, the errno and how to choose another, before any graph is
+ * built. access(2) answers as the kernel would for this user, a read-only mount included.
+ */
+function prepareGraphFolder(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? oneLineReason(err);
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'cannot be created, a part of its path is a file' : 'cannot be created or written';
+    const unsetHome =
+      !process.env['FLEXIBENCH_CACHE_DIR'] && process.env['HOME'] === undefined ? " (HOME is not set: the home folder is the user database's)" : '';
+    throw new UserError(`${dir}: the graph cache folder ${why} (${code})${unsetHome}; ${CHOOSE}`);
+  }
 }
 
 /** A graph spec as the key and file names have it: the plain variant name keeps the keys graphs had before specs. */
@@ -34,19 +83,32 @@ export function graphKey(ckpt: Checkpoint, spec: GraphSpec): string {
 }
 
 /**
+ * Throws the one-line refusal buildOrReuseGraph would give, now, when one of `specs` is not cached
+ * and the cache folder cannot take it: a command checks this before it writes anything (a study's
+ * runs), so a cache it cannot use leaves nothing behind. A read-only cache that already holds every
+ * graph passes.
+ */
+export function requireGraphCache(ckpt: Checkpoint, specs: readonly GraphSpec[], root: string = cacheRoot()): void {
+  const dir = join(root, 'graphs');
+  if (specs.some((spec) => !existsSync(graphFile(dir, ckpt, spec)))) prepareGraphFolder(dir);
+}
+
+const graphFile = (dir: string, ckpt: Checkpoint, spec: GraphSpec): string => join(dir, `${graphKey(ckpt, spec)}-${spec.variant}.onnx`);
+
+/**
  * Path of the cached graph for this checkpoint and variant, building it first if needed (or if the
  * cached one is damaged). Weights past `externalDataBytes` go to a side file (ONNX external data).
  */
 export function buildOrReuseGraph(ckpt: Checkpoint, spec: GraphSpec, root: string = cacheRoot(), externalDataBytes = EXTERNAL_DATA_BYTES): string {
   const dir = join(root, 'graphs');
-  const file = join(dir, `${graphKey(ckpt, spec)}-${spec.variant}.onnx`);
+  const file = graphFile(dir, ckpt, spec);
   if (existsSync(file)) {
     const damage = graphDamage(file);
     if (damage === null) return file;
     process.stderr.write(`flexibench: rebuilding cached graph ${file}: ${damage}\n`);
     rmSync(file, { force: true });
   }
-  mkdirSync(dir, { recursive: true });
+  prepareGraphFolder(dir);
   buildGraph(ckpt, spec, file, externalDataBytes);
   return file;
 }

@@ -13,11 +13,13 @@
  * That is a sentencepiece-style BPE: the merges list is every split of every multi-character token,
  * ranked by the token's score.
  */
-import { writeFileSync } from 'node:fs';
+import { closeSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { checkOutputFolder, writeOutputFolder } from '../output-folder.ts';
-import { FILE_KINDS, readUserFile } from '../user-file.ts';
+import { FILE_KINDS, openUserFile, readUserFile } from '../user-file.ts';
+import { parseModelConfig } from './config.ts';
+import { vocabularyMerges } from './llama2c-merges.ts';
 import { writeSafetensorsFile, type Tensor } from './safetensors.ts';
 
 interface Llama2cHeader {
@@ -47,10 +49,9 @@ function permuteRotary(w: Float32Array, heads: number, headDim: number, inDim: n
   return out;
 }
 
-export function convertLlama2cModel(binPath: string): { config: Record<string, unknown>; tensors: Map<string, Tensor> } {
-  const buf = readUserFile(binPath, FILE_KINDS.llama2cCheckpoint);
-  if (buf.length < 28) throw new UserError(`${binPath}: too short for a llama2.c header`);
-  const ints = Array.from({ length: 7 }, (_, i) => buf.readInt32LE(4 * i));
+/** The header's seven int32, as named fields; a negative vocab_size means an unshared classifier. */
+function parseHeader(binPath: string, header: Buffer): Llama2cHeader {
+  const ints = Array.from({ length: 7 }, (_, i) => header.readInt32LE(4 * i));
   const h: Llama2cHeader = {
     dim: ints[0]!,
     hiddenDim: ints[1]!,
@@ -61,23 +62,89 @@ export function convertLlama2cModel(binPath: string): { config: Record<string, u
     seqLen: ints[6]!,
     sharedClassifier: ints[5]! > 0,
   };
-  if ([h.dim, h.hiddenDim, h.nLayers, h.nHeads, h.nKvHeads, h.vocabSize, h.seqLen].some((v) => v <= 0) || h.dim % h.nHeads !== 0) {
+  const hd = h.dim / h.nHeads;
+  if ([h.dim, h.hiddenDim, h.nLayers, h.nHeads, h.nKvHeads, h.vocabSize, h.seqLen].some((v) => v <= 0) || !Number.isInteger(hd) || hd % 2 !== 0) {
     throw new UserError(`${binPath}: not a llama2.c v0 checkpoint (header ${ints.join(', ')})`);
   }
+  return h;
+}
+
+/** Float32 values the checkpoint holds after its header, in the order convertLlama2cModel takes them. */
+function floatsImplied(h: Llama2cHeader): number {
+  const hd = h.dim / h.nHeads;
+  const kvDim = h.nKvHeads * hd;
+  const perLayer = 2 * h.dim + 2 * h.dim * h.dim + 2 * kvDim * h.dim + 3 * h.hiddenDim * h.dim;
+  return h.vocabSize * h.dim * (h.sharedClassifier ? 1 : 2) + h.nLayers * perLayer + h.dim + h.seqLen * hd;
+}
+
+/**
+ * Reads the checkpoint's header, checks it and the file's size against each other, and only then
+ * reads the weights: a header of absurd sizes is refused before anything is allocated for it.
+ */
+function readLlama2cCheckpoint(binPath: string): { h: Llama2cHeader; config: Record<string, unknown>; floats: Float32Array } {
+  const { fd, size } = openUserFile(binPath, FILE_KINDS.llama2cCheckpoint);
+  try {
+    const header = Buffer.alloc(28);
+    if (size < 28 || readSync(fd, header, 0, 28, 0) !== 28) throw new UserError(`${binPath}: too short for a llama2.c header`);
+    const h = parseHeader(binPath, header);
+    const config = hfConfig(h);
+    // The same bounds a config.json gets: a checkpoint this would write must load.
+    parseModelConfig(config, `${binPath}: header, as config.json`);
+    const bytes = 28 + 4 * floatsImplied(h);
+    if (bytes !== size) {
+      throw new UserError(
+        `${binPath}: the header (${[h.dim, h.hiddenDim, h.nLayers, h.nHeads, h.nKvHeads, h.vocabSize, h.seqLen].join(', ')}) implies ${bytes} bytes, the file has ${size} (truncated, or not a llama2.c v0 checkpoint)`,
+      );
+    }
+    const floats = new Float32Array((size - 28) / 4);
+    const view = new Uint8Array(floats.buffer);
+    for (let got = 0; got < view.length; ) {
+      const n = readSync(fd, view, got, view.length - got, 28 + got);
+      if (n === 0) throw new UserError(`${binPath}: file ends early (it shrank while being read)`);
+      got += n;
+    }
+    return { h, config, floats };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function hfConfig(h: Llama2cHeader): Record<string, unknown> {
+  return {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_size: h.dim,
+    intermediate_size: h.hiddenDim,
+    num_hidden_layers: h.nLayers,
+    num_attention_heads: h.nHeads,
+    num_key_value_heads: h.nKvHeads,
+    head_dim: h.dim / h.nHeads,
+    vocab_size: h.vocabSize,
+    max_position_embeddings: h.seqLen,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    tie_word_embeddings: h.sharedClassifier,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    torch_dtype: 'float32',
+  };
+}
+
+export function convertLlama2cModel(binPath: string): { config: Record<string, unknown>; tensors: Map<string, Tensor> } {
+  const { h, config, floats } = readLlama2cCheckpoint(binPath);
   const hd = h.dim / h.nHeads;
   const kvDim = h.nKvHeads * hd;
   const L = h.nLayers;
-  const floats = new Float32Array(buf.buffer.slice(buf.byteOffset + 28, buf.byteOffset + buf.length - ((buf.length - 28) % 4)));
   let off = 0;
   const take = (n: number): Float32Array => {
-    if (off + n > floats.length) throw new UserError(`${binPath}: file ends early (truncated checkpoint)`);
-    const t = floats.slice(off, off + n);
+    if (off + n > floats.length) throw new Error(`${binPath}: file ends early, after its size was checked`);
+    const t = floats.subarray(off, off + n);
     off += n;
     return t;
   };
   const perLayer = (n: number): Float32Array[] => {
     const all = take(L * n);
-    return Array.from({ length: L }, (_, l) => all.slice(l * n, (l + 1) * n));
+    return Array.from({ length: L }, (_, l) => all.subarray(l * n, (l + 1) * n));
   };
   const tensors = new Map<string, Tensor>();
   tensors.set('model.embed_tokens.weight', { shape: [h.vocabSize, h.dim], data: take(h.vocabSize * h.dim) });
@@ -105,32 +172,19 @@ export function convertLlama2cModel(binPath: string): { config: Record<string, u
     tensors.set(`${p}.mlp.down_proj.weight`, { shape: [h.dim, h.hiddenDim], data: w2[l]! });
     tensors.set(`${p}.mlp.up_proj.weight`, { shape: [h.hiddenDim, h.dim], data: w3[l]! });
   }
-  const config = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    hidden_size: h.dim,
-    intermediate_size: h.hiddenDim,
-    num_hidden_layers: L,
-    num_attention_heads: h.nHeads,
-    num_key_value_heads: h.nKvHeads,
-    head_dim: hd,
-    vocab_size: h.vocabSize,
-    max_position_embeddings: h.seqLen,
-    rms_norm_eps: 1e-5,
-    rope_theta: 10000,
-    tie_word_embeddings: h.sharedClassifier,
-    bos_token_id: 1,
-    eos_token_id: 2,
-    torch_dtype: 'float32',
-  };
   return { config, tensors };
 }
 
 const SPACE = '\u2581'; // sentencepiece's visible space
 
-/** Reads a llama2.c tokenizer file into pieces and scores. */
+/**
+ * Reads a llama2.c tokenizer file into pieces and scores. Its header is the longest token's length
+ * (llama2.c sizes its buffers by it); a longer token means a damaged file and is refused.
+ */
 export function readLlama2cTokenizer(path: string, vocabSize: number): { pieces: string[]; scores: number[] } {
   const buf = readUserFile(path, FILE_KINDS.llama2cTokenizer);
+  if (buf.length < 4) throw new UserError(`${path}: too short for a llama2.c tokenizer header`);
+  const maxTokenLength = buf.readInt32LE(0);
   let off = 4;
   const pieces: string[] = [];
   const scores: number[] = [];
@@ -140,34 +194,33 @@ export function readLlama2cTokenizer(path: string, vocabSize: number): { pieces:
     const len = buf.readInt32LE(off + 4);
     off += 8;
     if (len < 0 || off + len > buf.length) throw new UserError(`${path}: token ${i} runs past the end of the file`);
+    if (len > maxTokenLength) throw new UserError(`${path}: token ${i} is ${len} bytes, longer than the file's max_token_length ${maxTokenLength}`);
     pieces.push(buf.subarray(off, off + len).toString('utf8'));
     off += len;
   }
   return { pieces, scores };
 }
 
-/** A Hugging Face tokenizer.json equivalent to a llama2.c tokenizer (ids 0/1/2 = unk/bos/eos). */
-export function llama2cTokenizerJson(pieces: string[], scores: number[]): Record<string, unknown> {
+/**
+ * A Hugging Face tokenizer.json equivalent to a llama2.c tokenizer (ids 0/1/2 = unk/bos/eos).
+ * `source` names the tokenizer file when its merges are too many to write.
+ */
+export function llama2cTokenizerJson(pieces: string[], scores: number[], source = 'tokenizer'): Record<string, unknown> {
   const special = ['<unk>', '<s>', '</s>'];
-  const vocab: Record<string, number> = {};
+  // A Map, not an object: a token may be named '__proto__' or 'constructor'.
+  const ids = new Map<string, number>();
   const names = pieces.map((p, id) => (id < 3 ? special[id]! : p.replaceAll(' ', SPACE)));
   names.forEach((n, id) => {
-    if (!(n in vocab)) vocab[n] = id;
+    if (!ids.has(n)) ids.set(n, id);
   });
   const isByte = (n: string): boolean => /^<0x[0-9A-F]{2}>$/.test(n);
-  const candidates = names
+  const ranked = names
     .map((n, id) => ({ n, id, score: scores[id]! }))
     .filter(({ n, id }) => id >= 3 && !isByte(n) && [...n].length > 1)
-    .sort((a, b) => b.score - a.score || a.id - b.id);
-  const merges: string[] = [];
-  for (const { n } of candidates) {
-    const chars = [...n];
-    for (let k = 1; k < chars.length; k++) {
-      const left = chars.slice(0, k).join('');
-      const right = chars.slice(k).join('');
-      if (left in vocab && right in vocab) merges.push(`${left} ${right}`);
-    }
-  }
+    .sort((a, b) => b.score - a.score || a.id - b.id)
+    .map(({ n }) => n);
+  const merges = vocabularyMerges(new Set(ids.keys()), ranked, FILE_KINDS.tokenizer.maxBytes, source);
+  const vocab = Object.fromEntries(ids);
   return {
     version: '1.0',
     truncation: null,
@@ -220,14 +273,16 @@ export async function importLlama2c(
   checkOutputFolder(outDir, folder);
   const { config, tensors } = convertLlama2cModel(binPath);
   const { pieces, scores } = readLlama2cTokenizer(tokenizerPath, config['vocab_size'] as number);
-  await writeOutputFolder(outDir, folder, (dir) => writeCheckpoint(dir, config, tensors, pieces, scores));
+  // Before anything is written: building the merges may refuse the tokenizer.
+  const tokenizerJson = llama2cTokenizerJson(pieces, scores, tokenizerPath);
+  await writeOutputFolder(outDir, folder, (dir) => writeCheckpoint(dir, config, tensors, tokenizerJson));
   return { config };
 }
 
-function writeCheckpoint(outDir: string, config: Record<string, unknown>, tensors: Map<string, Tensor>, pieces: string[], scores: number[]): void {
+function writeCheckpoint(outDir: string, config: Record<string, unknown>, tensors: Map<string, Tensor>, tokenizerJson: Record<string, unknown>): void {
   writeSafetensorsFile(join(outDir, 'model.safetensors'), tensors, { format: 'pt', source: 'llama2.c' });
   writeFileSync(join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  writeFileSync(join(outDir, 'tokenizer.json'), JSON.stringify(llama2cTokenizerJson(pieces, scores)));
+  writeFileSync(join(outDir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
   const tokenizerConfig = {
     tokenizer_class: 'LlamaTokenizer',
     bos_token: '<s>',

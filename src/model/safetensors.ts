@@ -3,19 +3,14 @@
  * `{name: {dtype, shape, data_offsets}}`, then raw little-endian data. Reading converts
  * F32, F16 and BF16 to Float32Array (the engine computes in float32).
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync, fstatSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, existsSync, readSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { FILE_KINDS, openUserFile, parseJsonText, readJsonObject } from '../user-file.ts';
 
 export interface Tensor {
   shape: number[];
   data: Float32Array;
-}
-
-interface HeaderEntry {
-  dtype: string;
-  shape: number[];
-  data_offsets: [number, number];
 }
 
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -66,41 +61,136 @@ function decode(dtype: string, bytes: Buffer, file: string, name: string): Float
   return out;
 }
 
-/** Reads every tensor of one .safetensors file. */
-export function readSafetensorsFile(file: string): Map<string, Tensor> {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (err) {
-    throw new UserError(`${file}: cannot open (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+/**
+ * The safetensors format's own bound on the header (the reference implementation's
+ * MAX_HEADER_SIZE): checked before the header is read, with the file's size.
+ */
+const MAX_HEADER_BYTES = 100_000_000;
+
+/** One tensor as a safetensors header describes it, validated against the file. */
+export interface TensorEntry {
+  dtype: string;
+  shape: number[];
+  /** Byte range [begin, end) of its data, from the start of the data section. */
+  begin: number;
+  end: number;
+}
+
+/** The validated header of one safetensors file: what is in it and where, before any data is read. */
+export interface SafetensorsHeader {
+  file: string;
+  /** File size when the header was read; reading the data checks it again. */
+  size: number;
+  /** Where the data section starts: 8 + the header's length. */
+  dataStart: number;
+  tensors: Map<string, TensorEntry>;
+}
+
+/** A value as an error message quotes it, cut short: a header field can be megabytes long. */
+function quote(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
+}
+
+/** A tensor name as messages show it: a header may hold a name of any length. */
+export function tensorLabel(name: string): string {
+  return name.length > 120 ? `${name.slice(0, 120)}...` : name;
+}
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * One header entry, checked as the format requires: a known dtype, a shape of non-negative
+ * integers, and data_offsets [begin, end] inside the data section holding exactly the shape's bytes.
+ * A bad entry would otherwise read the wrong bytes (negative or fractional offsets), or throw from
+ * deep inside the reader (a null entry, a missing shape).
+ */
+function headerEntry(file: string, name: string, raw: unknown, dataBytes: number): TensorEntry {
+  const at = `${file}: tensor '${tensorLabel(name)}'`;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new UserError(`${at}: its header entry must be an object with dtype, shape and data_offsets, got ${quote(raw)}`);
   }
-  try {
-    const size = fstatSync(fd).size;
-    const lenBuf = Buffer.alloc(8);
-    if (size < 8 || readSync(fd, lenBuf, 0, 8, 0) !== 8) throw new UserError(`${file}: not a safetensors file (too short)`);
-    const headerLen = Number(lenBuf.readBigUInt64LE(0));
-    if (headerLen <= 0 || 8 + headerLen > size) throw new UserError(`${file}: not a safetensors file (bad header length ${headerLen})`);
-    const headerBuf = Buffer.alloc(headerLen);
-    readSync(fd, headerBuf, 0, headerLen, 8);
-    let header: Record<string, HeaderEntry | Record<string, string>>;
-    try {
-      header = JSON.parse(headerBuf.toString('utf8'));
-    } catch {
-      throw new UserError(`${file}: not a safetensors file (header is not JSON)`);
+  const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
+  if (typeof dtype !== 'string' || !Object.hasOwn(BYTES, dtype)) {
+    throw new UserError(`${at} has unsupported dtype ${typeof dtype === 'string' ? dtype.slice(0, 40) : quote(dtype)} (supported: F32, F16, BF16)`);
+  }
+  if (!Array.isArray(shape) || !shape.every(isCount)) throw new UserError(`${at}: shape must be a list of non-negative integers, got ${quote(shape)}`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
+    throw new UserError(`${at}: data_offsets must be two integers [begin, end] with 0 <= begin <= end, got ${quote(offsets)}`);
+  }
+  const [begin, end] = offsets as [number, number];
+  // A product past 2^53 is inexact, but then it is past any file's size as well and still refused.
+  const bytes = shape.reduce((a: number, b: number) => a * b, BYTES[dtype]!);
+  if (end - begin !== bytes || end > dataBytes) {
+    const why =
+      end > dataBytes ? `its data ends at byte ${end}, past the file's ${dataBytes}` : `its data_offsets hold ${end - begin} bytes, the shape needs ${bytes}`;
+    throw new UserError(`${at} data does not match its shape [${shape.join(', ')}]: ${why} (file truncated or corrupt)`);
+  }
+  return { dtype, shape, begin, end };
+}
+
+/** Two tensors over the same bytes: a damaged or hand-made header, since writers lay tensors end to end. */
+function refuseOverlaps(file: string, tensors: Map<string, TensorEntry>): void {
+  const byBegin = [...tensors].filter(([, t]) => t.end > t.begin).sort(([, a], [, b]) => a.begin - b.begin);
+  for (let k = 1; k < byBegin.length; k++) {
+    const [prevName, prev] = byBegin[k - 1]!;
+    const [name, t] = byBegin[k]!;
+    if (t.begin < prev.end) {
+      throw new UserError(
+        `${file}: tensor '${tensorLabel(name)}' overlaps tensor '${tensorLabel(prevName)}' (data_offsets [${t.begin}, ${t.end}] and [${prev.begin}, ${prev.end}])`,
+      );
     }
-    const base = 8 + headerLen;
-    const tensors = new Map<string, Tensor>();
+  }
+}
+
+function readExactly(fd: number, file: string, length: number, position: number): Buffer {
+  const buf = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, position + got);
+    if (n === 0) throw new UserError(`${file}: file ends early (it shrank while being read)`);
+    got += n;
+  }
+  return buf;
+}
+
+/** Reads and validates the header of one .safetensors file; no tensor data is read. */
+export function readSafetensorsHeader(file: string): SafetensorsHeader {
+  const { fd, size } = openUserFile(file, FILE_KINDS.safetensors);
+  try {
+    if (size < 8) throw new UserError(`${file}: not a safetensors file (too short)`);
+    const headerLen = Number(readExactly(fd, file, 8, 0).readBigUInt64LE(0));
+    if (headerLen <= 0 || headerLen > MAX_HEADER_BYTES || 8 + headerLen > size) {
+      throw new UserError(
+        `${file}: not a safetensors file (bad header length ${headerLen}: the file has ${size} bytes, the format allows ${MAX_HEADER_BYTES})`,
+      );
+    }
+    const header = parseJsonText(readExactly(fd, file, headerLen, 8).toString('utf8'), `${file}: header`);
+    if (typeof header !== 'object' || header === null || Array.isArray(header))
+      throw new UserError(`${file}: not a safetensors file (header is not a JSON object)`);
+    const dataStart = 8 + headerLen;
+    const tensors = new Map<string, TensorEntry>();
     for (const [name, entry] of Object.entries(header)) {
-      if (name === '__metadata__') continue;
-      const e = entry as HeaderEntry;
-      if (!(e.dtype in BYTES)) throw new UserError(`${file}: tensor '${name}' has unsupported dtype ${e.dtype} (supported: F32, F16, BF16)`);
-      const [start, end] = e.data_offsets;
-      const numel = e.shape.reduce((a, b) => a * b, 1);
-      if (end - start !== numel * BYTES[e.dtype]! || base + end > size) {
-        throw new UserError(`${file}: tensor '${name}' data does not match its shape [${e.shape.join(', ')}] (file truncated or corrupt)`);
-      }
-      const bytes = Buffer.alloc(end - start);
-      readSync(fd, bytes, 0, end - start, base + start);
+      if (name !== '__metadata__') tensors.set(name, headerEntry(file, name, entry, size - dataStart));
+    }
+    refuseOverlaps(file, tensors);
+    return { file, size, dataStart, tensors };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads the named tensors (all when not given) of a file whose header was read by readSafetensorsHeader. */
+export function readTensors(header: SafetensorsHeader, names: Iterable<string> = header.tensors.keys()): Map<string, Tensor> {
+  const { file } = header;
+  const { fd, size } = openUserFile(file, FILE_KINDS.safetensors);
+  try {
+    if (size !== header.size) throw new UserError(`${file}: changed while being read (${header.size} bytes, now ${size}); run again`);
+    const tensors = new Map<string, Tensor>();
+    for (const name of names) {
+      const e = header.tensors.get(name);
+      if (e === undefined) throw new Error(`readTensors: ${file} has no tensor ${name}`);
+      const bytes = readExactly(fd, file, e.end - e.begin, header.dataStart + e.begin);
       tensors.set(name, { shape: e.shape, data: decode(e.dtype, bytes, file, name) });
     }
     return tensors;
@@ -109,29 +199,47 @@ export function readSafetensorsFile(file: string): Map<string, Tensor> {
   }
 }
 
+/** Reads every tensor of one .safetensors file. */
+export function readSafetensorsFile(file: string): Map<string, Tensor> {
+  return readTensors(readSafetensorsHeader(file));
+}
+
 /**
- * Reads the weights of a checkpoint directory: `model.safetensors`, or the shards listed in
- * `model.safetensors.index.json`.
+ * The weight files of a checkpoint directory: `model.safetensors`, or the shards listed in
+ * `model.safetensors.index.json` (which must sit in the same folder: the checkpoint's content hash
+ * covers that folder's files only).
  */
-export function readCheckpointWeights(dir: string): Map<string, Tensor> {
+export function checkpointWeightFiles(dir: string): string[] {
   const index = join(dir, 'model.safetensors.index.json');
   const single = join(dir, 'model.safetensors');
   if (existsSync(index)) {
-    let weightMap: Record<string, string>;
-    try {
-      weightMap = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map: Record<string, string> }).weight_map;
-    } catch (err) {
-      throw new UserError(`${index}: cannot read the shard index (${(err as Error).message})`);
+    const weightMap = readJsonObject(index, FILE_KINDS.safetensorsIndex)['weight_map'];
+    if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) throw new UserError(`${index}: missing 'weight_map' (an object)`);
+    const shards = new Set<string>();
+    for (const [name, shard] of Object.entries(weightMap)) {
+      if (typeof shard !== 'string' || shard === '' || shard.includes('/') || shard.includes('\\') || shard === '.' || shard === '..') {
+        throw new UserError(`${index}: weight_map gives tensor '${tensorLabel(name)}' the shard ${quote(shard)}; expected a file name in ${dir}`);
+      }
+      shards.add(shard);
     }
-    if (typeof weightMap !== 'object' || weightMap === null) throw new UserError(`${index}: missing 'weight_map'`);
-    const all = new Map<string, Tensor>();
-    for (const shard of new Set(Object.values(weightMap))) {
-      for (const [name, t] of readSafetensorsFile(join(dirname(index), shard))) all.set(name, t);
-    }
-    return all;
+    return [...shards].map((shard) => join(dir, shard));
   }
-  if (existsSync(single)) return readSafetensorsFile(single);
+  if (existsSync(single)) return [single];
   throw new UserError(`${dir}: no model.safetensors or model.safetensors.index.json`);
+}
+
+/** The validated headers of a checkpoint's weight files; refuses a tensor that two shards both hold. */
+export function readCheckpointHeaders(dir: string): { headers: SafetensorsHeader[]; where: Map<string, SafetensorsHeader> } {
+  const headers = checkpointWeightFiles(dir).map(readSafetensorsHeader);
+  const where = new Map<string, SafetensorsHeader>();
+  for (const h of headers) {
+    for (const name of h.tensors.keys()) {
+      const other = where.get(name);
+      if (other !== undefined) throw new UserError(`${h.file}: tensor '${tensorLabel(name)}' is also in ${other.file}; each tensor must be in one shard`);
+      where.set(name, h);
+    }
+  }
+  return { headers, where };
 }
 
 /** Writes float32 tensors as one safetensors file (names sorted, as the reference writer does). */

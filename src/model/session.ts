@@ -14,6 +14,7 @@ import { copyHeadSlots, grownCapacity, type KvCache } from './kv-cache.ts';
 import { buildOrReuseGraph } from './graph-cache.ts';
 import { hasRouters, requireVariant, type GraphSpec } from './graph-builder.ts';
 import { OnnxGraph } from './onnx-graph.ts';
+import { RotaryTables } from './rotary-tables.ts';
 
 // ORT's own log lines go straight to stderr, around our one-line reasons (a missing CUDA library
 // logs an error before the exception that says the same). Everything that fails reaches us as an
@@ -98,6 +99,7 @@ export class DecoderSession {
   private readonly hiddenOutputs: string[];
   /** Milliseconds spent inside session.run, summed: what the rest of the harness is measured against. */
   runMs = 0;
+  private readonly rotary: RotaryTables;
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -111,6 +113,7 @@ export class DecoderSession {
     this.cacheLayers = Array.from({ length: config.numLayers }, (_, i) => i).filter((i) => inputs.has(`past.${i}.key`));
     this.presentBlocks = new Map(this.cacheLayers.flatMap((i, k) => [[`past.${i}.key`, 2 * k] as const, [`past.${i}.value`, 2 * k + 1] as const]));
     this.hiddenOutputs = session.outputNames.filter((n) => n.startsWith('hidden.')).sort((a, b) => Number(a.slice(7)) - Number(b.slice(7)));
+    this.rotary = new RotaryTables(config);
   }
 
   get variant(): GraphSpec['variant'] {
@@ -207,6 +210,7 @@ export class DecoderSession {
       logit_rows: logitRows(logits === 'all' ? Array.from({ length: S }, (_, s) => s) : logits === 'last' ? [S - 1] : [], 1),
       ...(P === 0 ? this.noCache : cache.tensors),
       ...this.routingFeeds(threshold, routeFull, 1, S),
+      ...this.rotary.feeds(T),
     };
     const t0 = performance.now();
     const out = await this.session.run(feeds);
@@ -288,6 +292,7 @@ export class DecoderSession {
       logit_rows: logitRows(Array<number>(B).fill(0), B),
       ...batch.feeds(),
       ...this.routingFeeds(threshold, routeFull, B, 1),
+      ...this.rotary.feeds(Math.max(...batch.lengths) + 1),
     };
     const t0 = performance.now();
     const out = await this.session.run(feeds);
@@ -333,6 +338,7 @@ export class DecoderSession {
       ),
       ...empty,
       ...this.routingFeeds(threshold, routeFull, B, S),
+      ...this.rotary.feeds(S),
     };
     const t0 = performance.now();
     const out = await this.session.run(feeds);

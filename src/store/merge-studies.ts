@@ -21,7 +21,8 @@ import { existsSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { UserError, oneLineReason } from '../errors.ts';
-import { firstUnreadableTable, openStudyFile, type OpenedDatabase } from './database-file.ts';
+import { StudyIoError, firstUnreadableTable, openStudyFile, type OpenedDatabase } from './database-file.ts';
+import { describeIoFailure, ioFailure, type IoFailure } from './io-failure.ts';
 import { SCHEMA_VERSION, STUDY_TABLES } from './schema.ts';
 
 export interface MergeOptions {
@@ -291,14 +292,39 @@ function close(db: OpenedDatabase): void {
   db.instance.closeSync();
 }
 
-async function mergeInto(outPath: string, inputs: readonly string[], nameOf: (source: number) => string, allowMixed: boolean): Promise<MergeStats> {
-  const db = await openStudyFile(outPath);
+/** A write of the merge that the file system refused (disk full, size limit, permissions), named by the output the user gave. */
+function writeFailed(out: string, failure: IoFailure, created: boolean): UserError {
+  const denied = created && ['EACCES', 'EPERM', 'EROFS'].includes(failure.code);
+  const what = denied ? `cannot create ${out}, its folder ${dirname(resolve(out))} is read-only` : `cannot write ${out}`;
+  return new UserError(`merge: ${what} (${describeIoFailure(failure)}); nothing was merged${created && !denied ? `, ${out} was not created` : ''}`);
+}
+
+/**
+ * Merges into the study at `dbPath`; `out` is what the user named (dbPath is a temporary file when
+ * `created`). A new file is checkpointed before it is closed: a checkpoint that fails at close
+ * (disk full) is silent and leaves the data in the write-ahead log, which the rename would drop.
+ */
+async function mergeInto(
+  dbPath: string,
+  inputs: readonly string[],
+  nameOf: (source: number) => string,
+  opts: { allowMixed: boolean; out: string; created: boolean },
+): Promise<MergeStats> {
+  const db = await openStudyFile(dbPath);
   try {
     const conn = db.connection;
     await attachInputs(conn, inputs);
-    await gatherCopies(conn, inputs.length);
-    await refuseConflicts(conn, nameOf, allowMixed);
-    return await writeMerge(conn, inputs.length);
+    try {
+      await gatherCopies(conn, inputs.length);
+      await refuseConflicts(conn, nameOf, opts.allowMixed);
+      const stats = await writeMerge(conn, inputs.length);
+      if (opts.created) await conn.run('CHECKPOINT');
+      return stats;
+    } catch (err) {
+      const failure = ioFailure(err);
+      if (failure !== null && !(err instanceof UserError)) throw writeFailed(opts.out, failure, opts.created);
+      throw err;
+    }
   } finally {
     close(db);
   }
@@ -312,17 +338,23 @@ export async function mergeStudies(out: string, inputs: readonly string[], opts:
   const kept = distinctInputs(out, inputs);
   for (const path of kept) await checkInput(path);
   const nameOf = (source: number): string => (source === OUT ? `${out} (--out)` : (kept[source] ?? '?'));
-  if (existsSync(out)) return mergeInto(out, kept, nameOf, opts.allowMixed === true);
+  const allowMixed = opts.allowMixed === true;
+  if (existsSync(out)) return mergeInto(out, kept, nameOf, { allowMixed, out, created: false });
   const temp = join(dirname(resolve(out)), `.${basename(out)}.merging-${process.pid}`);
   const cleanUp = (): void => {
     for (const f of [temp, `${temp}.wal`]) rmSync(f, { force: true });
   };
   cleanUp();
   try {
-    const stats = await mergeInto(temp, kept, (s) => (s === OUT ? out : nameOf(s)), opts.allowMixed === true);
+    const stats = await mergeInto(temp, kept, (s) => (s === OUT ? out : nameOf(s)), { allowMixed, out, created: true });
     if (existsSync(`${temp}.wal`)) throw new Error(`merge: ${temp}.wal is left after closing the merged study`);
     renameSync(temp, out);
     return stats;
+  } catch (err) {
+    // The temporary file is an implementation detail: a failure to create or write it is the output's.
+    const failure = err instanceof StudyIoError ? err.failure : err instanceof UserError ? null : ioFailure(err);
+    if (failure !== null) throw writeFailed(out, failure, true);
+    throw err;
   } finally {
     cleanUp();
   }

@@ -150,14 +150,8 @@ export function currentVersionViews(version: number, catalog: string): string[] 
 /** The tables a study database holds at the current version; anything else means a foreign file. */
 export const STUDY_TABLES: ReadonlySet<string> = new Set(['schema_version', 'runs', 'samples', 'tokens']);
 
-export interface SchemaState {
-  /** null when there is no schema_version table. */
-  version: number | null;
-  /** Every table and view in the file, schema-qualified unless in `main`. */
-  tables: string[];
-}
-
-export async function readSchemaState(conn: DuckDBConnection): Promise<SchemaState> {
+/** Every table and view in the connection's own database, schema-qualified unless in `main`. */
+export async function readTableNames(conn: DuckDBConnection): Promise<string[]> {
   const rows = (
     await conn.runAndReadAll(
       `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()
@@ -166,10 +160,13 @@ export async function readSchemaState(conn: DuckDBConnection): Promise<SchemaSta
        ORDER BY 1, 2`,
     )
   ).getRowObjectsJS();
-  const tables = rows.map((r) => (r.schema_name === 'main' ? String(r.table_name) : `${String(r.schema_name)}.${String(r.table_name)}`));
-  if (!tables.includes('schema_version')) return { version: null, tables };
+  return rows.map((r) => (r.schema_name === 'main' ? String(r.table_name) : `${String(r.schema_name)}.${String(r.table_name)}`));
+}
+
+/** The version a study's schema_version table records (0 when empty); its columns must have been checked first (table-shape.ts). */
+export async function readSchemaVersion(conn: DuckDBConnection): Promise<number> {
   const v = (await conn.runAndReadAll('SELECT max(version)::INTEGER AS v FROM schema_version')).getRowObjectsJS()[0]?.v;
-  return { version: typeof v === 'number' ? v : 0, tables };
+  return typeof v === 'number' ? v : 0;
 }
 
 /**

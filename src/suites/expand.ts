@@ -2,7 +2,7 @@
  * A suite's docs: what the runner feeds the model and the scorer, one per evaluated item.
  */
 import { type Item, datasetItems, loadItems } from './items.ts';
-import { fewshotDraw, fewshotDraws } from './fewshot.ts';
+import { checkFewshotPool, fewshotDraw, fewshotDraws } from './fewshot.ts';
 import { type Prompt, renderPrompt, renderReference } from './render.ts';
 import type { TaskSpec } from './spec.ts';
 import type { GenerationSettings } from './task-schema.ts';
@@ -43,6 +43,7 @@ export function expandSuite(spec: TaskSpec, options: ExpandOptions): Doc[] {
   const fewshot = fewshotDraw(spec.fewshot);
   if (fewshot !== null && spec.source.kind === 'dataset') {
     const pool = datasetItems(spec.source, fewshot.split, options.dataDir, spec.file);
+    checkFewshotPool(spec.file, fewshot, pool.length);
     const draws = fewshotDraws(pool.length, fewshot.count, fewshot.seed, indices[indices.length - 1] as number);
     examplesFor = (index) => (draws[index] as number[]).map((j) => pool[j] as Item);
   }

@@ -5,6 +5,7 @@
  * makes an item's examples independent of --limit: they are those lm-eval gives it in a full,
  * single-process run.
  */
+import { UserError } from '../errors.ts';
 import { PythonRandom } from './python-random.ts';
 import type { FewshotSettings } from './task-schema.ts';
 
@@ -14,6 +15,16 @@ export function fewshotDraw(fewshot: FewshotSettings): { count: number; split: s
   if (count === 0) return null;
   if (split === undefined || seed === undefined) throw new Error('fewshot with count > 0 passed validation without split or seed');
   return { count, split, seed };
+}
+
+/**
+ * Refuses a few-shot count larger than its split, naming the task file: the sampler draws without
+ * replacement, so it could not pick that many (CPython's random.sample raises there too).
+ */
+export function checkFewshotPool(file: string, draw: { count: number; split: string }, poolSize: number): void {
+  if (draw.count > poolSize) {
+    throw new UserError(`${file}: /fewshot/count is ${draw.count}, more than the ${poolSize} examples in the fewshot split '${draw.split}'`);
+  }
 }
 
 /** For each item index 0..upTo, the indices of its few-shot examples in the example split. */

@@ -4,13 +4,14 @@
  * fields the items have). Suites are the configs in tasks/ and in the folders given as include
  * paths. Every failure is one line naming the file and the field path.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.ts';
 import { PACKAGE_ROOT, packagePath } from '../package-root.ts';
 import { loadManifest } from '../../datasets/manifest.ts';
 import { GENERATORS } from '../../datasets/generators/registry.ts';
 import { parseYaml, validateAgainst } from '../config-validation.ts';
+import { FILE_KINDS, readUserFile } from '../user-file.ts';
 import { fewshotDraw } from './fewshot.ts';
 import { TaskConfig } from './task-schema.ts';
 import { TemplateError, templateFields } from './template.ts';
@@ -151,12 +152,8 @@ export function loadTaskSpec(nameOrPath: string, includePaths: readonly string[]
   const isPath = /[\\/]/.test(nameOrPath) || /\.(ya?ml|json)$/.test(nameOrPath);
   const full = isPath ? path.resolve(nameOrPath) : suiteFile(nameOrPath, includePaths);
   const file = displayPath(full);
-  let text: string;
-  try {
-    text = readFileSync(full, 'utf8');
-  } catch {
-    throw new UserError(`${file}: cannot read the task config`);
-  }
+  // Checked as a regular file within its limit first: /dev/zero or a FIFO named as a suite is refused, not read.
+  const text = readUserFile(full, FILE_KINDS.taskConfig).toString('utf8');
   const config = validateAgainst(parseYaml(text, file), TaskConfig, file);
   const spec: TaskSpec = { ...config, file };
   checkSemantics(spec);

@@ -1,32 +1,31 @@
 /**
  * Chat prompts: a model's Jinja chat template (tokenizer_config.json `chat_template`) rendered with
- * @huggingface/jinja, the way transformers' apply_chat_template does.
+ * @huggingface/jinja, the way transformers' apply_chat_template does, under a bound on time and
+ * memory (chat-template-sandbox.ts). Any failure, the template's own raise_exception included, is a
+ * one-line UserError naming the template.
  */
-import { Template } from '@huggingface/jinja';
 import { UserError } from '../errors.ts';
+import { renderBounded } from './chat-template-sandbox.ts';
+import type { ChatMessage } from './chat-template-render.ts';
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
+export type { ChatMessage } from './chat-template-render.ts';
 
 export interface ChatTemplateContext {
   bosToken: string | null;
   eosToken: string | null;
+  /** The tokenizer_config.json the template comes from, for errors. */
+  configPath?: string;
 }
 
 /** Renders `messages` with `template`; `addGenerationPrompt` opens the assistant's turn. */
 export function renderChat(template: string, messages: ChatMessage[], ctx: ChatTemplateContext, addGenerationPrompt = true): string {
-  let t: Template;
-  try {
-    t = new Template(template);
-  } catch (err) {
-    throw new UserError(`tokenizer_config.json: chat_template does not parse (${(err as Error).message})`);
-  }
-  return t.render({
+  const reply = renderBounded({
+    template,
     messages,
-    add_generation_prompt: addGenerationPrompt,
-    bos_token: ctx.bosToken ?? '',
-    eos_token: ctx.eosToken ?? '',
+    addGenerationPrompt,
+    bosToken: ctx.bosToken ?? '',
+    eosToken: ctx.eosToken ?? '',
   });
+  if ('failure' in reply) throw new UserError(`${ctx.configPath ?? 'tokenizer_config.json'}: chat_template ${reply.failure}`);
+  return reply.text;
 }

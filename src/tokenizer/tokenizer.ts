@@ -13,7 +13,8 @@ export interface TokenizerConfig {
   bos_token?: string | { content: string } | null;
   eos_token?: string | { content: string } | null;
   add_bos_token?: boolean;
-  chat_template?: string | null;
+  /** A template, or (as transformers also reads it) a list of named templates whose "default" is the chat template. */
+  chat_template?: unknown;
   [key: string]: unknown;
 }
 
@@ -23,12 +24,13 @@ export class TextTokenizer {
   readonly bosId: number | null;
   readonly eosId: number | null;
   readonly addBos: boolean;
-  readonly chatTemplate: string | null;
   private readonly bytesById = new Map<number, Uint8Array>();
 
   private constructor(
     private readonly tok: Tokenizer,
     readonly config: TokenizerConfig,
+    /** The folder tokenizer.json and tokenizer_config.json were read from, for errors. */
+    private readonly dir: string,
     readonly vocabSize: number,
     /** Ids of special tokens (BOS, EOS, chat markers...): decoded text leaves them out. */
     private readonly specialIds: ReadonlySet<number>,
@@ -40,7 +42,6 @@ export class TextTokenizer {
     this.bosId = bos === null ? null : (tok.token_to_id(bos) ?? null);
     this.eosId = eos === null ? null : (tok.token_to_id(eos) ?? null);
     this.addBos = config.add_bos_token ?? this.bosId !== null;
-    this.chatTemplate = config.chat_template ?? null;
   }
 
   static load(dir: string): TextTokenizer {
@@ -56,10 +57,24 @@ export class TextTokenizer {
     const model = json['model'] as { vocab?: Record<string, number> | unknown[] } | undefined;
     const added = (json['added_tokens'] as { id: number; content: string; special?: boolean }[] | undefined) ?? [];
     const vocab = model?.vocab;
-    const ids = Array.isArray(vocab) ? vocab.length : Math.max(-1, ...Object.values(vocab ?? {})) + 1;
+    const vocabIds = Array.isArray(vocab) ? vocab.length : idsBelow(Object.values(vocab ?? {}));
     const special = new Set(added.filter((a) => a.special === true).map((a) => a.id));
     const content = new Map(added.map((a) => [a.id, a.content]));
-    return new TextTokenizer(tok, config, Math.max(ids, ...added.map((a) => a.id + 1)), special, content);
+    return new TextTokenizer(tok, config, dir, Math.max(vocabIds, idsBelow(added.map((a) => a.id))), special, content);
+  }
+
+  /**
+   * This tokenizer, refused when its ids run past the model's embedding table (`vocab_size` of the
+   * checkpoint's config.json, in the same folder): such a tokenizer is not the model's, and its ids
+   * would fail inside the graph. A model may have more ids than its tokenizer (padded tables).
+   */
+  requireModelVocab(modelVocabSize: number): this {
+    if (this.vocabSize > modelVocabSize) {
+      throw new UserError(
+        `${join(this.dir, 'tokenizer.json')}: token ids run to ${this.vocabSize - 1}, past vocab_size ${modelVocabSize} in ${join(this.dir, 'config.json')}: this tokenizer is not the model's`,
+      );
+    }
+    return this;
   }
 
   /** Token ids of `text`, with the BOS token first when `bos` (default: as tokenizer_config says). */
@@ -98,8 +113,15 @@ export class TextTokenizer {
    * BOS itself, so encode the result with `bos = false`.
    */
   renderChat(messages: ChatMessage[]): string {
-    if (this.chatTemplate === null) throw new UserError('tokenizer_config.json: this model has no chat_template; use a suite without chat_template: true');
-    return renderChat(this.chatTemplate, messages, { bosToken: tokenContent(this.config.bos_token), eosToken: tokenContent(this.config.eos_token) });
+    const template = defaultTemplate(this.config.chat_template);
+    const configPath = join(this.dir, 'tokenizer_config.json');
+    if (template === null) throw new UserError(`${configPath}: this model has no chat_template; use a suite without chat_template: true`);
+    if (typeof template !== 'string') throw new UserError(`${configPath}: chat_template must be a string (a Jinja template)`);
+    return renderChat(template, messages, {
+      bosToken: tokenContent(this.config.bos_token),
+      eosToken: tokenContent(this.config.eos_token),
+      configPath,
+    });
   }
 
   isSpecial(id: number): boolean {
@@ -171,7 +193,8 @@ export class TextTokenizer {
         pending = [];
         return true;
       }
-      pending.push(...this.tokenBytes(id));
+      // A loop, not a spread: an added or hostile token may hold more bytes than a call takes arguments.
+      for (const byte of this.tokenBytes(id)) pending.push(byte);
       const decoder = new TextDecoder('utf-8');
       decoder.decode(Uint8Array.from(pending), { stream: true });
       if (decoder.decode() !== '') return false;
@@ -182,6 +205,13 @@ export class TextTokenizer {
 }
 
 const UTF8 = new TextEncoder();
+
+/** The chat template of tokenizer_config.json's `chat_template`: itself, or the entry named "default" of a list of named templates. */
+function defaultTemplate(value: unknown): unknown {
+  if (!Array.isArray(value)) return value ?? null;
+  const entry: unknown = value.find((t: unknown) => typeof t === 'object' && t !== null && (t as { name?: unknown }).name === 'default');
+  return entry === undefined ? null : ((entry as { template?: unknown }).template ?? null);
+}
 
 /** Context tokens decoded before a continuation: enough for any tokenizer's merge of a word's start. */
 const CONTEXT_TOKENS = 8;
@@ -242,6 +272,16 @@ function decoderBytes(token: string, steps: readonly DecoderStep[]): Uint8Array 
     }
   }
   return UTF8.encode(text);
+}
+
+/**
+ * One past the largest id among `ids` (0 for none): a loop, because spreading a real vocabulary's
+ * 128k ids into Math.max overflows the call stack.
+ */
+function idsBelow(ids: readonly unknown[]): number {
+  let max = -1;
+  for (const id of ids) if (typeof id === 'number' && id > max) max = id;
+  return max + 1;
 }
 
 function commonPrefixLength(a: string, b: string): number {

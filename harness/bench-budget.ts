@@ -1,0 +1,73 @@
+/**
+ * Whether a benchmark fits this machine, checked before anything is written or built: the
+ * synthetic checkpoint and the two graphs built from it on the temporary folder's disk, and the
+ * weights, sessions, KV caches and prompt attention in memory. A size that does not fit is refused
+ * in one line giving the sizes, instead of filling the disk or ending in V8's out-of-memory abort.
+ * The estimates are deliberately rough (a factor of the weights, the largest buffers): they keep
+ * out what cannot fit, not what only might.
+ */
+import type { ModelConfig } from '../src/model/config.ts';
+import { MEMORY_SHARE, kvBytesPerPosition } from './runner/worker-budget.ts';
+
+/**
+ * Copies of the weights held at the peak: the checkpoint's tensors, each of the two graphs while
+ * it is built and encoded, and the initializers of the four sessions, some of them optimized copies.
+ */
+const WEIGHT_COPIES = 8;
+/** The temporary folder holds the checkpoint and the two graphs built from it (full and flexidepth), each about the weights' size. */
+const DISK_COPIES = 3;
+/** A growing KV cache, or attention's scores and their softmax, are held twice while the next is made. */
+const TRANSIENT_COPIES = 2;
+/** Node, ONNX Runtime and the tokenizer before any model. */
+const BASE_BYTES = 256 * 2 ** 20;
+/** As session.ts and generate.ts prefill: one pass up to 512 tokens, else chunks of 128; batched prompts only up to 256 tokens. */
+const PREFILL_ONE_PASS = 512;
+const PREFILL_CHUNK = 128;
+const BATCHED_PROMPT_TOKENS = 256;
+
+export interface BenchShape {
+  config: Pick<ModelConfig, 'numLayers' | 'numKvHeads' | 'headDim' | 'numHeads'>;
+  /** The float32 weights, in bytes. */
+  weightBytes: number;
+  batch: number;
+  promptTokens: number;
+  decodeTokens: number;
+}
+
+/** Attention scores of the largest prefill pass: one prompt's chunk against its keys, or a batch of short prompts together. */
+function prefillAttentionBytes(s: BenchShape): number {
+  const S = s.promptTokens;
+  const alone = s.config.numHeads * (S > PREFILL_ONE_PASS ? PREFILL_CHUNK : S) * S;
+  const batched = s.batch > 1 && S <= BATCHED_PROMPT_TOKENS ? s.batch * s.config.numHeads * S * S : 0;
+  return TRANSIENT_COPIES * 4 * Math.max(alone, batched);
+}
+
+export interface BenchMemory {
+  total: number;
+  weights: number;
+  kvCache: number;
+}
+
+export function benchMemoryBytes(s: BenchShape): BenchMemory {
+  const weights = WEIGHT_COPIES * s.weightBytes;
+  const kvCache = TRANSIENT_COPIES * s.batch * kvBytesPerPosition(s.config) * (s.promptTokens + s.decodeTokens);
+  return { total: BASE_BYTES + weights + kvCache + prefillAttentionBytes(s), weights, kvCache };
+}
+
+/** The bytes a synthetic checkpoint of these weights takes in the temporary folder, with its graphs. */
+export const syntheticDiskBytes = (weightBytes: number): number => DISK_COPIES * weightBytes;
+
+export const gigabytes = (bytes: number): string => `${(bytes / 1e9).toFixed(1)} GB`;
+
+/**
+ * Why the benchmark does not fit in `freeBytes` of memory, as the end of a sentence whose start
+ * names the option at fault; null when it fits.
+ */
+export function memoryShortfall(s: BenchShape, freeBytes: number): string | null {
+  const need = benchMemoryBytes(s);
+  if (need.total <= MEMORY_SHARE * freeBytes) return null;
+  return (
+    `needs ~${gigabytes(need.total)} of memory (${WEIGHT_COPIES} copies of ${gigabytes(s.weightBytes)} of weights for the checkpoint, graphs and sessions, ` +
+    `${gigabytes(need.kvCache)} of KV cache for --batch ${s.batch} x ${s.promptTokens + s.decodeTokens} positions), but ${gigabytes(freeBytes)} is free`
+  );
+}
