@@ -46,7 +46,7 @@ export const CHAT_PROMPT_MAX_CHARS = 1_000_000;
 /** Characters of an error message quoted: enough for any real template's raise_exception, one line on a screen or two. */
 const MESSAGE_MAX_CHARS = 300;
 
-/** The last template lastParsed: a run renders every prompt with the same one. */
+/** The template parsed last: a run renders every prompt with the same one. */
 let lastParsed: { template: string; program: Template } | null = null;
 
 export function renderChatTemplate(req: ChatRenderRequest): ChatRenderReply {
