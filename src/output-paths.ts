@@ -5,7 +5,7 @@
  * (of the part that exists), and two existing files also by device and inode, so a link or a hard
  * link to an input is caught as the input itself.
  */
-import { realpathSync, statSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UserError } from './errors.ts';
 
@@ -15,14 +15,30 @@ export interface NamedPath {
   option: string;
 }
 
-/** `path` with every existing ancestor's links resolved; the part that does not exist yet appended as given. */
-export function canonicalPath(path: string): string {
+/** Links followed before a path counts as a loop (Linux's own limit, ELOOP). */
+const MAX_LINKS = 40;
+
+/**
+ * `path` with its links resolved, a dangling one included (a link to a study's WAL, which exists
+ * only while the study is open, is the WAL); the part that does not exist yet appended as given.
+ */
+export function canonicalPath(path: string, links = 0): string {
   const absolute = resolve(path);
   try {
     return realpathSync(absolute);
   } catch {
+    const target = linkTarget(absolute);
+    if (target !== null && links < MAX_LINKS) return canonicalPath(resolve(dirname(absolute), target), links + 1);
     const parent = dirname(absolute);
-    return parent === absolute ? absolute : join(canonicalPath(parent), basename(absolute));
+    return parent === absolute ? absolute : join(canonicalPath(parent, links), basename(absolute));
+  }
+}
+
+function linkTarget(path: string): string | null {
+  try {
+    return lstatSync(path).isSymbolicLink() ? readlinkSync(path) : null;
+  } catch {
+    return null;
   }
 }
 

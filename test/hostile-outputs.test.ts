@@ -30,13 +30,16 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('--out never holds the study it reads', () => {
   const results = join(work, 'results');
   const db = join(results, 'studies', 'study.duckdb');
+  const other = join(work, 'other-study.duckdb');
   let before: string;
 
   beforeAll(async () => {
     mkdirSync(join(results, 'studies'), { recursive: true });
-    const study = await StudyDb.open(db);
-    await buildPatternStudy(study);
-    await study.close();
+    for (const path of [db, other]) {
+      const study = await StudyDb.open(path);
+      await buildPatternStudy(study);
+      await study.close();
+    }
     symlinkSync(results, join(work, 'link-to-results'));
     before = sha(db);
   });
@@ -47,7 +50,18 @@ describe('--out never holds the study it reads', () => {
     ['report, through a link', ['report', '--db', db, '--out', join(work, 'link-to-results'), '--force'], /report --out holds --db/],
     ['export-patterns, a folder above it', ['export-patterns', '--db', db, '--out', results, '--force'], /export-patterns --out holds --db/],
     ['export-patterns, the study file itself', ['export-patterns', '--db', db, '--out', db, '--force'], /export-patterns --out holds --db/],
-  ])('%s: refused with --force, the study untouched', (_, args, message) => {
+    ['report, without --force', ['report', '--db', db, '--out', results], /report --out holds --db/],
+    [
+      'export-patterns, a folder inside the study file',
+      ['export-patterns', '--db', db, '--out', join(db, 'sub'), '--force'],
+      /export-patterns --out is inside --db/,
+    ],
+    [
+      'report, the second of two studies',
+      ['report', '--db', other, '--db', db, '--out', join(results, 'studies'), '--force'],
+      /report --out holds --db .*study\.duckdb/,
+    ],
+  ])('%s: refused, the study untouched', (_, args, message) => {
     expectRefused(flexibenchMeasured(args, { env }), message);
     expect(sha(db)).toBe(before);
   });
@@ -78,12 +92,21 @@ describe('--log-samples is never an input of run', () => {
     ["the study's WAL", () => `${db}.wal`, /run --log-samples is --db's write-ahead log/],
     ['a file in the model folder', () => 'models/flexidepth-ref/samples.jsonl', /run --log-samples is --model/],
     ["a file in the study's report folder", () => join(work, 'log-study', 'study-report', 'samples.jsonl'), /the study's report folder/],
+    // The WAL exists only while the study is open: a link to it dangles until then.
+    ["a link to the study's WAL", () => linkTo(`${db}.wal`), /run --log-samples is --db's write-ahead log/],
   ])('%s: refused before anything is written', (_, log, message) => {
     const r = flexibenchMeasured(['run', '--db', db, '--suites', 'copy', '--limit', '1', '--variants', 'full', '--log-samples', log()], { env });
     expectRefused(r, message);
     expect(sha(db)).toBe(before);
     expect(existsSync(`${db}.wal`)).toBe(false);
     expect(existsSync('models/flexidepth-ref/samples.jsonl')).toBe(false);
+  });
+
+  it('a link to a study not yet created is that study: refused, and no study is made', () => {
+    const fresh = join(work, 'not-yet.duckdb');
+    const r = flexibenchMeasured(['run', '--db', fresh, '--suites', 'copy', '--limit', '1', '--variants', 'full', '--log-samples', linkTo(fresh)], { env });
+    expectRefused(r, /run --log-samples is --db/);
+    expect(existsSync(fresh)).toBe(false);
   });
 
   it('a file that is not a sample log is refused, not appended to', () => {
@@ -99,6 +122,13 @@ describe('--log-samples is never an input of run', () => {
     expect(readFileSync(notes, 'utf8')).toBe('my notes\nnot JSON\n');
   });
 });
+
+/** A new symbolic link to `target` (which need not exist), in the test's folder. */
+function linkTo(target: string): string {
+  const link = join(work, `link-${Math.random().toString(36).slice(2)}.jsonl`);
+  symlinkSync(target, link);
+  return link;
+}
 
 /** A tmpfs of `kib` KiB at `dir`; false where this machine does not let us mount one. */
 function mountTmpfs(dir: string, kib: number): boolean {

@@ -289,6 +289,15 @@ describe('report and tasks print control characters as escapes', () => {
     expect(r.timedOut).toBe(false);
   });
 
+  it('items: JSON lines whose C1 controls and bidi overrides are \\u escapes, the same values', () => {
+    const r = flexibenchMeasured(['items', '--suite', 'evil', '--include-path', tasks, '--limit', '1'], { env });
+    expect(r.status, r.stderr).toBe(0);
+    expectNoRawControls(r.stdout);
+    expect((JSON.parse(r.stdout) as { prompt: string }).prompt).toContain('\x9b31m \u202eevil?');
+    expect(r.peakRssBytes).toBeLessThanOrEqual(1e9);
+    expect(r.timedOut).toBe(false);
+  });
+
   it.each([
     ['a missing study', ['report', '--db', join(tmp, `missing${ESC}\r.duckdb`)]],
     ['an unknown option', ['report', `--bogus${ESC}`]],

@@ -3,6 +3,7 @@
  * Prints the text, or with --json one document with every position's depth (DESIGN.md).
  */
 import { join } from 'node:path';
+import { escapeControlCharsInJson, escapeControlCharsKeepingLines } from '../../src/control-chars.ts';
 import { UserError } from '../../src/errors.ts';
 import { generate, promptContextProblem, tokensPerSecond } from '../../src/model/generate.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
@@ -52,7 +53,8 @@ async function generateCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
   await session.release();
   const text = tok.outputText(gen);
   if (!o.json) {
-    process.stdout.write(text + '\n');
+    // A model can write escape sequences; a terminal is shown them, a pipe gets the text as generated.
+    process.stdout.write((process.stdout.isTTY ? escapeControlCharsKeepingLines(text) : text) + '\n');
     return;
   }
   const allIds = gen.positions.map((p) => p.id);
@@ -75,7 +77,7 @@ async function generateCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
       decode_tokens_per_s: tokensPerSecond(gen.timing.decodeTokens, gen.timing.decodeMs),
     },
   };
-  process.stdout.write(JSON.stringify(doc) + '\n');
+  process.stdout.write(escapeControlCharsInJson(JSON.stringify(doc)) + '\n');
 }
 
 export const command = defineCommand({

@@ -5,6 +5,7 @@
  * Other tools (training/layer_need.py) take their items from here instead of generating their own.
  */
 import { join } from 'node:path';
+import { escapeControlCharsInJson } from '../../src/control-chars.ts';
 import { readModelConfig } from '../../src/model/config.ts';
 import { renderTarget } from '../../src/suites/render.ts';
 import { resolveDataDir } from '../../datasets/data-dir.ts';
@@ -80,7 +81,7 @@ async function printItems(o: OptionValues<typeof OPTIONS>): Promise<void> {
     seed: o.seed,
     includePaths: o.includePath,
   });
-  const lines = suite.docs.map((d) => JSON.stringify(itemLine(suite, d)));
+  const lines = suite.docs.map((d) => escapeControlCharsInJson(JSON.stringify(itemLine(suite, d))));
   if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
   process.stderr.write(`items: ${suite.spec.name}: ${lines.length} items\n`);
   return Promise.resolve();

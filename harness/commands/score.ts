@@ -5,6 +5,7 @@
  * Every line is checked (size, UTF-8, JSON, fields) as it is read and before any is scored, so a bad
  * line fails the command at once and nothing is printed.
  */
+import { escapeControlCharsInJson } from '../../src/control-chars.ts';
 import { UserError } from '../../src/errors.ts';
 import { loadTaskSpec } from '../../src/suites/spec.ts';
 import { scoreSample, suiteMetrics } from '../../src/suites/score-sample.ts';
@@ -120,7 +121,7 @@ async function score(values: OptionValues<typeof OPTIONS>): Promise<void> {
     const record = JSON.parse(line) as Record<string, unknown>;
     const metrics = scoreSample(spec, record.prediction as string, record.reference as string);
     for (const m of metricNames) sums.set(m, (sums.get(m) ?? 0) + Number(metrics[m] ?? 0));
-    pending += `${JSON.stringify({ ...record, metrics })}\n`;
+    pending += `${escapeControlCharsInJson(JSON.stringify({ ...record, metrics }))}\n`;
     if (pending.length >= OUTPUT_BATCH_CHARS) {
       process.stdout.write(pending);
       pending = '';
