@@ -124,8 +124,11 @@ async function startWorkers(ckpt: Checkpoint, runs: readonly RunPlan[], opts: St
     intraOpThreads: opts.intraOpThreads,
     availableBytes: freemem(),
     graphBytes: Object.values(graphs).map((g) => statSync(g.path).size),
-    // The KV caches of every row of a batch, at the longest a sequence may get.
-    cacheBytes: (opts.batch ?? 1) * kvBytesPerPosition(ckpt.config) * (opts.maxLength ?? ckpt.config.maxPositionEmbeddings),
+    // The KV caches of every row of a batch, at the longest a sequence of these runs may get.
+    cacheBytes:
+      (opts.batch ?? 1) *
+      kvBytesPerPosition(ckpt.config) *
+      longestSequence([...new Set(runs.map((r) => r.suite))], opts.maxLength ?? ckpt.config.maxPositionEmbeddings),
   });
   if (note !== null) log.write(`run: ${note}\n`);
   return WorkerPool.start(workers, {
@@ -170,13 +173,8 @@ async function executeRuns(runs: readonly RunPlan[], io: StudyIo, opts: StudyOpt
   const skipped = storedSampleCount(runs);
   if (skipped > 0) log.write(`run: resuming, ${skipped} samples already stored\n`);
   if (io.sampleLog !== null) {
-    const stored = await db.read((conn) =>
-      storedSampleLogRows(
-        conn,
-        runs.map((r) => r.runId),
-      ),
-    );
-    const added = io.sampleLog.catchUp(stored);
+    const runIds = runs.map((r) => r.runId);
+    const added = io.sampleLog.catchUp(await db.read((conn) => storedSampleLogRows(conn, runIds)));
     if (added > 0) log.write(`run: ${io.sampleLog.path}: added ${added} stored ${added === 1 ? 'sample' : 'samples'} the log lacked\n`);
   }
   if (jobs.length === 0) return { totals: NOTHING_EXECUTED, skipped, wallMs: 0, workers: 0 };
