@@ -7,6 +7,8 @@
  * out what cannot fit, not what only might.
  */
 import type { ModelConfig } from '../src/model/config.ts';
+import { BATCHED_PROMPT_TOKENS } from '../src/model/generate.ts';
+import { PREFILL_CHUNK, PREFILL_ONE_PASS } from '../src/model/session.ts';
 import { MEMORY_SHARE, kvBytesPerPosition } from './runner/worker-budget.ts';
 
 /**
@@ -20,10 +22,6 @@ const DISK_COPIES = 3;
 const TRANSIENT_COPIES = 2;
 /** Node, ONNX Runtime and the tokenizer before any model. */
 const BASE_BYTES = 256 * 2 ** 20;
-/** As session.ts and generate.ts prefill: one pass up to 512 tokens, else chunks of 128; batched prompts only up to 256 tokens. */
-const PREFILL_ONE_PASS = 512;
-const PREFILL_CHUNK = 128;
-const BATCHED_PROMPT_TOKENS = 256;
 
 export interface BenchShape {
   config: Pick<ModelConfig, 'numLayers' | 'numKvHeads' | 'headDim' | 'numHeads'>;
@@ -34,7 +32,7 @@ export interface BenchShape {
   decodeTokens: number;
 }
 
-/** Attention scores of the largest prefill pass: one prompt's chunk against its keys, or a batch of short prompts together. */
+/** Attention scores of the largest prefill pass, as the session prefills: one prompt's chunk against its keys, or a batch of short prompts together. */
 function prefillAttentionBytes(s: BenchShape): number {
   const S = s.promptTokens;
   const alone = s.config.numHeads * (S > PREFILL_ONE_PASS ? PREFILL_CHUNK : S) * S;

@@ -197,7 +197,7 @@ export interface BatchRequest<T> {
  * Prompts up to this many tokens join the batch through one padded pass; longer ones run alone
  * (padding, and each gathered row's copy of its sequence's keys, grow with the prompt length).
  */
-const BATCHED_PROMPT_TOKENS = 256;
+export const BATCHED_PROMPT_TOKENS = 256;
 
 /**
  * Continuous batching: up to `maxBatch` sequences decode together, one token each per step

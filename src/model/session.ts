@@ -29,8 +29,8 @@ const SESSION_LOG_SEVERITY = 4;
  * pass, 247 ms in chunks of 64 or 128, 286 ms in chunks of 256; 1,800 tokens 778 against 456 ms;
  * 600 tokens the same either way, 300 tokens 34 against 40 ms (docs/performance.md).
  */
-const PREFILL_ONE_PASS = 512;
-const PREFILL_CHUNK = 128;
+export const PREFILL_ONE_PASS = 512;
+export const PREFILL_CHUNK = 128;
 
 /** The graph's logit_rows input [B, K]: `rows` lists K positions per sequence, row after row. */
 function logitRows(rows: number[], B: number): ort.Tensor {

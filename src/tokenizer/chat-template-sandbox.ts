@@ -10,6 +10,7 @@
  * alive.
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { UserError } from '../errors.ts';
 import { CHAT_TEMPLATE_TIME_LIMIT_MS, type ChatRenderReply, type ChatRenderRequest } from './chat-template-render.ts';
 
 /** Slots of the signal shared with the bridge. */
@@ -50,13 +51,14 @@ export function renderBounded(req: ChatRenderRequest): ChatRenderReply {
   b.port.postMessage(req);
   if (Atomics.wait(b.signal, SIGNAL_SLOTS.replied, 0, STARTUP_LIMIT_MS + CHAT_TEMPLATE_TIME_LIMIT_MS) === 'timed-out') {
     stop(b);
-    throw new Error(`the chat template renderer did not answer within ${(STARTUP_LIMIT_MS + CHAT_TEMPLATE_TIME_LIMIT_MS) / 1000} s`);
+    throw new UserError(`cannot render the chat template: its renderer did not answer within ${(STARTUP_LIMIT_MS + CHAT_TEMPLATE_TIME_LIMIT_MS) / 1000} s`);
   }
   const reply = receiveMessageOnPort(b.port)?.message as BridgeReply | undefined;
-  if (reply === undefined) throw new Error('the chat template renderer signalled without replying');
+  if (reply === undefined) throw new UserError('cannot render the chat template: its renderer signalled without replying');
   if ('error' in reply) {
     stop(b);
-    throw new Error(reply.error);
+    // The machinery failed (no process could be started, say): the environment's fault, told in one line.
+    throw new UserError(`cannot render the chat template: ${reply.error}`);
   }
   return reply;
 }
