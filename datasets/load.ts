@@ -3,10 +3,10 @@
  * A missing or altered file fails with one line that says how to get a good copy.
  */
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../src/errors.ts';
-import { FILE_KINDS, readUserFile } from '../src/user-file.ts';
+import { FILE_KINDS, openUserFile, readFully } from '../src/user-file.ts';
 import { type DatasetFile, loadManifest, manifestFile } from './manifest.ts';
 
 const HOW_TO_GET = "run 'flexibench data pull' or set FLEXIBENCH_DATA_DIR to a mirror";
@@ -21,16 +21,29 @@ export function sha256Hex(bytes: Uint8Array): string {
 /** The bytes of `file` in `dataDir`, verified; `label` names it in errors (e.g. gsm8k/test.jsonl). */
 export function readVerified(dataDir: string, file: DatasetFile): Buffer {
   const full = path.join(dataDir, file.path);
-  let stat;
-  try {
-    stat = statSync(full);
-  } catch {
-    throw new UserError(`datasets: ${file.path} not found in ${dataDir} — ${HOW_TO_GET}`);
-  }
+  const kind = FILE_KINDS.datasetFile;
   // Checked as a regular file within its limit before it is read and hashed: a data folder where
   // a split became /dev/zero, a FIFO or a runaway file is refused in one line.
-  const bytes = readUserFile(full, FILE_KINDS.datasetFile);
-  const key = `${full}\0${stat.size}\0${stat.mtimeMs}`;
+  let opened;
+  try {
+    opened = openUserFile(full, kind);
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    if (/\((ENOENT|ENOTDIR)\)$/.test(err.message)) throw new UserError(`datasets: ${file.path} not found in ${dataDir} — ${HOW_TO_GET}`);
+    throw new UserError(`${err.message} — ${HOW_TO_GET}`);
+  }
+  // The cache key and the bytes come from the same open file.
+  let key: string;
+  let bytes: Buffer;
+  try {
+    key = `${full}\0${opened.size}\0${fstatSync(opened.fd).mtimeMs}`;
+    bytes = readFully(opened.fd, full, Buffer.allocUnsafe(opened.size), 0);
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(`${full}: cannot read the ${kind.what} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  } finally {
+    closeSync(opened.fd);
+  }
   if (verified.get(key) !== file.sha256) {
     const actual = sha256Hex(bytes);
     if (actual !== file.sha256) {

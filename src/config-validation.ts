@@ -10,6 +10,7 @@ import { type SchemaOptions, type Static, type TSchema, type TUnion, type TUnsaf
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
 import { UserError, oneLineReason } from './errors.ts';
+import { quoteName } from './quote-value.ts';
 
 const ajv = new Ajv({ allErrors: false, discriminator: true, verbose: true, strict: true, strictRequired: false });
 const compiledFiles = new Map<string, ValidateFunction>();
@@ -50,10 +51,6 @@ export function taggedUnion<B extends TSchema[]>(tag: string, branches: [...B], 
   return Type.Unsafe<Static<TUnion<B>>>({ ...options, type: 'object', discriminator: { propertyName: tag }, oneOf: branches });
 }
 
-function quote(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
-}
-
 /** A JSON pointer for people: "/" for the document itself. */
 function at(path: string): string {
   return path === '' ? '/' : path;
@@ -68,16 +65,16 @@ function describe(error: ErrorObject): string {
     case 'additionalProperties':
       return `${path}/${String(params.additionalProperty)} is not a known field`;
     case 'enum':
-      return `${at(path)} must be one of ${(params.allowedValues as unknown[]).map(quote).join(', ')} (got ${quote(error.data)})`;
+      return `${at(path)} must be one of ${(params.allowedValues as unknown[]).map((v) => quoteName(v)).join(', ')} (got ${quoteName(error.data)})`;
     case 'const':
-      return `${at(path)} must be ${quote(params.allowedValue)} (got ${quote(error.data)})`;
+      return `${at(path)} must be ${quoteName(params.allowedValue)} (got ${quoteName(error.data)})`;
     case 'discriminator': {
       const tag = String(params.tag);
       const branches = ((error.parentSchema as { oneOf?: { properties?: Record<string, { const?: unknown }> }[] })?.oneOf ?? [])
         .map((branch) => branch.properties?.[tag]?.const)
         .filter((v) => v !== undefined);
       if (params.error === 'tag') return `${path}/${tag} is missing or not a string`;
-      return `${path}/${tag} must be one of ${branches.map(quote).join(', ')} (got ${quote(params.tagValue)})`;
+      return `${path}/${tag} must be one of ${branches.map((v) => quoteName(v)).join(', ')} (got ${quoteName(params.tagValue)})`;
     }
     default:
       return `${at(path)} ${error.message ?? 'is invalid'}`;

@@ -40,7 +40,7 @@ export const FILE_KINDS = {
 const errnoCode = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
 
 /** A limit, as its kind states it. */
-function formatLimit(n: number): string {
+export function formatLimit(n: number): string {
   return n >= MiB && n % MiB === 0 ? `${n / MiB} MiB` : `${n} bytes`;
 }
 
@@ -101,6 +101,19 @@ export function readUserFile(path: string, kind: FileKind, maxBytes: number = ki
   }
 }
 
+/**
+ * Fills `into` from byte `position` of `path`, open as `fd` (openUserFile): a file that ends first
+ * shrank since it was checked, and is refused.
+ */
+export function readFully<T extends Uint8Array>(fd: number, path: string, into: T, position: number): T {
+  for (let got = 0; got < into.length; ) {
+    const n = readSync(fd, into, got, into.length - got, position + got);
+    if (n === 0) throw new UserError(`${path}: file ends early (it shrank while being read)`);
+    got += n;
+  }
+  return into;
+}
+
 /** A JSON file whose top level must be an object. */
 export function readJsonObject(path: string, kind: FileKind): Record<string, unknown> {
   const json = parseJsonText(readUserFile(path, kind).toString('utf8'), path);
@@ -113,8 +126,8 @@ export function parseJsonText(text: string, where: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    // V8 names the position; a stack overflow on deep nesting is a RangeError and gets its own words.
-    const why = err instanceof RangeError ? 'nested too deeply' : (err as Error).message;
+    // V8 names the position. Its parser does not recurse, so deep nesting parses: quoting such a value is what overflows (quote-value.ts).
+    const why = (err as Error).message;
     throw new UserError(`${where}: not valid JSON (${why.split('\n')[0] ?? why})`);
   }
 }

@@ -67,10 +67,11 @@ function plant(file: string, hostile: Hostile, kind: FileKind): void {
 }
 
 type Hostile = 'zero' | 'fifo' | 'oversized';
-const WHY: Record<Hostile, (kind: FileKind) => RegExp> = {
-  zero: (kind) => new RegExp(`the ${escape(kind.what)} must be a regular file, not a device$`, 'm'),
-  fifo: (kind) => new RegExp(`the ${escape(kind.what)} must be a regular file, not a pipe$`, 'm'),
-  oversized: (kind) => new RegExp(`the ${escape(kind.what)} is .* more than the .* allowed$`, 'm'),
+/** The refusal's reason, at the end of its line or followed by `then` (a hint). */
+const WHY: Record<Hostile, (kind: FileKind, then?: string) => RegExp> = {
+  zero: (kind, then = '') => new RegExp(`the ${escape(kind.what)} must be a regular file, not a device${escape(then)}$`, 'm'),
+  fifo: (kind, then = '') => new RegExp(`the ${escape(kind.what)} must be a regular file, not a pipe${escape(then)}$`, 'm'),
+  oversized: (kind, then = '') => new RegExp(`the ${escape(kind.what)} is .* more than the .* allowed${escape(then)}$`, 'm'),
 };
 const HOSTILE: Hostile[] = ['zero', 'fifo', 'oversized'];
 
@@ -134,7 +135,7 @@ describe('a dataset file that is not a regular file within its limit', () => {
     plant(file, hostile, FILE_KINDS.datasetFile);
     const before = fingerprint(dataDir);
     const r = flexibenchMeasured(['items', '--suite', 'gsm8k', '--limit', '1', '--data-dir', dataDir], { env });
-    expectRefused(r, file, WHY[hostile](FILE_KINDS.datasetFile));
+    expectRefused(r, file, WHY[hostile](FILE_KINDS.datasetFile, " — run 'flexibench data pull' or set FLEXIBENCH_DATA_DIR to a mirror"));
     expect(fingerprint(dataDir)).toEqual(before);
   });
 });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.ts';
-import { CONFIG_LIMITS, parseModelConfig, ropeInverseFrequencies } from '../src/model/config.ts';
+import { CONFIG_LIMITS, parseModelConfig, readModelConfig, ropeInverseFrequencies } from '../src/model/config.ts';
 import { vocabularyMerges } from '../src/model/llama2c-merges.ts';
 import { RotaryTables } from '../src/model/rotary-tables.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
@@ -191,6 +191,16 @@ describe('config.json bounds, in process', () => {
     expect(() => parse(edit)).toThrow(new UserError(message));
   });
 
+  it('a value nested too deeply to quote is refused in one line', () => {
+    // Written by hand: JSON.stringify itself overflows at this depth, as quoting it in a message would.
+    const file = join(work, 'deep-config.json');
+    const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    writeFileSync(file, JSON.stringify({ ...base, hidden_size: 0 }).replace('"hidden_size":0', `"hidden_size":${deep}`));
+    expect(() => readModelConfig(file)).toThrow(
+      new UserError(`${file}: field 'hidden_size' must be an integer from 1 to ${CONFIG_LIMITS.dimension}, got a deeply nested array`),
+    );
+  });
+
   it('the limits hold the published extremes', () => {
     // Llama-3.1's context, a 10M-position config, Llama-3.1-405B's depth and width, Gemma's vocabulary.
     expect(CONFIG_LIMITS.positions).toBeGreaterThanOrEqual(10_485_760);
@@ -203,7 +213,7 @@ describe('config.json bounds, in process', () => {
 describe('safetensors headers, in process', () => {
   const write = (name: string, header: unknown, dataBytes: number, declaredLength?: number): string => {
     const file = join(work, `${name}.safetensors`);
-    const json = Buffer.from(JSON.stringify(header));
+    const json = Buffer.from(typeof header === 'string' ? header : JSON.stringify(header));
     const prefix = Buffer.alloc(8);
     prefix.writeBigUInt64LE(BigInt(declaredLength ?? json.length));
     writeFileSync(file, Buffer.concat([prefix, json, Buffer.alloc(dataBytes)]));
@@ -250,6 +260,13 @@ describe('safetensors headers, in process', () => {
       (f) => `${f}: tensor 'a': data_offsets must be two integers [begin, end] with 0 <= begin <= end, got undefined`,
     ],
     ['a fractional shape', { a: entry(0, 8, [1.5]) }, 8, undefined, (f) => `${f}: tensor 'a': shape must be a list of non-negative integers, got [1.5]`],
+    [
+      'a shape nested too deeply to quote',
+      `{"a":{"dtype":"F32","shape":${'['.repeat(100_000)}${']'.repeat(100_000)},"data_offsets":[0,0]}}`,
+      0,
+      undefined,
+      (f) => `${f}: tensor 'a': shape must be a list of non-negative integers, got a deeply nested array`,
+    ],
   ])('%s is refused', (name, header, dataBytes, declared, message) => {
     const file = write(name.replaceAll(' ', '-'), header, dataBytes, declared);
     expect(() => readSafetensorsHeader(file)).toThrow(new UserError(message(file)));

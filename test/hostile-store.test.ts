@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.ts';
 import { cacheRoot } from '../src/model/graph-cache.ts';
 import { ioFailure } from '../src/store/io-failure.ts';
-import { MAX_STUDY_LAYERS, runShapeProblem, storedRunShapeProblem } from '../src/store/run-bounds.ts';
+import { MAX_STUDY_LAYERS, runShapeProblem } from '../src/store/run-bounds.ts';
 import { StudyDb } from '../src/store/study-db.ts';
 import { shapeDifference, type ColumnShape } from '../src/store/table-shape.ts';
 import { checkFewshotPool } from '../src/suites/fewshot.ts';
@@ -171,11 +171,6 @@ describe('shapeDifference, runShapeProblem, ioFailure', () => {
     expect(runShapeProblem({ layersTotal: 1025, routingCount: 0, badRoutingCount: 0 })).toMatch(/^layers_total 1025, outside the 1 to 1024/);
     expect(runShapeProblem({ layersTotal: 2e9, routingCount: 0, badRoutingCount: 0 })).toMatch(/^layers_total 2000000000/);
     expect(runShapeProblem({ layersTotal: 6, routingCount: 7, badRoutingCount: 0 })).toMatch(/^routing_layers listing 7 layers, more than its layers_total 6/);
-    expect(storedRunShapeProblem({ layers_total: 6, routing_layers: [3, 4, 5] })).toBeNull();
-    expect(storedRunShapeProblem({ layers_total: 6, routing_layers: [3, 3, -1] })).toMatch(
-      /^routing_layers holding 2 entries that are not distinct layers from 0 to 5/,
-    );
-    expect(storedRunShapeProblem({ layers_total: -3, routing_layers: [] })).toMatch(/^layers_total -3/);
   });
 
   it('reads the errno from Node errors and from the strerror text in DuckDB messages', () => {

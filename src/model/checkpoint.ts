@@ -124,10 +124,11 @@ function refuseUnexpectedLayerTensors(cfg: ModelConfig, configFile: string, want
 function adapterWidth(cfg: ModelConfig, files: string, where: Map<string, SafetensorsHeader>): number {
   if (cfg.routingLayers.length === 0) return 0;
   const name = `${layerPrefix(cfg.routingLayers[0]!)}.router_proj.gate_proj.weight`;
-  const shape = where.get(name)?.tensors.get(name)?.shape;
-  if (shape === undefined) throw new UserError(`${files}: tensor '${name}' is missing`);
+  const h = where.get(name);
+  const shape = h?.tensors.get(name)?.shape;
+  if (h === undefined || shape === undefined) throw new UserError(`${files}: tensor '${name}' is missing`);
   if (shape.length !== 2 || shape[0] === 0)
-    throw new UserError(`${files}: tensor '${name}' has shape [${shape.join(', ')}], expected [m, ${cfg.hiddenSize}] with m > 0`);
+    throw new UserError(`${h.file}: tensor '${name}' has shape [${shape.join(', ')}], expected [m, ${cfg.hiddenSize}] with m > 0`);
   return shape[0]!;
 }
 
@@ -170,9 +171,11 @@ export function loadCheckpoint(dir: string): Checkpoint {
   const config = readModelConfig(join(dir, 'config.json'));
   const { headers, where } = readCheckpointHeaders(dir);
   const { want, adapterSize } = matchConfigToHeaders(dir, config, where);
+  // The wanted tensors by shard, in the shards' order: each file is opened once.
+  const byShard = new Map<SafetensorsHeader, string[]>(headers.map((h) => [h, []]));
+  for (const name of want.keys()) byShard.get(where.get(name)!)!.push(name);
   const weights = new Map<string, Tensor>();
-  for (const h of headers) {
-    const names = [...want.keys()].filter((name) => where.get(name) === h);
+  for (const [h, names] of byShard) {
     for (const [name, t] of readTensors(h, names)) weights.set(name, t);
   }
   return { dir, config, weights, adapterSize, contentHash: hashCheckpointFiles(dir) };

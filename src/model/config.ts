@@ -3,6 +3,7 @@
  * `llama` is a plain Llama; `ddllama` is FlexiDepth (a Llama plus `routing_layers`).
  */
 import { UserError } from '../errors.ts';
+import { quoteName, quoteValue } from '../quote-value.ts';
 import { FILE_KINDS, readJsonObject } from '../user-file.ts';
 
 export type ModelType = 'llama' | 'ddllama';
@@ -41,11 +42,10 @@ export const FLEXIDEPTH_REDUCTION = 16;
 type Json = Record<string, unknown>;
 
 /**
- * Bounds on config.json's numbers. Each is far above any published model (Llama-3.1-405B: 126
- * layers, d = 16,384; the largest vocabularies ~256k; the longest declared context 10M positions)
- * and low enough that nothing sized by them before the weights are checked can exhaust memory:
- * the layer count drives a loop over expected tensors, and no other number allocates anything
- * before loadCheckpoint has matched it against the tensors' shapes.
+ * Bounds on config.json's numbers. Each is far above any published model and low enough that
+ * nothing sized by them before the weights are checked can exhaust memory: the layer count drives
+ * a loop over expected tensors, and no other number allocates anything before loadCheckpoint has
+ * matched it against the tensors' shapes.
  */
 export const CONFIG_LIMITS = {
   layers: 1024,
@@ -76,7 +76,7 @@ function intField(json: Json, file: string, key: string, range: IntRange): numbe
   const v = present(json, file, key, range.fallback);
   const min = range.min ?? 1;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > range.max) {
-    throw new UserError(`${file}: field '${key}' must be an integer from ${min} to ${range.max}, got ${JSON.stringify(v)}`);
+    throw new UserError(`${file}: field '${key}' must be an integer from ${min} to ${range.max}, got ${quoteValue(v)}`);
   }
   return v;
 }
@@ -89,7 +89,7 @@ function realField(json: Json, file: string, key: string, range: { above: number
   const v = present(json, file, key, range.fallback);
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= range.above || (range.max !== undefined && v > range.max)) {
     const bounds = range.max === undefined ? `above ${range.above}` : `above ${range.above} and at most ${range.max}`;
-    throw new UserError(`${file}: field '${key}' must be a number ${bounds}, got ${JSON.stringify(v)}`);
+    throw new UserError(`${file}: field '${key}' must be a number ${bounds}, got ${quoteValue(v)}`);
   }
   return v;
 }
@@ -99,7 +99,7 @@ function tokenIds(v: unknown, file: string, key: string, vocabSize: number): num
   const list = Array.isArray(v) ? v : [v];
   for (const id of list) {
     if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= vocabSize) {
-      throw new UserError(`${file}: field '${key}' must be a token id below vocab_size (${vocabSize}) or a list of them, got ${JSON.stringify(id)}`);
+      throw new UserError(`${file}: field '${key}' must be a token id below vocab_size (${vocabSize}) or a list of them, got ${quoteValue(id)}`);
     }
   }
   return list as number[];
@@ -112,7 +112,7 @@ function parseRopeScaling(json: Json, file: string): Llama3RopeScaling | null {
   const r = rs as Json;
   const type = r['rope_type'] ?? r['type'];
   if (type === 'default') return null;
-  if (type !== 'llama3') throw new UserError(`${file}: rope_scaling type '${String(type)}' is not supported (supported: llama3)`);
+  if (type !== 'llama3') throw new UserError(`${file}: rope_scaling type ${quoteName(type)} is not supported (supported: llama3)`);
   const where = `${file}: rope_scaling`;
   const lowFreqFactor = realField(r, where, 'low_freq_factor', { above: 0 });
   const highFreqFactor = realField(r, where, 'high_freq_factor', { above: 0 });
@@ -135,7 +135,7 @@ function parseRopeScaling(json: Json, file: string): Llama3RopeScaling | null {
 export function parseModelConfig(json: Json, file: string): ModelConfig {
   const modelType = json['model_type'];
   if (modelType !== 'llama' && modelType !== 'ddllama') {
-    throw new UserError(`${file}: unknown model_type '${String(modelType)}' (supported: llama, ddllama)`);
+    throw new UserError(`${file}: unknown model_type ${quoteName(modelType)} (supported: llama, ddllama)`);
   }
   const dimension = { max: CONFIG_LIMITS.dimension };
   const hiddenSize = intField(json, file, 'hidden_size', dimension);
@@ -156,7 +156,7 @@ export function parseModelConfig(json: Json, file: string): ModelConfig {
     if (!Array.isArray(rl) || rl.length === 0) throw new UserError(`${file}: model_type ddllama needs a non-empty 'routing_layers' list`);
     for (const l of rl) {
       if (!Number.isInteger(l) || l < 0 || l >= numLayers) {
-        throw new UserError(`${file}: routing layer ${JSON.stringify(l)} is out of range 0..${numLayers - 1}`);
+        throw new UserError(`${file}: routing layer ${quoteValue(l)} is out of range 0..${numLayers - 1}`);
       }
     }
     routingLayers = [...new Set(rl as number[])].sort((a, b) => a - b);

@@ -4,12 +4,14 @@
  * splits left to right.
  *
  * Testing a split by slicing out both halves and looking them up costs the token's length per
- * split, so the square of its length per token: one 200 KB token took minutes. Here each token's
+ * split, so the square of its length per token, and a tokenizer file may declare a token of any
+length within its size limit. Here each token's
  * prefixes and suffixes are hashed as it is scanned (polynomial hashes modulo two primes below
  * 2^26, so every product is exact in a double), and only a split whose halves both hash to tokens is
  * sliced and looked up. The work is linear in the vocabulary's length plus the merges written.
  */
 import { UserError } from '../errors.ts';
+import { formatLimit } from '../user-file.ts';
 
 const MODULI = [67108859, 67108837] as const;
 const BASES = [40503, 52711] as const;
@@ -67,7 +69,7 @@ export function vocabularyMerges(vocab: ReadonlySet<string>, ranked: readonly st
       chars += n + 1;
       if (chars > maxChars) {
         throw new UserError(
-          `${source}: its merges (each split of a token into two tokens) pass ${maxChars / 2 ** 20} MiB, the most flexibench reads of a tokenizer.json`,
+          `${source}: its merges (each split of a token into two tokens) pass ${formatLimit(maxChars)}, the most flexibench reads of a tokenizer.json`,
         );
       }
     }

@@ -17,7 +17,7 @@ import { closeSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { checkOutputFolder, writeOutputFolder } from '../output-folder.ts';
-import { FILE_KINDS, openUserFile, readUserFile } from '../user-file.ts';
+import { FILE_KINDS, formatLimit, openUserFile, readFully, readUserFile } from '../user-file.ts';
 import { parseModelConfig } from './config.ts';
 import { vocabularyMerges } from './llama2c-merges.ts';
 import { writeSafetensorsFile, type Tensor } from './safetensors.ts';
@@ -62,8 +62,8 @@ function parseHeader(binPath: string, header: Buffer): Llama2cHeader {
     seqLen: ints[6]!,
     sharedClassifier: ints[5]! > 0,
   };
-  const hd = h.dim / h.nHeads;
-  if ([h.dim, h.hiddenDim, h.nLayers, h.nHeads, h.nKvHeads, h.vocabSize, h.seqLen].some((v) => v <= 0) || !Number.isInteger(hd) || hd % 2 !== 0) {
+  // A size that is not positive is no llama2.c header at all; the rest is checked as a config.json would be.
+  if ([h.dim, h.hiddenDim, h.nLayers, h.nHeads, h.nKvHeads, h.vocabSize, h.seqLen].some((v) => v <= 0)) {
     throw new UserError(`${binPath}: not a llama2.c v0 checkpoint (header ${ints.join(', ')})`);
   }
   return h;
@@ -97,12 +97,7 @@ function readLlama2cCheckpoint(binPath: string): { h: Llama2cHeader; config: Rec
       );
     }
     const floats = new Float32Array((size - 28) / 4);
-    const view = new Uint8Array(floats.buffer);
-    for (let got = 0; got < view.length; ) {
-      const n = readSync(fd, view, got, view.length - got, 28 + got);
-      if (n === 0) throw new UserError(`${binPath}: file ends early (it shrank while being read)`);
-      got += n;
-    }
+    readFully(fd, binPath, new Uint8Array(floats.buffer), 28);
     return { h, config, floats };
   } finally {
     closeSync(fd);
@@ -205,7 +200,7 @@ export function readLlama2cTokenizer(path: string, vocabSize: number): { pieces:
  * A Hugging Face tokenizer.json equivalent to a llama2.c tokenizer (ids 0/1/2 = unk/bos/eos).
  * `source` names the tokenizer file when its merges are too many to write.
  */
-export function llama2cTokenizerJson(pieces: string[], scores: number[], source = 'tokenizer'): Record<string, unknown> {
+export function llama2cTokenizerJson(pieces: string[], scores: number[], source: string): Record<string, unknown> {
   const special = ['<unk>', '<s>', '</s>'];
   // A Map, not an object: a token may be named '__proto__' or 'constructor'.
   const ids = new Map<string, number>();
@@ -274,15 +269,21 @@ export async function importLlama2c(
   const { config, tensors } = convertLlama2cModel(binPath);
   const { pieces, scores } = readLlama2cTokenizer(tokenizerPath, config['vocab_size'] as number);
   // Before anything is written: building the merges may refuse the tokenizer.
-  const tokenizerJson = llama2cTokenizerJson(pieces, scores, tokenizerPath);
+  const tokenizerJson = JSON.stringify(llama2cTokenizerJson(pieces, scores, tokenizerPath));
+  // A tokenizer.json every later load would refuse is not written at all.
+  const bytes = Buffer.byteLength(tokenizerJson);
+  if (bytes > FILE_KINDS.tokenizer.maxBytes)
+    throw new UserError(
+      `${tokenizerPath}: its tokenizer.json would be ${bytes} bytes, more than the ${formatLimit(FILE_KINDS.tokenizer.maxBytes)} a tokenizer may be`,
+    );
   await writeOutputFolder(outDir, folder, (dir) => writeCheckpoint(dir, config, tensors, tokenizerJson));
   return { config };
 }
 
-function writeCheckpoint(outDir: string, config: Record<string, unknown>, tensors: Map<string, Tensor>, tokenizerJson: Record<string, unknown>): void {
+function writeCheckpoint(outDir: string, config: Record<string, unknown>, tensors: Map<string, Tensor>, tokenizerJson: string): void {
   writeSafetensorsFile(join(outDir, 'model.safetensors'), tensors, { format: 'pt', source: 'llama2.c' });
   writeFileSync(join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  writeFileSync(join(outDir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+  writeFileSync(join(outDir, 'tokenizer.json'), tokenizerJson);
   const tokenizerConfig = {
     tokenizer_class: 'LlamaTokenizer',
     bos_token: '<s>',

@@ -3,10 +3,11 @@
  * `{name: {dtype, shape, data_offsets}}`, then raw little-endian data. Reading converts
  * F32, F16 and BF16 to Float32Array (the engine computes in float32).
  */
-import { closeSync, existsSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
-import { FILE_KINDS, openUserFile, parseJsonText, readJsonObject } from '../user-file.ts';
+import { quoteValue } from '../quote-value.ts';
+import { FILE_KINDS, openUserFile, parseJsonText, readFully, readJsonObject } from '../user-file.ts';
 
 export interface Tensor {
   shape: number[];
@@ -86,12 +87,6 @@ export interface SafetensorsHeader {
   tensors: Map<string, TensorEntry>;
 }
 
-/** A value as an error message quotes it, cut short: a header field can be megabytes long. */
-function quote(v: unknown): string {
-  const text = JSON.stringify(v) ?? String(v);
-  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
-}
-
 /** A tensor name as messages show it: a header may hold a name of any length. */
 export function tensorLabel(name: string): string {
   return name.length > 120 ? `${name.slice(0, 120)}...` : name;
@@ -108,15 +103,15 @@ const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as nu
 function headerEntry(file: string, name: string, raw: unknown, dataBytes: number): TensorEntry {
   const at = `${file}: tensor '${tensorLabel(name)}'`;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new UserError(`${at}: its header entry must be an object with dtype, shape and data_offsets, got ${quote(raw)}`);
+    throw new UserError(`${at}: its header entry must be an object with dtype, shape and data_offsets, got ${quoteValue(raw)}`);
   }
   const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
   if (typeof dtype !== 'string' || !Object.hasOwn(BYTES, dtype)) {
-    throw new UserError(`${at} has unsupported dtype ${typeof dtype === 'string' ? dtype.slice(0, 40) : quote(dtype)} (supported: F32, F16, BF16)`);
+    throw new UserError(`${at} has unsupported dtype ${typeof dtype === 'string' ? dtype.slice(0, 40) : quoteValue(dtype)} (supported: F32, F16, BF16)`);
   }
-  if (!Array.isArray(shape) || !shape.every(isCount)) throw new UserError(`${at}: shape must be a list of non-negative integers, got ${quote(shape)}`);
+  if (!Array.isArray(shape) || !shape.every(isCount)) throw new UserError(`${at}: shape must be a list of non-negative integers, got ${quoteValue(shape)}`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
-    throw new UserError(`${at}: data_offsets must be two integers [begin, end] with 0 <= begin <= end, got ${quote(offsets)}`);
+    throw new UserError(`${at}: data_offsets must be two integers [begin, end] with 0 <= begin <= end, got ${quoteValue(offsets)}`);
   }
   const [begin, end] = offsets as [number, number];
   // A product past 2^53 is inexact, but then it is past any file's size as well and still refused.
@@ -143,29 +138,18 @@ function refuseOverlaps(file: string, tensors: Map<string, TensorEntry>): void {
   }
 }
 
-function readExactly(fd: number, file: string, length: number, position: number): Buffer {
-  const buf = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const n = readSync(fd, buf, got, length - got, position + got);
-    if (n === 0) throw new UserError(`${file}: file ends early (it shrank while being read)`);
-    got += n;
-  }
-  return buf;
-}
-
 /** Reads and validates the header of one .safetensors file; no tensor data is read. */
 export function readSafetensorsHeader(file: string): SafetensorsHeader {
   const { fd, size } = openUserFile(file, FILE_KINDS.safetensors);
   try {
     if (size < 8) throw new UserError(`${file}: not a safetensors file (too short)`);
-    const headerLen = Number(readExactly(fd, file, 8, 0).readBigUInt64LE(0));
+    const headerLen = Number(readFully(fd, file, Buffer.alloc(8), 0).readBigUInt64LE(0));
     if (headerLen <= 0 || headerLen > MAX_HEADER_BYTES || 8 + headerLen > size) {
       throw new UserError(
         `${file}: not a safetensors file (bad header length ${headerLen}: the file has ${size} bytes, the format allows ${MAX_HEADER_BYTES})`,
       );
     }
-    const header = parseJsonText(readExactly(fd, file, headerLen, 8).toString('utf8'), `${file}: header`);
+    const header = parseJsonText(readFully(fd, file, Buffer.alloc(headerLen), 8).toString('utf8'), `${file}: header`);
     if (typeof header !== 'object' || header === null || Array.isArray(header))
       throw new UserError(`${file}: not a safetensors file (header is not a JSON object)`);
     const dataStart = 8 + headerLen;
@@ -190,7 +174,7 @@ export function readTensors(header: SafetensorsHeader, names: Iterable<string> =
     for (const name of names) {
       const e = header.tensors.get(name);
       if (e === undefined) throw new Error(`readTensors: ${file} has no tensor ${name}`);
-      const bytes = readExactly(fd, file, e.end - e.begin, header.dataStart + e.begin);
+      const bytes = readFully(fd, file, Buffer.alloc(e.end - e.begin), header.dataStart + e.begin);
       tensors.set(name, { shape: e.shape, data: decode(e.dtype, bytes, file, name) });
     }
     return tensors;
@@ -209,7 +193,7 @@ export function readSafetensorsFile(file: string): Map<string, Tensor> {
  * `model.safetensors.index.json` (which must sit in the same folder: the checkpoint's content hash
  * covers that folder's files only).
  */
-export function checkpointWeightFiles(dir: string): string[] {
+function checkpointWeightFiles(dir: string): string[] {
   const index = join(dir, 'model.safetensors.index.json');
   const single = join(dir, 'model.safetensors');
   if (existsSync(index)) {
@@ -218,7 +202,7 @@ export function checkpointWeightFiles(dir: string): string[] {
     const shards = new Set<string>();
     for (const [name, shard] of Object.entries(weightMap)) {
       if (typeof shard !== 'string' || shard === '' || shard.includes('/') || shard.includes('\\') || shard === '.' || shard === '..') {
-        throw new UserError(`${index}: weight_map gives tensor '${tensorLabel(name)}' the shard ${quote(shard)}; expected a file name in ${dir}`);
+        throw new UserError(`${index}: weight_map gives tensor '${tensorLabel(name)}' the shard ${quoteValue(shard)}; expected a file name in ${dir}`);
       }
       shards.add(shard);
     }

@@ -14,7 +14,7 @@ import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, read
 import { basename, dirname, resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { UserError, oneLineReason } from '../errors.ts';
-import { describeIoFailure, ioFailure, type IoFailure } from './io-failure.ts';
+import { StudyIoError, ioFailure, ioFailureOf, type IoFailure } from './io-failure.ts';
 import { RUNS_OUT_OF_BOUNDS_SQL, runShapeProblem } from './run-bounds.ts';
 import { SCHEMA_VERSION, STUDY_TABLES, currentVersionViews, migrate, readSchemaVersion, readTableNames } from './schema.ts';
 import { expectedColumnShapes, readColumnShapes, shapeDifference } from './table-shape.ts';
@@ -38,17 +38,7 @@ function changedStudy(path: string, what: string): UserError {
   return new UserError(`${path}: the study's ${what}; the file was changed outside flexibench, refusing to use it`);
 }
 
-/** A study file that cannot be read or written for a reason of the file system (permissions, disk full), with its errno. */
-export class StudyIoError extends UserError {
-  constructor(
-    path: string,
-    what: string,
-    readonly failure: IoFailure,
-    hint?: string,
-  ) {
-    super(`${path}: ${what} (${describeIoFailure(failure)})${hint === undefined ? '' : `; ${hint}`}`);
-  }
-}
+export { StudyIoError } from './io-failure.ts';
 
 function makeParentFolder(path: string): void {
   try {
@@ -185,7 +175,7 @@ async function checkedVersion(path: string, conn: DuckDBConnection): Promise<num
 
 /** `err` as a StudyIoError when the file system refused the write (disk full, permissions); anything else as it is. */
 function writeError(path: string, what: string, err: unknown): unknown {
-  const failure = err instanceof UserError ? null : ioFailure(err);
+  const failure = ioFailureOf(err);
   return failure === null ? err : new StudyIoError(path, what, failure);
 }
 

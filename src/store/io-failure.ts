@@ -4,7 +4,7 @@
  * DuckDB reports only strerror's text inside its IO Error message; Node's errors carry the errno
  * name as `code`. Both are mapped to the errno name and what it means for the user.
  */
-import { oneLineReason } from '../errors.ts';
+import { UserError, oneLineReason } from '../errors.ts';
 
 export interface IoFailure {
   /** The errno name: ENOSPC, EACCES, ... */
@@ -37,4 +37,25 @@ export function ioFailure(err: unknown): IoFailure | null {
 /** "ENOSPC: the disk is full", for inside parentheses. */
 export function describeIoFailure(failure: IoFailure): string {
   return `${failure.code}: ${failure.meaning}`;
+}
+
+/** A study file that cannot be read or written for a reason of the file system (permissions, disk full), with its errno. */
+export class StudyIoError extends UserError {
+  constructor(
+    path: string,
+    what: string,
+    readonly failure: IoFailure,
+    hint?: string,
+  ) {
+    super(`${path}: ${what} (${describeIoFailure(failure)})${hint === undefined ? '' : `; ${hint}`}`);
+  }
+}
+
+/**
+ * The I/O failure behind `err`, for a caller that restates it in its own words: a StudyIoError's
+ * own failure, none for any other UserError (already worded for the user), else ioFailure's.
+ */
+export function ioFailureOf(err: unknown): IoFailure | null {
+  if (err instanceof StudyIoError) return err.failure;
+  return err instanceof UserError ? null : ioFailure(err);
 }

@@ -21,8 +21,8 @@ import { existsSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { UserError, oneLineReason } from '../errors.ts';
-import { StudyIoError, firstUnreadableTable, openStudyFile, type OpenedDatabase } from './database-file.ts';
-import { describeIoFailure, ioFailure, type IoFailure } from './io-failure.ts';
+import { firstUnreadableTable, openStudyFile, type OpenedDatabase } from './database-file.ts';
+import { describeIoFailure, ioFailureOf, type IoFailure } from './io-failure.ts';
 import { SCHEMA_VERSION, STUDY_TABLES } from './schema.ts';
 
 export interface MergeOptions {
@@ -300,6 +300,23 @@ function writeFailed(out: string, failure: IoFailure, created: boolean): UserErr
 }
 
 /**
+ * An I/O failure while the attached studies are read and the output written. DuckDB's IO Error
+ * names the file it was reading or writing: an input named there is blamed for it; an EIO (a read
+ * of an input as likely as a write of the output) is worded without blaming either; anything else
+ * (disk full, size limit, permissions) can only be the output's write.
+ */
+function mergeFailed(err: unknown, failure: IoFailure, inputs: readonly string[], opts: { out: string; created: boolean }): UserError {
+  const reason = oneLineReason(err);
+  const input = inputs.find((path) => reason.includes(`"${resolve(path)}"`));
+  if (input !== undefined) return new UserError(`${input}: cannot read it to merge (${describeIoFailure(failure)}); nothing was merged`);
+  if (failure.code === 'EIO') {
+    const notCreated = opts.created ? `, ${opts.out} was not created` : '';
+    return new UserError(`merge: an I/O error (${describeIoFailure(failure)}) while merging into ${opts.out}; nothing was merged${notCreated}`);
+  }
+  return writeFailed(opts.out, failure, opts.created);
+}
+
+/**
  * Merges into the study at `dbPath`; `out` is what the user named (dbPath is a temporary file when
  * `created`). A new file is checkpointed before it is closed: a checkpoint that fails at close
  * (disk full) is silent and leaves the data in the write-ahead log, which the rename would drop.
@@ -321,9 +338,8 @@ async function mergeInto(
       if (opts.created) await conn.run('CHECKPOINT');
       return stats;
     } catch (err) {
-      const failure = ioFailure(err);
-      if (failure !== null && !(err instanceof UserError)) throw writeFailed(opts.out, failure, opts.created);
-      throw err;
+      const failure = ioFailureOf(err);
+      throw failure === null ? err : mergeFailed(err, failure, inputs, opts);
     }
   } finally {
     close(db);
@@ -352,9 +368,8 @@ export async function mergeStudies(out: string, inputs: readonly string[], opts:
     return stats;
   } catch (err) {
     // The temporary file is an implementation detail: a failure to create or write it is the output's.
-    const failure = err instanceof StudyIoError ? err.failure : err instanceof UserError ? null : ioFailure(err);
-    if (failure !== null) throw writeFailed(out, failure, true);
-    throw err;
+    const failure = ioFailureOf(err);
+    throw failure === null ? err : writeFailed(out, failure, true);
   } finally {
     cleanUp();
   }

@@ -20,14 +20,13 @@ export interface RunShape {
 
 /** Runs that break the bounds, worst first, at most one: a query of the `runs` table (or view) as RunShape columns plus run_id. */
 export const RUNS_OUT_OF_BOUNDS_SQL = `
-  SELECT run_id, layers_total::BIGINT AS layers_total, len(routing_layers)::BIGINT AS routing_count,
-         (len(list_filter(routing_layers, x -> x IS NULL OR x < 0 OR x >= layers_total))
-          + len(list_filter(routing_layers, x -> x IS NOT NULL)) - len(list_distinct(routing_layers)))::BIGINT AS bad_routing_count
-  FROM runs
-  WHERE layers_total NOT BETWEEN 1 AND ${MAX_STUDY_LAYERS}
-     OR len(routing_layers) > layers_total
-     OR len(list_filter(routing_layers, x -> x IS NULL OR x < 0 OR x >= layers_total)) > 0
-     OR len(list_distinct(routing_layers)) <> len(list_filter(routing_layers, x -> x IS NOT NULL))
+  SELECT * FROM (
+    SELECT run_id, layers_total::BIGINT AS layers_total, len(routing_layers)::BIGINT AS routing_count,
+           (len(list_filter(routing_layers, x -> x IS NULL OR x < 0 OR x >= layers_total))
+            + len(list_filter(routing_layers, x -> x IS NOT NULL)) - len(list_distinct(routing_layers)))::BIGINT AS bad_routing_count
+    FROM runs
+  )
+  WHERE layers_total NOT BETWEEN 1 AND ${MAX_STUDY_LAYERS} OR routing_count > layers_total OR bad_routing_count > 0
   ORDER BY run_id
   LIMIT 1`;
 
@@ -40,12 +39,4 @@ export function runShapeProblem(run: RunShape): string | null {
   if (routingCount > layersTotal) return `routing_layers listing ${routingCount} layers, more than its layers_total ${layersTotal}`;
   if (badRoutingCount > 0) return `routing_layers holding ${badRoutingCount} entries that are not distinct layers from 0 to ${layersTotal - 1}`;
   return null;
-}
-
-/** runShapeProblem of a run already read into memory (the report's second check). */
-export function storedRunShapeProblem(run: { layers_total: number; routing_layers: readonly number[] }): string | null {
-  const layers = run.routing_layers;
-  const outside = layers.filter((l) => !Number.isInteger(l) || l < 0 || l >= run.layers_total).length;
-  const repeated = layers.length - new Set(layers).size;
-  return runShapeProblem({ layersTotal: run.layers_total, routingCount: layers.length, badRoutingCount: outside + repeated });
 }

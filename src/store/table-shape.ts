@@ -36,12 +36,13 @@ const expectedByVersion = new Map<number, Promise<ColumnShape[]>>();
 
 async function migratedShapes(version: number): Promise<ColumnShape[]> {
   const instance = await DuckDBInstance.create(':memory:');
-  const conn = await instance.connect();
+  let conn: DuckDBConnection | undefined;
   try {
+    conn = await instance.connect();
     await migrate(conn, 0, version);
     return await readColumnShapes(conn);
   } finally {
-    conn.closeSync();
+    conn?.closeSync();
     instance.closeSync();
   }
 }
@@ -49,7 +50,14 @@ async function migratedShapes(version: number): Promise<ColumnShape[]> {
 /** The columns schema `version` defines (computed once per version and process). */
 export function expectedColumnShapes(version: number): Promise<ColumnShape[]> {
   let shapes = expectedByVersion.get(version);
-  if (shapes === undefined) expectedByVersion.set(version, (shapes = migratedShapes(version)));
+  if (shapes === undefined) {
+    const computing = migratedShapes(version);
+    // A failure is not cached: the next study opened tries again.
+    computing.catch(() => {
+      if (expectedByVersion.get(version) === computing) expectedByVersion.delete(version);
+    });
+    expectedByVersion.set(version, (shapes = computing));
+  }
   return shapes;
 }
 

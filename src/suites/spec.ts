@@ -153,7 +153,14 @@ export function loadTaskSpec(nameOrPath: string, includePaths: readonly string[]
   const full = isPath ? path.resolve(nameOrPath) : suiteFile(nameOrPath, includePaths);
   const file = displayPath(full);
   // Checked as a regular file within its limit first: /dev/zero or a FIFO named as a suite is refused, not read.
-  const text = readUserFile(full, FILE_KINDS.taskConfig).toString('utf8');
+  let text: string;
+  try {
+    text = readUserFile(full, FILE_KINDS.taskConfig).toString('utf8');
+  } catch (err) {
+    // readUserFile names the absolute path; every other error here names the file as shown.
+    if (err instanceof UserError && err.message.startsWith(`${full}:`)) throw new UserError(file + err.message.slice(full.length));
+    throw err;
+  }
   const config = validateAgainst(parseYaml(text, file), TaskConfig, file);
   const spec: TaskSpec = { ...config, file };
   checkSemantics(spec);

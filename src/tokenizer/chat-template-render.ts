@@ -5,6 +5,7 @@
  * past either limit.
  */
 import { Template } from '@huggingface/jinja';
+import { quoteValue } from '../quote-value.ts';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -78,8 +79,5 @@ export function renderChatTemplate(req: ChatRenderRequest): ChatRenderReply {
 
 /** An error's message (the template's own, or the library's quoting the template) as a JSON string: one line, no control character. */
 function quote(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const cut = message.length > MESSAGE_MAX_CHARS ? `${message.slice(0, MESSAGE_MAX_CHARS)}...` : message;
-  // JSON escapes C0 controls; DEL and C1 (a terminal's CSI among them) are escaped here.
-  return JSON.stringify(cut).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return quoteValue(err instanceof Error ? err.message : String(err), MESSAGE_MAX_CHARS);
 }
