@@ -16,8 +16,8 @@ import { MEMORY_SHARE, kvBytesPerPosition } from './runner/worker-budget.ts';
  * it is built and encoded, and the initializers of the four sessions, some of them optimized copies.
  */
 const WEIGHT_COPIES = 8;
-/** The temporary folder holds the checkpoint and the two graphs built from it (full and flexidepth), each about the weights' size. */
-const DISK_COPIES = 3;
+/** The temporary folder holds the checkpoint (BF16) and the two float32 graphs built from it (full and flexidepth), each about the float32 weights' size. */
+const GRAPH_COPIES = 2;
 /** A growing KV cache, or attention's scores and their softmax, are held twice while the next is made. */
 const TRANSIENT_COPIES = 2;
 /** Node, ONNX Runtime and the tokenizer before any model. */
@@ -52,8 +52,8 @@ export function benchMemoryBytes(s: BenchShape): BenchMemory {
   return { total: BASE_BYTES + weights + kvCache + prefillAttentionBytes(s), weights, kvCache };
 }
 
-/** The bytes a synthetic checkpoint of these weights takes in the temporary folder, with its graphs. */
-export const syntheticDiskBytes = (weightBytes: number): number => DISK_COPIES * weightBytes;
+/** The bytes a synthetic checkpoint takes in the temporary folder with its graphs, from its files' bytes and its float32 weights. */
+export const syntheticDiskBytes = (checkpointBytes: number, weightBytes: number): number => checkpointBytes + GRAPH_COPIES * weightBytes;
 
 export const gigabytes = (bytes: number): string => `${(bytes / 1e9).toFixed(1)} GB`;
 

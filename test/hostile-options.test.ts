@@ -11,7 +11,7 @@ import { memoryShortfall } from '../harness/bench-budget.ts';
 import { batchMemoryProblem } from '../harness/runner/worker-budget.ts';
 import { withTempFolder } from '../harness/temp-folder.ts';
 import { parseModelConfig } from '../src/model/config.ts';
-import { syntheticConfig, syntheticWeightBytes, writeSyntheticCheckpoint } from '../src/model/synthetic-checkpoint.ts';
+import { syntheticCheckpointBytes, syntheticConfig, syntheticWeightBytes, writeSyntheticCheckpoint } from '../src/model/synthetic-checkpoint.ts';
 import { flexibenchMeasured } from './cli.ts';
 import { DATA_DIR } from './shared-paths.ts';
 import { tempDir } from './store-fixtures.ts';
@@ -61,8 +61,8 @@ describe('numeric options out of range: one line naming the option, nothing writ
     ['bench', '--seed', ['--synthetic', '128:8', '--seed', ENOUGH]],
     ['bench', '--synthetic', ['--synthetic', '64:1000000']],
     ['bench', '--synthetic', ['--synthetic', '65536:4']],
-    // Within the range, far beyond any disk or memory here (378 GB of weights): refused with the sizes.
-    ['bench', '--synthetic', ['--synthetic', '8192:128'], /needs ~[\d.]+ GB .*378\.\d GB .*, but [\d.]+ GB is free/],
+    // Within the range, far beyond any disk or memory here (378 GB of float32 weights, a 189 GB BF16 checkpoint): refused with the sizes.
+    ['bench', '--synthetic', ['--synthetic', '8192:128'], /needs ~[\d.]+ GB .*189\.\d GB BF16 checkpoint.*, but [\d.]+ GB is free/],
   ])('%s %s', (command, option, args, detail?: RegExp) => {
     const tmp = tmpFolder(`case-${cases++}`);
     const dbArgs = command === 'run' || command === 'report' ? ['--db', db] : [];
@@ -125,7 +125,7 @@ describe('memory and disk estimates', () => {
     expect(memoryShortfall(shape(128, 8), 24e9)).toBeNull();
   });
 
-  it('syntheticWeightBytes is what the writer writes, less the files headers', async () => {
+  it('syntheticCheckpointBytes is what the writer writes, less the files headers: the float32 weights in BF16', async () => {
     const dir = join(work, 'weights');
     await writeSyntheticCheckpoint(dir, { hiddenSize: 128, numLayers: 3 });
     const data = readdirSync(dir)
@@ -134,7 +134,8 @@ describe('memory and disk estimates', () => {
         const file = readFileSync(join(dir, f));
         return statSync(join(dir, f)).size - 8 - Number(file.readBigUInt64LE(0));
       });
-    expect(data.reduce((a, b) => a + b, 0)).toBe(syntheticWeightBytes({ hiddenSize: 128, numLayers: 3 }));
+    expect(data.reduce((a, b) => a + b, 0)).toBe(syntheticCheckpointBytes({ hiddenSize: 128, numLayers: 3 }));
+    expect(2 * syntheticCheckpointBytes({ hiddenSize: 128, numLayers: 3 })).toBe(syntheticWeightBytes({ hiddenSize: 128, numLayers: 3 }));
   });
 });
 

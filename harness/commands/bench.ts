@@ -33,7 +33,7 @@ import { generate, generateBatch, producingDepths, promptContextProblem, tokensP
 import { requireVariant, type Variant } from '../../src/model/graph-builder.ts';
 import { decodeStepMultiplyAdds } from '../../src/model/path-cost.ts';
 import { DecoderSession, requireExecutionProvider } from '../../src/model/session.ts';
-import { syntheticConfig, syntheticWeightBytes, writeSyntheticCheckpoint } from '../../src/model/synthetic-checkpoint.ts';
+import { syntheticCheckpointBytes, syntheticConfig, syntheticWeightBytes, writeSyntheticCheckpoint } from '../../src/model/synthetic-checkpoint.ts';
 import { SeededRandom } from '../../src/seeded-random.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { defineCommand, flag, integer, real, text, type OptionValues } from '../args.ts';
@@ -118,12 +118,14 @@ const syntheticPositions = (context: number, tokens: number): number => Math.max
 function refuseUnfitSynthetic(o: Options, size: SyntheticSize, context: number): void {
   const options = { ...size, maxPositions: syntheticPositions(context, o.tokens) };
   const weightBytes = syntheticWeightBytes(options);
+  const checkpointBytes = syntheticCheckpointBytes(options);
   const temp = tmpdir();
   const disk = statfsSync(temp);
   const freeDisk = disk.bavail * disk.bsize;
-  if (syntheticDiskBytes(weightBytes) > freeDisk) {
+  const needDisk = syntheticDiskBytes(checkpointBytes, weightBytes);
+  if (needDisk > freeDisk) {
     throw new UserError(
-      `bench: --synthetic ${o.synthetic} needs ~${gigabytes(syntheticDiskBytes(weightBytes))} in ${temp} (its ${gigabytes(weightBytes)} checkpoint and the two graphs built from it), but ${gigabytes(freeDisk)} is free there; choose a smaller size or point TMPDIR at a larger disk`,
+      `bench: --synthetic ${o.synthetic} needs ~${gigabytes(needDisk)} in ${temp} (its ${gigabytes(checkpointBytes)} BF16 checkpoint and the two float32 graphs built from it), but ${gigabytes(freeDisk)} is free there; choose a smaller size or point TMPDIR at a larger disk`,
     );
   }
   const config = parseModelConfig(syntheticConfig(options), '--synthetic');

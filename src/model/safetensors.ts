@@ -3,7 +3,7 @@
  * `{name: {dtype, shape, data_offsets}}`, then raw little-endian data. Reading converts
  * F32, F16 and BF16 to Float32Array (the engine computes in float32).
  */
-import { closeSync, existsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { quoteValue } from '../quote-value.ts';
@@ -226,29 +226,105 @@ export function readCheckpointHeaders(dir: string): { headers: SafetensorsHeader
   return { headers, where };
 }
 
-/** Writes float32 tensors as one safetensors file (names sorted, as the reference writer does). */
-export function writeSafetensorsFile(file: string, tensors: Map<string, Tensor>, metadata?: Record<string, string>): void {
-  const header: Record<string, unknown> = {};
-  if (metadata) header['__metadata__'] = metadata;
+/** The dtypes flexibench writes: float32, and bfloat16 as checkpoints are shipped. */
+export type WrittenDtype = 'F32' | 'BF16';
+
+/**
+ * Float32 values as bfloat16, little-endian, into `out`: round to nearest, ties to even, as
+ * PyTorch's `.to(torch.bfloat16)` does. Finite values only (a weight is never NaN here).
+ */
+export function encodeBf16(values: Float32Array, out: Buffer): void {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i]!;
+    out.writeUInt16LE(((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff, 2 * i);
+  }
+}
+
+/**
+ * A safetensors file written tensor by tensor: the header (every name, shape and offset, known
+ * before any data) first, then each tensor's data as it comes, so a writer holds one tensor, not
+ * the file, in memory, and a file may pass Node's largest Buffer. Tensors are written in the
+ * order `specs` gives.
+ */
+export class SafetensorsFileWriter {
+  private next = 0;
+
+  private constructor(
+    private readonly fd: number,
+    private readonly specs: readonly { name: string; shape: readonly number[] }[],
+    private readonly dtype: WrittenDtype,
+  ) {}
+
+  static open(
+    file: string,
+    specs: readonly { name: string; shape: readonly number[] }[],
+    dtype: WrittenDtype = 'F32',
+    metadata?: Record<string, string>,
+  ): SafetensorsFileWriter {
+    const header: Record<string, unknown> = {};
+    if (metadata) header['__metadata__'] = metadata;
+    let offset = 0;
+    for (const { name, shape } of specs) {
+      const bytes = shape.reduce((a, b) => a * b, BYTES[dtype]!);
+      header[name] = { dtype, shape, data_offsets: [offset, offset + bytes] };
+      offset += bytes;
+    }
+    const json = Buffer.from(JSON.stringify(header), 'utf8');
+    // Pad the header with spaces so the data starts 8-byte aligned.
+    const padded = Buffer.concat([json, Buffer.from(' '.repeat((8 - (json.length % 8)) % 8))]);
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(padded.length), 0);
+    const fd = openSync(file, 'w');
+    writeAll(fd, length);
+    writeAll(fd, padded);
+    return new SafetensorsFileWriter(fd, specs, dtype);
+  }
+
+  /** The next tensor's values, in float32; converted to the file's dtype as written. */
+  write(name: string, data: Float32Array): void {
+    const spec = this.specs[this.next];
+    if (spec === undefined || spec.name !== name) throw new Error(`safetensors writer: expected ${spec?.name ?? 'no more tensors'}, got ${name}`);
+    if (data.length !== spec.shape.reduce((a, b) => a * b, 1))
+      throw new Error(`safetensors writer: ${name} has ${data.length} values for shape [${spec.shape.join(', ')}]`);
+    if (this.dtype === 'F32') writeAll(this.fd, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    else {
+      const out = Buffer.allocUnsafe(2 * data.length);
+      encodeBf16(data, out);
+      writeAll(this.fd, out);
+    }
+    this.next++;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+    if (this.next !== this.specs.length) throw new Error(`safetensors writer: closed after ${this.next} of ${this.specs.length} tensors`);
+  }
+
+  /** Closes the file after a failure, leaving it partial: the caller removes or replaces it. */
+  abort(): void {
+    closeSync(this.fd);
+  }
+}
+
+function writeAll(fd: number, bytes: Buffer): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+}
+
+/** Writes tensors as one safetensors file (names sorted, as the reference writer does). */
+export function writeSafetensorsFile(file: string, tensors: Map<string, Tensor>, metadata?: Record<string, string>, dtype: WrittenDtype = 'F32'): void {
   const names = [...tensors.keys()].sort();
-  let offset = 0;
-  for (const name of names) {
-    const t = tensors.get(name)!;
-    const bytes = t.data.length * 4;
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
+  const writer = SafetensorsFileWriter.open(
+    file,
+    names.map((name) => ({ name, shape: tensors.get(name)!.shape })),
+    dtype,
+    metadata,
+  );
+  try {
+    for (const name of names) writer.write(name, tensors.get(name)!.data);
+  } catch (err) {
+    writer.abort();
+    throw err;
   }
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  // Pad the header with spaces so the data starts 8-byte aligned.
-  const headerBytes = Buffer.concat([json, Buffer.from(' '.repeat((8 - (json.length % 8)) % 8))]);
-  const out = Buffer.alloc(8 + headerBytes.length + offset);
-  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
-  headerBytes.copy(out, 8);
-  let pos = 8 + headerBytes.length;
-  for (const name of names) {
-    const t = tensors.get(name)!;
-    Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).copy(out, pos);
-    pos += t.data.byteLength;
-  }
-  writeFileSync(file, out);
+  writer.close();
 }

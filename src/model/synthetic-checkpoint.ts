@@ -1,8 +1,10 @@
 /**
  * A Llama-shaped FlexiDepth checkpoint with seeded random weights, for speed measurements at sizes
  * no trained model of ours has (`bench --synthetic HIDDEN:LAYERS`). Written in the Hugging Face
- * layout the engine reads (config.json, one safetensors shard per layer and an index), so the
- * benchmark runs the real loader and graph builder. No tokenizer: the caller feeds token ids.
+ * layout and dtype checkpoints are shipped in (config.json, BF16 safetensors shards of up to
+ * SHARD_BYTES named model-0000K-of-0000N, and model.safetensors.index.json), so the benchmark runs
+ * the real loader, its dtype conversion and the graph builder. No tokenizer: the caller feeds
+ * token ids.
  *
  * Shape, after Llama-2/3: head dim 64; grouped-query attention with 4 query heads per key head
  * (fewer when the head count does not allow it); SwiGLU width 8d/3 rounded up to a multiple of
@@ -16,7 +18,7 @@ import { setImmediate } from 'node:timers/promises';
 import { SeededRandom } from '../seeded-random.ts';
 import { FLEXIDEPTH_REDUCTION } from './config.ts';
 import { layerPrefix } from './checkpoint.ts';
-import { writeSafetensorsFile, type Tensor } from './safetensors.ts';
+import { SafetensorsFileWriter } from './safetensors.ts';
 
 export interface SyntheticCheckpointOptions {
   hiddenSize: number;
@@ -26,7 +28,15 @@ export interface SyntheticCheckpointOptions {
   seed?: number;
   /** Standard deviation of router_head weights (times 1/sqrt(d)): larger spreads gates away from 0.5. */
   routerHeadScale?: number;
+  /** Most bytes of tensor data per shard (SHARD_BYTES unless given). */
+  shardBytes?: number;
 }
+
+/** Hugging Face's save_pretrained default (max_shard_size "5GB"), with which Llama-3-8B was shipped in four shards. */
+export const SHARD_BYTES = 5e9;
+
+/** Bytes per weight on disk: BF16, as the checkpoints this engine is meant for ship. */
+const DISK_BYTES_PER_WEIGHT = 2;
 
 export const SYNTHETIC_HEAD_DIM = 64;
 
@@ -76,11 +86,8 @@ interface Shard {
   tensors: RandomTensor[];
 }
 
-/**
- * The files of a synthetic checkpoint. The embedding and the LM head go to files of their own: a
- * file is written from one buffer, which Node caps at 4 GiB, and at d = 8192 each is 2 GiB.
- */
-function syntheticShards(cfg: Record<string, unknown>, routerHeadScale = 4): Shard[] {
+/** The checkpoint's tensors in the order they are drawn and written: the embedding first, the LM head last, as a real checkpoint lists them. */
+function syntheticTensors(cfg: Record<string, unknown>, routerHeadScale = 4): RandomTensor[] {
   const d = cfg['hidden_size'] as number;
   const I = cfg['intermediate_size'] as number;
   const H = cfg['num_attention_heads'] as number;
@@ -92,13 +99,10 @@ function syntheticShards(cfg: Record<string, unknown>, routerHeadScale = 4): Sha
   const r = d / FLEXIDEPTH_REDUCTION;
   const m = I / FLEXIDEPTH_REDUCTION;
   const t = (name: string, shape: number[], std: number, mean = 0): RandomTensor => ({ name, shape, std, mean });
-  const shards: Shard[] = [
-    { file: 'model-embed.safetensors', tensors: [t('model.embed_tokens.weight', [V, d], 1), t('model.norm.weight', [d], 0.1, 1)] },
-    { file: 'model-lm-head.safetensors', tensors: [t('lm_head.weight', [V, d], 1 / Math.sqrt(d))] },
-  ];
+  const tensors: RandomTensor[] = [t('model.embed_tokens.weight', [V, d], 1)];
   for (let i = 0; i < L; i++) {
     const p = layerPrefix(i);
-    const tensors = [
+    tensors.push(
       t(`${p}.input_layernorm.weight`, [d], 0.1, 1),
       t(`${p}.post_attention_layernorm.weight`, [d], 0.1, 1),
       t(`${p}.self_attn.q_proj.weight`, [H * hd, d], 1 / Math.sqrt(d)),
@@ -108,7 +112,7 @@ function syntheticShards(cfg: Record<string, unknown>, routerHeadScale = 4): Sha
       t(`${p}.mlp.gate_proj.weight`, [I, d], 1 / Math.sqrt(d)),
       t(`${p}.mlp.up_proj.weight`, [I, d], 1 / Math.sqrt(d)),
       t(`${p}.mlp.down_proj.weight`, [d, I], 0.5 / Math.sqrt(I)),
-    ];
+    );
     if (routing.has(i)) {
       tensors.push(
         t(`${p}.router.router_enc.weight`, [r, d], 1 / Math.sqrt(d)),
@@ -120,19 +124,37 @@ function syntheticShards(cfg: Record<string, unknown>, routerHeadScale = 4): Sha
         t(`${p}.router_proj.up_proj.weight`, [d, m], 1 / Math.sqrt(m)),
       );
     }
-    shards.push({ file: `model-layer-${String(i).padStart(3, '0')}.safetensors`, tensors });
   }
-  return shards;
+  tensors.push(t('model.norm.weight', [d], 0.1, 1), t('lm_head.weight', [V, d], 1 / Math.sqrt(d)));
+  return tensors;
+}
+
+/** The tensors in shards of at most `shardBytes` on disk (a larger tensor alone in its shard), named as Hugging Face names them. */
+function syntheticShards(tensors: readonly RandomTensor[], shardBytes: number): Shard[] {
+  const groups: RandomTensor[][] = [];
+  let bytes = Infinity;
+  for (const tensor of tensors) {
+    const size = DISK_BYTES_PER_WEIGHT * elements(tensor.shape);
+    if (bytes + size > shardBytes) {
+      groups.push([]);
+      bytes = 0;
+    }
+    groups.at(-1)!.push(tensor);
+    bytes += size;
+  }
+  const n = String(groups.length).padStart(5, '0');
+  return groups.map((group, k) => ({ file: `model-${String(k + 1).padStart(5, '0')}-of-${n}.safetensors`, tensors: group }));
 }
 
 const elements = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** The float32 weights of a synthetic checkpoint of this size, in bytes: what it takes on disk, less the files' small headers. */
+/** The float32 weights of a synthetic checkpoint of this size, in bytes: what the engine holds (on disk, BF16, half that). */
 export function syntheticWeightBytes(o: SyntheticCheckpointOptions): number {
-  return syntheticShards(syntheticConfig(o))
-    .flatMap((s) => s.tensors)
-    .reduce((sum, t) => sum + 4 * elements(t.shape), 0);
+  return syntheticTensors(syntheticConfig(o)).reduce((sum, t) => sum + 4 * elements(t.shape), 0);
 }
+
+/** What the checkpoint's files hold on disk, less their small headers: the weights in BF16. */
+export const syntheticCheckpointBytes = (o: SyntheticCheckpointOptions): number => (DISK_BYTES_PER_WEIGHT / 4) * syntheticWeightBytes(o);
 
 /**
  * Writes the checkpoint into `dir` (created if needed) and returns its config.json object. Yields
@@ -144,27 +166,33 @@ export async function writeSyntheticCheckpoint(dir: string, o: SyntheticCheckpoi
   const rng = new SeededRandom(o.seed ?? 1);
   // Uniform with the wanted mean and standard deviation: cheaper than normals, and the shape of the
   // distribution does not matter to speed.
-  const fill = ({ shape, std, mean }: RandomTensor): Tensor => {
+  const fill = ({ shape, std, mean }: RandomTensor): Float32Array => {
     const n = elements(shape);
     const data = new Float32Array(n);
     const half = std * Math.sqrt(3);
     for (let k = 0; k < n; k++) data[k] = mean + half * (2 * (rng.nextUint32() / 4294967296) - 1);
-    return { shape, data };
+    return data;
   };
 
   mkdirSync(dir, { recursive: true });
   const weightMap: Record<string, string> = {};
-  for (const shard of syntheticShards(cfg, o.routerHeadScale)) {
-    const tensors = new Map<string, Tensor>();
-    for (const spec of shard.tensors) {
-      tensors.set(spec.name, fill(spec));
-      await setImmediate();
+  for (const shard of syntheticShards(syntheticTensors(cfg, o.routerHeadScale), o.shardBytes ?? SHARD_BYTES)) {
+    // One tensor in memory at a time: drawn, converted to BF16 and written, then dropped.
+    const writer = SafetensorsFileWriter.open(join(dir, shard.file), shard.tensors, 'BF16', { format: 'pt' });
+    try {
+      for (const spec of shard.tensors) {
+        writer.write(spec.name, fill(spec));
+        weightMap[spec.name] = shard.file;
+        await setImmediate();
+      }
+    } catch (err) {
+      writer.abort();
+      throw err;
     }
-    writeSafetensorsFile(join(dir, shard.file), tensors);
-    for (const name of tensors.keys()) weightMap[name] = shard.file;
-    await setImmediate();
+    writer.close();
   }
-  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }, null, 2));
+  const totalSize = syntheticCheckpointBytes(o);
+  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2));
   writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
   return cfg;
 }
