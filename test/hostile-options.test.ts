@@ -121,7 +121,9 @@ describe('memory and disk estimates', () => {
       promptTokens: 16,
       decodeTokens: 128,
     });
-    expect(memoryShortfall(shape(4096, 32), 24e9)).toMatch(/^needs ~\d+\.\d GB of memory \(8 copies of 2\d\.\d GB of weights/);
+    expect(memoryShortfall(shape(4096, 32), 24e9)).toMatch(/^needs ~\d+\.\d GB of memory \(6 copies of 2\d\.\d GB of weights.*but this machine has 24\.0 GB$/);
+    // Issue 27's benchmark, which ran here with a peak of 18 GB, is not refused.
+    expect(memoryShortfall(shape(2048, 16), 24e9)).toBeNull();
     expect(memoryShortfall(shape(128, 8), 24e9)).toBeNull();
   });
 

@@ -24,7 +24,7 @@
  *   the K/V a skipped token still computes included). efficiency = decode / ideal.
  */
 import { statfsSync } from 'node:fs';
-import { freemem, tmpdir } from 'node:os';
+import { freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../src/errors.ts';
 import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
@@ -37,7 +37,7 @@ import { syntheticCheckpointBytes, syntheticConfig, syntheticWeightBytes, writeS
 import { SeededRandom } from '../../src/seeded-random.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { defineCommand, flag, integer, real, text, type OptionValues } from '../args.ts';
-import { gigabytes, memoryShortfall, syntheticDiskBytes, type BenchShape } from '../bench-budget.ts';
+import { benchMemoryBytes, gigabytes, memoryShortfall, syntheticDiskBytes, type BenchShape } from '../bench-budget.ts';
 import { MODEL_OPTIONS } from '../model-options.ts';
 import { BATCH, BENCH_POSITIONS, ROUNDS, SEED, THREADS } from '../option-ranges.ts';
 import { withTempFolder } from '../temp-folder.ts';
@@ -132,10 +132,16 @@ function refuseUnfitSynthetic(o: Options, size: SyntheticSize, context: number):
   refuseUnfitMemory(`--synthetic ${o.synthetic}`, 'HIDDEN:LAYERS', { config, weightBytes, batch: o.batch, promptTokens: context, decodeTokens: o.tokens });
 }
 
-/** Refuses a benchmark whose weights, sessions and KV caches would not fit in the free memory; `what` names the option at fault, `smaller` what to shrink. */
+/**
+ * Refuses a benchmark whose weights, sessions and KV caches cannot fit in this machine's memory,
+ * and says so when they may not fit in what is free now; `what` names the option at fault,
+ * `smaller` what to shrink.
+ */
 function refuseUnfitMemory(what: string, smaller: string, shape: BenchShape): void {
-  const why = memoryShortfall(shape, freemem());
+  const why = memoryShortfall(shape, totalmem());
   if (why !== null) throw new UserError(`bench: ${what} ${why}; choose a smaller ${smaller}, --batch or --context`);
+  const need = benchMemoryBytes(shape).total;
+  if (need > freemem()) process.stderr.write(`bench: note: ${what} may need ~${gigabytes(need)} of memory, more than the ${gigabytes(freemem())} free now\n`);
 }
 
 /** BOS (when the model has one), then seeded random ids that are neither BOS nor EOS: N tokens. */
