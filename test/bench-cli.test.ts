@@ -1,6 +1,7 @@
 // `flexibench bench --synthetic ... --json` as a user runs it: the documented fields with sane
 // values, --skip-rate reached, --context setting the prompt, and the option conflicts in one line.
 import { describe, expect, it } from 'vitest';
+import { syntheticWeightBytes } from '../src/model/synthetic-checkpoint.ts';
 import { flexibench } from './cli.ts';
 
 interface VariantJson {
@@ -29,6 +30,13 @@ interface BenchJson {
   decode_speed_ratio: number;
   ideal_speed_ratio: number;
   efficiency: number;
+  scale: {
+    checkpoint_bytes: number;
+    weight_bytes: number;
+    checkpoint_load_s: number;
+    graphs: Record<'full' | 'flexidepth', { build_s: number; bytes: number }>;
+    sessions: { variant: string; open_s: number; rss_growth_bytes: number }[];
+  };
 }
 
 const bench = (args: string[]): BenchJson => {
@@ -66,6 +74,24 @@ describe('bench --synthetic --json', () => {
     expect(doc.ideal_speed_ratio).toBeGreaterThan(1);
     expect(doc.ideal_speed_ratio).toBeLessThan(2);
     expect(doc.efficiency).toBeCloseTo(doc.decode_speed_ratio / doc.ideal_speed_ratio, 9);
+
+    // What scale costs: a BF16 checkpoint of half the float32 weights (plus its headers), two graphs
+    // holding about the float32 weights each, and four sessions, opened ABBA.
+    const { scale } = doc;
+    expect(scale.weight_bytes).toBe(syntheticWeightBytes({ hiddenSize: 128, numLayers: 8 }));
+    expect(scale.checkpoint_bytes).toBeGreaterThan(scale.weight_bytes / 2);
+    expect(scale.checkpoint_bytes).toBeLessThan(scale.weight_bytes / 2 + 64 * 1024);
+    for (const g of [scale.graphs.full, scale.graphs.flexidepth]) {
+      expect(g.build_s).toBeGreaterThan(0);
+      expect(g.bytes).toBeGreaterThan(0.5 * scale.weight_bytes);
+      expect(g.bytes).toBeLessThan(1.5 * scale.weight_bytes);
+    }
+    expect(scale.sessions.map((x) => x.variant)).toEqual(['full', 'flexidepth', 'flexidepth', 'full']);
+    for (const x of scale.sessions) {
+      expect(x.open_s).toBeGreaterThan(0);
+      expect(Number.isInteger(x.rss_growth_bytes)).toBe(true);
+    }
+    expect(scale.checkpoint_load_s).toBeGreaterThan(0);
   });
 
   it('--context sets the prompt length, and a longer context costs more multiply-adds per step', () => {

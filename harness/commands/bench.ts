@@ -27,7 +27,7 @@ import { statfsSync } from 'node:fs';
 import { freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../src/errors.ts';
-import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
+import type { Checkpoint } from '../../src/model/checkpoint.ts';
 import { parseModelConfig } from '../../src/model/config.ts';
 import { generate, generateBatch, producingDepths, promptContextProblem, tokensPerSecond, type Generation } from '../../src/model/generate.ts';
 import { requireVariant, type Variant } from '../../src/model/graph-builder.ts';
@@ -38,6 +38,7 @@ import { SeededRandom } from '../../src/seeded-random.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { defineCommand, flag, integer, real, text, type OptionValues } from '../args.ts';
 import { benchMemoryBytes, gigabytes, memoryShortfall, syntheticDiskBytes, type BenchShape } from '../bench-budget.ts';
+import { loadCheckpointTimed, openSessionsMeasured } from '../bench-scale.ts';
 import { MODEL_OPTIONS } from '../model-options.ts';
 import { BATCH, BENCH_POSITIONS, ROUNDS, SEED, THREADS } from '../option-ranges.ts';
 import { withTempFolder } from '../temp-folder.ts';
@@ -226,7 +227,7 @@ async function bench(o: Options): Promise<void> {
   const size = o.synthetic === undefined ? null : parseSynthetic(o.synthetic);
   // Before writing or building anything: a missing provider, or a size that cannot fit, is one line, at once.
   await requireExecutionProvider(o.ep);
-  if (size === null) return measure(o, loadCheckpoint(o.model!), null, undefined);
+  if (size === null) return measure(o, loadCheckpointTimed(o.model!), null, undefined);
   const context = o.context ?? DEFAULT_SYNTHETIC_CONTEXT;
   refuseUnfitSynthetic(o, size, context);
   // The checkpoint and the graphs built from it are gigabytes at the larger sizes: removed however bench ends.
@@ -234,11 +235,16 @@ async function bench(o: Options): Promise<void> {
     const dir = join(temp, 'model');
     process.stderr.write(`bench: writing a synthetic checkpoint ${size.hiddenSize}:${size.numLayers} to ${dir}\n`);
     await writeSyntheticCheckpoint(dir, { ...size, maxPositions: syntheticPositions(context, o.tokens), seed: o.seed });
-    await measure(o, loadCheckpoint(dir), size, join(temp, 'cache'));
+    await measure(o, loadCheckpointTimed(dir), size, join(temp, 'cache'));
   });
 }
 
-async function measure(o: Options, ckpt: Checkpoint, size: SyntheticSize | null, cacheDir: string | undefined): Promise<void> {
+async function measure(
+  o: Options,
+  { ckpt, loadSeconds }: { ckpt: Checkpoint; loadSeconds: number },
+  size: SyntheticSize | null,
+  cacheDir: string | undefined,
+): Promise<void> {
   requireVariant(ckpt, 'flexidepth');
   const { tokens, rounds } = o;
   const cfg = ckpt.config;
@@ -262,12 +268,11 @@ async function measure(o: Options, ckpt: Checkpoint, size: SyntheticSize | null,
 
   // ABBA creation: each variant has one early and one late session.
   const order: Variant[] = ['full', 'flexidepth', 'flexidepth', 'full'];
-  const sessions: DecoderSession[] = [];
-  for (const variant of order) {
-    sessions.push(
-      await DecoderSession.create(ckpt, { variant, executionProvider: o.ep, intraOpThreads: o.threads, ...(cacheDir !== undefined ? { cacheDir } : {}) }),
-    );
-  }
+  const { sessions, scale } = await openSessionsMeasured(ckpt, loadSeconds, order, {
+    executionProvider: o.ep,
+    intraOpThreads: o.threads,
+    ...(cacheDir !== undefined ? { cacheDir } : {}),
+  });
 
   let threshold = o.threshold ?? DEFAULT_THRESHOLD;
   let calibration: Calibration[] | null = null;
@@ -382,19 +387,24 @@ async function measure(o: Options, ckpt: Checkpoint, size: SyntheticSize | null,
     decode_speed_ratio_of_medians: full.decode_ms_per_step / flexidepth.decode_ms_per_step,
     ideal_speed_ratio: idealSpeedRatio,
     efficiency: decodeSpeedRatio / idealSpeedRatio,
+    scale,
   };
   if (o.json) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
   }
   const f = (x: number, n = 3): string => x.toFixed(n);
+  const bytes = (n: number): string => (Math.abs(n) >= 1e9 ? gigabytes(n) : `${(n / 1e6).toFixed(1)} MB`);
   const variantLine = (v: Variant, s: typeof full): string =>
     `${v.padEnd(10)} ${f(s.decode_ms_per_step)} ms/step (${f(s.decode_ms_per_step_spread.min)}-${f(s.decode_ms_per_step_spread.max)}), ${f(s.decode_tokens_per_s, 1)} tokens/s, prefill ${f(s.prefill_tokens_per_s, 0)} tokens/s, ${f(s.layers_used_mean, 2)} of ${cfg.numLayers} layers\n`;
   process.stdout.write(
     `${doc.model ?? `synthetic ${o.synthetic}`}: ${promptIds.length} prompt tokens, ${tokens} decoded${o.batch > 1 ? ` by each of ${o.batch} sequences together` : ''}, median of ${rounds} rounds, ${o.threads} thread(s), threshold ${f(threshold, 4)} (skip rate ${f(doc.skip_rate)})\n` +
       variantLine('full', full) +
       variantLine('flexidepth', flexidepth) +
-      `decode speed ratio ${f(decodeSpeedRatio)} (median of rounds, ${f(doc.decode_speed_ratio_spread.min)}-${f(doc.decode_speed_ratio_spread.max)}; of the medians ${f(doc.decode_speed_ratio_of_medians)}), ideal ${f(idealSpeedRatio)}, efficiency ${f(doc.efficiency)}\n`,
+      `decode speed ratio ${f(decodeSpeedRatio)} (median of rounds, ${f(doc.decode_speed_ratio_spread.min)}-${f(doc.decode_speed_ratio_spread.max)}; of the medians ${f(doc.decode_speed_ratio_of_medians)}), ideal ${f(idealSpeedRatio)}, efficiency ${f(doc.efficiency)}\n` +
+      `scale: checkpoint ${bytes(scale.checkpoint_bytes)} on disk, ${bytes(scale.weight_bytes)} of float32 weights loaded in ${f(scale.checkpoint_load_s, 2)} s; ` +
+      `graphs built in ${(['full', 'flexidepth'] as const).map((v) => `${f(scale.graphs[v]?.build_s ?? 0, 2)} s (${v})`).join(', ')}; ` +
+      `sessions opened ${scale.sessions.map((x) => `${x.variant} ${f(x.open_s, 2)} s +${bytes(x.rss_growth_bytes)}`).join(', ')}\n`,
   );
 }
 
