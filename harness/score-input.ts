@@ -7,15 +7,13 @@
  */
 import { createReadStream } from 'node:fs';
 import { UserError } from '../src/errors.ts';
-import { FILE_KINDS, openUserFile } from '../src/user-file.ts';
+import { FILE_KINDS, formatLimit, openUserFile } from '../src/user-file.ts';
 
 /** One input line, as raw bytes, with its 1-based number. */
 export interface RawLine {
   number: number;
   bytes: Buffer;
 }
-
-const MAX_INPUT_MIB = FILE_KINDS.scoreInput.maxBytes / (1024 * 1024);
 
 /** The chunks of `input` ('-' for stdin, else a path), checked as a regular file before any is read. */
 export function inputChunks(input: string): AsyncIterable<Buffer> {
@@ -31,7 +29,9 @@ export async function* withinInputLimit(chunks: AsyncIterable<Buffer>, where: st
   for await (const chunk of chunks) {
     total += chunk.length;
     if (total > FILE_KINDS.scoreInput.maxBytes) {
-      throw new UserError(`${where}: the ${FILE_KINDS.scoreInput.what} is more than the ${MAX_INPUT_MIB} MiB allowed (score it in parts)`);
+      throw new UserError(
+        `${where}: the ${FILE_KINDS.scoreInput.what} is more than the ${formatLimit(FILE_KINDS.scoreInput.maxBytes)} allowed (score it in parts)`,
+      );
     }
     yield chunk;
   }

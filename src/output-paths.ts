@@ -22,7 +22,7 @@ const MAX_LINKS = 40;
  * `path` with its links resolved, a dangling one included (a link to a study's WAL, which exists
  * only while the study is open, is the WAL); the part that does not exist yet appended as given.
  */
-export function canonicalPath(path: string, links = 0): string {
+function canonicalPath(path: string, links = 0): string {
   const absolute = resolve(path);
   try {
     return realpathSync(absolute);

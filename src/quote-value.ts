@@ -6,7 +6,7 @@
 import { escapeControlChars, escapeControlCharsInJson } from './control-chars.ts';
 
 /** Characters of a quoted value: enough to recognise it, one line on a screen. */
-export const QUOTE_MAX_CHARS = 80;
+const QUOTE_MAX_CHARS = 80;
 
 /** `v` as JSON of at most about `maxChars` characters ("…" marks a cut), or its kind when it cannot be written. */
 export function quoteValue(v: unknown, maxChars: number = QUOTE_MAX_CHARS): string {

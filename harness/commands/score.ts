@@ -9,7 +9,7 @@ import { escapeControlCharsInJson } from '../../src/control-chars.ts';
 import { UserError } from '../../src/errors.ts';
 import { loadTaskSpec } from '../../src/suites/spec.ts';
 import { scoreSample, suiteMetrics } from '../../src/suites/score-sample.ts';
-import { FILE_KINDS, parseJsonText } from '../../src/user-file.ts';
+import { FILE_KINDS, formatLimit, parseJsonText } from '../../src/user-file.ts';
 import { INCLUDE_PATH, defineCommand, required, text, type OptionValues } from '../args.ts';
 import { type RawLine, boundedLines, inputChunks, withinInputLimit } from '../score-input.ts';
 
@@ -37,7 +37,7 @@ const OPTIONS = {
 const EPILOG = `Scores each line {"prediction": STRING, "reference": STRING, ...} of the input (UTF-8 JSON Lines)
 with the suite's scorer and prints it back with "metrics" added; the means go to stderr. A line may
 be at most ${MAX_LINE_BYTES / 1024} KiB (${MAX_LINE_BYTES} bytes), since scoring time grows with the square of its length,
-and nest at most ${MAX_JSON_DEPTH} levels deep; the whole input at most ${FILE_KINDS.scoreInput.maxBytes / (1024 * 1024)} MiB, since every line is checked
+and nest at most ${MAX_JSON_DEPTH} levels deep; the whole input at most ${formatLimit(FILE_KINDS.scoreInput.maxBytes)}, since every line is checked
 before any is scored. A line over that, not UTF-8, not valid JSON, not a JSON object, or without
 both string fields stops the command with exit status 1 before anything is scored or printed.`;
 

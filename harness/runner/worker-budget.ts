@@ -13,7 +13,7 @@ const WORKER_BASE_BYTES = 64 * 2 ** 20;
 /** ONNX Runtime holds a graph's initializers plus optimized copies: ~1.5x the file on the reference model, 2x to be safe. */
 const GRAPH_RESIDENT_FACTOR = 2;
 /** Leave room for the main thread, DuckDB and the OS. */
-export const MEMORY_SHARE = 0.8;
+const MEMORY_SHARE = 0.8;
 
 export interface WorkerBudget {
   requested: number;
