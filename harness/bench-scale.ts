@@ -6,7 +6,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCheckpoint, type Checkpoint } from '../src/model/checkpoint.ts';
+import { loadCheckpoint, weightBytes, type Checkpoint } from '../src/model/checkpoint.ts';
 import { buildOrReuseGraph } from '../src/model/graph-cache.ts';
 import type { Variant } from '../src/model/graph-builder.ts';
 import { DecoderSession, type SessionOptions } from '../src/model/session.ts';
@@ -59,10 +59,9 @@ export async function openSessionsMeasured(
     sessions.push(await DecoderSession.open(path, ckpt.config, { ...opts, variant }));
     opened.push({ variant, open_s: seconds(start), rss_growth_bytes: process.memoryUsage.rss() - rssBefore });
   }
-  const weightBytes = [...ckpt.weights.values()].reduce((n, t) => n + t.data.byteLength, 0);
   return {
     sessions,
-    scale: { checkpoint_bytes: checkpointBytes(ckpt.dir), weight_bytes: weightBytes, checkpoint_load_s: loadSeconds, graphs, sessions: opened },
+    scale: { checkpoint_bytes: checkpointBytes(ckpt.dir), weight_bytes: weightBytes(ckpt), checkpoint_load_s: loadSeconds, graphs, sessions: opened },
   };
 }
 

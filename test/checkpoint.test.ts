@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../src/model/checkpoint.ts';
+import { loadCheckpoint, readWeight } from '../src/model/checkpoint.ts';
 import { parseModelConfig, ropeInverseFrequencies } from '../src/model/config.ts';
 import { readSafetensorsFile, writeSafetensorsFile, type Tensor } from '../src/model/safetensors.ts';
 import { flexibench } from './cli.ts';
@@ -55,8 +55,8 @@ describe('safetensors', () => {
     });
     writeFileSync(join(sharded, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
     const ckpt = loadCheckpoint(sharded);
-    expect(ckpt.weights.size).toBe(all.size);
-    for (const [n, t] of all) expect(ckpt.weights.get(n)!.data).toEqual(t.data);
+    expect(ckpt.tensors.size).toBe(all.size);
+    for (const [n, t] of all) expect(readWeight(ckpt, n).data).toEqual(t.data);
   });
 });
 

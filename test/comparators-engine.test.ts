@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cosineSum, leastInfluential, measureBlockInfluence } from '../src/model/block-influence.ts';
-import { loadCheckpoint, type Checkpoint } from '../src/model/checkpoint.ts';
+import { loadCheckpoint, readWeights, type Checkpoint } from '../src/model/checkpoint.ts';
+import type { Tensor } from '../src/model/safetensors.ts';
 import { generate } from '../src/model/generate.ts';
 import { RouteChooser, documentSeed } from '../src/model/routing.ts';
 import { argmax } from '../src/model/sampling.ts';
@@ -17,10 +18,12 @@ import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
 const work = mkdtempSync(join(tmpdir(), 'fb-comparators-'));
 const cacheDir = join(work, 'cache');
 let ckpt: Checkpoint;
+let weights: Map<string, Tensor>;
 
 beforeAll(() => {
   writeRandomCheckpoint(join(work, 'ddllama'), { hiddenSize: 64, numLayers: 5, routingLayers: [2, 3, 4], routerHeadScale: 4, seed: 11 });
   ckpt = loadCheckpoint(join(work, 'ddllama'));
+  weights = readWeights(ckpt);
 });
 
 /** Greedy decoding through step() with the cache: every position's logits, and the ids. */
@@ -48,11 +51,11 @@ describe('static: the removed layers are gone', () => {
   it('agrees with the float64 forward that leaves the same layers out, over prefill and 12 decode steps', async () => {
     const session = await DecoderSession.create(ckpt, { variant: 'static', removedLayers: [2, 4], cacheDir });
     const { ids, logits } = await decode(session, [1, 17, 42, 5, 63, 8], 12, () => undefined);
-    const ref = referenceForward(ckpt.config, ckpt.weights, ids, { routed: false, removed: [2, 4] });
+    const ref = referenceForward(ckpt.config, weights, ids, { routed: false, removed: [2, 4] });
     const worst = Math.max(...ids.map((_, t) => relError(logits[t]!, ref.logits[t]!)));
     expect(worst).toBeLessThan(1e-4);
     // Not the full model: the layers really are left out.
-    const full = referenceForward(ckpt.config, ckpt.weights, ids, { routed: false });
+    const full = referenceForward(ckpt.config, weights, ids, { routed: false });
     expect(relError(logits[ids.length - 1]!, full.logits[ids.length - 1]!)).toBeGreaterThan(1e-2);
     await session.release();
   });
@@ -87,11 +90,11 @@ describe('random: the decisions come from the input', () => {
     const decide = (t: number, r: number): boolean => (t * 7 + r * 3) % 5 < 2;
     const feed = (S: number, from: number): boolean[] => Array.from({ length: R * S }, (_, i) => decide(from + (i % S), Math.floor(i / S)));
     const { ids, logits } = await decode(session, [1, 17, 42, 5, 63, 8, 29, 71], 12, feed);
-    const ref = referenceForward(ckpt.config, ckpt.weights, ids, { routed: true, decide });
+    const ref = referenceForward(ckpt.config, weights, ids, { routed: true, decide });
     const worst = Math.max(...ids.map((_, t) => relError(logits[t]!, ref.logits[t]!)));
     expect(worst).toBeLessThan(1e-4);
     // The forced decisions differ from what the gates would have chosen, so the input really steers.
-    const gated = referenceForward(ckpt.config, ckpt.weights, ids, { routed: true });
+    const gated = referenceForward(ckpt.config, weights, ids, { routed: true });
     const overridden = ids.flatMap((_, t) => [0, 1, 2].filter((r) => decide(t, r) !== gated.gates[t]![r]! > 0.5));
     expect(overridden.length).toBeGreaterThan(ids.length / 2);
     await session.release();
@@ -145,7 +148,7 @@ describe('Block Influence', () => {
     const sums = [0, 0, 0];
     let tokens = 0;
     for (const ids of windows) {
-      const ref = referenceForward(ckpt.config, ckpt.weights, ids, { routed: false });
+      const ref = referenceForward(ckpt.config, weights, ids, { routed: false });
       [2, 3, 4].forEach((layer, j) => {
         for (let t = 0; t < ids.length; t++) {
           const a = ref.hidden[layer]![t]!;

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadCheckpoint, type Checkpoint } from '../src/model/checkpoint.ts';
+import { loadCheckpoint, readWeights, type Checkpoint } from '../src/model/checkpoint.ts';
 import { generate } from '../src/model/generate.ts';
 import { buildOrReuseGraph } from '../src/model/graph-cache.ts';
 import { argmax } from '../src/model/sampling.ts';
@@ -56,7 +56,7 @@ describe.each([
       step = await session.step([next], cache);
       collect(step, 1);
     }
-    const ref = referenceForward(model.config, model.weights, ids, { routed: variant === 'flexidepth' });
+    const ref = referenceForward(model.config, readWeights(model), ids, { routed: variant === 'flexidepth' });
 
     let decisions = 0;
     let skipped = 0;

@@ -313,7 +313,7 @@ describe('checkpoint folders, in process', () => {
       ),
     );
     const withInvFreq = checkpoint('inv_freq', (t) => t.set('model.layers.0.self_attn.rotary_emb.inv_freq', { shape: [8], data: new Float32Array(8) }));
-    expect(loadCheckpoint(withInvFreq).weights.has('model.layers.0.self_attn.rotary_emb.inv_freq')).toBe(false);
+    expect(loadCheckpoint(withInvFreq).tensors.has('model.layers.0.self_attn.rotary_emb.inv_freq')).toBe(false);
   });
 
   it('a shard outside the folder, or a tensor in two shards, is refused', () => {

@@ -42,7 +42,7 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('non-finite weights', () => {
-  it('a NaN in the reference model is refused at load, naming the tensor and file; nothing is built or stored', () => {
+  it('a NaN in the reference model is refused when the graph is built, naming the tensor and file; nothing is built or stored', () => {
     const copy = join(work, 'ref-nan');
     cpSync(REFERENCE, copy, { recursive: true });
     const file = join(copy, 'model.safetensors');
@@ -66,7 +66,7 @@ describe('non-finite weights', () => {
     const gen = flexibench(['generate', '--model', copy, '--prompt', 'hi', '--max-new-tokens', '1'], env);
     expect(gen.status).toBe(1);
     expect(oneLine(gen.stderr)).toBe(expected);
-    const run = flexibench(['run', '--model', copy, '--suites', 'copy', '--limit', '1', '--db', dbPath], env);
+    const run = flexibench(['run', '--model', copy, '--suites', 'copy', '--limit', '1', '--db', dbPath, '--data-dir', dataDir], env);
     expect(run.status).toBe(1);
     expect(oneLine(run.stderr)).toBe(expected);
     expect(existsSync(dbPath)).toBe(false);

@@ -27,7 +27,7 @@ import { statfsSync } from 'node:fs';
 import { freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../src/errors.ts';
-import type { Checkpoint } from '../../src/model/checkpoint.ts';
+import { weightBytes, type Checkpoint } from '../../src/model/checkpoint.ts';
 import { parseModelConfig } from '../../src/model/config.ts';
 import { generate, generateBatch, producingDepths, promptContextProblem, tokensPerSecond, type Generation } from '../../src/model/generate.ts';
 import { requireVariant, type Variant } from '../../src/model/graph-builder.ts';
@@ -262,8 +262,13 @@ async function measure(
     );
   }
   if (size === null) {
-    const weightBytes = [...ckpt.weights.values()].reduce((n, t) => n + t.data.byteLength, 0);
-    refuseUnfitMemory(`--model ${ckpt.dir}`, 'model', { config: cfg, weightBytes, batch: o.batch, promptTokens: promptIds.length, decodeTokens: tokens });
+    refuseUnfitMemory(`--model ${ckpt.dir}`, 'model', {
+      config: cfg,
+      weightBytes: weightBytes(ckpt),
+      batch: o.batch,
+      promptTokens: promptIds.length,
+      decodeTokens: tokens,
+    });
   }
 
   // ABBA creation: each variant has one early and one late session.

@@ -1,8 +1,10 @@
 /**
  * A checkpoint directory in Hugging Face layout: config.json, safetensors weights, tokenizer files.
- * Loading validates every tensor the graph needs (name and shape) up front, and reading refuses
- * NaN and Inf weights (safetensors.ts), so a bad checkpoint fails with the tensor named instead of
- * deep inside graph building or inference, or as silently wrong scores.
+ * Loading validates every tensor the graph needs (name and shape) against the headers up front,
+ * and holds no weight data: the graph builder reads one tensor at a time (readWeight), so building
+ * an 8B model's graph never holds the model in JavaScript memory. Reading refuses NaN and Inf
+ * weights (safetensors.ts), so a bad checkpoint fails with the tensor named instead of as silently
+ * wrong scores.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, readdirSync, readSync, statSync } from 'node:fs';
@@ -12,10 +14,17 @@ import { FILE_KINDS, openUserFile, type FileKind } from '../user-file.ts';
 import { FLEXIDEPTH_REDUCTION, readModelConfig, type ModelConfig } from './config.ts';
 import { readCheckpointHeaders, readTensors, tensorLabel, type SafetensorsHeader, type Tensor } from './safetensors.ts';
 
+/** Where a tensor the engine reads lies: its shape, and the validated header of the shard holding it. */
+export interface TensorSource {
+  shape: number[];
+  header: SafetensorsHeader;
+}
+
 export interface Checkpoint {
   dir: string;
   config: ModelConfig;
-  weights: Map<string, Tensor>;
+  /** Every tensor the graph reads, by name; the data stays on disk until readWeight. */
+  tensors: Map<string, TensorSource>;
   /** Adapter width m (FlexiDepth); 0 for plain Llama. */
   adapterSize: number;
   /** sha256 over config.json and the weight files: identifies the model in caches and runs. */
@@ -163,20 +172,34 @@ function matchConfigToHeaders(dir: string, cfg: ModelConfig, where: Map<string, 
 
 /**
  * Loads a checkpoint: config.json (each number range checked), then the weight files' headers
- * (validated), then their agreement, and only then the tensor data the graph needs, so a config
- * that claims 10^8 layers or a header that lies is refused before anything is allocated for it.
+ * (validated), then their agreement. No tensor data is read here: a config that claims 10^8 layers
+ * or a header that lies is refused before anything is allocated for it, and the weights are read
+ * one tensor at a time by whoever needs them (readWeight).
  */
 export function loadCheckpoint(dir: string): Checkpoint {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${dir}: model directory not found`);
   const config = readModelConfig(join(dir, 'config.json'));
-  const { headers, where } = readCheckpointHeaders(dir);
+  const { where } = readCheckpointHeaders(dir);
   const { want, adapterSize } = matchConfigToHeaders(dir, config, where);
-  // The wanted tensors by shard, in the shards' order: each file is opened once.
-  const byShard = new Map<SafetensorsHeader, string[]>(headers.map((h) => [h, []]));
-  for (const name of want.keys()) byShard.get(where.get(name)!)!.push(name);
-  const weights = new Map<string, Tensor>();
-  for (const [h, names] of byShard) {
-    for (const [name, t] of readTensors(h, names)) weights.set(name, t);
-  }
-  return { dir, config, weights, adapterSize, contentHash: hashCheckpointFiles(dir) };
+  const tensors = new Map<string, TensorSource>([...want].map(([name, shape]) => [name, { shape, header: where.get(name)! }]));
+  return { dir, config, tensors, adapterSize, contentHash: hashCheckpointFiles(dir) };
+}
+
+/** One tensor's data as float32, read from its shard now (NaN and Inf refused, naming the file). */
+export function readWeight(ckpt: Pick<Checkpoint, 'tensors'>, name: string): Tensor {
+  const source = ckpt.tensors.get(name);
+  if (source === undefined) throw new Error(`checkpoint tensor ${name} is not one the engine reads (expectedTensors)`);
+  return readTensors(source.header, [name]).get(name)!;
+}
+
+/** Every tensor the engine reads, in memory at once: for tests and small models, never on the build path. */
+export function readWeights(ckpt: Pick<Checkpoint, 'tensors'>): Map<string, Tensor> {
+  return new Map([...ckpt.tensors.keys()].map((name) => [name, readWeight(ckpt, name)]));
+}
+
+/** The float32 bytes of every tensor the engine reads: what the graphs hold once built. */
+export function weightBytes(ckpt: Pick<Checkpoint, 'tensors'>): number {
+  let n = 0;
+  for (const { shape } of ckpt.tensors.values()) n += 4 * shape.reduce((a, b) => a * b, 1);
+  return n;
 }

@@ -17,10 +17,6 @@
  *            costs ~3 µs per output), which the caller writes into its buffers (DecoderSession);
  *            for `flexidepth` and `random` gates [R,B,S] (R routed layers, in layer order); with
  *            `hiddenStates`, hidden.{i} [B,S,d]: the input of layer i, and hidden.{L} the last output
- * A routed layer whose rows split between the paths gathers them as query rows of one sequence
- * when B = 1 (a prompt, or one sequence's decode step), and as one row per sequence, with its
- * sequence's keys gathered, when B > 1 (a batched decode step, or batched short prompts; routedRows).
- *
  * Comparators (FLEXIDEPTH.md, "Comparators"): `static` is `full` without its `removedLayers` (no
  * past/present for them either: the layer is gone); `random` is `flexidepth` with each routed
  * layer's decision read from route_full instead of gate > threshold, so a skip takes the adapter
@@ -30,12 +26,12 @@
  * length only through attention's reads of the buffers.
  *
  * Attention is written out (MatMul/Softmax) with an additive bias [B, S, C+S] rather than a fused
- * causal kernel, because a routed layer runs attention for an arbitrary subset of rows: the bias
- * row of each token encodes its own causal limit and the slots its sequence filled, so gathering
- * rows gathers their masks with them.
+ * causal kernel: the bias row of each token encodes its own causal limit and the slots its
+ * sequence filled, one mask for every layout of the cache buffers.
  */
 import type { ModelConfig } from './config.ts';
-import { layerPrefix, type Checkpoint } from './checkpoint.ts';
+import { layerPrefix, readWeight, type Checkpoint } from './checkpoint.ts';
+import { linearWeight, transposeInto } from './linear-weight.ts';
 import { OnnxGraph } from './onnx-graph.ts';
 import { UserError } from '../errors.ts';
 
@@ -68,7 +64,7 @@ export function hasRouters(variant: Variant): boolean {
 }
 
 /** Bumped whenever the emitted graph changes, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 15;
+export const GRAPH_BUILDER_VERSION = 16;
 
 /** Additive attention bias for disallowed keys: large but finite, so softmax never sees -inf - -inf. */
 const MASKED = -1e30;
@@ -85,21 +81,6 @@ interface Cache {
 interface Route {
   score: string;
   cut: string;
-}
-
-/**
- * Query rows as attention sees them, [B', S'] of them: all tokens ([B, S]), or the rows a routed
- * layer gathered, as [1, M] (one sequence) or [M, 1] (one row per sequence).
- */
-interface Rows {
-  /** [B', S'] rotary positions. */
-  positions: string;
-  /** The attention bias [B', 1, 1, S', C+S] (broadcast over the query heads). */
-  bias: string;
-  /** The keys and values these rows read. */
-  kv: Cache;
-  /** The shape attention's merged output takes: [B, S, H*hd] for all rows, [M, H*hd] for gathered ones. */
-  merged: number[];
 }
 
 export class DecoderGraphBuilder {
@@ -123,9 +104,6 @@ export class DecoderGraphBuilder {
   /** The cache buffers' slot count C (past.*.key dim 3), and [C, S] for splitting attention's key axis. */
   private capacity = '';
   private splitSizes = '';
-  /** The attention bias [B, S, C+S] of every row, for gathering routed rows, and B = 1 (a scalar bool). */
-  private biasRows = '';
-  private oneSequence = '';
 
   private readonly variant: Variant;
 
@@ -160,15 +138,12 @@ export class DecoderGraphBuilder {
     }
     const firstCache = `past.${kept[0]!}.key`;
     this.capacity = g.op('/model/capacity', 'Gather', [g.op('/model/capacity', 'Shape', [firstCache]), g.int64s([3], true)], { axis: 0 });
-    const batch = g.op('/model/batch', 'Gather', [this.shapeBS, g.int64s([0], true)], { axis: 0 });
-    if (routers) this.oneSequence = g.op('/model/one_sequence', 'Equal', [batch, g.int64s([1], true)]);
 
     let x = this.embed();
     // Fed by the caller, sized by the positions it runs (rotary-tables.ts): nothing here grows with the context.
     this.cosCache = g.input('cos_cache', 'float', ['positions', this.half]);
     this.sinCache = g.input('sin_cache', 'float', ['positions', this.half]);
-    this.biasRows = this.attentionBias(attentionMask); // [B, S, C+S]
-    this.biasAll = g.op('/model/attn_bias/heads', 'Unsqueeze', [this.biasRows, g.int64s([1, 2])]); // [B, 1, 1, S, C+S]
+    this.biasAll = g.op('/model/attn_bias/heads', 'Unsqueeze', [this.attentionBias(attentionMask), g.int64s([1, 2])]); // [B, 1, 1, S, C+S]
     for (let i = 0; i < cfg.numLayers; i++) {
       if (this.spec.hiddenStates === true)
         g.node(`/model/hidden.${i}`, 'Identity', [x], {}, 1, '', [g.output(`hidden.${i}`, 'float', ['batch', 'seq', this.d])]);
@@ -191,23 +166,27 @@ export class DecoderGraphBuilder {
 
   // ---- weights -------------------------------------------------------------------------------
 
-  private weight(name: string): Float32Array {
-    const t = this.ckpt.weights.get(name);
+  /**
+   * Weights are read from the checkpoint when the graph is encoded, one at a time (OnnxGraph's
+   * deferred initializers): here only their shapes are known.
+   */
+  private shape(name: string): number[] {
+    const t = this.ckpt.tensors.get(name);
     if (t === undefined) throw new Error(`checkpoint tensor ${name} missing (loadCheckpoint validates this)`);
-    return t.data;
+    return t.shape;
   }
 
-  /** A torch Linear weight [out, in] as a MatMul initializer [in, out], optionally scaled. */
+  private read(name: string): Float32Array {
+    return readWeight(this.ckpt, name).data;
+  }
+
+  /** A torch Linear weight [out, in] as a MatMul initializer [in, out], optionally scaled and reordered. */
   private linear(name: string, scale = 1, order: { out?: number[]; in?: number[] } = {}): string {
     if (this.g.hasInitializer(name)) return name;
-    const t = this.ckpt.weights.get(name)!;
-    const [out, inp] = t.shape as [number, number];
-    const w = new Float32Array(out * inp);
-    for (let o = 0; o < out; o++) {
-      const src = (order.out?.[o] ?? o) * inp;
-      for (let k = 0; k < inp; k++) w[k * out + o] = t.data[src + (order.in?.[k] ?? k)]! * scale;
-    }
-    return this.g.initializer(name, [inp, out], w);
+    const [out, inp] = this.shape(name) as [number, number];
+    return this.g.initializer(name, [inp, out], () =>
+      linearWeight({ data: this.read(name), out, scale, ...(order.out ? { rows: order.out } : {}), ...(order.in ? { cols: order.in } : {}) }, inp),
+    );
   }
 
   /**
@@ -226,15 +205,14 @@ export class DecoderGraphBuilder {
 
   private vector(name: string): string {
     if (this.g.hasInitializer(name)) return name;
-    const t = this.ckpt.weights.get(name)!;
-    return this.g.initializer(name, t.shape, t.data);
+    return this.g.initializer(name, this.shape(name), () => this.read(name));
   }
 
   // ---- model-level blocks ----------------------------------------------------------------------
 
   private embed(): string {
     const { g } = this;
-    const table = g.initializer('model.embed_tokens.weight', [this.cfg.vocabSize, this.d], this.weight('model.embed_tokens.weight'));
+    const table = g.initializer('model.embed_tokens.weight', [this.cfg.vocabSize, this.d], () => this.read('model.embed_tokens.weight'));
     return g.op('/model/embed_tokens', 'Gather', [table, this.inputIds], { axis: 0 }); // [B, S, d]
   }
 
@@ -280,11 +258,9 @@ export class DecoderGraphBuilder {
     const normed = this.rmsNorm('/model/norm', picked, 'model.norm.weight');
     let w: string;
     if (cfg.tieWordEmbeddings) {
-      const emb = this.weight('model.embed_tokens.weight');
+      // The embedding table [V, d] is the head's torch weight: read again and transposed.
       const V = cfg.vocabSize;
-      const t = new Float32Array(V * this.d);
-      for (let v = 0; v < V; v++) for (let k = 0; k < this.d; k++) t[k * V + v] = emb[v * this.d + k]!;
-      w = g.initializer('lm_head.weight', [this.d, V], t);
+      w = g.initializer('lm_head.weight', [this.d, V], () => linearWeight({ data: this.read('model.embed_tokens.weight'), out: V }, this.d));
     } else {
       w = this.linear('lm_head.weight');
     }
@@ -303,25 +279,30 @@ export class DecoderGraphBuilder {
     const p = `/model/layers.${i}`;
     const z = this.rmsNorm(`${p}/input_layernorm`, x, `${layerPrefix(i)}.input_layernorm.weight`);
     const { cache, q } = this.projections(i, z, true);
-    const h = g.op(`${p}/attn/residual`, 'Add', [x, this.attention(i, q!, this.allRows(cache))]);
+    const h = g.op(`${p}/attn/residual`, 'Add', [x, this.attention(i, q!, cache)]);
     const u = this.rmsNorm(`${p}/post_attention_layernorm`, h, `${layerPrefix(i)}.post_attention_layernorm.weight`);
     return g.op(`${p}/mlp/residual`, 'Add', [h, this.mlp(i, u)]);
   }
 
   /**
    * A FlexiDepth routed layer (FLEXIDEPTH.md, "One routed layer, exactly"). The input norm, the
-   * router and K/V run for every token. Then `If`s on the gates pick one of three bodies: every row
-   * takes the full path (all rows, no gather or scatter), no row does (the adapter on all rows), or
-   * the rows split (gather/scatter, routedRows, node names suffixed `@p`). A single-token step is
-   * always one of the first two, so the path it does not take runs no kernel, and it pays one `If`
-   * when taking the full path and two when skipping. Each `If` costs a subgraph run on top of its
-   * kernels, so the conditions are not nested deeper: testing S = 1 first (If S = 1, then If g >
-   * threshold) measured no faster than gather/scatter at threshold 0.5 and 4% slower at 0.
+   * router and K/V run for every token. Then two `If`s on the gates: the first runs the full path
+   * when any row takes it, the second the adapter when any row skips, keeping each row's own result.
+   * A single-token step is always all one way, so the path it does not take runs no kernel, and it
+   * pays one `If` whose branch is a mere Identity.
+   *
+   * Each weight of the paths has exactly one consumer, a MatMul directly inside a branch of the main
+   * graph, because that is the one case where ONNX Runtime pre-packs a weight used inside a branch
+   * and then frees the original: a second consumer packs a second copy, and a consumer nested one
+   * `If` deeper cannot pre-pack and keeps the original (both measured: docs/performance.md). So rows
+   * that split between the paths (a prompt, a batched step) run both paths on every row, as the
+   * weights are read once either way.
    *
    *   x ─ InNorm ─ z ─┬─ router ─ g ──┐
-   *                   └─ K,V ─ present ┴─ If min g > threshold ─ then: full path on all rows ─ y
-   *                                      └─ else: If max g <= threshold ─ then: adapter on all rows ─ y
-   *                                                                     └─ else: gather/scatter ─ y
+   *                   └─ K,V ─ present ┴─ If max g > threshold ─ then: full path on all rows ─ y_full
+   *                                      │                       └─ else: x ─ y_full
+   *                                      └─ If min g > threshold ─ then: y_full
+   *                                                                └─ else: adapter on all rows ─ Where(g > threshold, y_full, ·)
    */
   private routedLayer(i: number, x: string): string {
     const { g } = this;
@@ -334,23 +315,24 @@ export class DecoderGraphBuilder {
     const route = this.route(i, flat);
     const keys = this.projections(i, z, false).cache;
 
-    const full = g.subgraph(`${p}/full`, undefined, () => {
-      const h = g.op(`${p}/attn/residual`, 'Add', [x, this.attention(i, this.queryHeads(i, this.queryProjection(i, z), 'all'), this.allRows(keys))]);
+    const full = g.subgraph(`${p}/full`, () => {
+      const h = g.op(`${p}/attn/residual`, 'Add', [x, this.attention(i, this.queryHeads(i, this.queryProjection(i, z)), keys)]);
       const u = this.rmsNorm(`${p}/post_attention_layernorm`, h, `${w}.post_attention_layernorm.weight`);
       return [g.op(`${p}/mlp/residual`, 'Add', [h, g.op(`${p}/mlp/scale`, 'Mul', [gate, this.mlp(i, u)])])];
     });
-    const skip = g.subgraph(`${p}/skip`, undefined, () => {
+    const unchanged = (tag: string, t: string): ReturnType<typeof g.subgraph> => g.subgraph(`${p}/${tag}`, () => [g.op(`${p}/route/${tag}`, 'Identity', [t])]);
+    const any = g.op(`${p}/route/any_full`, 'Greater', [g.op(`${p}/route/max_gate`, 'ReduceMax', [route.score], { keepdims: 0 }), route.cut]);
+    const yFull = g.op(`${p}/route/any_full`, 'If', [any], { then_branch: full, else_branch: unchanged('none_full', x) });
+
+    const skip = g.subgraph(`${p}/skip`, () => {
       const u = this.rmsNorm(`${p}/adapter/post_attention_layernorm`, x, `${w}.post_attention_layernorm.weight`);
       const oneMinus = g.op(`${p}/adapter/one_minus_gate`, 'Sub', [g.float(1), gate]);
-      return [g.op(`${p}/adapter/residual`, 'Add', [x, g.op(`${p}/adapter/scale`, 'Mul', [oneMinus, this.adapter(i, u)])])];
-    });
-    const split = g.subgraph(`${p}/split`, '@p', () => [this.routedRows(i, x, z, gate, route, keys)]);
-    const rest = g.subgraph(`${p}/rest`, undefined, () => {
-      const none = g.op(`${p}/route/none_full`, 'LessOrEqual', [g.op(`${p}/route/max_gate`, 'ReduceMax', [route.score], { keepdims: 0 }), route.cut]);
-      return [g.op(`${p}/route/none_full`, 'If', [none], { then_branch: skip, else_branch: split })];
+      const ySkip = g.op(`${p}/adapter/residual`, 'Add', [x, g.op(`${p}/adapter/scale`, 'Mul', [oneMinus, this.adapter(i, u)])]);
+      const fullRows = g.op(`${p}/route/full_rows`, 'Unsqueeze', [g.op(`${p}/route/full_rows`, 'Greater', [route.score, route.cut]), g.int64s([2])]);
+      return [g.op(`${p}/route/merge`, 'Where', [fullRows, yFull, ySkip])];
     });
     const all = g.op(`${p}/route/all_full`, 'Greater', [g.op(`${p}/route/min_gate`, 'ReduceMin', [route.score], { keepdims: 0 }), route.cut]);
-    return g.op(`${p}/route/all_full`, 'If', [all], { then_branch: full, else_branch: rest });
+    return g.op(`${p}/route/all_full`, 'If', [all], { then_branch: unchanged('all_full', yFull), else_branch: skip });
   }
 
   /**
@@ -368,94 +350,6 @@ export class DecoderGraphBuilder {
   }
 
   /**
-   * A routed layer whose rows split between the paths. Only the full-path rows reach the query
-   * projection, attention and FFN; only the skip-path rows reach the adapter. One index set per
-   * path ([M, 2] pairs (sequence, token)) serves every gather and the scatter of that path.
-   * Attention reads each gathered row's own sequence: with one sequence the rows are its query rows
-   * against its cache as it is; with several each row is a sequence of its own, with its sequence's
-   * cache and new keys gathered (an `If` on B = 1; the copies grow with the keys, which is why long
-   * prompts are not batched: generateBatch).
-   *
-   *   x ─ InNorm ─ z ─┬─ router ─ g ─ g > threshold ─ NonZero ─ full rows / skip rows
-   *                   └─ K,V for all rows ─ present
-   *   full rows: h = x + Attn(z);  y = h + g * FFN(PostNorm(h))
-   *   skip rows: y = x + (1 - g) * Adapter(PostNorm(x))
-   *   y = ScatterND(ScatterND(x, full rows, y_full), skip rows, y_skip)
-   */
-  private routedRows(i: number, x: string, z: string, gate: string, route: Route, keys: Cache): string {
-    const { g } = this;
-    const p = `/model/layers.${i}`;
-    const w = layerPrefix(i);
-    const rowsWhere = (tag: string, op: string): string =>
-      g.op(`${p}/route/${tag}_idx`, 'Transpose', [g.op(`${p}/route/${tag}_idx`, 'NonZero', [g.op(`${p}/route/${tag}`, op, [route.score, route.cut])])], {
-        perm: [1, 0],
-      });
-    const fullIdx = rowsWhere('full', 'Greater');
-    const skipIdx = rowsWhere('skip', 'LessOrEqual');
-    const pick = (what: string, t: string, idx: string, tag: string): string => g.op(`${p}/route/${tag}_${what}`, 'GatherND', [t, idx]);
-
-    // Full path on the gathered rows.
-    const q = this.queryProjection(i, pick('z', z, fullIdx, 'full')); // [M, H*hd]
-    const gathered = { positions: pick('positions', this.positionIds, fullIdx, 'full'), bias: pick('bias', this.biasRows, fullIdx, 'full') }; // [M], [M, C+S]
-    const oneSequence = g.subgraph(`${p}/split_sequence`, '@p1', () => [
-      this.attention(i, this.queryHeads(i, q, 'sequence'), this.sequenceRows(i, gathered, keys)),
-    ]);
-    const perSequence = g.subgraph(`${p}/split_batch`, '@pb', () => [
-      this.attention(i, this.queryHeads(i, q, 'batch'), this.batchRows(i, gathered, fullIdx, keys)),
-    ]);
-    const attended = g.op(`${p}/route/one_sequence`, 'If', [this.oneSequence], { then_branch: oneSequence, else_branch: perSequence });
-    const xFull = pick('x', x, fullIdx, 'full');
-    const h = g.op(`${p}/attn/residual`, 'Add', [xFull, attended]);
-    const uFull = this.rmsNorm(`${p}/post_attention_layernorm`, h, `${w}.post_attention_layernorm.weight`);
-    const ffn = g.op(`${p}/mlp/scale`, 'Mul', [pick('gate', gate, fullIdx, 'full'), this.mlp(i, uFull)]);
-    const yFull = g.op(`${p}/mlp/residual`, 'Add', [h, ffn]);
-
-    // Skip path: the same frozen PostNorm, then the adapter scaled by (1 - g).
-    const xSkip = pick('x', x, skipIdx, 'skip');
-    const uSkip = this.rmsNorm(`${p}/adapter/post_attention_layernorm`, xSkip, `${w}.post_attention_layernorm.weight`);
-    const oneMinus = g.op(`${p}/adapter/one_minus_gate`, 'Sub', [g.float(1), pick('gate', gate, skipIdx, 'skip')]);
-    const adapted = g.op(`${p}/adapter/scale`, 'Mul', [oneMinus, this.adapter(i, uSkip)]);
-    const ySkip = g.op(`${p}/adapter/residual`, 'Add', [xSkip, adapted]);
-
-    const merged = g.op(`${p}/route/scatter_full`, 'ScatterND', [x, fullIdx, yFull]);
-    return g.op(`${p}/route/scatter_skip`, 'ScatterND', [merged, skipIdx, ySkip]);
-  }
-
-  /** All rows, against the layer's cache as it is. */
-  private allRows(kv: Cache): Rows {
-    return { positions: this.positionIds, bias: this.biasAll, kv, merged: [0, -1, this.cfg.numHeads * this.cfg.headDim] };
-  }
-
-  /** Gathered rows of one sequence (B = 1) as its M query rows: positions [1, M], bias [1, 1, 1, M, C+S]. */
-  private sequenceRows(i: number, gathered: { positions: string; bias: string }, kv: Cache): Rows {
-    const { g } = this;
-    const p = `/model/layers.${i}/route`;
-    return {
-      positions: g.op(`${p}/rows_positions`, 'Unsqueeze', [gathered.positions, g.int64s([0])]),
-      bias: g.op(`${p}/rows_bias`, 'Unsqueeze', [gathered.bias, g.int64s([0, 1, 2])]),
-      kv,
-      merged: [-1, this.cfg.numHeads * this.cfg.headDim],
-    };
-  }
-
-  /**
-   * Gathered rows of several sequences as M sequences of one query each: positions [M, 1], bias
-   * [M, 1, 1, 1, C+S], and each row's own sequence's cache and new keys gathered from the batch.
-   */
-  private batchRows(i: number, gathered: { positions: string; bias: string }, idx: string, kv: Cache): Rows {
-    const { g } = this;
-    const p = `/model/layers.${i}/route`;
-    const sequence = g.op(`${p}/rows_sequence`, 'Gather', [idx, g.int64s([0], true)], { axis: 1 }); // [M]
-    const rowsOf = (what: keyof Cache): string => g.op(`${p}/rows_${what}`, 'Gather', [kv[what], sequence], { axis: 0 });
-    return {
-      positions: g.op(`${p}/rows_positions`, 'Unsqueeze', [gathered.positions, g.int64s([1])]),
-      bias: g.op(`${p}/rows_bias`, 'Unsqueeze', [gathered.bias, g.int64s([1, 2, 3])]),
-      kv: { k: rowsOf('k'), v: rowsOf('v'), kNew: rowsOf('kNew'), vNew: rowsOf('vNew') },
-      merged: [-1, this.cfg.numHeads * this.cfg.headDim],
-    };
-  }
-
-  /**
    * g = sigmoid(head(dec(tanh(RMSNorm_r(enc(z)))))), [B, S, 1]. head and dec are linear with nothing
    * between them, so they are folded into one [r, 1] vector (computed in float64).
    */
@@ -465,16 +359,19 @@ export class DecoderGraphBuilder {
     const w = `${layerPrefix(i)}.router`;
     const enc = g.op(`${p}/router_enc`, 'MatMul', [z, this.linear(`${w}.router_enc.weight`)]);
     const normed = this.rmsNorm(`${p}/router_norm`, enc, `${w}.router_norm.weight`);
-    const dec = this.ckpt.weights.get(`${w}.router_dec.weight`)!; // [d, r]
-    const head = this.weight(`${w}.router_head.weight`); // [1, d]
-    const [d, r] = dec.shape as [number, number];
-    const folded = new Float32Array(r);
-    for (let k = 0; k < r; k++) {
-      let sum = 0;
-      for (let j = 0; j < d; j++) sum += dec.data[j * r + k]! * head[j]!;
-      folded[k] = sum;
-    }
-    const wHead = g.initializer(`${w}.router_head_dec`, [r, 1], folded);
+    const [d, r] = this.shape(`${w}.router_dec.weight`) as [number, number];
+    const fold = (): Float32Array => {
+      const dec = this.read(`${w}.router_dec.weight`); // [d, r]
+      const head = this.read(`${w}.router_head.weight`); // [1, d]
+      const folded = new Float32Array(r);
+      for (let k = 0; k < r; k++) {
+        let sum = 0;
+        for (let j = 0; j < d; j++) sum += dec[j * r + k]! * head[j]!;
+        folded[k] = sum;
+      }
+      return folded;
+    };
+    const wHead = g.initializer(`${w}.router_head_dec`, [r, 1], fold);
     const logit = g.op(`${p}/router_head`, 'MatMul', [g.op(`${p}/tanh`, 'Tanh', [normed]), wHead]);
     return g.op(p, 'Sigmoid', [logit]);
   }
@@ -504,25 +401,23 @@ export class DecoderGraphBuilder {
     return g.op(node(w.down), 'MatMul', [g.op(`${p}/gated`, 'Mul', [act, up]), this.linear(`${w.down}.weight`)]);
   }
 
-  /** torch Linear weights [out_k, in] side by side as one MatMul initializer [in, sum out_k], each scaled. */
+  /** torch Linear weights [out_k, in] side by side as one MatMul initializer [in, sum out_k], each scaled; read one part at a time. */
   private linearConcat(name: string, parts: { name: string; scale: number; order?: number[] }[]): string {
-    const ts = parts.map((part) => ({ ...part, t: this.ckpt.weights.get(part.name)! }));
-    const inp = ts[0]!.t.shape[1]!;
-    const total = ts.reduce((n, part) => n + part.t.shape[0]!, 0);
-    const w = new Float32Array(inp * total);
-    let col = 0;
-    for (const { t, scale, order } of ts) {
-      const out = t.shape[0]!;
-      for (let o = 0; o < out; o++) {
-        const src = (order?.[o] ?? o) * inp;
-        for (let k = 0; k < inp; k++) w[k * total + col + o] = t.data[src + k]! * scale;
-      }
-      col += out;
-    }
-    return this.g.initializer(name, [inp, total], w);
+    const outs = parts.map((part) => this.shape(part.name)[0]!);
+    const inp = this.shape(parts[0]!.name)[1]!;
+    const total = outs.reduce((a, b) => a + b, 0);
+    return this.g.initializer(name, [inp, total], () => {
+      const w = new Float32Array(inp * total);
+      let col = 0;
+      parts.forEach(({ name: part, scale, order }, k) => {
+        transposeInto(w, total, col, { data: this.read(part), out: outs[k]!, scale, ...(order ? { rows: order } : {}) }, inp);
+        col += outs[k]!;
+      });
+      return w;
+    });
   }
 
-  /** Rotates [B', heads, S', hd] at the rows' positions [B', S'] (Hugging Face rotate_half layout). */
+  /** Rotates [B, heads, S, hd] at the positions [B, S] (Hugging Face rotate_half layout). */
   private rotary(path: string, x: string, positions: string, outputs?: string[]): string {
     return this.g.node(path, 'RotaryEmbedding', [x, positions, this.cosCache, this.sinCache], { interleaved: 0 }, 1, 'com.microsoft', outputs)[0]!;
   }
@@ -578,45 +473,40 @@ export class DecoderGraphBuilder {
     ]);
   }
 
-  /**
-   * Projected queries as attention's heads [B', H, S', hd]: all rows [B, S, H*hd], or gathered rows
-   * [M, H*hd] as the rows of one sequence ([1, H, M, hd]) or as one row per sequence ([M, H, 1, hd]).
-   */
-  private queryHeads(i: number, q: string, layout: 'all' | 'sequence' | 'batch'): string {
+  /** Projected queries [B, S, H*hd] as attention's heads [B, H, S, hd]. */
+  private queryHeads(i: number, q: string): string {
     const { g, cfg } = this;
     const p = `/model/layers.${i}/attn/q_heads`;
-    const shape = { all: [0, -1, cfg.numHeads, cfg.headDim], sequence: [1, -1, cfg.numHeads, cfg.headDim], batch: [-1, 1, cfg.numHeads, cfg.headDim] }[layout];
-    return g.op(p, 'Transpose', [g.op(p, 'Reshape', [q, g.int64s(shape)])], { perm: [0, 2, 1, 3] });
+    return g.op(p, 'Transpose', [g.op(p, 'Reshape', [q, g.int64s([0, -1, cfg.numHeads, cfg.headDim])])], { perm: [0, 2, 1, 3] });
   }
 
   /**
-   * Grouped-query attention of the given rows against their cache buffers' slots and the new rows,
-   * then the output projection. Query heads come in (r, g) order (queryHeadOrder), so queries
-   * [B', rep, kvH, S', hd] broadcast against keys and values [B', 1, kvH, T, hd]: the cache is read as
-   * it is, with no repeat, transpose or concatenation, and every product has the S' rows of one
+   * Grouped-query attention of every row against the cache buffers' slots and the new rows, then
+   * the output projection. Query heads come in (r, g) order (queryHeadOrder), so queries
+   * [B, rep, kvH, S, hd] broadcast against keys and values [B, 1, kvH, T, hd]: the cache is read as
+   * it is, with no repeat, transpose or concatenation, and every product has the S rows of one
    * query head (one row in a decode step: MLAS's single-row kernels, which do not pack the keys).
    * The scores of the two key sets are concatenated (rows x keys, small) and the probabilities split.
    *
-   *   q [B',H,S',hd] ─ rotary ─ [B',rep,kvH,S',hd] ─┬─ qk (past K^T) ─┐
-   *                                                └─ qk_new (K^T) ───┴─ Concat + bias [.., S', C+S] ─ Softmax ─ Split
+   *   q [B,H,S,hd] ─ rotary ─ [B,rep,kvH,S,hd] ─┬─ qk (past K^T) ─┐
+   *                                            └─ qk_new (K^T) ───┴─ Concat + bias [.., S, C+S] ─ Softmax ─ Split
    *   ─ pv (past V) + pv_new (new V) ─ Transpose ─ merged ─ o_proj (its inputs in the same head order)
    */
-  private attention(i: number, qHeads: string, rows: Rows): string {
+  private attention(i: number, qHeads: string, kv: Cache): string {
     const { g, cfg } = this;
     const p = `/model/layers.${i}/attn`;
     const w = `${layerPrefix(i)}.self_attn`;
     const H = cfg.numHeads;
     const kvH = cfg.numKvHeads;
     const hd = cfg.headDim;
-    const kv = rows.kv;
-    const qGroups = g.op(`${p}/q_groups`, 'Reshape', [this.rotary(`${p}/q_rotary`, qHeads, rows.positions), g.int64s([0, H / kvH, kvH, -1, hd])]);
+    const qGroups = g.op(`${p}/q_groups`, 'Reshape', [this.rotary(`${p}/q_rotary`, qHeads, this.positionIds), g.int64s([0, H / kvH, kvH, -1, hd])]);
     const qk = (name: string, keys: string): string =>
       g.op(`${p}/${name}`, 'FusedMatMul', [qGroups, keys], { transB: 1, alpha: { float: 1 } }, 'com.microsoft');
     const scores = g.op(`${p}/scores`, 'Concat', [qk('qk', kv.k), qk('qk_new', kv.kNew)], { axis: -1 });
-    const probs = g.op(`${p}/softmax`, 'Softmax', [g.op(`${p}/bias`, 'Add', [scores, rows.bias])], { axis: -1 }); // [B', rep, kvH, S', C+S]
+    const probs = g.op(`${p}/softmax`, 'Softmax', [g.op(`${p}/bias`, 'Add', [scores, this.biasAll])], { axis: -1 }); // [B, rep, kvH, S, C+S]
     const [pPast, pNew] = g.node(`${p}/probs`, 'Split', [probs, this.splitSizes], { axis: -1 }, 2);
-    const pv = g.op(`${p}/pv`, 'Add', [g.op(`${p}/pv`, 'MatMul', [pPast!, kv.v]), g.op(`${p}/pv_new`, 'MatMul', [pNew!, kv.vNew])]); // [B', rep, kvH, S', hd]
-    const merged = g.op(`${p}/merge`, 'Reshape', [g.op(`${p}/merge`, 'Transpose', [pv], { perm: [0, 3, 1, 2, 4] }), g.int64s(rows.merged)]);
+    const pv = g.op(`${p}/pv`, 'Add', [g.op(`${p}/pv`, 'MatMul', [pPast!, kv.v]), g.op(`${p}/pv_new`, 'MatMul', [pNew!, kv.vNew])]); // [B, rep, kvH, S, hd]
+    const merged = g.op(`${p}/merge`, 'Reshape', [g.op(`${p}/merge`, 'Transpose', [pv], { perm: [0, 3, 1, 2, 4] }), g.int64s([0, -1, H * hd])]);
     return g.op(`${p}/o_proj`, 'MatMul', [merged, this.linear(`${w}.o_proj.weight`, 1, { in: this.queryHeadOrder() })]);
   }
 }

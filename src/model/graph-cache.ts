@@ -82,17 +82,6 @@ export function graphKey(ckpt: Checkpoint, spec: GraphSpec): string {
     .slice(0, 24);
 }
 
-/**
- * Throws the one-line refusal buildOrReuseGraph would give, now, when one of `specs` is not cached
- * and the cache folder cannot take it: a command checks this before it writes anything (a study's
- * runs), so a cache it cannot use leaves nothing behind. A read-only cache that already holds every
- * graph passes.
- */
-export function requireGraphCache(ckpt: Checkpoint, specs: readonly GraphSpec[], root: string = cacheRoot()): void {
-  const dir = join(root, 'graphs');
-  if (specs.some((spec) => !existsSync(graphFile(dir, ckpt, spec)))) prepareGraphFolder(dir);
-}
-
 const graphFile = (dir: string, ckpt: Checkpoint, spec: GraphSpec): string => join(dir, `${graphKey(ckpt, spec)}-${spec.variant}.onnx`);
 
 /**

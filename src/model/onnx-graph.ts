@@ -16,10 +16,24 @@ const ELEM: Record<ElemType, number> = { float: onnx.TensorProto.DataType.FLOAT,
 /** A dimension: a fixed size or a symbolic name. */
 export type Dim = number | string;
 
+/** A float32 initializer's data computed when the model is encoded, so that only one weight is in memory at a time. */
+export type DeferredFloats = () => Float32Array;
+
 export interface InitializerData {
   name: string;
   dims: number[];
-  data: Float32Array | BigInt64Array;
+  data: Float32Array | BigInt64Array | DeferredFloats;
+}
+
+const elementCount = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
+
+/** The initializer's data, producing it now when deferred; its length must match the dims. */
+function materialize(t: InitializerData): Float32Array | BigInt64Array {
+  if (typeof t.data !== 'function') return t.data;
+  const data = t.data();
+  if (data.length !== elementCount(t.dims))
+    throw new Error(`graph builder: initializer ${t.name} produced ${data.length} values for dims [${t.dims.join(', ')}]`);
+  return data;
 }
 
 export class OnnxGraph {
@@ -30,20 +44,19 @@ export class OnnxGraph {
   private readonly constants = new Map<string, string>();
   private readonly nodeNames = new Set<string>();
   private readonly initializerNames = new Set<string>();
-  /** Where `node` adds nodes (the main graph, or the subgraph being built) and the suffix of their names. */
+  /** Where `node` adds nodes: the main graph, or the subgraph being built. */
   private target = this.nodes;
-  private scope = '';
 
   hasInitializer(name: string): boolean {
     return this.initializerNames.has(name);
   }
 
   /**
-   * Adds one node named `${path}/${opType}` (plus the subgraph's scope suffix) and returns its output names (`{node}`, then `{node}:{k}`, or
-   * `outputNames` when the node writes graph outputs directly).
+   * Adds one node named `${path}/${opType}` and returns its output names (`{node}`, then `{node}:{k}`,
+   * or `outputNames` when the node writes graph outputs directly).
    */
   node(path: string, opType: string, inputs: string[], attrs: Attrs = {}, numOutputs = 1, domain = '', outputNames?: string[]): string[] {
-    const name = `${path}/${opType}${this.scope}`;
+    const name = `${path}/${opType}`;
     if (this.nodeNames.has(name)) throw new Error(`graph builder: duplicate node name ${name}`);
     this.nodeNames.add(name);
     const output = outputNames ?? Array.from({ length: numOutputs }, (_, k) => (k === 0 ? name : `${name}:${k}`));
@@ -58,24 +71,23 @@ export class OnnxGraph {
   }
 
   /**
-   * A subgraph (an `If` branch) as a GraphProto attribute: the nodes `body` adds go into it, their
-   * names suffixed with `scope` when given (so two branches can hold the same block), and it reads
-   * outer values, initializers included, by name. `body` returns the float outputs, which must be
-   * computed inside it.
+   * A subgraph (an `If` branch) as a GraphProto attribute: the nodes `body` adds go into it, and it
+   * reads outer values, initializers included, by name. `body` returns the float outputs, which must
+   * be computed inside it.
    */
-  subgraph(name: string, scope: string | undefined, body: () => string[]): { graph: onnxProto.onnx.IGraphProto } {
-    const [target, outer] = [this.target, this.scope];
+  subgraph(name: string, body: () => string[]): { graph: onnxProto.onnx.IGraphProto } {
+    const target = this.target;
     this.target = [];
-    if (scope !== undefined) this.scope = scope;
     try {
       const output = body().map((o) => onnx.ValueInfoProto.create({ name: o, type: { tensorType: { elemType: ELEM.float } } }));
       return { graph: onnx.GraphProto.create({ name, node: this.target, output }) };
     } finally {
-      [this.target, this.scope] = [target, outer];
+      this.target = target;
     }
   }
 
-  initializer(name: string, dims: number[], data: Float32Array | BigInt64Array): string {
+  /** An initializer; pass a function for a weight, so encode reads it when it writes it. */
+  initializer(name: string, dims: number[], data: Float32Array | BigInt64Array | DeferredFloats): string {
     if (this.initializerNames.has(name)) throw new Error(`graph builder: duplicate initializer ${name}`);
     this.initializerNames.add(name);
     this.initializers.push({ name, dims, data });
@@ -122,18 +134,20 @@ export class OnnxGraph {
   }
 
   initializerBytes(): number {
-    return this.initializers.reduce((sum, t) => sum + t.data.byteLength, 0);
+    return this.initializers.reduce((sum, t) => sum + (typeof t.data === 'function' ? 4 * elementCount(t.dims) : t.data.byteLength), 0);
   }
 
   /**
    * Encodes the model. With `external`, initializers larger than 1 KiB are written to a side file
-   * (ONNX external data, needed past the protobuf 2 GB limit) and the returned bytes reference it.
+   * (ONNX external data, needed past the protobuf 2 GB limit) and the returned bytes reference it;
+   * deferred data is then produced, written and dropped one initializer at a time.
    */
   encode(opts: { external?: { location: string; write: (chunk: Uint8Array) => void } } = {}): Uint8Array {
     let offset = 0;
     const initializer = this.initializers.map((t) => {
-      const raw = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-      const dataType = t.data instanceof Float32Array ? onnx.TensorProto.DataType.FLOAT : onnx.TensorProto.DataType.INT64;
+      const data = materialize(t);
+      const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      const dataType = data instanceof Float32Array ? onnx.TensorProto.DataType.FLOAT : onnx.TensorProto.DataType.INT64;
       if (opts.external && raw.byteLength > 1024) {
         opts.external.write(raw);
         const entry = [

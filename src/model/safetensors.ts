@@ -35,6 +35,16 @@ function nonFinite(file: string, name: string, index: number, value: number): Us
   return new UserError(`${file}: tensor '${name}' holds ${value} at index ${index}; the checkpoint is damaged (re-export or re-download it)`);
 }
 
+/** float32 of every float16 bit pattern: decoding by lookup is several times faster than by arithmetic. */
+let f16Table: Float32Array | undefined;
+const f16Values = (): Float32Array => (f16Table ??= Float32Array.from({ length: 65536 }, (_, h) => f16ToF32(h)));
+
+/** The 16-bit words of `bytes` (little-endian, as safetensors stores them), copied first when unaligned. */
+function words(bytes: Buffer, count: number): Uint16Array {
+  const aligned = bytes.byteOffset % 2 === 0 ? bytes : Buffer.from(bytes);
+  return new Uint16Array(aligned.buffer, aligned.byteOffset, count);
+}
+
 function decode(dtype: string, bytes: Buffer, file: string, name: string): Float32Array {
   const count = bytes.length / BYTES[dtype]!;
   const out = new Float32Array(count);
@@ -44,17 +54,18 @@ function decode(dtype: string, bytes: Buffer, file: string, name: string): Float
     const u32 = new Uint32Array(out.buffer);
     for (let i = 0; i < count; i++) if ((u32[i]! & 0x7f800000) === 0x7f800000) throw nonFinite(file, name, i, out[i]!);
   } else if (dtype === 'F16') {
+    const table = f16Values();
+    const h = words(bytes, count);
     for (let i = 0; i < count; i++) {
-      const h = bytes.readUInt16LE(2 * i);
-      if ((h & 0x7c00) === 0x7c00) throw nonFinite(file, name, i, f16ToF32(h));
-      out[i] = f16ToF32(h);
+      if ((h[i]! & 0x7c00) === 0x7c00) throw nonFinite(file, name, i, table[h[i]!]!);
+      out[i] = table[h[i]!]!;
     }
   } else if (dtype === 'BF16') {
     const u32 = new Uint32Array(out.buffer);
+    const h = words(bytes, count);
     for (let i = 0; i < count; i++) {
-      const h = bytes.readUInt16LE(2 * i);
-      u32[i] = h << 16;
-      if ((h & 0x7f80) === 0x7f80) throw nonFinite(file, name, i, out[i]!);
+      if ((h[i]! & 0x7f80) === 0x7f80) throw nonFinite(file, name, i, new Float32Array(Uint32Array.of(h[i]! << 16).buffer)[0]!);
+      u32[i] = h[i]! << 16;
     }
   } else {
     throw new UserError(`${file}: tensor '${name}' has unsupported dtype ${dtype} (supported: F32, F16, BF16)`);
