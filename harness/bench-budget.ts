@@ -12,11 +12,18 @@ import { PREFILL_CHUNK, PREFILL_ONE_PASS } from '../src/model/session.ts';
 import { kvBytesPerPosition } from './runner/worker-budget.ts';
 
 /**
- * Copies of the weights held at the peak: the checkpoint's tensors, each graph while it is built,
- * and the initializers of the four sessions, some of them optimized copies. Rounded up from the
- * peak bench reached at hidden 2048 (issue 27's table), where the weights dominate.
+ * The weights a session holds, as a multiple of the float32 weights: each once, pre-packed, with a
+ * little padding (measured at hidden 2048: docs/performance.md). The checkpoint and the graph build
+ * hold one tensor at a time, which the margin covers.
  */
-const WEIGHT_COPIES = 6;
+const SESSION_WEIGHT_COPIES = 1.1;
+
+/**
+ * How bench lays out its sessions: four in ABBA order when they fit in the free memory (each
+ * variant one early and one late session), else one per variant.
+ */
+export const SESSION_ORDERS = { abba: ['full', 'flexidepth', 'flexidepth', 'full'], 'one per variant': ['full', 'flexidepth'] } as const;
+export type SessionLayout = keyof typeof SESSION_ORDERS;
 /** The temporary folder holds the checkpoint (BF16) and the two float32 graphs built from it (full and flexidepth), each about the float32 weights' size. */
 const GRAPH_COPIES = 2;
 /** A growing KV cache, or attention's scores and their softmax, are held twice while the next is made. */
@@ -47,8 +54,8 @@ export interface BenchMemory {
   kvCache: number;
 }
 
-export function benchMemoryBytes(s: BenchShape): BenchMemory {
-  const weights = WEIGHT_COPIES * s.weightBytes;
+export function benchMemoryBytes(s: BenchShape, layout: SessionLayout): BenchMemory {
+  const weights = SESSION_ORDERS[layout].length * SESSION_WEIGHT_COPIES * s.weightBytes;
   const kvCache = TRANSIENT_COPIES * s.batch * kvBytesPerPosition(s.config) * (s.promptTokens + s.decodeTokens);
   return { total: BASE_BYTES + weights + kvCache + prefillAttentionBytes(s), weights, kvCache };
 }
@@ -59,16 +66,21 @@ export const syntheticDiskBytes = (checkpointBytes: number, weightBytes: number)
 export const gigabytes = (bytes: number): string => `${(bytes / 1e9).toFixed(1)} GB`;
 
 /**
- * Why the benchmark cannot fit in this machine's `totalBytes` of memory, as the end of a sentence
- * whose start names the option at fault; null when it can. Measured against the whole memory, not
- * what is free now: the estimate is rough, and refusing what might fit would block the very
- * measurements that make it less so (the caller warns when it exceeds the free memory).
+ * Why the benchmark cannot fit in this machine's `totalBytes` of memory even with one session per
+ * variant, as the end of a sentence whose start names the option at fault; null when it can.
+ * Measured against the whole memory, not what is free now: the estimate is rough, and refusing what
+ * might fit would block the very measurements that make it less so (the caller warns when it
+ * exceeds the free memory).
  */
 export function memoryShortfall(s: BenchShape, totalBytes: number): string | null {
-  const need = benchMemoryBytes(s);
+  const need = benchMemoryBytes(s, 'one per variant');
   if (need.total <= totalBytes) return null;
   return (
-    `needs ~${gigabytes(need.total)} of memory (${WEIGHT_COPIES} copies of ${gigabytes(s.weightBytes)} of weights for the checkpoint, graphs and sessions, ` +
+    `needs ~${gigabytes(need.total)} of memory (two sessions, each holding the ${gigabytes(s.weightBytes)} of float32 weights, ` +
     `${gigabytes(need.kvCache)} of KV cache for --batch ${s.batch} x ${s.promptTokens + s.decodeTokens} positions), but this machine has ${gigabytes(totalBytes)}`
   );
 }
+
+/** Four sessions when they fit in `availableBytes`, else one per variant. */
+export const sessionLayout = (s: BenchShape, availableBytes: number): SessionLayout =>
+  benchMemoryBytes(s, 'abba').total <= availableBytes ? 'abba' : 'one per variant';

@@ -1,26 +1,30 @@
 /**
  * What a benchmark's model costs to get running, for `bench --json`'s `scale` (issue 27): the
- * checkpoint's bytes on disk and the float32 weights held, seconds to load the checkpoint, to build
- * each variant's graph and to open each session, and how much resident memory each session added.
- * These are the figures that grow with the model, where decode speed alone hides what scale costs.
+ * checkpoint's bytes on disk and the float32 weights each variant holds, seconds to check the
+ * checkpoint, to build each variant's graph and to open each session, how much resident memory each
+ * session added, and the process's peak. These are the figures that grow with the model, where
+ * decode speed alone hides what scale costs.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint, weightBytes, type Checkpoint } from '../src/model/checkpoint.ts';
 import { buildOrReuseGraph } from '../src/model/graph-cache.ts';
-import type { Variant } from '../src/model/graph-builder.ts';
+import { hasRouters, type Variant } from '../src/model/graph-builder.ts';
 import { DecoderSession, type SessionOptions } from '../src/model/session.ts';
 
 export interface ScaleFigures {
   /** The safetensors files' bytes: what the checkpoint takes on disk. */
   checkpoint_bytes: number;
-  /** The float32 weights the loader holds. */
+  /** The float32 bytes of every tensor the engine reads. */
   weight_bytes: number;
+  /** Seconds to read config.json and the headers, check them and hash the files (no weight is read). */
   checkpoint_load_s: number;
-  /** Per variant: seconds to build its graph (0 when it was cached) and the graph file's bytes. */
-  graphs: Partial<Record<Variant, { build_s: number; bytes: number }>>;
+  /** Per variant: seconds to build its graph (0 when it was cached), the graph files' bytes, and the float32 bytes of the checkpoint tensors it is built from. */
+  graphs: Partial<Record<Variant, { build_s: number; bytes: number; weight_bytes: number }>>;
   /** Per session, in the order created: seconds to open it and the resident memory it added. */
   sessions: { variant: Variant; open_s: number; rss_growth_bytes: number }[];
+  /** The process's peak resident memory when the last round ended (Linux; null elsewhere). */
+  peak_rss_bytes: number | null;
 }
 
 const seconds = (since: number): number => (performance.now() - since) / 1000;
@@ -51,7 +55,7 @@ export async function openSessionsMeasured(
     if (path === undefined) {
       const start = performance.now();
       path = buildOrReuseGraph(ckpt, { variant }, opts.cacheDir);
-      graphs[variant] = { build_s: seconds(start), bytes: graphBytes(path) };
+      graphs[variant] = { build_s: seconds(start), bytes: graphBytes(path), weight_bytes: variantWeightBytes(ckpt, variant) };
       paths.set(variant, path);
     }
     const rssBefore = process.memoryUsage.rss();
@@ -61,7 +65,14 @@ export async function openSessionsMeasured(
   }
   return {
     sessions,
-    scale: { checkpoint_bytes: checkpointBytes(ckpt.dir), weight_bytes: weightBytes(ckpt), checkpoint_load_s: loadSeconds, graphs, sessions: opened },
+    scale: {
+      checkpoint_bytes: checkpointBytes(ckpt.dir),
+      weight_bytes: weightBytes(ckpt),
+      checkpoint_load_s: loadSeconds,
+      graphs,
+      sessions: opened,
+      peak_rss_bytes: null,
+    },
   };
 }
 
@@ -74,4 +85,23 @@ function checkpointBytes(dir: string): number {
 /** A graph's file and its external data file, when the weights went to one. */
 function graphBytes(path: string): number {
   return [path, `${path}.data`].reduce((n, f) => n + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0);
+}
+
+const ROUTER_TENSOR = /\.router(_proj)?\./;
+
+/** The float32 weights a variant's graph holds: every tensor, less the routers and adapters where it has none. */
+function variantWeightBytes(ckpt: Checkpoint, variant: Variant): number {
+  let n = 0;
+  for (const [name, { shape }] of ckpt.tensors) if (hasRouters(variant) || !ROUTER_TENSOR.test(name)) n += 4 * shape.reduce((a, b) => a * b, 1);
+  return n;
+}
+
+/** The process's peak resident memory so far (VmHWM), or null where /proc is not there to say. */
+export function peakRssBytes(): number | null {
+  try {
+    const kib = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return kib === undefined ? null : 1024 * Number(kib);
+  } catch {
+    return null;
+  }
 }

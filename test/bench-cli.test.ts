@@ -13,6 +13,9 @@ interface VariantJson {
   multiply_adds_per_step: number;
   rounds_ms_per_step: number[];
   sessions_ms_per_step: number[];
+  weight_bytes_read_per_step: number;
+  weight_read_bytes_per_s: number;
+  bandwidth_fraction: number;
 }
 
 interface BenchJson {
@@ -30,12 +33,15 @@ interface BenchJson {
   decode_speed_ratio: number;
   ideal_speed_ratio: number;
   efficiency: number;
+  session_layout: string;
+  memory_read_bandwidth: { bytes_per_s: number; spread: { min: number; max: number } };
   scale: {
     checkpoint_bytes: number;
     weight_bytes: number;
     checkpoint_load_s: number;
-    graphs: Record<'full' | 'flexidepth', { build_s: number; bytes: number }>;
+    graphs: Record<'full' | 'flexidepth', { build_s: number; bytes: number; weight_bytes: number }>;
     sessions: { variant: string; open_s: number; rss_growth_bytes: number }[];
+    peak_rss_bytes: number;
   };
 }
 
@@ -92,6 +98,23 @@ describe('bench --synthetic --json', () => {
       expect(Number.isInteger(x.rss_growth_bytes)).toBe(true);
     }
     expect(scale.checkpoint_load_s).toBeGreaterThan(0);
+    expect(doc.session_layout).toBe('abba');
+    expect(Number.isInteger(scale.peak_rss_bytes) && scale.peak_rss_bytes > 1e8).toBe(true);
+    // flexidepth's graph holds every tensor; full's all but the routers and adapters.
+    expect(scale.graphs.flexidepth.weight_bytes).toBe(scale.weight_bytes);
+    expect(scale.graphs.full.weight_bytes).toBeLessThan(scale.weight_bytes);
+
+    // Weights read per step: full reads everything its graph holds but the embedding table, of
+    // which one row (d 128, vocabulary 1024); two counts of different origin, the graph's tensors
+    // and the per-step model (weight-traffic.ts).
+    expect(doc.full.weight_bytes_read_per_step).toBe(scale.graphs.full.weight_bytes - 4 * 128 * (1024 - 1));
+    expect(doc.flexidepth.weight_bytes_read_per_step).toBeLessThan(doc.full.weight_bytes_read_per_step);
+    const bandwidth = doc.memory_read_bandwidth.bytes_per_s;
+    expect(bandwidth).toBeGreaterThan(1e9);
+    for (const v of [doc.full, doc.flexidepth]) {
+      expect(v.weight_read_bytes_per_s / (v.weight_bytes_read_per_step / (v.decode_ms_per_step / 1000))).toBeCloseTo(1, 9);
+      expect(v.bandwidth_fraction).toBeCloseTo(v.weight_read_bytes_per_s / bandwidth, 9);
+    }
   });
 
   it('--context sets the prompt length, and a longer context costs more multiply-adds per step', () => {

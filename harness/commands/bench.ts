@@ -10,7 +10,12 @@
  *   process creates was measured ~5% slower, so each variant gets one early and one late session
  *   and every round runs all four (in ABBA order, reversed every other round) after one warm-up
  *   each. A round's value for a variant is the mean of its two sessions, so neither creation order
- *   nor run order favours a variant; `sessions_ms_per_step` shows what the order costs.
+ *   nor run order favours a variant; `sessions_ms_per_step` shows what the order costs. When four
+ *   sessions do not fit in the free memory, one per variant, run in alternating order
+ *   (`session_layout`, and a note on stderr).
+ * - Weights read per decode step (weight-traffic.ts, for the observed routing, batch 1) over the
+ *   step time is the stream a variant achieves, against this thread's memory read bandwidth,
+ *   probed in this process before the sessions open (memory-bandwidth.ts).
  * - A run's value is its per-step time: decode ms / decode steps (greedy, no EOS, so every run
  *   decodes --tokens steps). Reported: the median over rounds, with min and max.
  * - --batch B: a run decodes B sequences together (generateBatch; the given prompt and B - 1 seeded
@@ -37,8 +42,19 @@ import { syntheticCheckpointBytes, syntheticConfig, syntheticWeightBytes, writeS
 import { SeededRandom } from '../../src/seeded-random.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { defineCommand, flag, integer, real, text, type OptionValues } from '../args.ts';
-import { benchMemoryBytes, gigabytes, memoryShortfall, syntheticDiskBytes, type BenchShape } from '../bench-budget.ts';
-import { loadCheckpointTimed, openSessionsMeasured } from '../bench-scale.ts';
+import {
+  benchMemoryBytes,
+  gigabytes,
+  memoryShortfall,
+  SESSION_ORDERS,
+  sessionLayout,
+  syntheticDiskBytes,
+  type BenchShape,
+  type SessionLayout,
+} from '../bench-budget.ts';
+import { measureMemoryReadBandwidth } from '../../src/model/memory-bandwidth.ts';
+import { decodeStepWeightBytes } from '../../src/model/weight-traffic.ts';
+import { loadCheckpointTimed, openSessionsMeasured, peakRssBytes } from '../bench-scale.ts';
 import { MODEL_OPTIONS } from '../model-options.ts';
 import { BATCH, BENCH_POSITIONS, ROUNDS, SEED, THREADS } from '../option-ranges.ts';
 import { withTempFolder } from '../temp-folder.ts';
@@ -116,7 +132,7 @@ const syntheticPositions = (context: number, tokens: number): number => Math.max
  * and its graphs must fit the temporary folder's free space, and the weights, sessions and KV
  * caches the free memory.
  */
-function refuseUnfitSynthetic(o: Options, size: SyntheticSize, context: number): void {
+function refuseUnfitSynthetic(o: Options, size: SyntheticSize, context: number): SessionLayout {
   const options = { ...size, maxPositions: syntheticPositions(context, o.tokens) };
   const weightBytes = syntheticWeightBytes(options);
   const checkpointBytes = syntheticCheckpointBytes(options);
@@ -130,19 +146,33 @@ function refuseUnfitSynthetic(o: Options, size: SyntheticSize, context: number):
     );
   }
   const config = parseModelConfig(syntheticConfig(options), '--synthetic');
-  refuseUnfitMemory(`--synthetic ${o.synthetic}`, 'HIDDEN:LAYERS', { config, weightBytes, batch: o.batch, promptTokens: context, decodeTokens: o.tokens });
+  return refuseUnfitMemory(`--synthetic ${o.synthetic}`, 'HIDDEN:LAYERS', {
+    config,
+    weightBytes,
+    batch: o.batch,
+    promptTokens: context,
+    decodeTokens: o.tokens,
+  });
 }
 
 /**
  * Refuses a benchmark whose weights, sessions and KV caches cannot fit in this machine's memory,
- * and says so when they may not fit in what is free now; `what` names the option at fault,
- * `smaller` what to shrink.
+ * chooses four sessions or one per variant by what is free now, and says so when even that may
+ * not fit; `what` names the option at fault, `smaller` what to shrink.
  */
-function refuseUnfitMemory(what: string, smaller: string, shape: BenchShape): void {
+function refuseUnfitMemory(what: string, smaller: string, shape: BenchShape): SessionLayout {
   const why = memoryShortfall(shape, totalmem());
   if (why !== null) throw new UserError(`bench: ${what} ${why}; choose a smaller ${smaller}, --batch or --context`);
-  const need = benchMemoryBytes(shape).total;
-  if (need > freemem()) process.stderr.write(`bench: note: ${what} may need ~${gigabytes(need)} of memory, more than the ${gigabytes(freemem())} free now\n`);
+  const free = freemem();
+  const layout = sessionLayout(shape, free);
+  const need = benchMemoryBytes(shape, layout).total;
+  if (layout !== 'abba') {
+    process.stderr.write(
+      `bench: note: four sessions of ${what} would need ~${gigabytes(benchMemoryBytes(shape, 'abba').total)}, more than the ${gigabytes(free)} free: one session per variant, in alternating order\n`,
+    );
+  }
+  if (need > free) process.stderr.write(`bench: note: ${what} may need ~${gigabytes(need)} of memory, more than the ${gigabytes(free)} free now\n`);
+  return layout;
 }
 
 /** BOS (when the model has one), then seeded random ids that are neither BOS nor EOS: N tokens. */
@@ -227,15 +257,15 @@ async function bench(o: Options): Promise<void> {
   const size = o.synthetic === undefined ? null : parseSynthetic(o.synthetic);
   // Before writing or building anything: a missing provider, or a size that cannot fit, is one line, at once.
   await requireExecutionProvider(o.ep);
-  if (size === null) return measure(o, loadCheckpointTimed(o.model!), null, undefined);
+  if (size === null) return measure(o, loadCheckpointTimed(o.model!), null, undefined, null);
   const context = o.context ?? DEFAULT_SYNTHETIC_CONTEXT;
-  refuseUnfitSynthetic(o, size, context);
+  const layout = refuseUnfitSynthetic(o, size, context);
   // The checkpoint and the graphs built from it are gigabytes at the larger sizes: removed however bench ends.
   await withTempFolder('flexibench-synthetic-', 'bench', async (temp) => {
     const dir = join(temp, 'model');
     process.stderr.write(`bench: writing a synthetic checkpoint ${size.hiddenSize}:${size.numLayers} to ${dir}\n`);
     await writeSyntheticCheckpoint(dir, { ...size, maxPositions: syntheticPositions(context, o.tokens), seed: o.seed });
-    await measure(o, loadCheckpointTimed(dir), size, join(temp, 'cache'));
+    await measure(o, loadCheckpointTimed(dir), size, join(temp, 'cache'), layout);
   });
 }
 
@@ -244,6 +274,7 @@ async function measure(
   { ckpt, loadSeconds }: { ckpt: Checkpoint; loadSeconds: number },
   size: SyntheticSize | null,
   cacheDir: string | undefined,
+  syntheticLayout: SessionLayout | null,
 ): Promise<void> {
   requireVariant(ckpt, 'flexidepth');
   const { tokens, rounds } = o;
@@ -261,7 +292,9 @@ async function measure(
       `bench: ${promptIds.length} prompt tokens + ${tokens} decoded do not fit the model's ${cfg.maxPositionEmbeddings} positions; lower --context or --tokens`,
     );
   }
-  if (size === null) {
+  // Loading read only the headers: the weights' size is known before anything is built.
+  const layout =
+    syntheticLayout ??
     refuseUnfitMemory(`--model ${ckpt.dir}`, 'model', {
       config: cfg,
       weightBytes: weightBytes(ckpt),
@@ -269,10 +302,10 @@ async function measure(
       promptTokens: promptIds.length,
       decodeTokens: tokens,
     });
-  }
+  // While the memory is still free of sessions: the bound the decode steps are measured against.
+  const bandwidth = measureMemoryReadBandwidth();
 
-  // ABBA creation: each variant has one early and one late session.
-  const order: Variant[] = ['full', 'flexidepth', 'flexidepth', 'full'];
+  const order: readonly Variant[] = SESSION_ORDERS[layout];
   const { sessions, scale } = await openSessionsMeasured(ckpt, loadSeconds, order, {
     executionProvider: o.ep,
     intraOpThreads: o.threads,
@@ -320,7 +353,8 @@ async function measure(
   for (const s of sessions) await once(s);
   const runs: Run[][] = sessions.map(() => []);
   for (let r = 0; r < rounds; r++) {
-    const seq = r % 2 === 0 ? [0, 1, 2, 3] : [3, 2, 1, 0];
+    const forward = order.map((_, k) => k);
+    const seq = r % 2 === 0 ? forward : forward.reverse();
     for (const k of seq) runs[k]!.push(await once(sessions[k]!));
     const line = (v: Variant): string =>
       order
@@ -329,6 +363,7 @@ async function measure(
         .join(' / ');
     process.stderr.write(`bench: round ${r + 1}/${rounds}: ms per decode step full ${line('full')}, flexidepth ${line('flexidepth')}\n`);
   }
+  scale.peak_rss_bytes = peakRssBytes();
   for (const s of sessions) await s.release();
 
   const of = (v: Variant): Run[][] => runs.filter((_, k) => order[k] === v);
@@ -341,11 +376,17 @@ async function measure(
   // Per batched step: the rows' multiply-adds added up.
   const macs = (v: Variant): number =>
     o.batch * mean(steps.map((s) => decodeStepMultiplyAdds(cfg, s.keys, v === 'full' ? null : s.mask, ckpt.adapterSize || undefined)));
+  // At batch 1 a step reads each weight of the path it takes once; the rows of a batch share the
+  // reads of the paths any of them takes, which per-sequence masks do not pair up, so only batch 1 is counted.
+  const weightsRead = (v: Variant): number | null =>
+    o.batch === 1 ? mean(steps.map((s) => decodeStepWeightBytes(cfg, v === 'full' ? null : s.mask, ckpt.adapterSize || undefined))) : null;
   const summary = (v: Variant) => {
     const ms = perRound(v);
     const all = of(v).flat();
     const depths = all.flatMap((r) => r.gens.flatMap(producingDepths));
     const msPerStep = median(ms);
+    const read = weightsRead(v);
+    const readPerS = read === null ? null : read / (msPerStep / 1000);
     return {
       decode_ms_per_step: msPerStep,
       decode_ms_per_step_spread: spread(ms),
@@ -353,6 +394,9 @@ async function measure(
       prefill_tokens_per_s: median(all.map((r) => r.prefillTokensPerS)),
       layers_used_mean: mean(depths),
       multiply_adds_per_step: macs(v),
+      weight_bytes_read_per_step: read,
+      weight_read_bytes_per_s: readPerS,
+      bandwidth_fraction: readPerS === null ? null : readPerS / bandwidth.bytes_per_s,
       rounds_ms_per_step: ms,
       sessions_ms_per_step: of(v).map((rs) => median(rs.map((r) => r.msPerStep))),
     };
@@ -378,6 +422,7 @@ async function measure(
     decode_tokens: tokens,
     batch: o.batch,
     rounds,
+    session_layout: layout,
     session_order: order,
     threshold,
     skip_rate_target: o.skipRate ?? null,
@@ -392,6 +437,7 @@ async function measure(
     decode_speed_ratio_of_medians: full.decode_ms_per_step / flexidepth.decode_ms_per_step,
     ideal_speed_ratio: idealSpeedRatio,
     efficiency: decodeSpeedRatio / idealSpeedRatio,
+    memory_read_bandwidth: bandwidth,
     scale,
   };
   if (o.json) {
@@ -407,7 +453,16 @@ async function measure(
       variantLine('full', full) +
       variantLine('flexidepth', flexidepth) +
       `decode speed ratio ${f(decodeSpeedRatio)} (median of rounds, ${f(doc.decode_speed_ratio_spread.min)}-${f(doc.decode_speed_ratio_spread.max)}; of the medians ${f(doc.decode_speed_ratio_of_medians)}), ideal ${f(idealSpeedRatio)}, efficiency ${f(doc.efficiency)}\n` +
-      `scale: checkpoint ${bytes(scale.checkpoint_bytes)} on disk, ${bytes(scale.weight_bytes)} of float32 weights loaded in ${f(scale.checkpoint_load_s, 2)} s; ` +
+      (full.bandwidth_fraction === null
+        ? ''
+        : `weights read per step: ${(['full', 'flexidepth'] as const)
+            .map((v) => {
+              const s = doc[v];
+              return `${v} ${bytes(s.weight_bytes_read_per_step!)} at ${gigabytes(s.weight_read_bytes_per_s!)}/s (${f(100 * s.bandwidth_fraction!, 0)}%)`;
+            })
+            .join(', ')} of the ${gigabytes(bandwidth.bytes_per_s)}/s one thread reads here\n`) +
+      `sessions: ${layout === 'abba' ? 'four, ABBA' : 'one per variant, alternating (four do not fit in the free memory)'}; peak RSS ${scale.peak_rss_bytes === null ? 'unknown' : bytes(scale.peak_rss_bytes)}\n` +
+      `scale: checkpoint ${bytes(scale.checkpoint_bytes)} on disk, ${bytes(scale.weight_bytes)} of float32 weights, checked and hashed in ${f(scale.checkpoint_load_s, 2)} s; ` +
       `graphs built in ${(['full', 'flexidepth'] as const).map((v) => `${f(scale.graphs[v]?.build_s ?? 0, 2)} s (${v})`).join(', ')}; ` +
       `sessions opened ${scale.sessions.map((x) => `${x.variant} ${f(x.open_s, 2)} s +${bytes(x.rss_growth_bytes)}`).join(', ')}\n`,
   );

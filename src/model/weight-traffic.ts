@@ -1,0 +1,56 @@
+/**
+ * Bytes of weights one decode step (one token, batch 1) reads, for the routing model of
+ * path-cost.ts: at batch 1 each weight is used for one multiply-add per step, so a step is bound by
+ * streaming its weights from memory, and bytes ÷ step time against the machine's read bandwidth
+ * (memory-bandwidth.ts) says how close the engine comes to that bound (`bench`'s achieved GB/s).
+ *
+ * Counted: every weight a token's pass reads, once per step (FLEXIDEPTH.md, "One routed layer, exactly"):
+ *   plain layer        input and post-attention norms (2d); q, k, v, o; gate, up, down
+ *   routed layer       always: input norm, router (enc d·r, router_norm r, and the [r, 1] vector the
+ *                      graph folds router_dec · router_head into, so r rather than d·r + d), k and v
+ *                      (every token's K and V are cached, full path or not);
+ *                      full path: q, o, post-attention norm, MLP; skip path: post-attention norm and
+ *                      the adapter (3 · d · m)
+ *   model              one embedding row (a lookup reads d, not V·d); the final norm (d); the LM
+ *                      head (d · V), which reads the embedding matrix again when the two are tied
+ * Not counted: the KV cache. Its keys and values are activations, not weights: its size is
+ * 2 · kvH · hd · T per attending layer, grown by the context T rather than fixed by the model, so
+ * one step's figure would depend on where in the sequence it falls. A caller that knows T may add
+ * it separately. Nor are activations or the RoPE tables (a row of hd per step): O(d + I) per layer
+ * against O(d²) for the weights, and mostly served from cache.
+ * Every read is counted as coming from memory: weights that fit in the last-level cache (a tiny
+ * model) are served faster, and such a model may appear to beat the bound.
+ */
+import { FLEXIDEPTH_REDUCTION } from './config.ts';
+import type { PathCostConfig } from './path-cost.ts';
+
+/**
+ * Bytes of weights read by one decode step. `fullPath`: for the flexidepth variant, whether each
+ * routed layer (in layer order) took the full path at this token; null for the full variant (every
+ * layer plain, no router). `bytesPerWeight` is 4 because the graph holds float32 initializers.
+ */
+export function decodeStepWeightBytes(cfg: PathCostConfig, fullPath: readonly boolean[] | null, adapterSize?: number, bytesPerWeight = 4): number {
+  const d = cfg.hiddenSize;
+  const I = cfg.intermediateSize;
+  const qDim = cfg.numHeads * cfg.headDim;
+  const kvDim = cfg.numKvHeads * cfg.headDim;
+  const r = d / FLEXIDEPTH_REDUCTION;
+  const m = adapterSize ?? I / FLEXIDEPTH_REDUCTION;
+
+  const norm = d;
+  const keyValue = 2 * kvDim * d;
+  const queryOutput = 2 * qDim * d;
+  const mlp = 3 * I * d;
+  const router = d * r + r + r;
+  const adapter = 3 * d * m;
+  const plain = 2 * norm + keyValue + queryOutput + mlp;
+
+  let weights = d + norm + d * cfg.vocabSize;
+  if (fullPath === null) return (weights + cfg.numLayers * plain) * bytesPerWeight;
+  if (fullPath.length !== cfg.routingLayers.length) {
+    throw new Error(`decodeStepWeightBytes: ${fullPath.length} routing decisions for ${cfg.routingLayers.length} routed layers`);
+  }
+  weights += (cfg.numLayers - cfg.routingLayers.length) * plain;
+  for (const full of fullPath) weights += norm + router + keyValue + norm + (full ? queryOutput + mlp : adapter);
+  return weights * bytesPerWeight;
+}
