@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint, weightBytes, type Checkpoint } from '../src/model/checkpoint.ts';
-import { buildOrReuseGraph } from '../src/model/graph-cache.ts';
+import { buildOrReuseGraph, graphFileBytes } from '../src/model/graph-cache.ts';
 import { hasRouters, type Variant } from '../src/model/graph-builder.ts';
 import { DecoderSession, type SessionOptions } from '../src/model/session.ts';
 
@@ -55,7 +55,7 @@ export async function openSessionsMeasured(
     if (path === undefined) {
       const start = performance.now();
       path = buildOrReuseGraph(ckpt, { variant }, opts.cacheDir);
-      graphs[variant] = { build_s: seconds(start), bytes: graphBytes(path), weight_bytes: variantWeightBytes(ckpt, variant) };
+      graphs[variant] = { build_s: seconds(start), bytes: graphFileBytes(path), weight_bytes: variantWeightBytes(ckpt, variant) };
       paths.set(variant, path);
     }
     const rssBefore = process.memoryUsage.rss();
@@ -80,11 +80,6 @@ function checkpointBytes(dir: string): number {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.safetensors'))
     .reduce((n, f) => n + statSync(join(dir, f)).size, 0);
-}
-
-/** A graph's file and its external data file, when the weights went to one. */
-function graphBytes(path: string): number {
-  return [path, `${path}.data`].reduce((n, f) => n + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0);
 }
 
 const ROUTER_TENSOR = /\.router(_proj)?\./;

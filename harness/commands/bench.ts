@@ -15,7 +15,7 @@
  *   (`session_layout`, and a note on stderr).
  * - Weights read per decode step (weight-traffic.ts, for the observed routing, batch 1) over the
  *   step time is the stream a variant achieves, against this thread's memory read bandwidth,
- *   probed in this process before the sessions open (memory-bandwidth.ts).
+ *   probed in this process once the rounds are done (memory-bandwidth.ts).
  * - A run's value is its per-step time: decode ms / decode steps (greedy, no EOS, so every run
  *   decodes --tokens steps). Reported: the median over rounds, with min and max.
  * - --batch B: a run decodes B sequences together (generateBatch; the given prompt and B - 1 seeded
@@ -302,8 +302,6 @@ async function measure(
       promptTokens: promptIds.length,
       decodeTokens: tokens,
     });
-  // While the memory is still free of sessions: the bound the decode steps are measured against.
-  const bandwidth = measureMemoryReadBandwidth();
 
   const order: readonly Variant[] = SESSION_ORDERS[layout];
   const { sessions, scale } = await openSessionsMeasured(ckpt, loadSeconds, order, {
@@ -365,6 +363,9 @@ async function measure(
   }
   scale.peak_rss_bytes = peakRssBytes();
   for (const s of sessions) await s.release();
+  // After the sessions are gone: its buffers then neither count in what a session added nor raise
+  // the peak, and it reads the memory the decode steps read from.
+  const bandwidth = measureMemoryReadBandwidth();
 
   const of = (v: Variant): Run[][] => runs.filter((_, k) => order[k] === v);
   const perRound = (v: Variant): number[] => Array.from({ length: rounds }, (_, r) => mean(of(v).map((rs) => rs[r]!.msPerStep)));

@@ -8,10 +8,9 @@
  * Comparator variants (static, random) are matched to the stored FlexiDepth runs, so they are
  * registered (comparators.ts) and executed the same way once those are done.
  */
-import { statSync } from 'node:fs';
 import { availableParallelism, freemem } from 'node:os';
 import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
-import { buildOrReuseGraph } from '../../src/model/graph-cache.ts';
+import { buildOrReuseGraph, graphFileBytes } from '../../src/model/graph-cache.ts';
 import { requireVariant, type GraphSpec, type Variant } from '../../src/model/graph-builder.ts';
 import { requireExecutionProvider, type ExecutionProvider } from '../../src/model/session.ts';
 import { UserError } from '../../src/errors.ts';
@@ -122,7 +121,7 @@ async function startWorkers(ckpt: Checkpoint, runs: readonly RunPlan[], opts: St
     cores: availableParallelism(),
     intraOpThreads: opts.intraOpThreads,
     availableBytes: freemem(),
-    graphBytes: Object.values(graphs).map((g) => statSync(g.path).size),
+    graphBytes: Object.values(graphs).map((g) => graphFileBytes(g.path)),
     // The KV caches of every row of a batch, at the longest a sequence of these runs may get.
     cacheBytes:
       (opts.batch ?? 1) *

@@ -10,7 +10,7 @@ import { integerOutOfRange } from '../args.ts';
 
 /** A worker's fixed cost (Node thread, ONNX Runtime arena, tokenizer), measured ~60 MB on the reference model. */
 const WORKER_BASE_BYTES = 64 * 2 ** 20;
-/** ONNX Runtime holds a graph's initializers plus optimized copies: ~1.5x the file on the reference model, 2x to be safe. */
+/** ONNX Runtime holds each weight of a graph once, pre-packed; twice the graph's bytes leaves room for its arena and activations. */
 const GRAPH_RESIDENT_FACTOR = 2;
 /** Leave room for the main thread, DuckDB and the OS. */
 const MEMORY_SHARE = 0.8;

@@ -27,8 +27,13 @@ import { stableJson } from '../canonical-json.ts';
 import { DecoderGraphBuilder, GRAPH_BUILDER_VERSION, type GraphSpec } from './graph-builder.ts';
 import { onnx } from './onnx-graph.ts';
 
-/** Past this many bytes of weights a graph is written with ONNX external data (protobuf's 2 GB limit). */
-const EXTERNAL_DATA_BYTES = 1 << 30;
+/**
+ * Past this many bytes of weights a graph is written with ONNX external data. Protobuf's 2 GB limit
+ * needs it; memory needs it much sooner: inside the model file the weights are encoded all at
+ * once in JavaScript and parsed whole by ONNX Runtime, which held several copies of them (while
+ * a weight in a side file is written one at a time and mapped by ONNX Runtime until pre-packed).
+ */
+const EXTERNAL_DATA_BYTES = 64 * 2 ** 20;
 
 const CHOOSE = 'set FLEXIBENCH_CACHE_DIR to a writable folder to keep built graphs there';
 
@@ -80,6 +85,11 @@ export function graphKey(ckpt: Checkpoint, spec: GraphSpec): string {
     .update(`${ckpt.contentHash}\0${specText(spec)}\0${GRAPH_BUILDER_VERSION}`)
     .digest('hex')
     .slice(0, 24);
+}
+
+/** A built graph's bytes on disk: the model file and, when the weights went to one, its external data file. */
+export function graphFileBytes(path: string): number {
+  return [path, `${path}.data`].reduce((n, f) => n + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0);
 }
 
 const graphFile = (dir: string, ckpt: Checkpoint, spec: GraphSpec): string => join(dir, `${graphKey(ckpt, spec)}-${spec.variant}.onnx`);
