@@ -19,16 +19,19 @@ export type Dim = number | string;
 /** A float32 initializer's data computed when the model is encoded, so that only one weight is in memory at a time. */
 export type DeferredFloats = () => Float32Array;
 
+/** Initializer data as stored: float32, int64, or uint8 (packed quantized weights, quantization zero points). */
+export type InitializerValues = Float32Array | BigInt64Array | Uint8Array;
+
 export interface InitializerData {
   name: string;
   dims: number[];
-  data: Float32Array | BigInt64Array | DeferredFloats;
+  data: InitializerValues | DeferredFloats;
 }
 
 const elementCount = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
 /** The initializer's data, producing it now when deferred; its length must match the dims. */
-function materialize(t: InitializerData): Float32Array | BigInt64Array {
+function materialize(t: InitializerData): InitializerValues {
   if (typeof t.data !== 'function') return t.data;
   const data = t.data();
   if (data.length !== elementCount(t.dims))
@@ -87,7 +90,7 @@ export class OnnxGraph {
   }
 
   /** An initializer; pass a function for a weight, so encode reads it when it writes it. */
-  initializer(name: string, dims: number[], data: Float32Array | BigInt64Array | DeferredFloats): string {
+  initializer(name: string, dims: number[], data: InitializerValues | DeferredFloats): string {
     if (this.initializerNames.has(name)) throw new Error(`graph builder: duplicate initializer ${name}`);
     this.initializerNames.add(name);
     this.initializers.push({ name, dims, data });
@@ -147,7 +150,12 @@ export class OnnxGraph {
     const initializer = this.initializers.map((t) => {
       const data = materialize(t);
       const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      const dataType = data instanceof Float32Array ? onnx.TensorProto.DataType.FLOAT : onnx.TensorProto.DataType.INT64;
+      const dataType =
+        data instanceof Float32Array
+          ? onnx.TensorProto.DataType.FLOAT
+          : data instanceof Uint8Array
+            ? onnx.TensorProto.DataType.UINT8
+            : onnx.TensorProto.DataType.INT64;
       if (opts.external && raw.byteLength > 1024) {
         opts.external.write(raw);
         const entry = [
