@@ -33,7 +33,7 @@ const BASE_BYTES = 256 * 2 ** 20;
 
 export interface BenchShape {
   config: Pick<ModelConfig, 'numLayers' | 'numKvHeads' | 'headDim' | 'numHeads'>;
-  /** The float32 weights, in bytes. */
+  /** The weights a session holds, in bytes, at the benchmark's precision. */
   weightBytes: number;
   batch: number;
   promptTokens: number;
@@ -76,7 +76,7 @@ export function memoryShortfall(s: BenchShape, totalBytes: number): string | nul
   const need = benchMemoryBytes(s, 'one per variant');
   if (need.total <= totalBytes) return null;
   return (
-    `needs ~${gigabytes(need.total)} of memory (two sessions, each holding the ${gigabytes(s.weightBytes)} of float32 weights, ` +
+    `needs ~${gigabytes(need.total)} of memory (two sessions, each holding ${gigabytes(s.weightBytes)} of weights, ` +
     `${gigabytes(need.kvCache)} of KV cache for --batch ${s.batch} x ${s.promptTokens + s.decodeTokens} positions), but this machine has ${gigabytes(totalBytes)}`
   );
 }

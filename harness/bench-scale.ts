@@ -9,7 +9,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint, weightBytes, type Checkpoint } from '../src/model/checkpoint.ts';
 import { buildOrReuseGraph, graphFileBytes } from '../src/model/graph-cache.ts';
-import { hasRouters, type Variant } from '../src/model/graph-builder.ts';
+import { hasRouters, type Variant, type WeightPrecision } from '../src/model/graph-builder.ts';
+import { heldWeightBytes } from '../src/model/held-weights.ts';
 import { DecoderSession, type SessionOptions } from '../src/model/session.ts';
 
 export interface ScaleFigures {
@@ -19,7 +20,7 @@ export interface ScaleFigures {
   weight_bytes: number;
   /** Seconds to read config.json and the headers, check them and hash the files (no weight is read). */
   checkpoint_load_s: number;
-  /** Per variant: seconds to build its graph (0 when it was cached), the graph files' bytes, and the float32 bytes of the checkpoint tensors it is built from. */
+  /** Per variant: seconds to build its graph (0 when it was cached), the graph files' bytes, and the bytes its weights take at the precision. */
   graphs: Partial<Record<Variant, { build_s: number; bytes: number; weight_bytes: number }>>;
   /** Per session, in the order created: seconds to open it and the resident memory it added. */
   sessions: { variant: Variant; open_s: number; rss_growth_bytes: number }[];
@@ -54,8 +55,8 @@ export async function openSessionsMeasured(
     let path = paths.get(variant);
     if (path === undefined) {
       const start = performance.now();
-      path = buildOrReuseGraph(ckpt, { variant }, opts.cacheDir);
-      graphs[variant] = { build_s: seconds(start), bytes: graphFileBytes(path), weight_bytes: variantWeightBytes(ckpt, variant) };
+      path = buildOrReuseGraph(ckpt, { variant, ...(opts.precision ? { precision: opts.precision } : {}) }, opts.cacheDir);
+      graphs[variant] = { build_s: seconds(start), bytes: graphFileBytes(path), weight_bytes: variantWeightBytes(ckpt, variant, opts.precision ?? 'fp32') };
       paths.set(variant, path);
     }
     const rssBefore = process.memoryUsage.rss();
@@ -84,11 +85,10 @@ function checkpointBytes(dir: string): number {
 
 const ROUTER_TENSOR = /\.router(_proj)?\./;
 
-/** The float32 weights a variant's graph holds: every tensor, less the routers and adapters where it has none. */
-function variantWeightBytes(ckpt: Checkpoint, variant: Variant): number {
-  let n = 0;
-  for (const [name, { shape }] of ckpt.tensors) if (hasRouters(variant) || !ROUTER_TENSOR.test(name)) n += 4 * shape.reduce((a, b) => a * b, 1);
-  return n;
+/** The bytes of weights a variant's graph holds: every tensor, less the routers and adapters where it has none. */
+function variantWeightBytes(ckpt: Checkpoint, variant: Variant, precision: WeightPrecision): number {
+  const held = [...ckpt.tensors].filter(([name]) => hasRouters(variant) || !ROUTER_TENSOR.test(name)).map(([name, t]) => [name, t.shape] as [string, number[]]);
+  return heldWeightBytes(held, precision, ckpt.config.tieWordEmbeddings);
 }
 
 /** The process's peak resident memory so far (VmHWM), or null where /proc is not there to say. */

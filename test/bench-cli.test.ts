@@ -21,6 +21,7 @@ interface VariantJson {
 interface BenchJson {
   synthetic: { hidden_size: number; layers: number };
   intra_op_threads: number;
+  precision: string;
   prompt_tokens: number;
   decode_tokens: number;
   threshold: number;
@@ -100,9 +101,10 @@ describe('bench --synthetic --json', () => {
     expect(scale.checkpoint_load_s).toBeGreaterThan(0);
     expect(doc.session_layout).toBe('abba');
     expect(Number.isInteger(scale.peak_rss_bytes) && scale.peak_rss_bytes > 1e8).toBe(true);
-    // flexidepth's graph holds every tensor; full's all but the routers and adapters.
-    expect(scale.graphs.flexidepth.weight_bytes).toBe(scale.weight_bytes);
-    expect(scale.graphs.full.weight_bytes).toBeLessThan(scale.weight_bytes);
+    // flexidepth's graph holds every tensor (each router's dec and head folded into one vector); full's all but the routers and adapters.
+    expect(scale.graphs.flexidepth.weight_bytes).toBeLessThan(scale.weight_bytes);
+    expect(scale.graphs.flexidepth.weight_bytes).toBeGreaterThan(0.99 * scale.weight_bytes);
+    expect(scale.graphs.full.weight_bytes).toBeLessThan(scale.graphs.flexidepth.weight_bytes);
 
     // Weights read per step: full reads everything its graph holds but the embedding table, of
     // which one row (d 128, vocabulary 1024); two counts of different origin, the graph's tensors
@@ -115,6 +117,17 @@ describe('bench --synthetic --json', () => {
       expect(v.weight_read_bytes_per_s / (v.weight_bytes_read_per_step / (v.decode_ms_per_step / 1000))).toBeCloseTo(1, 9);
       expect(v.bandwidth_fraction).toBeCloseTo(v.weight_read_bytes_per_s / bandwidth, 9);
     }
+  });
+
+  it('--precision int4: both variants on MatMulNBits weights, read per step at about a sixth of float32', () => {
+    const fp32 = bench(['--context', '8', '--threshold', '0.5']);
+    const int4 = bench(['--context', '8', '--threshold', '0.5', '--precision', 'int4']);
+    expect(int4.precision).toBe('int4');
+    // 4 bits per weight and a float32 scale and 4-bit zero point per 32, against 32 bits; the norms and routers stay float32.
+    const ratio = int4.full.weight_bytes_read_per_step / fp32.full.weight_bytes_read_per_step;
+    expect(ratio).toBeGreaterThan(0.1);
+    expect(ratio).toBeLessThan(0.25);
+    expect(int4.scale.graphs.full.bytes).toBeLessThan(0.3 * fp32.scale.graphs.full.bytes);
   });
 
   it('--context sets the prompt length, and a longer context costs more multiply-adds per step', () => {

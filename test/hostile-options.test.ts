@@ -122,7 +122,7 @@ describe('memory and disk estimates', () => {
       decodeTokens: 128,
     });
     expect(memoryShortfall(shape(4096, 32), 24e9)).toMatch(
-      /^needs ~\d+\.\d GB of memory \(two sessions, each holding the 2\d\.\d GB of float32 weights.*but this machine has 24\.0 GB$/,
+      /^needs ~\d+\.\d GB of memory \(two sessions, each holding 2\d\.\d GB of weights.*but this machine has 24\.0 GB$/,
     );
     // Issue 27's benchmarks are not refused: 2048:16 with four sessions, 4096:8 with one per variant.
     expect(memoryShortfall(shape(2048, 16), 24e9)).toBeNull();

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { linearWeight, transposeInto } from '../src/model/linear-weight.ts';
+import { transposeInto, type LinearPart } from '../src/model/linear-weight.ts';
+
+/** One Linear weight [out, in] as MatMul's B [in, out]. */
+function linearWeight(part: LinearPart, inp: number): Float32Array {
+  const w = new Float32Array(inp * part.out);
+  transposeInto(w, part.out, 0, part, inp);
+  return w;
+}
 import { SeededRandom } from '../src/seeded-random.ts';
 
 /** The definition, one value at a time: B[k][col + o] = W[rows[o]][cols[k]] * scale. */

@@ -32,16 +32,17 @@ import { statfsSync } from 'node:fs';
 import { freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../src/errors.ts';
-import { weightBytes, type Checkpoint } from '../../src/model/checkpoint.ts';
-import { parseModelConfig } from '../../src/model/config.ts';
+import { expectedTensors, type Checkpoint } from '../../src/model/checkpoint.ts';
+import { FLEXIDEPTH_REDUCTION, parseModelConfig } from '../../src/model/config.ts';
+import { heldWeightBytes, weightWidths } from '../../src/model/held-weights.ts';
 import { generate, generateBatch, producingDepths, promptContextProblem, tokensPerSecond, type Generation } from '../../src/model/generate.ts';
-import { requireVariant, type Variant } from '../../src/model/graph-builder.ts';
+import { requireVariant, WEIGHT_PRECISIONS, type Variant } from '../../src/model/graph-builder.ts';
 import { decodeStepMultiplyAdds } from '../../src/model/path-cost.ts';
 import { DecoderSession, requireExecutionProvider } from '../../src/model/session.ts';
-import { syntheticCheckpointBytes, syntheticConfig, syntheticWeightBytes, writeSyntheticCheckpoint } from '../../src/model/synthetic-checkpoint.ts';
+import { syntheticCheckpointBytes, syntheticConfig, writeSyntheticCheckpoint } from '../../src/model/synthetic-checkpoint.ts';
 import { SeededRandom } from '../../src/seeded-random.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
-import { defineCommand, flag, integer, real, text, type OptionValues } from '../args.ts';
+import { defineCommand, flag, integer, oneOf, real, text, type OptionValues } from '../args.ts';
 import {
   benchMemoryBytes,
   gigabytes,
@@ -93,6 +94,14 @@ const OPTIONS = {
   }),
   seed: integer('S', 'seed of the synthetic checkpoint and the synthetic prompt', { ...SEED, default: 1 }),
   batch: integer('B', 'sequences decoded together per step (the prompt, then B - 1 seeded random prompts of its length)', { ...BATCH, default: 1 }),
+  precision: oneOf(
+    'precision',
+    'weights of both variants: float32, or the projections block-quantized to 8 or 4 bits (MatMulNBits, blocks of 32)',
+    WEIGHT_PRECISIONS,
+    {
+      default: 'fp32',
+    },
+  ),
   json: flag('print the result as one JSON document'),
 };
 
@@ -134,7 +143,9 @@ const syntheticPositions = (context: number, tokens: number): number => Math.max
  */
 function refuseUnfitSynthetic(o: Options, size: SyntheticSize, context: number): SessionLayout {
   const options = { ...size, maxPositions: syntheticPositions(context, o.tokens) };
-  const weightBytes = syntheticWeightBytes(options);
+  const config = parseModelConfig(syntheticConfig(options), '--synthetic');
+  // What the graphs hold at the precision: the sessions' weights, and each graph's bytes on disk.
+  const weightBytes = heldWeightBytes(expectedTensors(config, config.intermediateSize / FLEXIDEPTH_REDUCTION), o.precision, false);
   const checkpointBytes = syntheticCheckpointBytes(options);
   const temp = tmpdir();
   const disk = statfsSync(temp);
@@ -145,7 +156,6 @@ function refuseUnfitSynthetic(o: Options, size: SyntheticSize, context: number):
       `bench: --synthetic ${o.synthetic} needs ~${gigabytes(needDisk)} in ${temp} (its ${gigabytes(checkpointBytes)} BF16 checkpoint and the two float32 graphs built from it), but ${gigabytes(freeDisk)} is free there; choose a smaller size or point TMPDIR at a larger disk`,
     );
   }
-  const config = parseModelConfig(syntheticConfig(options), '--synthetic');
   return refuseUnfitMemory(`--synthetic ${o.synthetic}`, 'HIDDEN:LAYERS', {
     config,
     weightBytes,
@@ -297,7 +307,11 @@ async function measure(
     syntheticLayout ??
     refuseUnfitMemory(`--model ${ckpt.dir}`, 'model', {
       config: cfg,
-      weightBytes: weightBytes(ckpt),
+      weightBytes: heldWeightBytes(
+        [...ckpt.tensors].map(([name, t]) => [name, t.shape]),
+        o.precision,
+        cfg.tieWordEmbeddings,
+      ),
       batch: o.batch,
       promptTokens: promptIds.length,
       decodeTokens: tokens,
@@ -305,6 +319,7 @@ async function measure(
 
   const order: readonly Variant[] = SESSION_ORDERS[layout];
   const { sessions, scale } = await openSessionsMeasured(ckpt, loadSeconds, order, {
+    precision: o.precision,
     executionProvider: o.ep,
     intraOpThreads: o.threads,
     ...(cacheDir !== undefined ? { cacheDir } : {}),
@@ -380,7 +395,9 @@ async function measure(
   // At batch 1 a step reads each weight of the path it takes once; the rows of a batch share the
   // reads of the paths any of them takes, which per-sequence masks do not pair up, so only batch 1 is counted.
   const weightsRead = (v: Variant): number | null =>
-    o.batch === 1 ? mean(steps.map((s) => decodeStepWeightBytes(cfg, v === 'full' ? null : s.mask, ckpt.adapterSize || undefined))) : null;
+    o.batch === 1
+      ? mean(steps.map((s) => decodeStepWeightBytes(cfg, v === 'full' ? null : s.mask, ckpt.adapterSize || undefined, weightWidths(o.precision))))
+      : null;
   const summary = (v: Variant) => {
     const ms = perRound(v);
     const all = of(v).flat();
@@ -419,6 +436,7 @@ async function measure(
     model_hash: ckpt.contentHash,
     execution_provider: o.ep,
     intra_op_threads: o.threads,
+    precision: o.precision,
     prompt_tokens: promptIds.length,
     decode_tokens: tokens,
     batch: o.batch,
@@ -450,7 +468,7 @@ async function measure(
   const variantLine = (v: Variant, s: typeof full): string =>
     `${v.padEnd(10)} ${f(s.decode_ms_per_step)} ms/step (${f(s.decode_ms_per_step_spread.min)}-${f(s.decode_ms_per_step_spread.max)}), ${f(s.decode_tokens_per_s, 1)} tokens/s, prefill ${f(s.prefill_tokens_per_s, 0)} tokens/s, ${f(s.layers_used_mean, 2)} of ${cfg.numLayers} layers\n`;
   process.stdout.write(
-    `${doc.model ?? `synthetic ${o.synthetic}`}: ${promptIds.length} prompt tokens, ${tokens} decoded${o.batch > 1 ? ` by each of ${o.batch} sequences together` : ''}, median of ${rounds} rounds, ${o.threads} thread(s), threshold ${f(threshold, 4)} (skip rate ${f(doc.skip_rate)})\n` +
+    `${doc.model ?? `synthetic ${o.synthetic}`}: ${promptIds.length} prompt tokens, ${tokens} decoded${o.batch > 1 ? ` by each of ${o.batch} sequences together` : ''}, median of ${rounds} rounds, ${o.threads} thread(s), ${o.precision} weights, threshold ${f(threshold, 4)} (skip rate ${f(doc.skip_rate)})\n` +
       variantLine('full', full) +
       variantLine('flexidepth', flexidepth) +
       `decode speed ratio ${f(decodeSpeedRatio)} (median of rounds, ${f(doc.decode_speed_ratio_spread.min)}-${f(doc.decode_speed_ratio_spread.max)}; of the medians ${f(doc.decode_speed_ratio_of_medians)}), ideal ${f(idealSpeedRatio)}, efficiency ${f(doc.efficiency)}\n` +

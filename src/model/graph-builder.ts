@@ -31,7 +31,8 @@
  */
 import type { ModelConfig } from './config.ts';
 import { layerPrefix, readWeight, type Checkpoint } from './checkpoint.ts';
-import { linearWeight, transposeInto } from './linear-weight.ts';
+import { quantizeLinear, type BlockQuantized, type QuantBits } from './block-quant.ts';
+import { transposeInto } from './linear-weight.ts';
 import { OnnxGraph } from './onnx-graph.ts';
 import { UserError } from '../errors.ts';
 
@@ -40,9 +41,36 @@ export const VARIANTS: readonly Variant[] = ['full', 'flexidepth', 'static', 'ra
 /** The variants a checkpoint alone defines; `static` and `random` are matched to a study's FlexiDepth runs. */
 export const MODEL_VARIANTS = ['full', 'flexidepth'] as const satisfies readonly Variant[];
 
+/**
+ * How the projections' weights are held: float32 (exact), or block-quantized to 8 or 4 bits for
+ * ONNX Runtime's MatMulNBits (weight-only; activations, norms, routers and the embedding stay float32).
+ */
+export type WeightPrecision = 'fp32' | 'int8' | 'int4';
+export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['fp32', 'int8', 'int4'];
+export const QUANT_BITS: Record<Exclude<WeightPrecision, 'fp32'>, QuantBits> = { int8: 8, int4: 4 };
+/** Weights per scale and zero point: onnxruntime-genai's default for CPU. */
+export const QUANT_BLOCK_SIZE = 32;
+/**
+ * MatMulNBits' accuracy_level 4: the activations are quantized to int8 for the product. At 8 bits
+ * level 0 dequantizes the whole weight on every run, many times slower than float32.
+ */
+const QUANT_ACCURACY_LEVEL = 4;
+
+/** A torch Linear weight [out, in] as one part of a projection: scaled, its rows and columns reordered. */
+interface LinearPart {
+  name: string;
+  scale?: number;
+  /** Output o takes the checkpoint's row rows[o]. */
+  rows?: readonly number[];
+  /** Input k takes the checkpoint's column cols[k]. */
+  cols?: readonly number[];
+}
+
 /** What a graph is built as: a variant, the layers `static` removes, and whether the hidden states are outputs. */
 export interface GraphSpec {
   variant: Variant;
+  /** The projections' weights; float32 when absent. */
+  precision?: WeightPrecision;
   /** `static` only: the (routed) layers left out, ascending. */
   removedLayers?: readonly number[];
   /** Outputs hidden.{i} for Block Influence (comparators/block-influence.ts). */
@@ -106,6 +134,7 @@ export class DecoderGraphBuilder {
   private splitSizes = '';
 
   private readonly variant: Variant;
+  private readonly precision: WeightPrecision;
 
   constructor(
     private readonly ckpt: Checkpoint,
@@ -115,6 +144,7 @@ export class DecoderGraphBuilder {
     this.d = this.cfg.hiddenSize;
     this.half = this.cfg.headDim / 2;
     this.variant = spec.variant;
+    this.precision = spec.precision ?? 'fp32';
     requireVariant(ckpt, spec.variant);
     this.removed = new Set(spec.variant === 'static' ? (spec.removedLayers ?? []) : []);
     for (const i of this.removed) {
@@ -180,13 +210,83 @@ export class DecoderGraphBuilder {
     return readWeight(this.ckpt, name).data;
   }
 
-  /** A torch Linear weight [out, in] as a MatMul initializer [in, out], optionally scaled and reordered. */
-  private linear(name: string, scale = 1, order: { out?: number[]; in?: number[] } = {}): string {
-    if (this.g.hasInitializer(name)) return name;
-    const [out, inp] = this.shape(name) as [number, number];
-    return this.g.initializer(name, [inp, out], () =>
-      linearWeight({ data: this.read(name), out, scale, ...(order.out ? { rows: order.out } : {}), ...(order.in ? { cols: order.in } : {}) }, inp),
-    );
+  /**
+   * x [.., in] times torch Linear weights [out_k, in] side by side: a MatMul on a float32
+   * initializer [in, sum out_k], or MatMulNBits on the weights block-quantized in their torch layout
+   * (which is MatMulNBits' own). `outputs` names the node's output when it is a graph output.
+   */
+  private project(path: string, x: string, name: string, parts: LinearPart[], precision = this.precision, outputs?: string[]): string {
+    const outs = parts.map((part) => this.shape(part.name)[0]!);
+    const inp = this.shape(parts[0]!.name)[1]!;
+    const total = outs.reduce((a, b) => a + b, 0);
+    if (precision === 'fp32') return this.g.node(path, 'MatMul', [x, this.floatWeight(name, parts, outs, inp)], {}, 1, '', outputs)[0]!;
+    const bits = QUANT_BITS[precision];
+    const blockSize = QUANT_BLOCK_SIZE;
+    const kBlocks = Math.ceil(inp / blockSize);
+    // One quantization feeds three initializers, which encode writes one after another: kept until the third is taken.
+    let held: BlockQuantized | undefined;
+    let taken = 0;
+    const take =
+      <T extends Uint8Array | Float32Array>(pick: (q: BlockQuantized) => T): (() => T) =>
+      () => {
+        held ??= quantizeLinear(this.torchWeight(parts, outs, inp), total, inp, { bits, blockSize });
+        const values = pick(held);
+        if (++taken === 3) held = undefined;
+        return values;
+      };
+    const { g } = this;
+    const inputs = [
+      x,
+      g.initializer(
+        name,
+        [total, kBlocks, (blockSize * bits) / 8],
+        take((q) => q.packed),
+        1,
+      ),
+      g.initializer(
+        `${name}.scales`,
+        [total * kBlocks],
+        take((q) => q.scales),
+      ),
+      g.initializer(
+        `${name}.zero_points`,
+        [total * Math.ceil((kBlocks * bits) / 8)],
+        take((q) => q.zeroPoints),
+        1,
+      ),
+    ];
+    const attrs = { K: inp, N: total, bits, block_size: blockSize, accuracy_level: QUANT_ACCURACY_LEVEL };
+    return g.node(path, 'MatMulNBits', inputs, attrs, 1, 'com.microsoft', outputs)[0]!;
+  }
+
+  /** The parts as one float32 MatMul initializer [in, sum out_k], transposed one part at a time. */
+  private floatWeight(name: string, parts: LinearPart[], outs: number[], inp: number): string {
+    const total = outs.reduce((a, b) => a + b, 0);
+    return this.g.initializer(name, [inp, total], () => {
+      const w = new Float32Array(inp * total);
+      let col = 0;
+      parts.forEach((part, k) => {
+        transposeInto(w, total, col, { data: this.read(part.name), out: outs[k]!, ...part }, inp);
+        col += outs[k]!;
+      });
+      return w;
+    });
+  }
+
+  /** The parts stacked in torch's layout [sum out_k, in], each reordered and scaled: what is quantized. */
+  private torchWeight(parts: LinearPart[], outs: number[], inp: number): Float32Array {
+    const w = new Float32Array(outs.reduce((a, b) => a + b, 0) * inp);
+    let row = 0;
+    parts.forEach(({ name, scale = 1, rows, cols }, k) => {
+      const data = this.read(name);
+      for (let o = 0; o < outs[k]!; o++) {
+        const from = (rows?.[o] ?? o) * inp;
+        const to = (row + o) * inp;
+        for (let c = 0; c < inp; c++) w[to + c] = data[from + (cols?.[c] ?? c)]! * scale;
+      }
+      row += outs[k]!;
+    });
+    return w;
   }
 
   /**
@@ -256,15 +356,9 @@ export class DecoderGraphBuilder {
     const rows = g.op('/model/logit_rows', 'Unsqueeze', [logitRows, g.int64s([2])]); // [B, K, 1]
     const picked = g.op('/model/logit_rows', 'GatherND', [x, rows], { batch_dims: 1 });
     const normed = this.rmsNorm('/model/norm', picked, 'model.norm.weight');
-    let w: string;
-    if (cfg.tieWordEmbeddings) {
-      // The embedding table [V, d] is the head's torch weight: read again and transposed.
-      const V = cfg.vocabSize;
-      w = g.initializer('lm_head.weight', [this.d, V], () => linearWeight({ data: this.read('model.embed_tokens.weight'), out: V }, this.d));
-    } else {
-      w = this.linear('lm_head.weight');
-    }
-    g.node('/lm_head', 'MatMul', [normed, w], {}, 1, '', [g.output('logits', 'float', ['batch', 'rows', cfg.vocabSize])]);
+    // Tied: the embedding table [V, d] is the head's torch weight, read again.
+    const head = cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+    this.project('/lm_head', normed, 'lm_head.weight', [{ name: head }], this.precision, [g.output('logits', 'float', ['batch', 'rows', cfg.vocabSize])]);
   }
 
   // ---- layer blocks --------------------------------------------------------------------------
@@ -357,7 +451,8 @@ export class DecoderGraphBuilder {
     const { g } = this;
     const p = `/model/layers.${i}/router`;
     const w = `${layerPrefix(i)}.router`;
-    const enc = g.op(`${p}/router_enc`, 'MatMul', [z, this.linear(`${w}.router_enc.weight`)]);
+    // float32 always: the gates decide the routing.
+    const enc = this.project(`${p}/router_enc`, z, `${w}.router_enc.weight`, [{ name: `${w}.router_enc.weight` }], 'fp32');
     const normed = this.rmsNorm(`${p}/router_norm`, enc, `${w}.router_norm.weight`);
     const [d, r] = this.shape(`${w}.router_dec.weight`) as [number, number];
     const fold = (): Float32Array => {
@@ -395,26 +490,11 @@ export class DecoderGraphBuilder {
   private swiglu(p: string, u: string, w: { gate: string; up: string; down: string }): string {
     const { g } = this;
     const node = (name: string): string => `${p}/${name.slice(name.lastIndexOf('.') + 1)}`;
-    const gate = g.op(node(w.gate), 'MatMul', [u, this.linear(`${w.gate}.weight`)]);
-    const up = g.op(node(w.up), 'MatMul', [u, this.linear(`${w.up}.weight`)]);
+    const project = (at: string, x: string, weight: string): string => this.project(node(at), x, `${weight}.weight`, [{ name: `${weight}.weight` }]);
+    const gate = project(w.gate, u, w.gate);
+    const up = project(w.up, u, w.up);
     const act = g.op(`${p}/act`, 'Mul', [gate, g.op(`${p}/act`, 'Sigmoid', [gate])]);
-    return g.op(node(w.down), 'MatMul', [g.op(`${p}/gated`, 'Mul', [act, up]), this.linear(`${w.down}.weight`)]);
-  }
-
-  /** torch Linear weights [out_k, in] side by side as one MatMul initializer [in, sum out_k], each scaled; read one part at a time. */
-  private linearConcat(name: string, parts: { name: string; scale: number; order?: number[] }[]): string {
-    const outs = parts.map((part) => this.shape(part.name)[0]!);
-    const inp = this.shape(parts[0]!.name)[1]!;
-    const total = outs.reduce((a, b) => a + b, 0);
-    return this.g.initializer(name, [inp, total], () => {
-      const w = new Float32Array(inp * total);
-      let col = 0;
-      parts.forEach(({ name: part, scale, order }, k) => {
-        transposeInto(w, total, col, { data: this.read(part), out: outs[k]!, scale, ...(order ? { rows: order } : {}) }, inp);
-        col += outs[k]!;
-      });
-      return w;
-    });
+    return project(w.down, g.op(`${p}/gated`, 'Mul', [act, up]), w.down);
   }
 
   /** Rotates [B, heads, S, hd] at the positions [B, S] (Hugging Face rotate_half layout). */
@@ -440,13 +520,13 @@ export class DecoderGraphBuilder {
     const H = cfg.numHeads;
     const hd = cfg.headDim;
     const parts = [
-      ...(withQuery ? [{ name: `${w}.q_proj.weight`, scale: 1 / Math.sqrt(hd), order: this.queryHeadOrder() }] : []),
-      { name: `${w}.k_proj.weight`, scale: 1 },
-      { name: `${w}.v_proj.weight`, scale: 1 },
+      ...(withQuery ? [{ name: `${w}.q_proj.weight`, scale: 1 / Math.sqrt(hd), rows: this.queryHeadOrder() }] : []),
+      { name: `${w}.k_proj.weight` },
+      { name: `${w}.v_proj.weight` },
     ];
     const tag = withQuery ? 'qkv_proj' : 'kv_proj';
     const heads = (withQuery ? H : 0) + 2 * kvH;
-    const proj = g.op(`${p}/${tag}`, 'MatMul', [z, this.linearConcat(`${w}.${tag}.weight`, parts)]);
+    const proj = this.project(`${p}/${tag}`, z, `${w}.${tag}.weight`, parts);
     const split = g.op(`${p}/${tag}`, 'Transpose', [g.op(`${p}/${tag}`, 'Reshape', [proj, g.int64s([0, -1, heads, hd])])], { perm: [0, 2, 1, 3] });
     const sizes = withQuery ? [H, kvH, kvH] : [kvH, kvH];
     const out = g.node(`${p}/${tag}`, 'Split', [split, g.int64s(sizes)], { axis: 1 }, sizes.length, '', [
@@ -466,11 +546,8 @@ export class DecoderGraphBuilder {
 
   /** The query projection of rows [.., d] (scaled by 1/sqrt(hd)): [.., H*hd]. */
   private queryProjection(i: number, z: string): string {
-    const { cfg } = this;
-    return this.g.op(`/model/layers.${i}/attn/q_proj`, 'MatMul', [
-      z,
-      this.linear(`${layerPrefix(i)}.self_attn.q_proj.weight`, 1 / Math.sqrt(cfg.headDim), { out: this.queryHeadOrder() }),
-    ]);
+    const name = `${layerPrefix(i)}.self_attn.q_proj.weight`;
+    return this.project(`/model/layers.${i}/attn/q_proj`, z, name, [{ name, scale: 1 / Math.sqrt(this.cfg.headDim), rows: this.queryHeadOrder() }]);
   }
 
   /** Projected queries [B, S, H*hd] as attention's heads [B, H, S, hd]. */
@@ -507,6 +584,6 @@ export class DecoderGraphBuilder {
     const [pPast, pNew] = g.node(`${p}/probs`, 'Split', [probs, this.splitSizes], { axis: -1 }, 2);
     const pv = g.op(`${p}/pv`, 'Add', [g.op(`${p}/pv`, 'MatMul', [pPast!, kv.v]), g.op(`${p}/pv_new`, 'MatMul', [pNew!, kv.vNew])]); // [B, rep, kvH, S, hd]
     const merged = g.op(`${p}/merge`, 'Reshape', [g.op(`${p}/merge`, 'Transpose', [pv], { perm: [0, 3, 1, 2, 4] }), g.int64s([0, -1, H * hd])]);
-    return g.op(`${p}/o_proj`, 'MatMul', [merged, this.linear(`${w}.o_proj.weight`, 1, { in: this.queryHeadOrder() })]);
+    return this.project(`${p}/o_proj`, merged, `${w}.o_proj.weight`, [{ name: `${w}.o_proj.weight`, cols: this.queryHeadOrder() }]);
   }
 }

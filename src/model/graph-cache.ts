@@ -75,9 +75,11 @@ function prepareGraphFolder(dir: string): void {
   }
 }
 
-/** A graph spec as the key and file names have it: the plain variant name keeps the keys graphs had before specs. */
+/** A graph spec as the key and file names have it: the plain variant name keeps the keys graphs had before specs, and fp32 is the absent precision. */
 function specText(spec: GraphSpec): string {
-  return spec.removedLayers === undefined && spec.hiddenStates !== true ? spec.variant : stableJson(spec);
+  const { precision, ...rest } = spec;
+  const keyed = precision === undefined || precision === 'fp32' ? rest : { ...rest, precision };
+  return keyed.removedLayers === undefined && keyed.hiddenStates !== true && !('precision' in keyed) ? keyed.variant : stableJson(keyed);
 }
 
 export function graphKey(ckpt: Checkpoint, spec: GraphSpec): string {

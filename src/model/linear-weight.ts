@@ -37,10 +37,3 @@ export function transposeInto(w: Float32Array, total: number, col: number, part:
     }
   }
 }
-
-/** One Linear weight [out, in] as MatMul's B [in, out]. */
-export function linearWeight(part: LinearPart, inp: number): Float32Array {
-  const w = new Float32Array(inp * part.out);
-  transposeInto(w, part.out, 0, part, inp);
-  return w;
-}

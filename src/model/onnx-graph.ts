@@ -16,16 +16,18 @@ const ELEM: Record<ElemType, number> = { float: onnx.TensorProto.DataType.FLOAT,
 /** A dimension: a fixed size or a symbolic name. */
 export type Dim = number | string;
 
-/** A float32 initializer's data computed when the model is encoded, so that only one weight is in memory at a time. */
-export type DeferredFloats = () => Float32Array;
-
 /** Initializer data as stored: float32, int64, or uint8 (packed quantized weights, quantization zero points). */
 export type InitializerValues = Float32Array | BigInt64Array | Uint8Array;
+
+/** An initializer's data computed when the model is encoded, so that only one weight is in memory at a time. */
+export type DeferredValues = () => InitializerValues;
 
 export interface InitializerData {
   name: string;
   dims: number[];
-  data: InitializerValues | DeferredFloats;
+  data: InitializerValues | DeferredValues;
+  /** Bytes per element of deferred data, known before it is produced. */
+  elementBytes: number;
 }
 
 const elementCount = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
@@ -90,10 +92,10 @@ export class OnnxGraph {
   }
 
   /** An initializer; pass a function for a weight, so encode reads it when it writes it. */
-  initializer(name: string, dims: number[], data: InitializerValues | DeferredFloats): string {
+  initializer(name: string, dims: number[], data: InitializerValues | DeferredValues, elementBytes = 4): string {
     if (this.initializerNames.has(name)) throw new Error(`graph builder: duplicate initializer ${name}`);
     this.initializerNames.add(name);
-    this.initializers.push({ name, dims, data });
+    this.initializers.push({ name, dims, data, elementBytes });
     return name;
   }
 
@@ -137,7 +139,7 @@ export class OnnxGraph {
   }
 
   initializerBytes(): number {
-    return this.initializers.reduce((sum, t) => sum + (typeof t.data === 'function' ? 4 * elementCount(t.dims) : t.data.byteLength), 0);
+    return this.initializers.reduce((sum, t) => sum + (typeof t.data === 'function' ? t.elementBytes * elementCount(t.dims) : t.data.byteLength), 0);
   }
 
   /**

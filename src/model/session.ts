@@ -147,11 +147,11 @@ export class DecoderSession {
       const msg = oneLineReason(err);
       throw new Error(`cannot create an ONNX Runtime session for ${path}: ${msg}`);
     }
-    const { variant, removedLayers, hiddenStates } = opts;
+    const { variant, removedLayers, hiddenStates, precision } = opts;
     return new DecoderSession(
       session,
       config,
-      { variant, ...(removedLayers ? { removedLayers } : {}), ...(hiddenStates ? { hiddenStates } : {}) },
+      { variant, ...(removedLayers ? { removedLayers } : {}), ...(hiddenStates ? { hiddenStates } : {}), ...(precision ? { precision } : {}) },
       ep,
       opts.profilePrefix,
     );

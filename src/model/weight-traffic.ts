@@ -24,12 +24,25 @@
 import { FLEXIDEPTH_REDUCTION } from './config.ts';
 import type { PathCostConfig } from './path-cost.ts';
 
+/** Bytes per weight of the projections (q, k, v, o, MLP, adapter, LM head) and of the rest (norms, router, embedding). */
+export interface WeightWidths {
+  projection: number;
+  other: number;
+}
+
 /**
  * Bytes of weights read by one decode step. `fullPath`: for the flexidepth variant, whether each
  * routed layer (in layer order) took the full path at this token; null for the full variant (every
- * layer plain, no router). `bytesPerWeight` is 4 because the graph holds float32 initializers.
+ * layer plain, no router). `bytesPerWeight`: one width for all (4: float32 initializers), or the
+ * projections' apart, which a quantized graph holds in fewer bits (weightWidths in held-weights.ts).
  */
-export function decodeStepWeightBytes(cfg: PathCostConfig, fullPath: readonly boolean[] | null, adapterSize?: number, bytesPerWeight = 4): number {
+export function decodeStepWeightBytes(
+  cfg: PathCostConfig,
+  fullPath: readonly boolean[] | null,
+  adapterSize?: number,
+  bytesPerWeight: number | WeightWidths = 4,
+): number {
+  const width = typeof bytesPerWeight === 'number' ? { projection: bytesPerWeight, other: bytesPerWeight } : bytesPerWeight;
   const d = cfg.hiddenSize;
   const I = cfg.intermediateSize;
   const qDim = cfg.numHeads * cfg.headDim;
@@ -43,14 +56,21 @@ export function decodeStepWeightBytes(cfg: PathCostConfig, fullPath: readonly bo
   const mlp = 3 * I * d;
   const router = d * r + r + r;
   const adapter = 3 * d * m;
-  const plain = 2 * norm + keyValue + queryOutput + mlp;
 
-  let weights = d + norm + d * cfg.vocabSize;
-  if (fullPath === null) return (weights + cfg.numLayers * plain) * bytesPerWeight;
-  if (fullPath.length !== cfg.routingLayers.length) {
-    throw new Error(`decodeStepWeightBytes: ${fullPath.length} routing decisions for ${cfg.routingLayers.length} routed layers`);
+  // Projection weights and the rest, counted apart.
+  let projection = d * cfg.vocabSize;
+  let other = d + norm;
+  const plainLayers = fullPath === null ? cfg.numLayers : cfg.numLayers - cfg.routingLayers.length;
+  projection += plainLayers * (keyValue + queryOutput + mlp);
+  other += plainLayers * 2 * norm;
+  if (fullPath !== null) {
+    if (fullPath.length !== cfg.routingLayers.length) {
+      throw new Error(`decodeStepWeightBytes: ${fullPath.length} routing decisions for ${cfg.routingLayers.length} routed layers`);
+    }
+    for (const full of fullPath) {
+      projection += keyValue + (full ? queryOutput + mlp : adapter);
+      other += norm + router + norm;
+    }
   }
-  weights += (cfg.numLayers - cfg.routingLayers.length) * plain;
-  for (const full of fullPath) weights += norm + router + keyValue + norm + (full ? queryOutput + mlp : adapter);
-  return weights * bytesPerWeight;
+  return projection * width.projection + other * width.other;
 }
