@@ -82,3 +82,20 @@ describe('writeSyntheticCheckpoint', () => {
       expect(new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length).every((b) => (b & 0xffff) === 0)).toBe(true);
   });
 });
+
+describe('named shapes', () => {
+  it("llama-3-8b has Llama-3-8B's dimensions and, less FlexiDepth's routers and adapters, its 8,030,261,248 parameters", async () => {
+    const { NAMED_SHAPES, syntheticConfig } = await import('../src/model/synthetic-checkpoint.ts');
+    const { parseModelConfig } = await import('../src/model/config.ts');
+    const { expectedTensors } = await import('../src/model/checkpoint.ts');
+    const cfg = parseModelConfig(syntheticConfig(NAMED_SHAPES['llama-3-8b']!), 'llama-3-8b');
+    expect([cfg.hiddenSize, cfg.numLayers, cfg.numHeads, cfg.numKvHeads, cfg.headDim, cfg.intermediateSize, cfg.vocabSize]).toEqual([
+      4096, 32, 32, 8, 128, 14336, 128256,
+    ]);
+    expect(cfg.routingLayers).toEqual(Array.from({ length: 16 }, (_, k) => 16 + k));
+    let llama = 0;
+    for (const [name, shape] of expectedTensors(cfg, cfg.intermediateSize / 16))
+      if (!/\.router(_proj)?\./.test(name)) llama += shape.reduce((a, b) => a * b, 1);
+    expect(llama).toBe(8_030_261_248);
+  });
+});

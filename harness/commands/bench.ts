@@ -39,7 +39,13 @@ import { generate, generateBatch, producingDepths, promptContextProblem, tokensP
 import { requireVariant, WEIGHT_PRECISIONS, type Variant } from '../../src/model/graph-builder.ts';
 import { decodeStepMultiplyAdds } from '../../src/model/path-cost.ts';
 import { DecoderSession, requireExecutionProvider } from '../../src/model/session.ts';
-import { syntheticCheckpointBytes, syntheticConfig, writeSyntheticCheckpoint } from '../../src/model/synthetic-checkpoint.ts';
+import {
+  NAMED_SHAPES,
+  syntheticCheckpointBytes,
+  syntheticConfig,
+  writeSyntheticCheckpoint,
+  type SyntheticShape,
+} from '../../src/model/synthetic-checkpoint.ts';
 import { SeededRandom } from '../../src/seeded-random.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { defineCommand, flag, integer, oneOf, real, text, type OptionValues } from '../args.ts';
@@ -73,12 +79,12 @@ const DEFAULT_THRESHOLD = 0.5;
  */
 const SYNTHETIC_HIDDEN = { min: 64, max: 8192, multiple: 64 } as const;
 const SYNTHETIC_LAYERS = { min: 2, max: 128 } as const;
-const SYNTHETIC_WORDS = `HIDDEN:LAYERS with HIDDEN a multiple of ${SYNTHETIC_HIDDEN.multiple} from ${SYNTHETIC_HIDDEN.min} to ${SYNTHETIC_HIDDEN.max} and LAYERS from ${SYNTHETIC_LAYERS.min} to ${SYNTHETIC_LAYERS.max}`;
+const SYNTHETIC_WORDS = `HIDDEN:LAYERS with HIDDEN a multiple of ${SYNTHETIC_HIDDEN.multiple} from ${SYNTHETIC_HIDDEN.min} to ${SYNTHETIC_HIDDEN.max} and LAYERS from ${SYNTHETIC_LAYERS.min} to ${SYNTHETIC_LAYERS.max}, or a real model's shape: ${Object.keys(NAMED_SHAPES).join(', ')}`;
 
 const OPTIONS = {
   model: text('DIR', 'checkpoint folder (Hugging Face layout); or --synthetic'),
   synthetic: text(
-    'HIDDEN:LAYERS',
+    'HIDDEN:LAYERS|NAME',
     `instead of --model: a Llama-shaped FlexiDepth checkpoint with random weights of this size (${SYNTHETIC_WORDS}), routing on the second half of the layers, written to a temporary folder ($TMPDIR) and removed after, also when interrupted`,
   ),
   ep: MODEL_OPTIONS.ep,
@@ -118,10 +124,14 @@ const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / Math.max(
 interface SyntheticSize {
   hiddenSize: number;
   numLayers: number;
+  /** A named shape's fixed dimensions. */
+  shape?: SyntheticShape;
 }
 
-/** HIDDEN:LAYERS, e.g. 1024:16, within SYNTHETIC_HIDDEN and SYNTHETIC_LAYERS. */
+/** HIDDEN:LAYERS, e.g. 1024:16, within SYNTHETIC_HIDDEN and SYNTHETIC_LAYERS, or a NAMED_SHAPES name. */
 function parseSynthetic(spec: string): SyntheticSize {
+  const named = Object.hasOwn(NAMED_SHAPES, spec.trim()) ? NAMED_SHAPES[spec.trim()] : undefined;
+  if (named !== undefined) return named;
   const m = /^(\d{1,6}):(\d{1,6})$/.exec(spec.trim());
   const hiddenSize = Number(m?.[1]);
   const numLayers = Number(m?.[2]);
@@ -273,7 +283,7 @@ async function bench(o: Options): Promise<void> {
   // The checkpoint and the graphs built from it are gigabytes at the larger sizes: removed however bench ends.
   await withTempFolder('flexibench-synthetic-', 'bench', async (temp) => {
     const dir = join(temp, 'model');
-    process.stderr.write(`bench: writing a synthetic checkpoint ${size.hiddenSize}:${size.numLayers} to ${dir}\n`);
+    process.stderr.write(`bench: writing a synthetic checkpoint ${o.synthetic} to ${dir}\n`);
     await writeSyntheticCheckpoint(dir, { ...size, maxPositions: syntheticPositions(context, o.tokens), seed: o.seed });
     await measure(o, loadCheckpointTimed(dir), size, join(temp, 'cache'), layout);
   });
@@ -432,7 +442,14 @@ async function measure(
     synthetic:
       size === null
         ? null
-        : { hidden_size: size.hiddenSize, layers: size.numLayers, intermediate_size: cfg.intermediateSize, vocab_size: cfg.vocabSize, seed: o.seed },
+        : {
+            shape: size.shape === undefined ? null : o.synthetic,
+            hidden_size: size.hiddenSize,
+            layers: size.numLayers,
+            intermediate_size: cfg.intermediateSize,
+            vocab_size: cfg.vocabSize,
+            seed: o.seed,
+          },
     model_hash: ckpt.contentHash,
     execution_provider: o.ep,
     intra_op_threads: o.threads,

@@ -275,6 +275,10 @@ export class DecoderGraphBuilder {
 
   /** The parts stacked in torch's layout [sum out_k, in], each reordered and scaled: what is quantized. */
   private torchWeight(parts: LinearPart[], outs: number[], inp: number): Float32Array {
+    // One part as the checkpoint has it (most projections, the LM head): no copy, which at an 8B
+    // model's vocabulary would be gigabytes.
+    const only = parts.length === 1 ? parts[0]! : undefined;
+    if (only !== undefined && (only.scale ?? 1) === 1 && only.rows === undefined && only.cols === undefined) return this.read(only.name);
     const w = new Float32Array(outs.reduce((a, b) => a + b, 0) * inp);
     let row = 0;
     parts.forEach(({ name, scale = 1, rows, cols }, k) => {

@@ -20,9 +20,34 @@ import { FLEXIDEPTH_REDUCTION } from './config.ts';
 import { layerPrefix } from './checkpoint.ts';
 import { SafetensorsFileWriter } from './safetensors.ts';
 
+/** Dimensions a named shape fixes instead of deriving them from the hidden size. */
+export interface SyntheticShape {
+  headDim: number;
+  numHeads: number;
+  numKvHeads: number;
+  intermediateSize: number;
+  vocabSize: number;
+  ropeTheta: number;
+}
+
+/**
+ * Real models' shapes, for `bench --synthetic NAME`: Llama-3-8B as the paper routes it (its
+ * config.json: 32 layers of hidden 4096, 32 query and 8 key/value heads of 128, SwiGLU 14336,
+ * vocabulary 128256, RoPE base 500000; routers on the second half, layers 16-31).
+ */
+export const NAMED_SHAPES: Record<string, { hiddenSize: number; numLayers: number; shape: SyntheticShape }> = {
+  'llama-3-8b': {
+    hiddenSize: 4096,
+    numLayers: 32,
+    shape: { headDim: 128, numHeads: 32, numKvHeads: 8, intermediateSize: 14336, vocabSize: 128256, ropeTheta: 500000 },
+  },
+};
+
 export interface SyntheticCheckpointOptions {
   hiddenSize: number;
   numLayers: number;
+  /** A named shape's fixed dimensions; else derived from the hidden size (the header's rules). */
+  shape?: SyntheticShape;
   /** max_position_embeddings: the longest prompt plus generation the checkpoint allows. */
   maxPositions?: number;
   seed?: number;
@@ -48,9 +73,9 @@ export function syntheticConfig(o: SyntheticCheckpointOptions): Record<string, u
     throw new Error(`synthetic checkpoint: hidden size must be a positive multiple of ${SYNTHETIC_HEAD_DIM}, got ${d}`);
   }
   if (!Number.isInteger(L) || L < 2) throw new Error(`synthetic checkpoint: needs at least 2 layers, got ${L}`);
-  const heads = d / SYNTHETIC_HEAD_DIM;
+  const heads = o.shape?.numHeads ?? d / SYNTHETIC_HEAD_DIM;
   const group = [4, 2, 1].find((g) => heads % g === 0)!;
-  const intermediate = 256 * Math.ceil((8 * d) / 3 / 256);
+  const intermediate = o.shape?.intermediateSize ?? 256 * Math.ceil((8 * d) / 3 / 256);
   const first = Math.floor(L / 2);
   return {
     architectures: ['DDLlamaForCausalLM'],
@@ -59,11 +84,11 @@ export function syntheticConfig(o: SyntheticCheckpointOptions): Record<string, u
     intermediate_size: intermediate,
     num_hidden_layers: L,
     num_attention_heads: heads,
-    num_key_value_heads: heads / group,
-    head_dim: SYNTHETIC_HEAD_DIM,
-    vocab_size: 8 * d,
+    num_key_value_heads: o.shape?.numKvHeads ?? heads / group,
+    head_dim: o.shape?.headDim ?? SYNTHETIC_HEAD_DIM,
+    vocab_size: o.shape?.vocabSize ?? 8 * d,
     rms_norm_eps: 1e-5,
-    rope_theta: 10000,
+    rope_theta: o.shape?.ropeTheta ?? 10000,
     max_position_embeddings: o.maxPositions ?? 2048,
     tie_word_embeddings: false,
     bos_token_id: 1,
@@ -95,7 +120,7 @@ function syntheticTensors(cfg: Record<string, unknown>, routerHeadScale = 4): Ra
   const V = cfg['vocab_size'] as number;
   const L = cfg['num_hidden_layers'] as number;
   const routing = new Set(cfg['routing_layers'] as number[]);
-  const hd = SYNTHETIC_HEAD_DIM;
+  const hd = cfg['head_dim'] as number;
   const r = d / FLEXIDEPTH_REDUCTION;
   const m = I / FLEXIDEPTH_REDUCTION;
   const t = (name: string, shape: number[], std: number, mean = 0): RandomTensor => ({ name, shape, std, mean });
