@@ -144,7 +144,7 @@ describe('bench --synthetic --json', () => {
     [[], 'flexibench: bench: give --model DIR or --synthetic HIDDEN:LAYERS (one of them)'],
     [
       ['--synthetic', '100:8'],
-      "flexibench: bench: --synthetic must be HIDDEN:LAYERS with HIDDEN a multiple of 64 from 64 to 8192 and LAYERS from 2 to 128 (e.g. 1024:16), got '100:8'",
+      "flexibench: bench: --synthetic must be HIDDEN:LAYERS with HIDDEN a multiple of 64 from 64 to 8192 and LAYERS from 2 to 128, or a real model's shape: llama-3-8b (e.g. 1024:16), got '100:8'",
     ],
     [['--synthetic', '128:8', '--threshold', '0.4', '--skip-rate', '0.5'], 'flexibench: bench: give --threshold or --skip-rate, not both'],
     [['--synthetic', '128:8', '--prompt', 'hi'], 'flexibench: bench: --synthetic has no tokenizer; use --context N instead of --prompt'],

@@ -10,7 +10,7 @@
  */
 import { availableParallelism, freemem } from 'node:os';
 import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
-import { buildOrReuseGraph, graphFileBytes } from '../../src/model/graph-cache.ts';
+import { buildOrReuseGraph, graphFileBytes, requireGraphCache } from '../../src/model/graph-cache.ts';
 import { requireVariant, type GraphSpec, type Variant } from '../../src/model/graph-builder.ts';
 import { requireExecutionProvider, type ExecutionProvider } from '../../src/model/session.ts';
 import { UserError } from '../../src/errors.ts';
@@ -80,8 +80,10 @@ async function planStudy(opts: StudyOptions): Promise<PlannedStudy> {
   const routed = ckpt.config.routingLayers.length;
   if (opts.staticLayers != null && opts.staticLayers > routed)
     throw new UserError(`run: --static-layers ${opts.staticLayers} is more than the ${routed} routed layers of ${opts.modelDir}`);
-  // A provider that cannot run here must not leave runs behind.
+  // A provider that cannot run here, or a cache that cannot take the graphs, must not leave runs behind.
   await requireExecutionProvider(opts.executionProvider);
+  const modelGraphs = opts.variants.filter((v) => v === 'full' || v === 'flexidepth').map((variant) => ({ variant }));
+  requireGraphCache(ckpt, modelGraphs);
   const tok = TextTokenizer.load(opts.modelDir).requireModelVocab(ckpt.config.vocabSize);
   const positions = ckpt.config.maxPositionEmbeddings;
   if (opts.maxLength !== null && opts.maxLength > positions)
@@ -99,9 +101,8 @@ async function planStudy(opts: StudyOptions): Promise<PlannedStudy> {
   const suites = opts.suites.map((name) => planSuite(name, tok, planOptions));
   const tooBig = batchMemoryProblem({ batch: opts.batch ?? 1, config: ckpt.config, longest: longestSequence(suites, positions), availableBytes: freemem() });
   if (tooBig !== null) throw tooBig;
-  // Last, as it takes minutes for a large model: nor must a cache that cannot take the graphs, or a
-  // damaged weight (building is what reads the weights).
-  for (const variant of opts.variants.filter((v) => v === 'full' || v === 'flexidepth')) buildOrReuseGraph(ckpt, { variant });
+  // Last, as it takes minutes for a large model: nor must a damaged weight (building is what reads the weights).
+  for (const spec of modelGraphs) buildOrReuseGraph(ckpt, spec);
   return { ckpt, tok, suites, calibration: calibrationText(opts.variants, opts.dataDir) };
 }
 

@@ -195,7 +195,8 @@ export interface BatchRequest<T> {
 
 /**
  * Prompts up to this many tokens join the batch through one padded pass; longer ones run alone
- * (padding, and each gathered row's copy of its sequence's keys, grow with the prompt length).
+ * (the padding grows with the prompt length, and a routed layer whose rows split runs both paths on
+ * every row, padding included).
  */
 export const BATCHED_PROMPT_TOKENS = 256;
 

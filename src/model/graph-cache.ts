@@ -89,6 +89,17 @@ export function graphKey(ckpt: Checkpoint, spec: GraphSpec): string {
     .slice(0, 24);
 }
 
+/**
+ * Throws the one-line refusal buildOrReuseGraph would give, now, when one of `specs` is not cached
+ * and the cache folder cannot take it: a command checks this before anything slower (reading data,
+ * building), so a cache it cannot use is named first. A read-only cache that already holds every
+ * graph passes.
+ */
+export function requireGraphCache(ckpt: Checkpoint, specs: readonly GraphSpec[], root: string = cacheRoot()): void {
+  const dir = join(root, 'graphs');
+  if (specs.some((spec) => !existsSync(graphFile(dir, ckpt, spec)))) prepareGraphFolder(dir);
+}
+
 /** A built graph's bytes on disk: the model file and, when the weights went to one, its external data file. */
 export function graphFileBytes(path: string): number {
   return [path, `${path}.data`].reduce((n, f) => n + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0);
