@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { transposeInto, type LinearPart } from '../src/model/linear-weight.ts';
+import { stackInto, transposeInto, type LinearPart } from '../src/model/linear-weight.ts';
 
 /** One Linear weight [out, in] as MatMul's B [in, out]. */
 function linearWeight(part: LinearPart, inp: number): Float32Array {
@@ -77,6 +77,19 @@ describe('linear weights as MatMul initializers', () => {
       col += p.out;
     }
     expect(got).toEqual(want);
+  });
+
+  it("stacked in torch's layout: row r of a part is its source row rows[r], columns reordered and scaled", () => {
+    const rng = new SeededRandom(7);
+    const inp = 70;
+    const a = { data: random(96 * inp, rng), out: 96, scale: 0.5, rows: permutation(96, rng), cols: permutation(inp, rng) };
+    const b = { data: random(32 * inp, rng), out: 32 };
+    const got = new Float32Array(128 * inp);
+    stackInto(got, 0, a, inp);
+    stackInto(got, 96, b, inp);
+    for (let o = 0; o < 96; o++) for (let c = 0; c < inp; c++) expect(got[o * inp + c]).toBe(a.data[a.rows[o]! * inp + a.cols[c]!]! * 0.5);
+    expect(got.subarray(96 * inp)).toEqual(b.data);
+    expect(() => stackInto(got, 0, { data: new Float32Array(10), out: 3 }, 3)).toThrow('linear weight: 10 values, expected 3 x 3');
   });
 
   it('refuses data that does not match the shape', () => {

@@ -32,7 +32,7 @@
 import type { ModelConfig } from './config.ts';
 import { layerPrefix, readWeight, type Checkpoint } from './checkpoint.ts';
 import { quantizeLinear, type BlockQuantized, type QuantBits } from './block-quant.ts';
-import { transposeInto } from './linear-weight.ts';
+import { stackInto, transposeInto, type LinearPart } from './linear-weight.ts';
 import { OnnxGraph } from './onnx-graph.ts';
 import { UserError } from '../errors.ts';
 
@@ -56,15 +56,8 @@ export const QUANT_BLOCK_SIZE = 32;
  */
 const QUANT_ACCURACY_LEVEL = 4;
 
-/** A torch Linear weight [out, in] as one part of a projection: scaled, its rows and columns reordered. */
-interface LinearPart {
-  name: string;
-  scale?: number;
-  /** Output o takes the checkpoint's row rows[o]. */
-  rows?: readonly number[];
-  /** Input k takes the checkpoint's column cols[k]. */
-  cols?: readonly number[];
-}
+/** A checkpoint tensor as one part of a projection: its name, and how linear-weight.ts places it. */
+type LinearSource = Omit<LinearPart, 'data' | 'out'> & { name: string };
 
 /** What a graph is built as: a variant, the layers `static` removes, and whether the hidden states are outputs. */
 export interface GraphSpec {
@@ -215,11 +208,11 @@ export class DecoderGraphBuilder {
    * initializer [in, sum out_k], or MatMulNBits on the weights block-quantized in their torch layout
    * (which is MatMulNBits' own). `outputs` names the node's output when it is a graph output.
    */
-  private project(path: string, x: string, name: string, parts: LinearPart[], precision = this.precision, outputs?: string[]): string {
+  private project(path: string, x: string, name: string, parts: LinearSource[], precision = this.precision, outputs?: string[]): string {
     const outs = parts.map((part) => this.shape(part.name)[0]!);
     const inp = this.shape(parts[0]!.name)[1]!;
     const total = outs.reduce((a, b) => a + b, 0);
-    if (precision === 'fp32') return this.g.node(path, 'MatMul', [x, this.floatWeight(name, parts, outs, inp)], {}, 1, '', outputs)[0]!;
+    if (precision === 'fp32') return this.g.node(path, 'MatMul', [x, this.floatWeight(name, parts, outs, inp, total)], {}, 1, '', outputs)[0]!;
     const bits = QUANT_BITS[precision];
     const blockSize = QUANT_BLOCK_SIZE;
     const kBlocks = Math.ceil(inp / blockSize);
@@ -229,7 +222,7 @@ export class DecoderGraphBuilder {
     const take =
       <T extends Uint8Array | Float32Array>(pick: (q: BlockQuantized) => T): (() => T) =>
       () => {
-        held ??= quantizeLinear(this.torchWeight(parts, outs, inp), total, inp, { bits, blockSize });
+        held ??= quantizeLinear(this.torchWeight(parts, outs, inp, total), total, inp, { bits, blockSize });
         const values = pick(held);
         if (++taken === 3) held = undefined;
         return values;
@@ -259,35 +252,29 @@ export class DecoderGraphBuilder {
     return g.node(path, 'MatMulNBits', inputs, attrs, 1, 'com.microsoft', outputs)[0]!;
   }
 
-  /** The parts as one float32 MatMul initializer [in, sum out_k], transposed one part at a time. */
-  private floatWeight(name: string, parts: LinearPart[], outs: number[], inp: number): string {
-    const total = outs.reduce((a, b) => a + b, 0);
+  /** The parts as one float32 MatMul initializer [in, total], transposed one part at a time. */
+  private floatWeight(name: string, parts: LinearSource[], outs: number[], inp: number, total: number): string {
     return this.g.initializer(name, [inp, total], () => {
       const w = new Float32Array(inp * total);
       let col = 0;
       parts.forEach((part, k) => {
-        transposeInto(w, total, col, { data: this.read(part.name), out: outs[k]!, ...part }, inp);
+        transposeInto(w, total, col, { ...part, data: this.read(part.name), out: outs[k]! }, inp);
         col += outs[k]!;
       });
       return w;
     });
   }
 
-  /** The parts stacked in torch's layout [sum out_k, in], each reordered and scaled: what is quantized. */
-  private torchWeight(parts: LinearPart[], outs: number[], inp: number): Float32Array {
+  /** The parts stacked in torch's layout [total, in], each reordered and scaled: what is quantized. */
+  private torchWeight(parts: LinearSource[], outs: number[], inp: number, total: number): Float32Array {
     // One part as the checkpoint has it (most projections, the LM head): no copy, which at an 8B
     // model's vocabulary would be gigabytes.
     const only = parts.length === 1 ? parts[0]! : undefined;
     if (only !== undefined && (only.scale ?? 1) === 1 && only.rows === undefined && only.cols === undefined) return this.read(only.name);
-    const w = new Float32Array(outs.reduce((a, b) => a + b, 0) * inp);
+    const w = new Float32Array(total * inp);
     let row = 0;
-    parts.forEach(({ name, scale = 1, rows, cols }, k) => {
-      const data = this.read(name);
-      for (let o = 0; o < outs[k]!; o++) {
-        const from = (rows?.[o] ?? o) * inp;
-        const to = (row + o) * inp;
-        for (let c = 0; c < inp; c++) w[to + c] = data[from + (cols?.[c] ?? c)]! * scale;
-      }
+    parts.forEach((part, k) => {
+      stackInto(w, row, { ...part, data: this.read(part.name), out: outs[k]! }, inp);
       row += outs[k]!;
     });
     return w;
