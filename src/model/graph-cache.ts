@@ -77,9 +77,10 @@ function prepareGraphFolder(dir: string): void {
 
 /** A graph spec as the key and file names have it: the plain variant name keeps the keys graphs had before specs, and fp32 is the absent precision. */
 function specText(spec: GraphSpec): string {
-  const { precision, ...rest } = spec;
-  const keyed = precision === undefined || precision === 'fp32' ? rest : { ...rest, precision };
-  return keyed.removedLayers === undefined && keyed.hiddenStates !== true && !('precision' in keyed) ? keyed.variant : stableJson(keyed);
+  const float32 = spec.precision === undefined || spec.precision === 'fp32';
+  const { precision: _precision, ...rest } = spec;
+  if (float32 && rest.removedLayers === undefined && rest.hiddenStates !== true) return rest.variant;
+  return stableJson(float32 ? rest : spec);
 }
 
 export function graphKey(ckpt: Checkpoint, spec: GraphSpec): string {
