@@ -8,8 +8,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { ModelConfig } from './config.ts';
-import { copyHeadSlots } from './kv-cache.ts';
-import type { KvCache } from './kv-cache.ts';
+import { copyHeadSlots, kvBuffer, kvData, type KvCache, type KvData, type KvType } from './kv-cache.ts';
 
 /**
  * Slots the buffers keep beyond the longest row. Every step's attention reads every slot of every
@@ -21,14 +20,15 @@ const SPARE_SLOTS = 32;
 export class BatchCache {
   /** Filled slots of each active row, in row order. */
   readonly lengths: number[] = [];
-  private buffers = new Map<string, Float32Array>();
+  private buffers = new Map<string, KvData>();
   private slots = 0;
 
-  /** `names`: the graph's past.{i}.key/value inputs. */
+  /** `names`: the graph's past.{i}.key/value inputs; `type` their element type. */
   constructor(
     private readonly config: Pick<ModelConfig, 'numKvHeads' | 'headDim' | 'maxPositionEmbeddings'>,
     private readonly names: readonly string[],
     readonly rows: number,
+    readonly type: KvType = 'float32',
   ) {
     this.allocate(64);
   }
@@ -54,7 +54,7 @@ export class BatchCache {
   }
 
   /** Row b of a buffer, [kvH, slots, hd]. */
-  private row(data: Float32Array, b: number): Float32Array {
+  private row(data: KvData, b: number): KvData {
     return data.subarray(b * this.rowFloats, (b + 1) * this.rowFloats);
   }
 
@@ -62,7 +62,7 @@ export class BatchCache {
   private allocate(slots: number): void {
     const old = { buffers: this.buffers, slots: this.slots, rowFloats: this.rowFloats };
     this.slots = slots;
-    this.buffers = new Map(this.names.map((name) => [name, new Float32Array(this.rows * this.rowFloats)]));
+    this.buffers = new Map(this.names.map((name) => [name, kvBuffer(this.type, this.rows * this.rowFloats)]));
     for (const [name, data] of this.buffers) {
       const from = old.buffers.get(name);
       if (from === undefined) continue;
@@ -81,14 +81,14 @@ export class BatchCache {
 
   /** Adds a sequence, with the cache its prompt filled, as the last row; returns its row. */
   add(cache: KvCache): number {
-    return this.addRows(cache.length, cache.capacity, (name) => cache.tensors[name]!.data as Float32Array);
+    return this.addRows(cache.length, cache.capacity, (name) => kvData(cache.tensors[name]!));
   }
 
   /**
    * Adds a sequence as the last row from buffers laid out [kvH, capacity, hd] (a single sequence's
    * cache, or its part of a batched prompt's present rows) whose first `length` slots it filled.
    */
-  addRows(length: number, capacity: number, data: (name: string) => Float32Array): number {
+  addRows(length: number, capacity: number, data: (name: string) => KvData): number {
     if (this.size === this.rows) throw new Error(`BatchCache: all ${this.rows} rows are taken`);
     const b = this.size;
     this.lengths.push(0);
@@ -115,12 +115,12 @@ export class BatchCache {
     const { numKvHeads: kvH, headDim: hd } = this.config;
     const B = this.size;
     const out: Record<string, ort.Tensor> = {};
-    for (const [name, data] of this.buffers) out[name] = new ort.Tensor('float32', data.subarray(0, B * this.rowFloats), [B, 1, kvH, this.slots, hd]);
+    for (const [name, data] of this.buffers) out[name] = new ort.Tensor(this.type, data.subarray(0, B * this.rowFloats), [B, 1, kvH, this.slots, hd]);
     return out;
   }
 
   /** Writes a step's new rows (each cache's block of `present`, [B, kvH, 1, hd]) at each row's next slot. */
-  append(present: (name: string) => Float32Array): void {
+  append(present: (name: string) => KvData): void {
     const { kvH, hd } = this;
     for (const [name, data] of this.buffers) {
       const rows = present(name);

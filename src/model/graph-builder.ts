@@ -7,8 +7,9 @@
  *            attention_mask [B,C+S] int64: which of the C cache slots and of the S new tokens each
  *            sequence's tokens may see (new tokens also only up to themselves: causal),
  *            past.{i}.key / past.{i}.value [B,1,kvH,C,hd]: cache buffers of C slots per sequence,
- *            read in place, logit_rows [B,K] int64: the positions (of the S) whose logits are
- *            wanted, and for `flexidepth` threshold [] float, for `random` route_full [R,B,S] bool
+ *            read in place (float16 in an fp16 graph, as is present: kvCacheType),
+ *            logit_rows [B,K] int64: the positions (of the S) whose logits are wanted,
+ *            and for `flexidepth` threshold [] float, for `random` route_full [R,B,S] bool
  *            (each routed layer's decision, drawn by the caller),
  *            cos_cache / sin_cache [P,hd/2] float: the rotary tables of positions 0..P-1, P past
  *            every position fed (RotaryTables)
@@ -32,8 +33,9 @@
 import type { ModelConfig } from './config.ts';
 import { layerPrefix, readWeight, type Checkpoint } from './checkpoint.ts';
 import { quantizeLinear, type BlockQuantized, type QuantBits } from './block-quant.ts';
+import { toFloat16 } from './float16.ts';
 import { stackInto, transposeInto, type LinearPart } from './linear-weight.ts';
-import { OnnxGraph } from './onnx-graph.ts';
+import { ELEM, OnnxGraph, type ElemType } from './onnx-graph.ts';
 import { UserError } from '../errors.ts';
 
 export type Variant = 'full' | 'flexidepth' | 'static' | 'random';
@@ -42,14 +44,41 @@ export const VARIANTS: readonly Variant[] = ['full', 'flexidepth', 'static', 'ra
 export const MODEL_VARIANTS = ['full', 'flexidepth'] as const satisfies readonly Variant[];
 
 /**
- * How the projections' weights are held: float32 (exact), or block-quantized to 8 or 4 bits for
- * ONNX Runtime's MatMulNBits (weight-only; activations, norms, routers and the embedding stay float32).
+ * How the weights are held and computed with:
+ *   fp32       everything float32 (exact);
+ *   fp16       weights and activations float16, with the RMS norms, attention's softmax and the
+ *              routers computed in float32 (Casts around them) and logits and gates cast back to
+ *              float32 outputs; the KV cache is float16. ONNX Runtime's CPU provider lacks float16
+ *              kernels for many ops and runs those in float32 between Casts (InsertCastTransformer):
+ *              on CPU fp16 is for checking against fp32, on CUDA for speed;
+ *   int8/int4  weight-only block quantization: the projections for ONNX Runtime's MatMulNBits, the
+ *              embedding table for GatherBlockQuantized (shared with the LM head when tied);
+ *              activations, norms and routers stay float32.
  */
-export type WeightPrecision = 'fp32' | 'int8' | 'int4';
-export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['fp32', 'int8', 'int4'];
-export const QUANT_BITS: Record<Exclude<WeightPrecision, 'fp32'>, QuantBits> = { int8: 8, int4: 4 };
+export type WeightPrecision = 'fp32' | 'fp16' | 'int8' | 'int4';
+export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['fp32', 'fp16', 'int8', 'int4'];
+export type QuantizedPrecision = 'int8' | 'int4';
+export const QUANT_BITS: Record<QuantizedPrecision, QuantBits> = { int8: 8, int4: 4 };
+export const isQuantized = (precision: WeightPrecision | undefined): precision is QuantizedPrecision => precision === 'int8' || precision === 'int4';
 /** Weights per scale and zero point: onnxruntime-genai's default for CPU. */
 export const QUANT_BLOCK_SIZE = 32;
+/**
+ * The block sizes a quantized graph takes: MatMulNBits needs a power of two of at least 16, and
+ * MLAS has fused CPU kernels for 16 to 256 (past that it dequantizes the whole weight every run).
+ */
+export const QUANT_BLOCK_SIZES: readonly number[] = [16, 32, 64, 128, 256];
+
+/** `size` when it is one of QUANT_BLOCK_SIZES; else a UserError naming it and what is allowed. */
+export function checkBlockSize(size: number): number {
+  if (!QUANT_BLOCK_SIZES.includes(size))
+    throw new UserError(`block size ${size}: MatMulNBits needs a power of two from 16 to 256 (${QUANT_BLOCK_SIZES.join(', ')})`);
+  return size;
+}
+
+/** The KV cache's element type at this precision: the graph's past.* inputs and present output. */
+export function kvCacheType(precision: WeightPrecision | undefined): 'float32' | 'float16' {
+  return precision === 'fp16' ? 'float16' : 'float32';
+}
 /**
  * MatMulNBits' accuracy_level 4: the activations are quantized to int8 for the product. At 8 bits
  * level 0 dequantizes the whole weight on every run, many times slower than float32.
@@ -62,8 +91,10 @@ type LinearSource = Omit<LinearPart, 'data' | 'out'> & { name: string };
 /** What a graph is built as: a variant, the layers `static` removes, and whether the hidden states are outputs. */
 export interface GraphSpec {
   variant: Variant;
-  /** The projections' weights; float32 when absent. */
+  /** The weights (and for fp16 the activations); float32 when absent. */
   precision?: WeightPrecision;
+  /** int8/int4: weights per scale and zero point, one of QUANT_BLOCK_SIZES; QUANT_BLOCK_SIZE when absent. */
+  blockSize?: number;
   /** `static` only: the (routed) layers left out, ascending. */
   removedLayers?: readonly number[];
   /** Outputs hidden.{i} for Block Influence (comparators/block-influence.ts). */
@@ -85,7 +116,7 @@ export function hasRouters(variant: Variant): boolean {
 }
 
 /** Bumped whenever the emitted graph changes, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 16;
+export const GRAPH_BUILDER_VERSION = 17;
 
 /** Additive attention bias for disallowed keys: large but finite, so softmax never sees -inf - -inf. */
 const MASKED = -1e30;
@@ -102,6 +133,24 @@ interface Cache {
 interface Route {
   score: string;
   cut: string;
+}
+
+/**
+ * A torch weight [N, K] block-quantized: B [N, kBlocks, blob] as MatMulNBits takes it (or, for a
+ * lookup table alone, [N, kBlocks * blob] as GatherBlockQuantized does), scales [N, kBlocks] and
+ * zero points [N, ceil(kBlocks * bits / 8)]; both ops read the scales and zero points in these
+ * shapes (each packs a row's 4-bit zero points two to a byte, even block low), so a tied
+ * embedding shares all three with the LM head.
+ */
+interface QuantizedWeight {
+  b: string;
+  scales: string;
+  zeroPoints: string;
+  /** B's shape: MatMulNBits' rank 3, or rank 2 rows. */
+  layout: 'matmul' | 'rows';
+  n: number;
+  k: number;
+  kBlocks: number;
 }
 
 export class DecoderGraphBuilder {
@@ -128,6 +177,10 @@ export class DecoderGraphBuilder {
 
   private readonly variant: Variant;
   private readonly precision: WeightPrecision;
+  private readonly blockSize: number;
+  /** The activations' type: float16 in an fp16 graph, where norms, softmax and routers cast to float32 and back. */
+  private readonly act: ElemType;
+  private readonly quantizedWeights = new Map<string, QuantizedWeight>();
 
   constructor(
     private readonly ckpt: Checkpoint,
@@ -138,6 +191,8 @@ export class DecoderGraphBuilder {
     this.half = this.cfg.headDim / 2;
     this.variant = spec.variant;
     this.precision = spec.precision ?? 'fp32';
+    this.blockSize = checkBlockSize(spec.blockSize ?? QUANT_BLOCK_SIZE);
+    this.act = this.precision === 'fp16' ? 'float16' : 'float';
     requireVariant(ckpt, spec.variant);
     this.removed = new Set(spec.variant === 'static' ? (spec.removedLayers ?? []) : []);
     for (const i of this.removed) {
@@ -157,34 +212,48 @@ export class DecoderGraphBuilder {
     this.shapeBS = g.op('/model/shape_bs', 'Shape', [this.inputIds]);
     const kept = Array.from({ length: cfg.numLayers }, (_, i) => i).filter((i) => !this.removed.has(i));
     for (const i of kept) {
-      for (const kind of ['key', 'value']) g.input(`past.${i}.${kind}`, 'float', ['batch', 1, cfg.numKvHeads, 'capacity', cfg.headDim]);
+      for (const kind of ['key', 'value']) g.input(`past.${i}.${kind}`, this.act, ['batch', 1, cfg.numKvHeads, 'capacity', cfg.headDim]);
     }
     const firstCache = `past.${kept[0]!}.key`;
     this.capacity = g.op('/model/capacity', 'Gather', [g.op('/model/capacity', 'Shape', [firstCache]), g.int64s([3], true)], { axis: 0 });
 
     let x = this.embed();
     // Fed by the caller, sized by the positions it runs (rotary-tables.ts): nothing here grows with the context.
-    this.cosCache = g.input('cos_cache', 'float', ['positions', this.half]);
-    this.sinCache = g.input('sin_cache', 'float', ['positions', this.half]);
+    this.cosCache = this.toAct('/model/cos_cache', g.input('cos_cache', 'float', ['positions', this.half]));
+    this.sinCache = this.toAct('/model/sin_cache', g.input('sin_cache', 'float', ['positions', this.half]));
     this.biasAll = g.op('/model/attn_bias/heads', 'Unsqueeze', [this.attentionBias(attentionMask), g.int64s([1, 2])]); // [B, 1, 1, S, C+S]
     for (let i = 0; i < cfg.numLayers; i++) {
-      if (this.spec.hiddenStates === true)
-        g.node(`/model/hidden.${i}`, 'Identity', [x], {}, 1, '', [g.output(`hidden.${i}`, 'float', ['batch', 'seq', this.d])]);
+      if (this.spec.hiddenStates === true) this.floatOutput(`/model/hidden.${i}`, x, `hidden.${i}`, ['batch', 'seq', this.d]);
       if (this.removed.has(i)) continue;
       const routed = routers && cfg.routingLayers.includes(i);
       x = routed ? this.routedLayer(i, x) : this.layer(i, x);
     }
-    if (this.spec.hiddenStates === true)
-      g.node(`/model/hidden.${cfg.numLayers}`, 'Identity', [x], {}, 1, '', [g.output(`hidden.${cfg.numLayers}`, 'float', ['batch', 'seq', this.d])]);
+    if (this.spec.hiddenStates === true) this.floatOutput(`/model/hidden.${cfg.numLayers}`, x, `hidden.${cfg.numLayers}`, ['batch', 'seq', this.d]);
     this.lmHead(x, logitRows);
     const presentDims = ['presentRows', cfg.numKvHeads, 'seq', cfg.headDim];
-    g.node('/model/present', 'Concat', this.presents, { axis: 0 }, 1, '', [g.output('present', 'float', presentDims)]);
+    g.node('/model/present', 'Concat', this.presents, { axis: 0 }, 1, '', [g.output('present', this.act, presentDims)]);
     if (routers) {
       const all = g.op('/model/gates', 'Concat', this.gates, { axis: 0 }); // [R*B, S]
       const shape = g.op('/model/gates/shape', 'Concat', [g.int64s([this.gates.length]), this.shapeBS], { axis: 0 });
       g.node('/model/gates', 'Reshape', [all, shape], {}, 1, '', [g.output('gates', 'float', [this.gates.length, 'batch', 'seq'])]);
     }
     return g;
+  }
+
+  /** A graph output `name` of x as float32: written by x's Cast in an fp16 graph, else by an Identity. */
+  private floatOutput(path: string, x: string, name: string, dims: (number | string)[]): void {
+    const [op, attrs] = this.act === 'float' ? ['Identity', {}] : ['Cast', { to: ELEM.float }];
+    this.g.node(path, op, [x], attrs, 1, '', [this.g.output(name, 'float', dims)]);
+  }
+
+  /** float32 `x` in the activations' type: a Cast in an fp16 graph, `x` itself otherwise. */
+  private toAct(path: string, x: string): string {
+    return this.act === 'float' ? x : this.g.op(`${path}/to_fp16`, 'Cast', [x], { to: ELEM[this.act] });
+  }
+
+  /** An activation as float32, for what an fp16 graph still computes in float32. */
+  private toFloat(path: string, x: string): string {
+    return this.act === 'float' ? x : this.g.op(`${path}/to_fp32`, 'Cast', [x], { to: ELEM.float });
   }
 
   // ---- weights -------------------------------------------------------------------------------
@@ -204,18 +273,54 @@ export class DecoderGraphBuilder {
   }
 
   /**
-   * x [.., in] times torch Linear weights [out_k, in] side by side: a MatMul on a float32
+   * x [.., in] times torch Linear weights [out_k, in] side by side: a MatMul on a float32 or float16
    * initializer [in, sum out_k], or MatMulNBits on the weights block-quantized in their torch layout
    * (which is MatMulNBits' own). `outputs` names the node's output when it is a graph output.
    */
   private project(path: string, x: string, name: string, parts: LinearSource[], precision = this.precision, outputs?: string[]): string {
+    if (!isQuantized(precision)) return this.g.node(path, 'MatMul', [x, this.floatWeight(name, parts, precision)], {}, 1, '', outputs)[0]!;
+    const q = this.quantized(name, parts, 'matmul');
+    const attrs = { K: q.k, N: q.n, bits: QUANT_BITS[precision], block_size: this.blockSize, accuracy_level: QUANT_ACCURACY_LEVEL };
+    return this.g.node(path, 'MatMulNBits', [x, q.b, q.scales, q.zeroPoints], attrs, 1, 'com.microsoft', outputs)[0]!;
+  }
+
+  /** The parts' torch shapes: each part's out, the shared in, and the total out. */
+  private partShapes(parts: LinearSource[]): { outs: number[]; inp: number; total: number } {
     const outs = parts.map((part) => this.shape(part.name)[0]!);
-    const inp = this.shape(parts[0]!.name)[1]!;
-    const total = outs.reduce((a, b) => a + b, 0);
-    if (precision === 'fp32') return this.g.node(path, 'MatMul', [x, this.floatWeight(name, parts, outs, inp, total)], {}, 1, '', outputs)[0]!;
-    const bits = QUANT_BITS[precision];
-    const blockSize = QUANT_BLOCK_SIZE;
+    return { outs, inp: this.shape(parts[0]!.name)[1]!, total: outs.reduce((a, b) => a + b, 0) };
+  }
+
+  /** The parts as one MatMul initializer [in, total] (float32, or float16 in an fp16 graph), transposed one part at a time. */
+  private floatWeight(name: string, parts: LinearSource[], precision: 'fp32' | 'fp16'): string {
+    const { outs, inp, total } = this.partShapes(parts);
+    const transposed = (): Float32Array => {
+      const w = new Float32Array(inp * total);
+      let col = 0;
+      parts.forEach((part, k) => {
+        transposeInto(w, total, col, { ...part, data: this.read(part.name), out: outs[k]! }, inp);
+        col += outs[k]!;
+      });
+      return w;
+    };
+    return precision === 'fp16' ? this.g.initializer(name, [inp, total], () => toFloat16(transposed()), 2) : this.g.initializer(name, [inp, total], transposed);
+  }
+
+  /**
+   * The parts block-quantized in torch's layout [total, in], as three initializers named after
+   * `name`; made once per name, so a tied embedding and LM head read the same ones.
+   */
+  private quantized(name: string, parts: LinearSource[], layout: QuantizedWeight['layout']): QuantizedWeight {
+    const made = this.quantizedWeights.get(name);
+    if (made !== undefined) {
+      if (made.layout !== layout) throw new Error(`graph builder: ${name} is quantized as ${made.layout}, asked again as ${layout}`);
+      return made;
+    }
+    if (!isQuantized(this.precision)) throw new Error(`graph builder: ${name} quantized in a ${this.precision} graph`);
+    const bits = QUANT_BITS[this.precision];
+    const { blockSize } = this;
+    const { outs, inp, total } = this.partShapes(parts);
     const kBlocks = Math.ceil(inp / blockSize);
+    const blob = (blockSize * bits) / 8;
     // One quantization feeds three initializers, which encode writes one after another: kept until the third is taken.
     let held: BlockQuantized | undefined;
     let taken = 0;
@@ -228,41 +333,31 @@ export class DecoderGraphBuilder {
         return values;
       };
     const { g } = this;
-    const inputs = [
-      x,
-      g.initializer(
+    const q: QuantizedWeight = {
+      b: g.initializer(
         name,
-        [total, kBlocks, (blockSize * bits) / 8],
-        take((q) => q.packed),
+        layout === 'matmul' ? [total, kBlocks, blob] : [total, kBlocks * blob],
+        take((w) => w.packed),
         1,
       ),
-      g.initializer(
+      scales: g.initializer(
         `${name}.scales`,
-        [total * kBlocks],
-        take((q) => q.scales),
+        [total, kBlocks],
+        take((w) => w.scales),
       ),
-      g.initializer(
+      zeroPoints: g.initializer(
         `${name}.zero_points`,
-        [total * Math.ceil((kBlocks * bits) / 8)],
-        take((q) => q.zeroPoints),
+        [total, Math.ceil((kBlocks * bits) / 8)],
+        take((w) => w.zeroPoints),
         1,
       ),
-    ];
-    const attrs = { K: inp, N: total, bits, block_size: blockSize, accuracy_level: QUANT_ACCURACY_LEVEL };
-    return g.node(path, 'MatMulNBits', inputs, attrs, 1, 'com.microsoft', outputs)[0]!;
-  }
-
-  /** The parts as one float32 MatMul initializer [in, total], transposed one part at a time. */
-  private floatWeight(name: string, parts: LinearSource[], outs: number[], inp: number, total: number): string {
-    return this.g.initializer(name, [inp, total], () => {
-      const w = new Float32Array(inp * total);
-      let col = 0;
-      parts.forEach((part, k) => {
-        transposeInto(w, total, col, { ...part, data: this.read(part.name), out: outs[k]! }, inp);
-        col += outs[k]!;
-      });
-      return w;
-    });
+      layout,
+      n: total,
+      k: inp,
+      kBlocks,
+    };
+    this.quantizedWeights.set(name, q);
+    return q;
   }
 
   /** The parts stacked in torch's layout [total, in], each reordered and scaled: what is quantized. */
@@ -301,10 +396,34 @@ export class DecoderGraphBuilder {
 
   // ---- model-level blocks ----------------------------------------------------------------------
 
+  /**
+   * The embedding rows of input_ids, [B, S, d]: a Gather on the table (float32, or float16), or at
+   * int8/int4 GatherBlockQuantized on the table quantized as the projections are, along the hidden
+   * axis, so no float32 table is held. Tied, the table is the LM head's weight and its quantized
+   * initializers are the head's: MatMulNBits' B [V, kBlocks, blob] is viewed as the lookup's rows
+   * [V, kBlocks * blob] by a Reshape. The graph holds the table once; ONNX Runtime folds the
+   * Reshape into a copy when it loads the graph, so a session holds the rows and the head's
+   * packed weight, as it would untied.
+   *
+   *   input_ids ─ GatherBlockQuantized(Reshape(B), scales, zero_points) ─ [B,S,kBlocks*block] ─ [Slice to d]
+   */
   private embed(): string {
-    const { g } = this;
-    const table = g.initializer('model.embed_tokens.weight', [this.cfg.vocabSize, this.d], () => this.read('model.embed_tokens.weight'));
-    return g.op('/model/embed_tokens', 'Gather', [table, this.inputIds], { axis: 0 }); // [B, S, d]
+    const { g, cfg, d } = this;
+    const name = 'model.embed_tokens.weight';
+    const p = '/model/embed_tokens';
+    if (!isQuantized(this.precision)) {
+      const read = (): Float32Array => this.read(name);
+      const table =
+        this.precision === 'fp16' ? g.initializer(name, [cfg.vocabSize, d], () => toFloat16(read()), 2) : g.initializer(name, [cfg.vocabSize, d], read);
+      return g.op(p, 'Gather', [table, this.inputIds], { axis: 0 });
+    }
+    const q = this.quantized(name, [{ name }], cfg.tieWordEmbeddings ? 'matmul' : 'rows');
+    const rows = q.layout === 'rows' ? q.b : g.op(`${p}/rows`, 'Reshape', [q.b, g.int64s([0, -1])]);
+    const attrs = { gather_axis: 0, quantize_axis: 1, block_size: this.blockSize, bits: QUANT_BITS[this.precision] };
+    const looked = g.op(p, 'GatherBlockQuantized', [rows, this.inputIds, q.scales, q.zeroPoints], attrs, 'com.microsoft'); // [B, S, kBlocks * block]
+    // The last block's padding dequantizes to 0s past d.
+    if (q.kBlocks * this.blockSize === d) return looked;
+    return g.op(`${p}/unpad`, 'Slice', [looked, g.int64s([0]), g.int64s([d]), g.int64s([2])]);
   }
 
   /**
@@ -347,14 +466,27 @@ export class DecoderGraphBuilder {
     const rows = g.op('/model/logit_rows', 'Unsqueeze', [logitRows, g.int64s([2])]); // [B, K, 1]
     const picked = g.op('/model/logit_rows', 'GatherND', [x, rows], { batch_dims: 1 });
     const normed = this.rmsNorm('/model/norm', picked, 'model.norm.weight');
-    // Tied: the embedding table [V, d] is the head's torch weight, read again.
+    // Tied: the embedding table [V, d] is the head's torch weight, read again; quantized, the
+    // embedding's initializers themselves (embed).
     const head = cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-    this.project('/lm_head', normed, 'lm_head.weight', [{ name: head }], this.precision, [g.output('logits', 'float', ['batch', 'rows', cfg.vocabSize])]);
+    const name = cfg.tieWordEmbeddings && isQuantized(this.precision) ? head : 'lm_head.weight';
+    const dims = ['batch', 'rows', cfg.vocabSize];
+    if (this.act === 'float') {
+      this.project('/lm_head', normed, name, [{ name: head }], this.precision, [g.output('logits', 'float', dims)]);
+      return;
+    }
+    this.floatOutput('/lm_head/logits', this.project('/lm_head', normed, name, [{ name: head }]), 'logits', dims);
   }
 
   // ---- layer blocks --------------------------------------------------------------------------
 
+  /** RMSNorm of an activation, computed in float32 (an fp16 graph casts in and out). */
   private rmsNorm(path: string, x: string, weightName: string): string {
+    return this.toAct(path, this.rmsNormFloat(path, this.toFloat(path, x), weightName));
+  }
+
+  /** RMSNorm of float32 `x` to float32, with the float32 weight. */
+  private rmsNormFloat(path: string, x: string, weightName: string): string {
     return this.g.op(path, 'SimplifiedLayerNormalization', [x, this.vector(weightName)], { axis: -1, epsilon: { float: this.cfg.rmsNormEps }, stash_type: 1 });
   }
 
@@ -393,25 +525,29 @@ export class DecoderGraphBuilder {
     const { g } = this;
     const p = `/model/layers.${i}`;
     const w = layerPrefix(i);
-    const z = this.rmsNorm(`${p}/input_layernorm`, x, `${w}.input_layernorm.weight`);
-    const gate = this.router(i, z); // [B, S, 1]
+    // The router reads the norm in float32 (an fp16 graph's paths read it cast to float16).
+    const z32 = this.rmsNormFloat(`${p}/input_layernorm`, this.toFloat(`${p}/input_layernorm`, x), `${w}.input_layernorm.weight`);
+    const z = this.toAct(`${p}/input_layernorm`, z32);
+    const gate = this.router(i, z32); // [B, S, 1] float32
+    const gateAct = this.toAct(`${p}/router`, gate);
     const flat = g.op(`${p}/router/gates`, 'Reshape', [gate, g.int64s([0, -1])]); // [B, S]
     this.gates.push(flat);
     const route = this.route(i, flat);
     const keys = this.projections(i, z, false).cache;
 
-    const full = g.subgraph(`${p}/full`, () => {
+    const full = g.subgraph(`${p}/full`, this.act, () => {
       const h = g.op(`${p}/attn/residual`, 'Add', [x, this.attention(i, this.queryHeads(i, this.queryProjection(i, z)), keys)]);
       const u = this.rmsNorm(`${p}/post_attention_layernorm`, h, `${w}.post_attention_layernorm.weight`);
-      return [g.op(`${p}/mlp/residual`, 'Add', [h, g.op(`${p}/mlp/scale`, 'Mul', [gate, this.mlp(i, u)])])];
+      return [g.op(`${p}/mlp/residual`, 'Add', [h, g.op(`${p}/mlp/scale`, 'Mul', [gateAct, this.mlp(i, u)])])];
     });
-    const unchanged = (tag: string, t: string): ReturnType<typeof g.subgraph> => g.subgraph(`${p}/${tag}`, () => [g.op(`${p}/route/${tag}`, 'Identity', [t])]);
+    const unchanged = (tag: string, t: string): ReturnType<typeof g.subgraph> =>
+      g.subgraph(`${p}/${tag}`, this.act, () => [g.op(`${p}/route/${tag}`, 'Identity', [t])]);
     const any = g.op(`${p}/route/any_full`, 'Greater', [g.op(`${p}/route/max_gate`, 'ReduceMax', [route.score], { keepdims: 0 }), route.cut]);
     const yFull = g.op(`${p}/route/any_full`, 'If', [any], { then_branch: full, else_branch: unchanged('none_full', x) });
 
-    const skip = g.subgraph(`${p}/skip`, () => {
+    const skip = g.subgraph(`${p}/skip`, this.act, () => {
       const u = this.rmsNorm(`${p}/adapter/post_attention_layernorm`, x, `${w}.post_attention_layernorm.weight`);
-      const oneMinus = g.op(`${p}/adapter/one_minus_gate`, 'Sub', [g.float(1), gate]);
+      const oneMinus = this.toAct(`${p}/adapter/one_minus_gate`, g.op(`${p}/adapter/one_minus_gate`, 'Sub', [g.float(1), gate]));
       const ySkip = g.op(`${p}/adapter/residual`, 'Add', [x, g.op(`${p}/adapter/scale`, 'Mul', [oneMinus, this.adapter(i, u)])]);
       const fullRows = g.op(`${p}/route/full_rows`, 'Unsqueeze', [g.op(`${p}/route/full_rows`, 'Greater', [route.score, route.cut]), g.int64s([2])]);
       return [g.op(`${p}/route/merge`, 'Where', [fullRows, yFull, ySkip])];
@@ -435,8 +571,8 @@ export class DecoderGraphBuilder {
   }
 
   /**
-   * g = sigmoid(head(dec(tanh(RMSNorm_r(enc(z)))))), [B, S, 1]. head and dec are linear with nothing
-   * between them, so they are folded into one [r, 1] vector (computed in float64).
+   * g = sigmoid(head(dec(tanh(RMSNorm_r(enc(z)))))), [B, S, 1], from float32 z. head and dec are
+   * linear with nothing between them, so they are folded into one [r, 1] vector (computed in float64).
    */
   private router(i: number, z: string): string {
     const { g } = this;
@@ -444,7 +580,7 @@ export class DecoderGraphBuilder {
     const w = `${layerPrefix(i)}.router`;
     // float32 always: the gates decide the routing.
     const enc = this.project(`${p}/router_enc`, z, `${w}.router_enc.weight`, [{ name: `${w}.router_enc.weight` }], 'fp32');
-    const normed = this.rmsNorm(`${p}/router_norm`, enc, `${w}.router_norm.weight`);
+    const normed = this.rmsNormFloat(`${p}/router_norm`, enc, `${w}.router_norm.weight`);
     const [d, r] = this.shape(`${w}.router_dec.weight`) as [number, number];
     const fold = (): Float32Array => {
       const dec = this.read(`${w}.router_dec.weight`); // [d, r]
@@ -570,8 +706,10 @@ export class DecoderGraphBuilder {
     const qGroups = g.op(`${p}/q_groups`, 'Reshape', [this.rotary(`${p}/q_rotary`, qHeads, this.positionIds), g.int64s([0, H / kvH, kvH, -1, hd])]);
     const qk = (name: string, keys: string): string =>
       g.op(`${p}/${name}`, 'FusedMatMul', [qGroups, keys], { transB: 1, alpha: { float: 1 } }, 'com.microsoft');
-    const scores = g.op(`${p}/scores`, 'Concat', [qk('qk', kv.k), qk('qk_new', kv.kNew)], { axis: -1 });
-    const probs = g.op(`${p}/softmax`, 'Softmax', [g.op(`${p}/bias`, 'Add', [scores, this.biasAll])], { axis: -1 }); // [B, rep, kvH, S, C+S]
+    // The bias and softmax in float32: the bias's MASKED is past float16's range.
+    const scores = this.toFloat(`${p}/scores`, g.op(`${p}/scores`, 'Concat', [qk('qk', kv.k), qk('qk_new', kv.kNew)], { axis: -1 }));
+    const softmax = g.op(`${p}/softmax`, 'Softmax', [g.op(`${p}/bias`, 'Add', [scores, this.biasAll])], { axis: -1 });
+    const probs = this.toAct(`${p}/softmax`, softmax); // [B, rep, kvH, S, C+S]
     const [pPast, pNew] = g.node(`${p}/probs`, 'Split', [probs, this.splitSizes], { axis: -1 }, 2);
     const pv = g.op(`${p}/pv`, 'Add', [g.op(`${p}/pv`, 'MatMul', [pPast!, kv.v]), g.op(`${p}/pv_new`, 'MatMul', [pNew!, kv.vNew])]); // [B, rep, kvH, S, hd]
     const merged = g.op(`${p}/merge`, 'Reshape', [g.op(`${p}/merge`, 'Transpose', [pv], { perm: [0, 3, 1, 2, 4] }), g.int64s([0, -1, H * hd])]);

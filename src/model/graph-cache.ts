@@ -1,5 +1,5 @@
 /**
- * Built graphs live on disk, keyed by (checkpoint content, variant, builder version), so a model is
+ * Built graphs live on disk, keyed by (checkpoint content, graph spec, builder version), so a model is
  * converted once. Writes go to temporary names and are renamed into place, the external data file
  * first and the model file last: a killed build never leaves a truncated graph behind. A cached
  * graph that is damaged anyway (disk trouble, a hand edit) is rebuilt, with a one-line notice.
@@ -24,7 +24,7 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import { UserError, oneLineReason } from '../errors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { stableJson } from '../canonical-json.ts';
-import { DecoderGraphBuilder, GRAPH_BUILDER_VERSION, type GraphSpec } from './graph-builder.ts';
+import { DecoderGraphBuilder, GRAPH_BUILDER_VERSION, isQuantized, QUANT_BLOCK_SIZE, type GraphSpec } from './graph-builder.ts';
 import { onnx } from './onnx-graph.ts';
 
 /**
@@ -75,12 +75,19 @@ function prepareGraphFolder(dir: string): void {
   }
 }
 
-/** A graph spec as the key and file names have it: the plain variant name keeps the keys graphs had before specs, and fp32 is the absent precision. */
+/**
+ * A graph spec as the key and file names have it: the plain variant name keeps the keys graphs had
+ * before specs, fp32 is the absent precision, and the block size is there only when it changes the
+ * graph (quantized, and not QUANT_BLOCK_SIZE), so the keys of graphs built before it stay the same.
+ */
 function specText(spec: GraphSpec): string {
-  const float32 = spec.precision === undefined || spec.precision === 'fp32';
-  const { precision: _precision, ...rest } = spec;
+  // Only what a graph is built as: a session's options passed along as the spec must not change the key.
+  const { precision, blockSize, variant, removedLayers, hiddenStates } = spec;
+  const rest = { variant, ...(removedLayers !== undefined ? { removedLayers } : {}), ...(hiddenStates !== undefined ? { hiddenStates } : {}) };
+  const float32 = precision === undefined || precision === 'fp32';
   if (float32 && rest.removedLayers === undefined && rest.hiddenStates !== true) return rest.variant;
-  return stableJson(float32 ? rest : spec);
+  const block = isQuantized(precision) && blockSize !== undefined && blockSize !== QUANT_BLOCK_SIZE ? { blockSize } : {};
+  return stableJson(float32 ? rest : { ...rest, precision, ...block });
 }
 
 export function graphKey(ckpt: Checkpoint, spec: GraphSpec): string {

@@ -10,14 +10,24 @@ export const { onnx } = onnxProto;
 type Attr = number | number[] | string | Float32Array | { graph: onnxProto.onnx.IGraphProto };
 export type Attrs = Record<string, Attr | { float: number } | { ints: number[] }>;
 
-export type ElemType = 'float' | 'int64' | 'bool';
-const ELEM: Record<ElemType, number> = { float: onnx.TensorProto.DataType.FLOAT, int64: onnx.TensorProto.DataType.INT64, bool: onnx.TensorProto.DataType.BOOL };
+export type ElemType = 'float' | 'float16' | 'int64' | 'bool';
+/** ONNX's element type codes, as Cast's `to` takes them. */
+export const ELEM: Record<ElemType, number> = {
+  float: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
+  int64: onnx.TensorProto.DataType.INT64,
+  bool: onnx.TensorProto.DataType.BOOL,
+};
 
 /** A dimension: a fixed size or a symbolic name. */
 export type Dim = number | string;
 
-/** Initializer data as stored: float32, int64, or uint8 (packed quantized weights, quantization zero points). */
-export type InitializerValues = Float32Array | BigInt64Array | Uint8Array;
+/**
+ * Initializer data as stored: float32, int64, uint8 (packed quantized weights, quantization zero
+ * points), or float16 as its bit patterns (float16.ts): no other initializer is 16-bit, so a
+ * Uint16Array always means float16.
+ */
+export type InitializerValues = Float32Array | BigInt64Array | Uint8Array | Uint16Array;
 
 /** An initializer's data computed when the model is encoded, so that only one weight is in memory at a time. */
 export type DeferredValues = () => InitializerValues;
@@ -77,14 +87,14 @@ export class OnnxGraph {
 
   /**
    * A subgraph (an `If` branch) as a GraphProto attribute: the nodes `body` adds go into it, and it
-   * reads outer values, initializers included, by name. `body` returns the float outputs, which must
-   * be computed inside it.
+   * reads outer values, initializers included, by name. `body` returns the outputs, all of `type`,
+   * which must be computed inside it.
    */
-  subgraph(name: string, body: () => string[]): { graph: onnxProto.onnx.IGraphProto } {
+  subgraph(name: string, type: ElemType, body: () => string[]): { graph: onnxProto.onnx.IGraphProto } {
     const target = this.target;
     this.target = [];
     try {
-      const output = body().map((o) => onnx.ValueInfoProto.create({ name: o, type: { tensorType: { elemType: ELEM.float } } }));
+      const output = body().map((o) => onnx.ValueInfoProto.create({ name: o, type: { tensorType: { elemType: ELEM[type] } } }));
       return { graph: onnx.GraphProto.create({ name, node: this.target, output }) };
     } finally {
       this.target = target;
@@ -157,7 +167,9 @@ export class OnnxGraph {
           ? onnx.TensorProto.DataType.FLOAT
           : data instanceof Uint8Array
             ? onnx.TensorProto.DataType.UINT8
-            : onnx.TensorProto.DataType.INT64;
+            : data instanceof Uint16Array
+              ? onnx.TensorProto.DataType.FLOAT16
+              : onnx.TensorProto.DataType.INT64;
       if (opts.external && raw.byteLength > 1024) {
         opts.external.write(raw);
         const entry = [

@@ -10,9 +10,9 @@ import { UserError, oneLineReason } from '../errors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { ModelConfig } from './config.ts';
 import { BatchCache } from './batch-cache.ts';
-import { copyHeadSlots, grownCapacity, type KvCache } from './kv-cache.ts';
+import { copyHeadSlots, grownCapacity, kvBuffer, kvData, type KvCache, type KvData, type KvType } from './kv-cache.ts';
 import { buildOrReuseGraph } from './graph-cache.ts';
-import { hasRouters, requireVariant, type GraphSpec } from './graph-builder.ts';
+import { hasRouters, kvCacheType, requireVariant, type GraphSpec } from './graph-builder.ts';
 import { OnnxGraph } from './onnx-graph.ts';
 import { RotaryTables } from './rotary-tables.ts';
 
@@ -100,6 +100,8 @@ export class DecoderSession {
   /** Milliseconds spent inside session.run, summed: what the rest of the harness is measured against. */
   runMs = 0;
   private readonly rotary: RotaryTables;
+  /** The KV cache's element type: float16 (bit patterns in Uint16Arrays) for an fp16 graph. */
+  private readonly kvType: KvType;
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -114,6 +116,7 @@ export class DecoderSession {
     this.presentBlocks = new Map(this.cacheLayers.flatMap((i, k) => [[`past.${i}.key`, 2 * k] as const, [`past.${i}.value`, 2 * k + 1] as const]));
     this.hiddenOutputs = session.outputNames.filter((n) => n.startsWith('hidden.')).sort((a, b) => Number(a.slice(7)) - Number(b.slice(7)));
     this.rotary = new RotaryTables(config);
+    this.kvType = kvCacheType(spec.precision);
   }
 
   get variant(): GraphSpec['variant'] {
@@ -147,11 +150,17 @@ export class DecoderSession {
       const msg = oneLineReason(err);
       throw new Error(`cannot create an ONNX Runtime session for ${path}: ${msg}`);
     }
-    const { variant, removedLayers, hiddenStates, precision } = opts;
+    const { variant, removedLayers, hiddenStates, precision, blockSize } = opts;
     return new DecoderSession(
       session,
       config,
-      { variant, ...(removedLayers ? { removedLayers } : {}), ...(hiddenStates ? { hiddenStates } : {}), ...(precision ? { precision } : {}) },
+      {
+        variant,
+        ...(removedLayers ? { removedLayers } : {}),
+        ...(hiddenStates ? { hiddenStates } : {}),
+        ...(precision ? { precision } : {}),
+        ...(blockSize !== undefined ? { blockSize } : {}),
+      },
       ep,
       opts.profilePrefix,
     );
@@ -173,10 +182,9 @@ export class DecoderSession {
     for (const i of this.cacheLayers) {
       for (const kind of ['key', 'value']) {
         const name = `past.${i}.${kind}`;
-        const data = new Float32Array(numKvHeads * capacity * headDim);
-        if (from !== undefined && length > 0)
-          copyHeadSlots(from.tensors[name]!.data as Float32Array, from.capacity, data, capacity, length, 0, numKvHeads, headDim);
-        tensors[name] = new ort.Tensor('float32', data, [1, 1, numKvHeads, capacity, headDim]);
+        const data = kvBuffer(this.kvType, numKvHeads * capacity * headDim);
+        if (from !== undefined && length > 0) copyHeadSlots(kvData(from.tensors[name]!), from.capacity, data, capacity, length, 0, numKvHeads, headDim);
+        tensors[name] = new ort.Tensor(this.kvType, data, [1, 1, numKvHeads, capacity, headDim]);
       }
     }
     return { length, tensors, capacity, buffers: { filled: length } };
@@ -219,7 +227,7 @@ export class DecoderSession {
     const capacity = cache.capacity;
     for (const name of Object.keys(cache.tensors)) {
       const rows = this.present(out, name);
-      const buf = cache.tensors[name]!.data as Float32Array;
+      const buf = kvData(cache.tensors[name]!);
       copyHeadSlots(rows, S, buf, capacity, S, P, numKvHeads, headDim);
     }
     this.runMs += performance.now() - t0;
@@ -262,7 +270,7 @@ export class DecoderSession {
 
   /** A cache for up to `rows` sequences decoded together by stepBatch. */
   batchCache(rows: number): BatchCache {
-    return new BatchCache(this.config, Object.keys(this.noCache), rows);
+    return new BatchCache(this.config, Object.keys(this.noCache), rows, this.kvType);
   }
 
   /**
@@ -323,7 +331,7 @@ export class DecoderSession {
     });
     const { numKvHeads: kvH, headDim: hd } = this.config;
     const empty: Record<string, ort.Tensor> = {};
-    for (const name of Object.keys(this.noCache)) empty[name] = new ort.Tensor('float32', new Float32Array(0), [B, 1, kvH, 0, hd]);
+    for (const name of Object.keys(this.noCache)) empty[name] = new ort.Tensor(this.kvType, kvBuffer(this.kvType, 0), [B, 1, kvH, 0, hd]);
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', ids, [B, S]),
       position_ids: new ort.Tensor(
@@ -349,8 +357,8 @@ export class DecoderSession {
   }
 
   /** The new rows [B, kvH, S, hd] for cache buffer `name` (past.{i}.*): its block of the graph's one `present` output. */
-  private present(out: ort.InferenceSession.ReturnType, name: string): Float32Array {
-    const all = out['present']!.data as Float32Array;
+  private present(out: ort.InferenceSession.ReturnType, name: string): KvData {
+    const all = kvData(out['present']!);
     const size = all.length / this.presentBlocks.size;
     const block = this.presentBlocks.get(name)!;
     return all.subarray(block * size, (block + 1) * size);

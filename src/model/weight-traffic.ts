@@ -24,9 +24,11 @@
 import { FLEXIDEPTH_REDUCTION } from './config.ts';
 import type { PathCostConfig } from './path-cost.ts';
 
-/** Bytes per weight of the projections (q, k, v, o, MLP, adapter, LM head) and of the rest (norms, router, embedding). */
+/** Bytes per weight of the projections (q, k, v, o, MLP, adapter, LM head), of the embedding table, and of the rest (norms, router). */
 export interface WeightWidths {
   projection: number;
+  /** The embedding table's (one row read per step); `other` when absent. */
+  embedding?: number;
   other: number;
 }
 
@@ -34,7 +36,8 @@ export interface WeightWidths {
  * Bytes of weights read by one decode step. `fullPath`: for the flexidepth variant, whether each
  * routed layer (in layer order) took the full path at this token; null for the full variant (every
  * layer plain, no router). `bytesPerWeight`: one width for all (4: float32 initializers), or the
- * projections' apart, which a quantized graph holds in fewer bits (weightWidths in held-weights.ts).
+ * projections' and the embedding table's apart, which fp16 and quantized graphs hold in fewer bits
+ * (weightWidths in held-weights.ts).
  */
 export function decodeStepWeightBytes(
   cfg: PathCostConfig,
@@ -44,6 +47,7 @@ export function decodeStepWeightBytes(
 ): number {
   const width = typeof bytesPerWeight === 'number' ? { projection: bytesPerWeight, other: bytesPerWeight } : bytesPerWeight;
   const d = cfg.hiddenSize;
+  const embedding = d * (width.embedding ?? width.other);
   const I = cfg.intermediateSize;
   const qDim = cfg.numHeads * cfg.headDim;
   const kvDim = cfg.numKvHeads * cfg.headDim;
@@ -57,9 +61,9 @@ export function decodeStepWeightBytes(
   const router = d * r + r + r;
   const adapter = 3 * d * m;
 
-  // Projection weights and the rest, counted apart.
+  // Projection weights, the embedding row and the rest, counted apart.
   let projection = d * cfg.vocabSize;
-  let other = d + norm;
+  let other = norm;
   const plainLayers = fullPath === null ? cfg.numLayers : cfg.numLayers - cfg.routingLayers.length;
   projection += plainLayers * (keyValue + queryOutput + mlp);
   other += plainLayers * 2 * norm;
@@ -72,5 +76,5 @@ export function decodeStepWeightBytes(
       other += norm + router + norm;
     }
   }
-  return projection * width.projection + other * width.other;
+  return projection * width.projection + embedding + other * width.other;
 }
