@@ -9,7 +9,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint, weightBytes, type Checkpoint } from '../src/model/checkpoint.ts';
 import { buildOrReuseGraph, graphFileBytes } from '../src/model/graph-cache.ts';
-import { hasRouters, type Variant, type WeightPrecision } from '../src/model/graph-builder.ts';
+import { QUANT_BLOCK_SIZE, hasRouters, type GraphSpec, type Variant } from '../src/model/graph-builder.ts';
+import { withPrecision } from './model-options.ts';
 import { heldWeightBytes } from '../src/model/held-weights.ts';
 import { DecoderSession, type SessionOptions } from '../src/model/session.ts';
 
@@ -55,8 +56,9 @@ export async function openSessionsMeasured(
     let path = paths.get(variant);
     if (path === undefined) {
       const start = performance.now();
-      path = buildOrReuseGraph(ckpt, { variant, ...(opts.precision ? { precision: opts.precision } : {}) }, opts.cacheDir);
-      graphs[variant] = { build_s: seconds(start), bytes: graphFileBytes(path), weight_bytes: variantWeightBytes(ckpt, variant, opts.precision ?? 'fp32') };
+      const spec = withPrecision({ variant }, opts.precision ?? 'fp32', opts.blockSize ?? QUANT_BLOCK_SIZE);
+      path = buildOrReuseGraph(ckpt, spec, opts.cacheDir);
+      graphs[variant] = { build_s: seconds(start), bytes: graphFileBytes(path), weight_bytes: variantWeightBytes(ckpt, spec) };
       paths.set(variant, path);
     }
     const rssBefore = process.memoryUsage.rss();
@@ -86,9 +88,11 @@ function checkpointBytes(dir: string): number {
 const ROUTER_TENSOR = /\.router(_proj)?\./;
 
 /** The bytes of weights a variant's graph holds: every tensor, less the routers and adapters where it has none. */
-function variantWeightBytes(ckpt: Checkpoint, variant: Variant, precision: WeightPrecision): number {
-  const held = [...ckpt.tensors].filter(([name]) => hasRouters(variant) || !ROUTER_TENSOR.test(name)).map(([name, t]) => [name, t.shape] as [string, number[]]);
-  return heldWeightBytes(held, precision, ckpt.config.tieWordEmbeddings);
+function variantWeightBytes(ckpt: Checkpoint, spec: GraphSpec): number {
+  const held = [...ckpt.tensors]
+    .filter(([name]) => hasRouters(spec.variant) || !ROUTER_TENSOR.test(name))
+    .map(([name, t]) => [name, t.shape] as [string, number[]]);
+  return heldWeightBytes(held, spec.precision ?? 'fp32', ckpt.config.tieWordEmbeddings, spec.blockSize);
 }
 
 /** The process's peak resident memory so far (VmHWM), or null where /proc is not there to say. */

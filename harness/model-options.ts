@@ -1,7 +1,15 @@
-/** Options every model-running command shares: --model, --variant, --ep, --threads, and the reference model. */
+/** Options every model-running command shares: --model, --variant, --ep, --threads, --precision, --block-size, and the reference model. */
 import { packagePath } from '../src/package-root.ts';
 import { loadCheckpoint, type Checkpoint } from '../src/model/checkpoint.ts';
-import { MODEL_VARIANTS } from '../src/model/graph-builder.ts';
+import {
+  MODEL_VARIANTS,
+  QUANT_BLOCK_SIZE,
+  QUANT_BLOCK_SIZES,
+  WEIGHT_PRECISIONS,
+  isQuantized,
+  type GraphSpec,
+  type WeightPrecision,
+} from '../src/model/graph-builder.ts';
 import { DecoderSession, type ExecutionProvider } from '../src/model/session.ts';
 import { integer, oneOf, required, text, type OptionSpec, type OptionValues } from './args.ts';
 import { THREADS } from './option-ranges.ts';
@@ -9,12 +17,39 @@ import { THREADS } from './option-ranges.ts';
 /** The committed reference model: what `run`, `items` and `tasks` use without --model. */
 export const REFERENCE_MODEL = packagePath('models', 'flexidepth-ref');
 
-/** --model, --ep and --threads, for the commands that open a model session. */
+/** What --precision says of each choice: shared by every command that builds a graph. */
+export const PRECISION_HELP =
+  'fp32 (exact); fp16 (weights and activations, with norms, softmax and routers in fp32); int8 or int4 (weight-only, blockwise: the projections and LM head through MatMulNBits, the embedding through GatherBlockQuantized; norms and routers fp32)';
+
+const blockChoice = oneOf('N', 'int8/int4: weights per scale and zero point (MatMulNBits block_size)', QUANT_BLOCK_SIZES.map(String));
+
+/** --block-size: the quantization block of int8 and int4 weights. */
+export const BLOCK_SIZE: OptionSpec<number, true> = {
+  description: blockChoice.description,
+  argument: blockChoice.argument,
+  parse: (t) => Number(blockChoice.parse(t, undefined)),
+  default: QUANT_BLOCK_SIZE,
+};
+
+/** --model, --ep, --threads and the weights' precision, for the commands that open a model session. */
 export const MODEL_OPTIONS = {
   model: required(text('DIR', 'checkpoint folder (Hugging Face layout: config.json, *.safetensors, tokenizer.json)')),
   ep: oneOf('ep', 'ONNX Runtime execution provider', ['cpu', 'cuda'] as const, { default: 'cpu' }),
   threads: integer('N', 'intra-op threads of the session', { ...THREADS, defaultText: "ONNX Runtime's choice" }),
+  precision: oneOf('precision', `the weights: ${PRECISION_HELP}`, WEIGHT_PRECISIONS, { default: 'fp32' }),
+  blockSize: BLOCK_SIZE,
 };
+
+/**
+ * A graph at a precision: fp32 is the absent precision, and the block size is there only where it
+ * applies (int8, int4) and is not the default, so graph cache keys and run ids made before either
+ * existed stay what they were.
+ */
+export function withPrecision(spec: GraphSpec, precision: WeightPrecision, blockSize: number): GraphSpec {
+  const { precision: _p, blockSize: _b, ...rest } = spec;
+  if (precision === 'fp32') return rest;
+  return { ...rest, precision, ...(isQuantized(precision) && blockSize !== QUANT_BLOCK_SIZE ? { blockSize } : {}) };
+}
 
 /** The variants a checkpoint alone defines (the comparators need a study: `run`). */
 type ModelVariant = (typeof MODEL_VARIANTS)[number];
@@ -27,10 +62,12 @@ export interface ModelChoice {
   ckpt: Checkpoint;
   executionProvider: ExecutionProvider;
   intraOpThreads: number | undefined;
+  precision: WeightPrecision;
+  blockSize: number;
 }
 
 export function modelChoice(o: OptionValues<typeof MODEL_OPTIONS>): ModelChoice {
-  return { ckpt: loadCheckpoint(o.model), executionProvider: o.ep, intraOpThreads: o.threads };
+  return { ckpt: loadCheckpoint(o.model), executionProvider: o.ep, intraOpThreads: o.threads, precision: o.precision, blockSize: o.blockSize };
 }
 
 export function variantOf(given: ModelVariant | undefined, ckpt: Checkpoint): ModelVariant {
@@ -39,7 +76,7 @@ export function variantOf(given: ModelVariant | undefined, ckpt: Checkpoint): Mo
 
 export function openSession(m: ModelChoice, variant: ModelVariant): Promise<DecoderSession> {
   return DecoderSession.create(m.ckpt, {
-    variant,
+    ...withPrecision({ variant }, m.precision, m.blockSize),
     executionProvider: m.executionProvider,
     ...(m.intraOpThreads !== undefined ? { intraOpThreads: m.intraOpThreads } : {}),
   });

@@ -1,7 +1,8 @@
 /**
- * The paper's Table 1 for this study: per suite, full depth, FlexiDepth at each threshold and the
- * comparators matched to each threshold's layer budget (static removal, random skipping), on the
- * suite's primary metric. Rows are derived once here so the HTML, the Markdown and the chart agree.
+ * The paper's Table 1 for this study: per suite (and weight precision), full depth, FlexiDepth at
+ * each threshold and the comparators matched to each threshold's layer budget (static removal,
+ * random skipping), on the suite's primary metric. Rows are derived once here so the HTML, the
+ * Markdown and the chart agree.
  */
 import { validateAgainst } from '../src/config-validation.ts';
 import { ScorerConfig, scorerMetrics } from '../src/scoring/scorers.ts';
@@ -10,19 +11,12 @@ import type { Variant } from '../src/model/graph-builder.ts';
 import type { StoredRun } from '../src/store/summary-reads.ts';
 import type { QualityLayersPoint } from './charts.ts';
 import { estimate, percent, variantLabel } from './format.ts';
-import {
-  COMPARATOR_ORDER,
-  comparisonKey,
-  isComparator,
-  type ComparatorVariant,
-  type MatchedRow,
-  type MetricEstimate,
-  type ResultRow,
-  type StudySummary,
-} from './summary.ts';
+import { comparisonKey } from './pairing.ts';
+import { FP32_PRECISION, isFp32, precisionLabel } from './precision.ts';
+import { COMPARATOR_ORDER, isComparator, type ComparatorVariant, type MatchedRow, type MetricEstimate, type ResultRow, type StudySummary } from './summary.ts';
 
 export interface ComparatorTableRow {
-  /** `full`, `flexidepth@T`, `static@T`, `random@T`. */
+  /** `full`, `flexidepth@T`, `static@T`, `random@T` (the table's title names a precision other than fp32). */
   method: string;
   variant: Variant;
   threshold: number;
@@ -43,7 +37,10 @@ export interface ComparatorTable {
   study: string;
   model_hash: string;
   suite: string;
-  /** What tells the table apart from the others: the suite, with the study and model when there are several. */
+  /** Every row's weight precision: a table holds one precision. */
+  precision: string;
+  block_size: number | null;
+  /** What tells the table apart from the others: the suite, with the study and model when there are several, and the precision when not fp32. */
   title: string;
   metric: string;
   rows: ComparatorTableRow[];
@@ -65,7 +62,7 @@ function storedScorer(suiteConfig: unknown): ScorerConfig | null {
 }
 
 /** The scorer's main metric when the stored suite config names a scorer and the rows have it, else the rows' first metric. */
-export function primaryMetric(suiteConfig: unknown, rows: readonly ResultRow[]): string | null {
+export function primaryMetric(suiteConfig: unknown, rows: readonly { metrics: Readonly<Record<string, unknown>> }[]): string | null {
   const names = rows.flatMap((r) => Object.keys(r.metrics));
   const scorer = storedScorer(suiteConfig);
   const main = scorer === null ? undefined : scorerMetrics(scorer)[0];
@@ -90,7 +87,8 @@ function tableRow(r: ResultRow, metric: string, full: ResultRow | undefined, mat
   const fullMean = full?.metrics[metric]?.mean;
   const match = isComparator(r.variant) ? matched.find((x) => x.comparator_run_id === r.run_id && x.metric === metric) : undefined;
   return {
-    method: variantLabel(r.variant, r.threshold),
+    // One precision per table, named in its title.
+    method: variantLabel(r.variant, r.threshold, FP32_PRECISION),
     variant: r.variant,
     threshold: r.threshold,
     run_id: r.run_id,
@@ -104,8 +102,8 @@ function tableRow(r: ResultRow, metric: string, full: ResultRow | undefined, mat
 }
 
 /**
- * One table per study, model, suite and comparable setting (suite config, seed, generation) whose
- * study has a comparator run; none when no study has one.
+ * One table per study, model, suite and comparable setting (suite config, seed, generation, weight
+ * precision) whose study has a comparator run; none when no study has one.
  */
 export function comparatorTables(data: Sources): ComparatorTable[] {
   const { results, matched } = data.summary;
@@ -129,7 +127,11 @@ export function comparatorTables(data: Sources): ComparatorTable[] {
       study: first.study,
       model_hash: first.model_hash,
       suite: first.suite,
-      title: [multiStudy ? first.study : null, multiModel ? first.model_hash.slice(0, 8) : null, first.suite].filter((x) => x !== null).join(' \u00b7 '),
+      precision: first.precision,
+      block_size: first.block_size,
+      title: [multiStudy ? first.study : null, multiModel ? first.model_hash.slice(0, 8) : null, first.suite, isFp32(first) ? null : precisionLabel(first)]
+        .filter((x) => x !== null)
+        .join(' \u00b7 '),
       metric,
       rows: sorted.map((r) => tableRow(r, metric, full, studyMatched, data.runOf(r.study, r.run_id))),
     });

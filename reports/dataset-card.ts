@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { escapeControlChars, hasControlChars } from '../src/control-chars.ts';
 import type { ExportRun } from '../src/store/pattern-export-reads.ts';
 import { markdownCode as code, markdownFence, markdownTable as table, markdownText as text } from './markdown.ts';
+import { isFp32, precisionLabel } from './precision.ts';
 
 export interface CardModel {
   hash: string;
@@ -120,9 +121,13 @@ export function shellQuote(word: string): string {
  * command line sets. The identity's remaining parts (the suite's config and generation settings,
  * the weights) come from the checkpoint and tasks/<suite>.yaml, which the card pins by hash. A run
  * without a limit is a run over every item, which is what `run --suites` does without --limit.
+ * fp32 is what `run` does without --precision, and a run stores a block size only when it was not
+ * the default.
  */
 export function reproduceCommand(run: ExportRun): string {
   const words = ['flexibench', 'run', '--model', run.model_dir, '--suites', run.suite, '--variants', run.variant];
+  if (!isFp32(run)) words.push('--precision', run.precision);
+  if (run.block_size !== null) words.push('--block-size', String(run.block_size));
   if (run.limit !== null) words.push('--limit', String(run.limit));
   // The threshold is part of a full run's identity too: leaving it out would make another run id.
   words.push('--seed', String(run.seed), '--threshold', String(run.threshold));
@@ -230,11 +235,14 @@ function suitesSection(data: DatasetCardData): string {
 }
 
 function runsSection(data: DatasetCardData): string {
+  // The column only where a run is not fp32, so a card of an fp32 study reads as it always did.
+  const precisions = data.runs.some((r) => !isFp32(r));
   const rows = data.runs.map((r) => [
     code(r.run_id),
     text(r.suite),
     text(r.variant),
     String(r.threshold),
+    ...(precisions ? [text(precisionLabel(r))] : []),
     String(r.seed),
     r.limit === null ? 'all' : String(r.limit),
     r.error_samples > 0 ? `${thousands(r.samples)} (${thousands(r.error_samples)} error)` : thousands(r.samples),
@@ -243,16 +251,17 @@ function runsSection(data: DatasetCardData): string {
   ]);
   // A comment ends at a line break: the stored strings in it show theirs as escapes.
   const comment = (r: ExportRun): string =>
-    `# run ${escapeControlChars(r.run_id)}: ${escapeControlChars(r.suite)}, ${escapeControlChars(r.variant)}, threshold ${r.threshold}`;
+    `# run ${escapeControlChars(r.run_id)}: ${escapeControlChars(r.suite)}, ${escapeControlChars(r.variant)}, threshold ${r.threshold}` +
+    (isFp32(r) ? '' : `, ${escapeControlChars(precisionLabel(r))} weights`);
   const commands = data.runs.flatMap((r) => [comment(r), reproduceCommand(r)]);
   return [
     '## How it was generated',
     '',
     'Every row comes from one run: a suite through one model variant at one threshold. Several runs of a suite (other thresholds, other models) are kept apart by `run_id`.',
     '',
-    table(['run id', 'suite', 'variant', 'threshold', 'seed', 'limit', 'samples', 'tokens', 'git revision'], rows),
+    table(['run id', 'suite', 'variant', 'threshold', ...(precisions ? ['precision'] : []), 'seed', 'limit', 'samples', 'tokens', 'git revision'], rows),
     '',
-    "Each run is recreated by the `flexibench run` below, reconstructed from the run's stored identity (model directory, suite, variant, limit, seed, threshold). " +
+    "Each run is recreated by the `flexibench run` below, reconstructed from the run's stored identity (model directory, suite, variant, weight precision, limit, seed, threshold). " +
       'It makes the same run (same `run_id`, so it resumes into an existing study rather than duplicating it) when flexibench is at the git revision listed, so that `tasks/<suite>.yaml` has the config hash above, and the model directory holds the checkpoint with the hash above. ' +
       'Suites over a dataset read it from the data directory (`flexibench data pull` fetches it, checked by sha256). Runs write to `results/flexibench.duckdb` unless given `--db FILE`. Timings depend on the machine.',
     '',
@@ -342,7 +351,7 @@ function loadingSection(): string {
     'DuckDB (layers used per generated token, producing-position depth, done samples only):',
     '',
     '```sql',
-    'SELECT left(t.model_hash, 12) AS model, t.suite, t.variant, t.threshold,',
+    'SELECT left(t.model_hash, 12) AS model, t.suite, t.variant, t.threshold, t.precision,',
     '       avg(t.producing_layers) AS layers_per_generated_token, count(*) AS generated_tokens',
     'FROM (SELECT *, lag(layers_used) OVER (PARTITION BY run_id, doc_id ORDER BY position) AS producing_layers',
     "      FROM 'data/tokens.parquet') t",
@@ -361,7 +370,7 @@ function loadingSection(): string {
     'tokens["producing_layers"] = tokens.groupby(["run_id", "doc_id"])["layers_used"].shift(1)',
     'done = samples.loc[samples.status == "done", ["run_id", "doc_id"]]',
     'generated = tokens[tokens.phase == "generated"].merge(done, on=["run_id", "doc_id"])',
-    'print(generated.groupby(["model_hash", "suite", "variant", "threshold"])["producing_layers"].mean())',
+    'print(generated.groupby(["model_hash", "suite", "variant", "threshold", "precision"])["producing_layers"].mean())',
     '```',
     '',
     'Hugging Face `datasets`:',

@@ -1,10 +1,18 @@
 /** Number formats shared by the renderers, so the terminal, Markdown and HTML say the same thing. */
 import type { Estimate } from '../src/scoring/bootstrap.ts';
+import { isFp32, precisionLabel, type PrecisionOf } from './precision.ts';
 
 export const fixed = (v: number | null, digits: number): string => (v === null ? '-' : v.toFixed(digits));
 export const percent = (v: number | null, digits = 1): string => (v === null ? '-' : `${(v * 100).toFixed(digits)}%`);
 export const interval = (ci: readonly [number, number] | null, digits = 3): string =>
   ci === null ? '' : `[${ci[0].toFixed(digits)}, ${ci[1].toFixed(digits)}]`;
 export const estimate = (e: Estimate, digits = 3): string => `${e.mean.toFixed(digits)} ${interval(e.ci95, digits)}`;
-/** Every variant but `full` is run at (or matched to) a FlexiDepth threshold, which tells its runs apart. */
-export const variantLabel = (variant: string, threshold: number): string => (variant === 'full' ? variant : `${variant}@${threshold}`);
+/**
+ * Every variant but `full` is run at (or matched to) a FlexiDepth threshold, which tells its runs
+ * apart; a precision other than fp32 is appended (`full int8`, `flexidepth@0.5 int4/64`), so fp32
+ * runs keep the labels studies had before precisions.
+ */
+export const variantLabel = (variant: string, threshold: number, precision: PrecisionOf): string => {
+  const base = variant === 'full' ? variant : `${variant}@${threshold}`;
+  return isFp32(precision) ? base : `${base} ${precisionLabel(precision)}`;
+};

@@ -2,10 +2,10 @@
  * The paper's layer-allocation table (FLEXIDEPTH.md, "Layer-allocation findings to reproduce":
  * Llama-3-8B-Instruct, 32 layers) beside ours, and its orderings checked with intervals. Ours is
  * pooled over generated tokens at the producing position, per FlexiDepth series (study, model,
- * threshold); summarization pools our two summarization suites.
+ * threshold, weight precision); summarization pools our two summarization suites.
  */
 import { bootstrapRatio, bootstrapRatioDifference, type Clusters, type Estimate } from '../src/scoring/bootstrap.ts';
-import type { SampleDepth } from '../src/store/summary-reads.ts';
+import type { SampleDepth, StoredRun } from '../src/store/summary-reads.ts';
 import type { BootstrapSettings, LabeledStudy } from './summary.ts';
 import { depthClusters } from './summary.ts';
 
@@ -66,6 +66,9 @@ export interface PaperComparison {
   study: string;
   model_hash: string;
   threshold: number;
+  /** The series' weight precision ('fp32' for studies written before precisions). */
+  precision: string;
+  block_size: number | null;
   layers_total: number;
   rows: PaperRow[];
   orderings: OrderingCheck[];
@@ -96,8 +99,8 @@ function pool(parts: Clusters[]): Clusters | null {
 }
 
 /**
- * One comparison per FlexiDepth series: the runs of one study, model and threshold. `seriesOf`
- * names a run's series as the rest of the report does.
+ * One comparison per FlexiDepth series: the runs of one study, model, threshold and precision.
+ * `seriesOf` names a run's series as the rest of the report does.
  */
 export function paperComparisons(
   studies: readonly LabeledStudy[],
@@ -106,10 +109,20 @@ export function paperComparisons(
 ): PaperComparison[] {
   const out: PaperComparison[] = [];
   for (const study of studies) {
-    const groups = new Map<string, { threshold: number; model_hash: string; layers_total: number; runs: { suite: string; samples: SampleDepth[] }[] }>();
+    type Group = Pick<StoredRun, 'threshold' | 'precision' | 'block_size' | 'model_hash' | 'layers_total'> & {
+      runs: { suite: string; samples: SampleDepth[] }[];
+    };
+    const groups = new Map<string, Group>();
     for (const run of study.inputs.runs.filter((r) => r.variant === 'flexidepth')) {
       const series = seriesOf(study.label, run.run_id);
-      const g = groups.get(series) ?? { threshold: run.threshold, model_hash: run.model_hash, layers_total: run.layers_total, runs: [] };
+      const g = groups.get(series) ?? {
+        threshold: run.threshold,
+        precision: run.precision,
+        block_size: run.block_size,
+        model_hash: run.model_hash,
+        layers_total: run.layers_total,
+        runs: [],
+      };
       g.runs.push({ suite: run.suite, samples: (study.inputs.depth.get(run.run_id) ?? []).filter((s) => s.generated > 0) });
       groups.set(series, g);
     }
@@ -138,7 +151,17 @@ export function paperComparisons(
         const paperOf = (t: string): number => (PAPER_TASKS.find((p) => p.task === t) as PaperTask).paper;
         return { fewer, more, difference, paper_difference: paperOf(more) - paperOf(fewer), verdict, text: orderingText(fewer, more, difference, verdict) };
       });
-      out.push({ series, study: study.label, model_hash: g.model_hash, threshold: g.threshold, layers_total: g.layers_total, rows, orderings });
+      out.push({
+        series,
+        study: study.label,
+        model_hash: g.model_hash,
+        threshold: g.threshold,
+        precision: g.precision,
+        block_size: g.block_size,
+        layers_total: g.layers_total,
+        rows,
+        orderings,
+      });
     }
   }
   return out;

@@ -18,6 +18,7 @@ import { depthLegendHtml, depthMapHtml, type DepthScale } from './depth-map.ts';
 import { estimate, fixed, interval, percent, variantLabel } from './format.ts';
 import { escapeHtml, htmlTable } from './html.ts';
 import { PAPER_LAYERS_TOTAL, PAPER_MODEL } from './paper.ts';
+import { PRECISION_NOTE, precisionCells, precisionHeader, precisionNumericCells, precisionTables } from './precision-tables.ts';
 import type { ReportData } from './report-data.ts';
 import {
   answerPartPoints,
@@ -83,6 +84,29 @@ function scoresSection(data: ReportData): string {
       ? htmlTable(['suite', 'series', 'metric', 'pairs', 'FlexiDepth', 'full', 'FlexiDepth − full [95% CI]', 'retention'], paired, new Set([3, 4, 5, 6, 7]))
       : '<p>No FlexiDepth run has a comparable full run.</p>',
   ].join('\n');
+}
+
+/** Each lower weight precision beside fp32; nothing when no study ran several precisions. */
+function precisionSection(data: ReportData): string {
+  const tables = precisionTables(data);
+  if (tables.length === 0) return '';
+  const parts = ['<h2 id="precision">Precision</h2>'];
+  for (const t of tables) {
+    parts.push(
+      t.title === '' ? '' : `<h3>${escapeHtml(t.title)}</h3>`,
+      `<div data-table="precision" data-study="${escapeHtml(t.study)}">`,
+      t.rows.length === 0
+        ? '<p>No run at another precision has an fp32 run of the same suite, variant and threshold.</p>'
+        : htmlTable(
+            precisionHeader(t.multiModel),
+            t.rows.map((r) => precisionCells(r, t.multiModel).map(escapeHtml)),
+            precisionNumericCells(t.multiModel),
+          ),
+      '</div>',
+    );
+  }
+  parts.push(`<p class="note">${escapeHtml(PRECISION_NOTE)}</p>`);
+  return parts.join('\n');
 }
 
 /** The paper's Table 1 beside a quality-versus-layers chart; nothing when no study has a comparator run. */
@@ -239,7 +263,7 @@ function metadataSection(data: ReportData): string {
     const rows = runs.map((r) => [
       `<code>${escapeHtml(r.run_id)}</code>`,
       escapeHtml(r.suite),
-      escapeHtml(variantLabel(r.variant, r.threshold)),
+      escapeHtml(variantLabel(r.variant, r.threshold, r)),
       `<code title="${escapeHtml(r.model_hash)}">${escapeHtml(r.model_hash.slice(0, 12))}</code>`,
       `<code title="${escapeHtml(r.suite_config_hash)}">${escapeHtml(r.suite_config_hash.slice(0, 12))}</code>`,
       String(r.seed),
@@ -270,9 +294,11 @@ function metadataSection(data: ReportData): string {
 export async function renderHtml(data: ReportData, generatedAt: string): Promise<string> {
   const studies = data.summary.study.dbs.map((d) => d.label).join(', ');
   const comparators = await comparatorsSection(data);
+  const precision = precisionSection(data);
   const sections = [
     scoresSection(data),
     await differencesChart(data),
+    precision,
     comparators,
     await paperSection(data),
     await layerUsageSection(data),
@@ -294,7 +320,7 @@ ${GENERATOR_META}
 <body>
 <h1>FlexiDepth against full depth: ${escapeHtml(studies)}</h1>
 <p class="note">${data.summary.study.runs.length} runs \u00b7 written ${escapeHtml(generatedAt)} by <code>flexibench report</code> \u00b7 summary.json and summary.md beside this file hold the same numbers.</p>
-<nav><a href="#scores">scores</a>${comparators === '' ? '' : '<a href="#comparators">comparators</a>'}<a href="#paper">paper table</a><a href="#layer-usage">per-layer usage</a><a href="#distribution">distribution</a><a href="#depth-maps">depth maps</a><a href="#answer-depth">answer depth</a><a href="#speed">speed</a><a href="#metadata">metadata</a></nav>
+<nav><a href="#scores">scores</a>${precision === '' ? '' : '<a href="#precision">precision</a>'}${comparators === '' ? '' : '<a href="#comparators">comparators</a>'}<a href="#paper">paper table</a><a href="#layer-usage">per-layer usage</a><a href="#distribution">distribution</a><a href="#depth-maps">depth maps</a><a href="#answer-depth">answer depth</a><a href="#speed">speed</a><a href="#metadata">metadata</a></nav>
 ${sections.join('\n')}
 </body>
 </html>

@@ -7,6 +7,7 @@ import { estimate, fixed, interval, percent } from './format.ts';
 import { comparatorCells, comparatorHeader, comparatorTables, COMPARATORS_NOTE } from './comparators.ts';
 import { markdownCode, markdownTable as mdTable, markdownText as text } from './markdown.ts';
 import { PAPER_LAYERS_TOTAL, PAPER_MODEL } from './paper.ts';
+import { PRECISION_NOTE, precisionCells, precisionHeader, precisionTables, precisionTextCells } from './precision-tables.ts';
 import type { ReportData } from './report-data.ts';
 import { answerPartPoints, layerUsagePoints } from './report-views.ts';
 
@@ -23,6 +24,31 @@ function layerUsageTable(data: ReportData): string {
     ];
   });
   return mdTable(['series', 'suite', ...layers.map((l) => `layer ${l}`)], rows);
+}
+
+/** Each lower weight precision beside fp32; nothing when no study ran several precisions. */
+function precisionSection(data: ReportData): string[] {
+  const tables = precisionTables(data);
+  if (tables.length === 0) return [];
+  return [
+    '',
+    '## Precision',
+    ...tables.flatMap((t) => {
+      const fromData = precisionTextCells(t.multiModel);
+      return [
+        ...(t.title === '' ? [] : ['', `### ${text(t.title)}`]),
+        '',
+        t.rows.length === 0
+          ? 'No run at another precision has an fp32 run of the same suite, variant and threshold.'
+          : mdTable(
+              precisionHeader(t.multiModel),
+              t.rows.map((r) => precisionCells(r, t.multiModel).map((c, i) => (fromData.has(i) ? text(c) : c))),
+            ),
+      ];
+    }),
+    '',
+    PRECISION_NOTE,
+  ];
 }
 
 /** The paper's Table 1 (the HTML page adds a quality-versus-layers chart); nothing without comparator runs. */
@@ -83,6 +109,7 @@ export function renderMarkdown(data: ReportData, generatedAt: string): string {
         percent(p.retention),
       ]),
     ),
+    ...precisionSection(data),
     ...comparatorsSection(data),
     '',
     `## Layers used per generated token, beside the paper (${PAPER_MODEL}, ${PAPER_LAYERS_TOTAL} layers)`,

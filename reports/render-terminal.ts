@@ -5,6 +5,7 @@
  */
 import { escapeControlChars as shown } from '../src/control-chars.ts';
 import { estimate, fixed, percent, variantLabel } from './format.ts';
+import { precisionLabel } from './precision.ts';
 import type { ReportSummary } from './report-data.ts';
 
 function table(header: string[], cells: string[][]): string {
@@ -30,7 +31,7 @@ export function renderTerminal(summary: ReportSummary): string {
   const rows = summary.results.map((r) => [
     ...key(r),
     r.suite,
-    variantLabel(r.variant, r.threshold),
+    variantLabel(r.variant, r.threshold, r),
     r.n_error > 0 ? `${r.n} (+${r.n_error} err)` : String(r.n),
     Object.entries(r.metrics)
       .map(([name, m]) => `${name} ${estimate(m)}`)
@@ -42,25 +43,29 @@ export function renderTerminal(summary: ReportSummary): string {
   ]);
   out.push(table([...keyHeader, 'suite', 'variant', 'n', 'metrics (mean [95% CI])', 'layers used', 'routed', 'prefill tok/s', 'decode tok/s'], rows));
   if (summary.paired.length > 0) {
-    // A sweep pairs each threshold with the same full run: the threshold tells the rows apart.
+    // A sweep pairs each threshold with the same full run: the threshold tells the rows apart; so
+    // does the precision, each paired within itself, when several were run.
     const swept = new Set(summary.paired.map((p) => p.threshold)).size > 1;
+    const precisions = new Set(summary.paired.map(precisionLabel)).size > 1;
     const pairedRows = summary.paired.map((p) => [
       ...key(p),
       p.suite,
       ...(swept ? [String(p.threshold)] : []),
+      ...(precisions ? [precisionLabel(p)] : []),
       p.metric,
       String(p.n),
       estimate(p.flexidepth_minus_full),
       percent(p.retention),
     ]);
-    out.push('', table([...keyHeader, 'suite', ...(swept ? ['threshold'] : []), 'metric', 'pairs', 'flexidepth - full [95% CI]', 'retention'], pairedRows));
+    const extra = [...(swept ? ['threshold'] : []), ...(precisions ? ['precision'] : [])];
+    out.push('', table([...keyHeader, 'suite', ...extra, 'metric', 'pairs', 'flexidepth - full [95% CI]', 'retention'], pairedRows));
   }
   if (summary.matched.length > 0) {
     const layers = (v: number | null): string => fixed(v, 2);
     const matchedRows = summary.matched.map((m) => [
       ...key(m),
       m.suite,
-      variantLabel(m.comparator, m.threshold),
+      variantLabel(m.comparator, m.threshold, m),
       m.metric,
       String(m.n),
       estimate(m.flexidepth_minus_comparator),
@@ -78,12 +83,12 @@ export function renderTerminal(summary: ReportSummary): string {
   if (failed.length > 0) {
     out.push('', 'failed samples (not scored; rerun the same command to retry them):');
     for (const r of failed)
-      out.push(...r.errors.map((e) => `  ${shown([...key(r), r.suite, variantLabel(r.variant, r.threshold)].join(' '))}: ${e.count} × ${shown(e.reason)}`));
+      out.push(...r.errors.map((e) => `  ${shown([...key(r), r.suite, variantLabel(r.variant, r.threshold, r)].join(' '))}: ${e.count} × ${shown(e.reason)}`));
   }
   const truncated = summary.study.runs.filter((r) => r.n_truncated > 0);
   if (truncated.length > 0) {
     out.push('', 'prompts left-truncated to fit the max length (as lm-evaluation-harness does; see tasks/README.md):');
-    out.push(...truncated.map((r) => `  ${shown([...key(r), r.suite, variantLabel(r.variant, r.threshold)].join(' '))}: ${r.n_truncated} of ${r.n_done}`));
+    out.push(...truncated.map((r) => `  ${shown([...key(r), r.suite, variantLabel(r.variant, r.threshold, r)].join(' '))}: ${r.n_truncated} of ${r.n_done}`));
   }
   for (const c of summary.paper) {
     const measured = c.orderings.filter((o) => o.verdict !== 'not measured');

@@ -20,7 +20,7 @@ export interface ReportSummary extends StudySummary {
 export interface ReportData {
   summary: ReportSummary;
   studies: LabeledStudy[];
-  /** A run's series: what tells it apart in tables and charts (study, model, variant, threshold). */
+  /** A run's series: what tells it apart in tables and charts (study, model, variant, threshold, precision). */
   seriesOf: (study: string, runId: string) => string;
   runOf: (study: string, runId: string) => StoredRun;
 }
@@ -50,7 +50,9 @@ function seriesNaming(studies: readonly LabeledStudy[]): (run: StoredRun, study:
   const multiStudy = studies.length > 1;
   const multiModel = new Set(runs.map((r) => r.model_hash)).size > 1;
   return (run, study) =>
-    [multiStudy ? study : null, multiModel ? run.model_hash.slice(0, 8) : null, variantLabel(run.variant, run.threshold)].filter((x) => x !== null).join(' · ');
+    [multiStudy ? study : null, multiModel ? run.model_hash.slice(0, 8) : null, variantLabel(run.variant, run.threshold, run)]
+      .filter((x) => x !== null)
+      .join(' · ');
 }
 
 export async function loadReport(paths: readonly string[], boot: BootstrapSettings = DEFAULT_BOOTSTRAP): Promise<ReportData> {

@@ -1,17 +1,20 @@
 /**
  * The study summary: what `flexibench report --json` prints and `summary.json` holds (DESIGN.md).
- * One result row per run (a run is one model × suite config × variant × threshold × seed × limit ×
- * generation settings), so runs that differ in any of those are never averaged together. Several
- * study files are summarized side by side: every row names its study.
+ * One result row per run (a run is one model × suite config × variant × threshold × weight precision
+ * × seed × limit × generation settings), so runs that differ in any of those are never averaged
+ * together. Several study files are summarized side by side: every row names its study.
  *
  * Layers used are per generated token at the producing position (src/store/summary-reads.ts),
  * pooled over a run's tokens, with a cluster bootstrap over samples for the interval.
  */
-import { bootstrapMean, bootstrapRatio, pairedBootstrap, type Clusters, type Estimate } from '../src/scoring/bootstrap.ts';
+import { bootstrapMean, bootstrapRatio, type Clusters, type Estimate } from '../src/scoring/bootstrap.ts';
 import { tokensPerSecond } from '../src/model/generate.ts';
 import type { Variant } from '../src/model/graph-builder.ts';
 import type { ErrorReason, SampleDepth, StoredRun, SummaryInputs } from '../src/store/summary-reads.ts';
+import { byFidelityRow, fidelityRows, type FidelityRow } from './fidelity.ts';
+import { comparisonKey, pairMetrics, type MetricPair } from './pairing.ts';
 import { layerUsageByRun, type StudyPatterns } from './patterns.ts';
+import { byPrecision } from './precision.ts';
 
 export type { Estimate };
 
@@ -38,6 +41,10 @@ export interface ResultRow {
   variant: Variant;
   run_id: string;
   threshold: number;
+  /** The weights' precision ('fp32', 'fp16', 'int8', 'int4'); 'fp32' for studies written before precisions. */
+  precision: string;
+  /** int8/int4 quantization block size when not the default; null otherwise. */
+  block_size: number | null;
   /** Done samples. */
   n: number;
   n_error: number;
@@ -67,6 +74,9 @@ export interface PairedRow {
   flexidepth_run_id: string;
   full_run_id: string;
   threshold: number;
+  /** Both runs' weight precision: runs are paired within one precision only. */
+  precision: string;
+  block_size: number | null;
   /** Documents done in both runs with the metric numeric in both. */
   n: number;
   flexidepth_mean: number;
@@ -91,6 +101,9 @@ export interface MatchedRow {
   suite: string;
   metric: string;
   threshold: number;
+  /** Both runs' weight precision: runs are matched within one precision only. */
+  precision: string;
+  block_size: number | null;
   comparator: ComparatorVariant;
   flexidepth_run_id: string;
   comparator_run_id: string;
@@ -110,6 +123,8 @@ export interface StudySummary {
   paired: PairedRow[];
   /** FlexiDepth against the static and random comparators at the same threshold; empty without comparator runs. */
   matched: MatchedRow[];
+  /** Each run at a precision other than fp32 against its fp32 counterpart (reports/fidelity.ts); empty unless a study has several precisions. */
+  fidelity: FidelityRow[];
 }
 
 export interface BootstrapSettings {
@@ -160,6 +175,8 @@ function resultRow(run: RunSummary, study: LabeledStudy, layerUsage: Map<string,
     variant: run.variant,
     run_id: run.run_id,
     threshold: run.threshold,
+    precision: run.precision,
+    block_size: run.block_size,
     n: run.n_done,
     n_error: run.n_error,
     n_truncated: run.n_truncated,
@@ -181,6 +198,7 @@ export function buildSummary(studies: readonly LabeledStudy[], boot: BootstrapSe
   const results: ResultRow[] = [];
   const paired: PairedRow[] = [];
   const matched: MatchedRow[] = [];
+  const fidelity: FidelityRow[] = [];
   for (const study of studies) {
     const studyRuns = study.inputs.runs.map((r) => ({
       ...r,
@@ -197,6 +215,8 @@ export function buildSummary(studies: readonly LabeledStudy[], boot: BootstrapSe
     paired.push(...pairRuns(study.label, studyRuns, study.inputs.metrics, boot));
     const layersUsed = new Map(rows.map((r) => [r.run_id, r.layers_used_mean]));
     matched.push(...matchRuns(study.label, studyRuns, study.inputs.metrics, layersUsed, boot));
+    const fidelityRuns = studyRuns.map((run) => ({ run, metrics: study.inputs.metrics.get(run.run_id), layers_used_mean: layersUsed.get(run.run_id) ?? null }));
+    fidelity.push(...fidelityRows(study.label, fidelityRuns, study.inputs.fidelity, boot));
   }
   const order = new Map(studies.map((s, i) => [s.label, i]));
   const byStudy = (a: { study: string }, b: { study: string }): number => (order.get(a.study) as number) - (order.get(b.study) as number);
@@ -207,68 +227,33 @@ export function buildSummary(studies: readonly LabeledStudy[], boot: BootstrapSe
       a.suite.localeCompare(b.suite) ||
       a.variant.localeCompare(b.variant) ||
       a.threshold - b.threshold ||
+      byPrecision(a, b) ||
       a.run_id.localeCompare(b.run_id),
   );
-  type Pair = { study: string; model_hash: string; suite: string; metric: string; threshold: number };
+  type Pair = { study: string; model_hash: string; suite: string; metric: string; threshold: number; precision: string; block_size: number | null };
   const byPair = (x: Pair, y: Pair): number =>
     byStudy(x, y) ||
     x.model_hash.localeCompare(y.model_hash) ||
     x.suite.localeCompare(y.suite) ||
     x.metric.localeCompare(y.metric) ||
-    x.threshold - y.threshold;
+    x.threshold - y.threshold ||
+    byPrecision(x, y);
   paired.sort(byPair);
   matched.sort(
     (x, y) =>
       byPair(x, y) || COMPARATOR_ORDER.indexOf(x.comparator) - COMPARATOR_ORDER.indexOf(y.comparator) || x.comparator_run_id.localeCompare(y.comparator_run_id),
   );
+  fidelity.sort((x, y) => byStudy(x, y) || byFidelityRow(x, y));
   return {
     study: { dbs: studies.map((s) => ({ label: s.label, db: s.inputs.db, schema_version: s.inputs.schema_version })), runs },
     results,
     paired,
     matched,
+    fidelity,
   };
 }
 
-/**
- * What must be equal for two runs to be compared document by document: everything but the variant,
- * the threshold and the limit (a run over fewer documents pairs on the documents both have).
- */
-export function comparisonKey(run: StoredRun): string {
-  return JSON.stringify([run.model_hash, run.suite, run.suite_config_hash, run.seed, run.generation]);
-}
-
 const comparable = (a: StoredRun, b: StoredRun): boolean => comparisonKey(a) === comparisonKey(b);
-
-/** One metric of two runs, paired on the documents both scored. */
-interface MetricPair {
-  metric: string;
-  n: number;
-  a_mean: number;
-  b_mean: number;
-  /** a − b, resampling the shared documents. */
-  difference: Estimate;
-}
-
-type RunMetrics = Map<string, Map<string, number>>;
-
-/** Every metric of run `a` that run `b` also has numeric on at least one shared document, by name. */
-function pairMetrics(a: RunMetrics | undefined, b: RunMetrics | undefined, boot: BootstrapSettings): MetricPair[] {
-  const out: MetricPair[] = [];
-  for (const name of [...(a?.keys() ?? [])].sort()) {
-    const x = a?.get(name) as Map<string, number>;
-    const y = b?.get(name);
-    if (y === undefined) continue;
-    const docs = [...x.keys()].filter((doc) => y.has(doc));
-    if (docs.length === 0) continue;
-    const p = pairedBootstrap(
-      docs.map((doc) => x.get(doc) as number),
-      docs.map((doc) => y.get(doc) as number),
-      boot,
-    );
-    out.push({ metric: name, n: docs.length, a_mean: p.a.mean, b_mean: p.b.mean, difference: p.difference });
-  }
-  return out;
-}
 
 /** Each FlexiDepth run with each run `partner` accepts for it, and their per-metric pairing. */
 function flexidepthPairs(
@@ -295,11 +280,13 @@ function pairRuns(study: string, runs: RunSummary[], metrics: SummaryInputs['met
     flexidepth_run_id: flex.run_id,
     full_run_id: full.run_id,
     threshold: flex.threshold,
+    precision: flex.precision,
+    block_size: flex.block_size,
     n: p.n,
-    flexidepth_mean: p.a_mean,
-    full_mean: p.b_mean,
+    flexidepth_mean: p.a.mean,
+    full_mean: p.b.mean,
     flexidepth_minus_full: p.difference,
-    retention: p.b_mean === 0 ? null : p.a_mean / p.b_mean,
+    retention: p.b.mean === 0 ? null : p.a.mean / p.b.mean,
   }));
 }
 
@@ -319,12 +306,14 @@ function matchRuns(
     suite: flex.suite,
     metric: p.metric,
     threshold: flex.threshold,
+    precision: flex.precision,
+    block_size: flex.block_size,
     comparator: other.variant as ComparatorVariant,
     flexidepth_run_id: flex.run_id,
     comparator_run_id: other.run_id,
     n: p.n,
-    flexidepth_mean: p.a_mean,
-    comparator_mean: p.b_mean,
+    flexidepth_mean: p.a.mean,
+    comparator_mean: p.b.mean,
     flexidepth_minus_comparator: p.difference,
     flexidepth_layers_used: layersUsed.get(flex.run_id) ?? null,
     comparator_layers_used: layersUsed.get(other.run_id) ?? null,

@@ -17,6 +17,8 @@ const TOKEN_COLUMNS = [
   ['suite', 'VARCHAR'],
   ['variant', 'VARCHAR'],
   ['threshold', 'DOUBLE'],
+  ['precision', 'VARCHAR'],
+  ['block_size', 'INTEGER'],
   ['doc_id', 'VARCHAR'],
   ['doc_index', 'INTEGER'],
   ['position', 'INTEGER'],
@@ -35,6 +37,8 @@ const SAMPLE_COLUMNS = [
   ['suite', 'VARCHAR'],
   ['variant', 'VARCHAR'],
   ['threshold', 'DOUBLE'],
+  ['precision', 'VARCHAR'],
+  ['block_size', 'INTEGER'],
   ['doc_id', 'VARCHAR'],
   ['doc_index', 'INTEGER'],
   ['status', 'VARCHAR'],
@@ -55,16 +59,18 @@ const SAMPLE_COLUMNS = [
 
 /** The same rows, read from the study itself, in the order the export promises. */
 const DB_TOKENS = `
-  SELECT t.run_id, r.model_hash, r.suite, r.variant, r.threshold, t.doc_id, s.doc_index, t.position, t.token_id,
+  SELECT t.run_id, r.model_hash, r.suite, r.variant, r.threshold, coalesce(r.identity->>'precision', 'fp32') AS precision,
+         TRY_CAST(r.identity->>'block_size' AS INTEGER) AS block_size, t.doc_id, s.doc_index, t.position, t.token_id,
          t.text AS token_text, lower(hex(t.bytes)) AS token_bytes, t.phase, t.layers_used, r.layers_total::SMALLINT AS layers_total, t.mask, t.gates
   FROM tokens t JOIN runs r USING (run_id) JOIN samples s USING (run_id, doc_id)
-  ORDER BY r.model_hash, r.suite, r.variant, r.threshold, t.run_id, s.doc_index, t.doc_id, t.position`;
+  ORDER BY r.model_hash, r.suite, r.variant, r.threshold, precision, block_size, t.run_id, s.doc_index, t.doc_id, t.position`;
 const DB_SAMPLES = `
-  SELECT s.run_id, r.model_hash, r.suite, r.variant, r.threshold, s.doc_id, s.doc_index, s.status, s.error, s.prompt, s.output,
+  SELECT s.run_id, r.model_hash, r.suite, r.variant, r.threshold, coalesce(r.identity->>'precision', 'fp32') AS precision,
+         TRY_CAST(r.identity->>'block_size' AS INTEGER) AS block_size, s.doc_id, s.doc_index, s.status, s.error, s.prompt, s.output,
          s.reference, s.metrics::VARCHAR AS metrics, s.prompt_tokens, s.truncated_tokens, s.generated_tokens, s.prefill_ms, s.decode_ms, s.stop_reason,
          r.layers_total::SMALLINT AS layers_total, r.routing_layers::SMALLINT[] AS routing_layers
   FROM samples s JOIN runs r USING (run_id)
-  ORDER BY r.model_hash, r.suite, r.variant, r.threshold, s.run_id, s.doc_index, s.doc_id`;
+  ORDER BY r.model_hash, r.suite, r.variant, r.threshold, precision, block_size, s.run_id, s.doc_index, s.doc_id`;
 
 async function query(sql: string): Promise<Row[]> {
   const instance = await DuckDBInstance.create(':memory:');

@@ -114,9 +114,9 @@ describe('a study changed outside flexibench is refused when opened, before any 
   });
 
   it.each([
-    ['a retyped column', ['ALTER TABLE runs ALTER COLUMN layers_total TYPE BIGINT'], /column runs\.layers_total is BIGINT, schema version 3 defines INTEGER/],
-    ['a dropped NOT NULL', ['ALTER TABLE tokens ALTER COLUMN mask DROP NOT NULL'], /column tokens\.mask admits NULL, schema version 3 defines it NOT NULL/],
-    ['an added column', ['ALTER TABLE tokens ADD COLUMN extra INTEGER'], /table tokens has a column extra, which schema version 3 does not define/],
+    ['a retyped column', ['ALTER TABLE runs ALTER COLUMN layers_total TYPE BIGINT'], /column runs\.layers_total is BIGINT, schema version 4 defines INTEGER/],
+    ['a dropped NOT NULL', ['ALTER TABLE tokens ALTER COLUMN mask DROP NOT NULL'], /column tokens\.mask admits NULL, schema version 4 defines it NOT NULL/],
+    ['an added column', ['ALTER TABLE tokens ADD COLUMN extra INTEGER'], /table tokens has a column extra, which schema version 4 does not define/],
     ['schema_version without its version column', ['ALTER TABLE schema_version DROP COLUMN version'], /table schema_version has no column version/],
     ['a layer count of 0', ['UPDATE runs SET layers_total = 0'], /has layers_total 0, outside the 1 to 1024 layers/],
     [

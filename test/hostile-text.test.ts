@@ -141,7 +141,16 @@ describe('shell words in the card', () => {
   });
 
   it('a reproduce command with a hostile model folder and suite stays one line', () => {
-    const run = { model_dir: 'models/x\n```\n<script>', suite: 'a\nb', variant: 'flexidepth', limit: null, seed: 0, threshold: 0.5 } as ExportRun;
+    const run = {
+      model_dir: 'models/x\n```\n<script>',
+      suite: 'a\nb',
+      variant: 'flexidepth',
+      precision: 'fp32',
+      block_size: null,
+      limit: null,
+      seed: 0,
+      threshold: 0.5,
+    } as ExportRun;
     expect(reproduceCommand(run)).toBe("flexibench run --model $'models/x\\n```\\n<script>' --suites $'a\\nb' --variants flexidepth --seed 0 --threshold 0.5");
   });
 });
@@ -159,6 +168,8 @@ describe('the dataset card of hostile runs', () => {
       limit: null,
       seed: 0,
       threshold: 0.5,
+      precision: 'fp32',
+      block_size: null,
       layers_total: 6,
       routing_layers: [3, 4, 5],
       git_revision: '`rev`',

@@ -38,6 +38,8 @@ const settings: StudySettings = {
   checkpoint: { contentHash: 'hash', config: { numLayers: 4, routingLayers: [2, 3] } as StudySettings['checkpoint']['config'] },
   seed: 7,
   limit: 3,
+  precision: 'fp32',
+  blockSize: 32,
   threshold: 0.3,
   maxLength: null,
   executionProvider: 'cpu',

@@ -52,7 +52,7 @@ describe('StudyDb.open', () => {
     // Reopening an up-to-date study migrates nothing.
     await (await StudyDb.open(path)).close();
     const tables = await sql(path, [`SELECT table_name FROM duckdb_tables() ORDER BY 1`]);
-    expect(tables.map((t) => t.table_name)).toEqual(['runs', 'samples', 'schema_version', 'tokens']);
+    expect(tables.map((t) => t.table_name)).toEqual(['routing_agreement', 'runs', 'samples', 'schema_version', 'tokens']);
     expect(await sql(path, ['SELECT version FROM schema_version'])).toEqual([{ version: SCHEMA_VERSION }]);
   });
 

@@ -36,7 +36,7 @@ import { expectedTensors, type Checkpoint } from '../../src/model/checkpoint.ts'
 import { FLEXIDEPTH_REDUCTION, parseModelConfig } from '../../src/model/config.ts';
 import { heldWeightBytes, weightWidths } from '../../src/model/held-weights.ts';
 import { generate, generateBatch, producingDepths, promptContextProblem, tokensPerSecond, type Generation } from '../../src/model/generate.ts';
-import { requireVariant, WEIGHT_PRECISIONS, type Variant } from '../../src/model/graph-builder.ts';
+import { isQuantized, requireVariant, type Variant } from '../../src/model/graph-builder.ts';
 import { decodeStepMultiplyAdds } from '../../src/model/path-cost.ts';
 import { DecoderSession, requireExecutionProvider } from '../../src/model/session.ts';
 import {
@@ -48,7 +48,7 @@ import {
 } from '../../src/model/synthetic-checkpoint.ts';
 import { SeededRandom } from '../../src/seeded-random.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
-import { defineCommand, flag, integer, oneOf, real, text, type OptionValues } from '../args.ts';
+import { defineCommand, flag, integer, real, text, type OptionValues } from '../args.ts';
 import {
   benchMemoryBytes,
   gigabytes,
@@ -100,14 +100,8 @@ const OPTIONS = {
   }),
   seed: integer('S', 'seed of the synthetic checkpoint and the synthetic prompt', { ...SEED, default: 1 }),
   batch: integer('B', 'sequences decoded together per step (the prompt, then B - 1 seeded random prompts of its length)', { ...BATCH, default: 1 }),
-  precision: oneOf(
-    'precision',
-    'weights of both variants: float32, or the projections block-quantized to 8 or 4 bits (MatMulNBits, blocks of 32)',
-    WEIGHT_PRECISIONS,
-    {
-      default: 'fp32',
-    },
-  ),
+  precision: MODEL_OPTIONS.precision,
+  blockSize: MODEL_OPTIONS.blockSize,
   json: flag('print the result as one JSON document'),
 };
 
@@ -155,7 +149,7 @@ function refuseUnfitSynthetic(o: Options, size: SyntheticSize, context: number):
   const options = { ...size, maxPositions: syntheticPositions(context, o.tokens) };
   const config = parseModelConfig(syntheticConfig(options), '--synthetic');
   // What the graphs hold at the precision: the sessions' weights, and each graph's bytes on disk.
-  const weightBytes = heldWeightBytes(expectedTensors(config, config.intermediateSize / FLEXIDEPTH_REDUCTION), o.precision, false);
+  const weightBytes = heldWeightBytes(expectedTensors(config, config.intermediateSize / FLEXIDEPTH_REDUCTION), o.precision, false, o.blockSize);
   const checkpointBytes = syntheticCheckpointBytes(options);
   const temp = tmpdir();
   const disk = statfsSync(temp);
@@ -321,6 +315,7 @@ async function measure(
         [...ckpt.tensors].map(([name, t]) => [name, t.shape]),
         o.precision,
         cfg.tieWordEmbeddings,
+        o.blockSize,
       ),
       batch: o.batch,
       promptTokens: promptIds.length,
@@ -330,6 +325,7 @@ async function measure(
   const order: readonly Variant[] = SESSION_ORDERS[layout];
   const { sessions, scale } = await openSessionsMeasured(ckpt, loadSeconds, order, {
     precision: o.precision,
+    blockSize: o.blockSize,
     executionProvider: o.ep,
     intraOpThreads: o.threads,
     ...(cacheDir !== undefined ? { cacheDir } : {}),
@@ -406,7 +402,7 @@ async function measure(
   // reads of the paths any of them takes, which per-sequence masks do not pair up, so only batch 1 is counted.
   const weightsRead = (v: Variant): number | null =>
     o.batch === 1
-      ? mean(steps.map((s) => decodeStepWeightBytes(cfg, v === 'full' ? null : s.mask, ckpt.adapterSize || undefined, weightWidths(o.precision))))
+      ? mean(steps.map((s) => decodeStepWeightBytes(cfg, v === 'full' ? null : s.mask, ckpt.adapterSize || undefined, weightWidths(o.precision, o.blockSize))))
       : null;
   const summary = (v: Variant) => {
     const ms = perRound(v);
@@ -454,6 +450,7 @@ async function measure(
     execution_provider: o.ep,
     intra_op_threads: o.threads,
     precision: o.precision,
+    block_size: isQuantized(o.precision) ? o.blockSize : null,
     prompt_tokens: promptIds.length,
     decode_tokens: tokens,
     batch: o.batch,

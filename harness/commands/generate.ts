@@ -8,7 +8,7 @@ import { UserError } from '../../src/errors.ts';
 import { generate, promptContextProblem, tokensPerSecond } from '../../src/model/generate.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { defineCommand, flag, integer, real, text, texts, type OptionValues } from '../args.ts';
-import { MODEL_OPTIONS, modelChoice, openSession, variantOf, variantOptionFor } from '../model-options.ts';
+import { MODEL_OPTIONS, modelChoice, openSession, variantOf, variantOptionFor, withPrecision } from '../model-options.ts';
 import { POSITIONS, SEED, TEMPERATURE } from '../option-ranges.ts';
 import { eosIds } from '../runner/plan.ts';
 
@@ -63,6 +63,8 @@ async function generateCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
     model: m.ckpt.dir,
     variant,
     threshold,
+    precision: m.precision,
+    ...(withPrecision({ variant }, m.precision, m.blockSize).blockSize !== undefined ? { block_size: m.blockSize } : {}),
     text,
     stop_reason: gen.stopReason,
     layers_total: m.ckpt.config.numLayers,

@@ -6,14 +6,14 @@
  */
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { VARIANTS } from '../../src/model/graph-builder.ts';
+import { VARIANTS, WEIGHT_PRECISIONS } from '../../src/model/graph-builder.ts';
 import { DEFAULT_DB } from '../../src/store/study-db.ts';
 import { listSuites } from '../../src/suites/spec.ts';
 import { resolveDataDir } from '../../datasets/data-dir.ts';
 import { DATA_DIR, INCLUDE_PATH, commaList, defineCommand, integer, oneOf, real, text, type OptionSpec, type OptionValues } from '../args.ts';
 import { UserError } from '../../src/errors.ts';
 import { refuseFileOverInputs, studyFiles } from '../../src/output-paths.ts';
-import { REFERENCE_MODEL } from '../model-options.ts';
+import { BLOCK_SIZE, PRECISION_HELP, REFERENCE_MODEL } from '../model-options.ts';
 import { BATCH, ITEM_LIMIT, MAX_THRESHOLDS, POSITIONS, SEED, STATIC_LAYERS, THREADS, WORKERS } from '../option-ranges.ts';
 import { runStudy } from '../runner/run-study.ts';
 import { parseShard } from '../runner/shard.ts';
@@ -82,6 +82,13 @@ const OPTIONS = {
     defaultText: String(DEFAULT_THRESHOLD),
   }),
   thresholds: thresholdList(),
+  precision: commaList(
+    'LIST',
+    `the weights, comma-separated; each precision runs as its own series, and with fp32 beside another, each FlexiDepth run is measured for how it routes fp32's tokens: ${PRECISION_HELP}`,
+    'precision',
+    { choices: WEIGHT_PRECISIONS, default: ['fp32'] },
+  ),
+  blockSize: BLOCK_SIZE,
   dataDir: DATA_DIR,
   threads: integer('N', 'intra-op threads per worker session', { ...THREADS, default: 1 }),
   batch: integer('N', "sequences each worker decodes together (continuous batching: a finished one's row is refilled at once)", {
@@ -124,6 +131,8 @@ async function runCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
     seed: o.seed,
     threshold: o.threshold ?? DEFAULT_THRESHOLD,
     thresholds: o.thresholds ?? [o.threshold ?? DEFAULT_THRESHOLD],
+    precisions: o.precision,
+    blockSize: o.blockSize,
     dbPath: o.db,
     dataDir,
     workers: o.workers,

@@ -6,8 +6,9 @@
  *   suites at that threshold (or --static-layers);
  * - `random` draws each routed decision at the rate FlexiDepth ran that layer, per suite, where it
  *   reads the prompt and where it produces the answer (src/model/routing.ts).
- * A comparator that has nothing to match (FlexiDepth stored no tokens; k rounds to 0) is left out
- * with a line saying why.
+ * Each precision of the study gets its own comparators, matched to FlexiDepth at that precision
+ * (Block Influence, a property of the model, is measured once, in float32). A comparator that has
+ * nothing to match (FlexiDepth stored no tokens; k rounds to 0) is left out with a line saying why.
  */
 import { loadCalibrationPassages, CALIBRATION_SOURCE } from '../../datasets/calibration.ts';
 import { leastInfluential, measureBlockInfluence, type LayerInfluence } from '../../src/model/block-influence.ts';
@@ -18,7 +19,9 @@ import type { RandomComparator, StaticComparator } from '../../src/store/run-com
 import type { StudyDb } from '../../src/store/study-db.ts';
 import type { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import type { PlannedSuite } from './plan.ts';
-import { registerRun, type RunPlan, type StudySettings } from './register-runs.ts';
+import { graphAt, registerRun, type RunPlan, type StudySettings } from './register-runs.ts';
+import { precisionTag } from './protocol.ts';
+import type { WeightPrecision } from '../../src/model/graph-builder.ts';
 
 export type ComparatorVariant = 'static' | 'random';
 
@@ -31,6 +34,8 @@ const CALIBRATION_CHARS = 8 * CALIBRATION_TOKENS;
 export interface ComparatorPlan {
   variants: readonly ComparatorVariant[];
   thresholds: readonly number[];
+  /** The study's precisions: each gets its comparators, matched to FlexiDepth at that precision. */
+  precisions: readonly WeightPrecision[];
   /** --static-layers: remove this many routed layers instead of matching FlexiDepth's mean. */
   staticLayers: number | null;
   /** Held-out text for Block Influence (calibrationText); needed when `variants` has static. */
@@ -62,26 +67,50 @@ async function routedBlockInfluence(ckpt: Checkpoint, tok: TextTokenizer, plan: 
   }
 }
 
+/** The study's precisions, each with how its runs are labelled in the lines written (' int8', or '' for fp32). */
+function precisionsOf(x: StudyContext, plan: ComparatorPlan): { precision: WeightPrecision; label: string }[] {
+  return plan.precisions.map((precision) => {
+    const tag = precisionTag(graphAt({ variant: 'static' }, { ...x.settings, precision }));
+    return { precision, label: tag === '' ? '' : ` ${tag}` };
+  });
+}
+
 async function staticRuns(x: StudyContext, plan: ComparatorPlan): Promise<RunPlan[]> {
-  const { ckpt } = x;
-  const routed = ckpt.config.routingLayers;
-  const measured = await routedBlockInfluence(ckpt, x.tok, plan);
+  const runs: RunPlan[] = [];
+  const measured = await routedBlockInfluence(x.ckpt, x.tok, plan);
+  for (const { precision, label } of precisionsOf(x, plan)) {
+    const flexidepth = x.flexidepth.filter((r) => (r.graph.precision ?? 'fp32') === precision);
+    runs.push(...(await staticRunsAt({ ...x, flexidepth, settings: { ...x.settings, precision } }, plan, measured, label)));
+  }
+  return runs;
+}
+
+/** static at each threshold, for FlexiDepth runs of one precision (`label` names it in the lines written). */
+async function staticRunsAt(
+  x: StudyContext,
+  plan: ComparatorPlan,
+  measured: { influence: LayerInfluence[]; tokens: number },
+  label: string,
+): Promise<RunPlan[]> {
+  const routed = x.ckpt.config.routingLayers;
   const runs: RunPlan[] = [];
   for (const threshold of plan.thresholds) {
     const flexRuns = x.flexidepth.filter((r) => r.threshold === threshold).map((r) => r.runId);
     const skips = plan.staticLayers === null ? await x.db.read((conn) => flexidepthSkipsMean(conn, flexRuns)) : null;
     if (skips !== null && skips.mean === null) {
-      plan.log.write(`run: static@${threshold} left out: FlexiDepth stored no generated tokens at threshold ${threshold} to match\n`);
+      plan.log.write(`run: static@${threshold}${label} left out: FlexiDepth stored no generated tokens at threshold ${threshold} to match\n`);
       continue;
     }
     const k = plan.staticLayers ?? Math.round(skips!.mean!);
     if (k === 0) {
-      plan.log.write(`run: static@${threshold} left out: FlexiDepth skips ${skips!.mean!.toFixed(2)} routed layers per generated token, which rounds to 0\n`);
+      plan.log.write(
+        `run: static@${threshold}${label} left out: FlexiDepth skips ${skips!.mean!.toFixed(2)} routed layers per generated token, which rounds to 0\n`,
+      );
       continue;
     }
     const removed = leastInfluential(measured.influence, k);
     plan.log.write(
-      `run: static@${threshold} removes layers ${removed.join(', ')}: the ${k} routed layers of least Block Influence` +
+      `run: static@${threshold}${label} removes layers ${removed.join(', ')}: the ${k} routed layers of least Block Influence` +
         (skips === null ? ' (--static-layers)\n' : ` (FlexiDepth skips ${skips.mean!.toFixed(2)} per generated token)\n`),
     );
     const comparator: StaticComparator = {
@@ -94,7 +123,7 @@ async function staticRuns(x: StudyContext, plan: ComparatorPlan): Promise<RunPla
     };
     const kind = {
       variant: 'static',
-      graph: { variant: 'static', removedLayers: removed },
+      graph: graphAt({ variant: 'static', removedLayers: removed }, x.settings),
       routing: { kind: 'fixed', keep: routed.map((l) => !removed.includes(l)) },
       comparator,
     } as const;
@@ -104,6 +133,16 @@ async function staticRuns(x: StudyContext, plan: ComparatorPlan): Promise<RunPla
 }
 
 async function randomRuns(x: StudyContext, plan: ComparatorPlan): Promise<RunPlan[]> {
+  const runs: RunPlan[] = [];
+  for (const { precision, label } of precisionsOf(x, plan)) {
+    const flexidepth = x.flexidepth.filter((r) => (r.graph.precision ?? 'fp32') === precision);
+    runs.push(...(await randomRunsAt({ ...x, flexidepth, settings: { ...x.settings, precision } }, plan, label)));
+  }
+  return runs;
+}
+
+/** random at each threshold and suite, for FlexiDepth runs of one precision. */
+async function randomRunsAt(x: StudyContext, plan: ComparatorPlan, label: string): Promise<RunPlan[]> {
   const routed = x.ckpt.config.routingLayers.length;
   const runs: RunPlan[] = [];
   for (const threshold of plan.thresholds) {
@@ -111,11 +150,18 @@ async function randomRuns(x: StudyContext, plan: ComparatorPlan): Promise<RunPla
       const matched = x.flexidepth.find((r) => r.suite === suite && r.threshold === threshold);
       const rates = matched === undefined ? null : await x.db.read((conn) => routedUsageByRateSet(conn, matched.runId, routed));
       if (matched === undefined || rates === null) {
-        plan.log.write(`run: random@${threshold} on ${suite.spec.name} left out: FlexiDepth stored no samples of it at threshold ${threshold} to match\n`);
+        plan.log.write(
+          `run: random@${threshold}${label} on ${suite.spec.name} left out: FlexiDepth stored no samples of it at threshold ${threshold} to match\n`,
+        );
         continue;
       }
       const comparator: RandomComparator = { kind: 'random', matched_threshold: threshold, matched_run_id: matched.runId, seed: x.settings.seed, rates };
-      const kind = { variant: 'random', graph: { variant: 'random' }, routing: { kind: 'random', seed: x.settings.seed, rates }, comparator } as const;
+      const kind = {
+        variant: 'random',
+        graph: graphAt({ variant: 'random' }, x.settings),
+        routing: { kind: 'random', seed: x.settings.seed, rates },
+        comparator,
+      } as const;
       runs.push(await registerRun(x.db, suite, kind, { ...x.settings, threshold }));
     }
   }

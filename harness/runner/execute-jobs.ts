@@ -11,8 +11,8 @@ import { documentSeed } from '../../src/model/routing.ts';
 import type { SampleRecord, StudyDb, TokenRecord } from '../../src/store/study-db.ts';
 import type { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import type { Job } from './job-list.ts';
-import type { Progress } from './progress.ts';
-import { graphName } from './protocol.ts';
+import type { Progress, ProgressSeries } from './progress.ts';
+import { graphName, precisionTag } from './protocol.ts';
 import type { RunPlan } from './register-runs.ts';
 import { sampleLogLine, type SampleLog } from './sample-log.ts';
 import { errorSample, sampleRows, type PromptPiecesCache } from './sample-rows.ts';
@@ -54,6 +54,11 @@ function generation(job: Job, x: Execution): Promise<JobResult> {
   });
 }
 
+/** What a run's samples are tallied under in the progress lines. */
+export function progressSeries(run: RunPlan): ProgressSeries {
+  return { variant: run.variant, threshold: run.threshold, precision: precisionTag(run.graph) };
+}
+
 /** Calls `handler` on the first SIGINT or SIGTERM; returns the function that stops listening. */
 function onInterrupt(handler: () => void): () => void {
   process.once('SIGINT', handler);
@@ -93,7 +98,7 @@ export async function executeJobs(jobs: readonly Job[], x: Execution): Promise<E
             const { sample, tokens } = sampleRows(job.run.suite, job.doc, res.generation, x.tok, pieces);
             return store(job.run, sample, tokens, res.generation, () => {
               totals.samplesWritten++;
-              x.progress.sampleDone(job.run.variant, job.run.threshold, res.generation.generatedIds.length, res.generation.timing.decodeMs);
+              x.progress.sampleDone(progressSeries(job.run), res.generation.generatedIds.length, res.generation.timing.decodeMs);
             });
           },
           (err: Error) => {

@@ -1,12 +1,17 @@
 /**
- * Progress on stderr while a study runs: per variant (and threshold, in a sweep), samples done of total and decode tokens/s,
+ * Progress on stderr while a study runs: per variant (and threshold, in a sweep; and precision), samples done of total and decode tokens/s,
  * with the time left at this invocation's pace. At most one line every few seconds, plus the last.
  */
 import { tokensPerSecond } from '../../src/model/generate.ts';
 
-interface Tally {
+/** What progress is tallied by: a variant at a threshold and a precision (precisionTag: empty for fp32). */
+export interface ProgressSeries {
   variant: string;
   threshold: number;
+  precision: string;
+}
+
+interface Tally extends ProgressSeries {
   done: number;
   total: number;
   generatedTokens: number;
@@ -25,17 +30,17 @@ export class Progress {
     private readonly everyMs = Number(process.env['FLEXIBENCH_PROGRESS_MS'] ?? 3000),
   ) {}
 
-  /** Runs are tallied per variant and threshold; a variant run at one threshold only is labelled by its name alone. */
-  addRun(variant: string, threshold: number, total: number, alreadyDone: number): void {
-    const key = `${variant}@${threshold}`;
-    const t = this.tallies.get(key) ?? { variant, threshold, done: 0, total: 0, generatedTokens: 0, decodeMs: 0 };
+  /** Runs are tallied per series; a variant run at one threshold only is labelled without it. */
+  addRun(series: ProgressSeries, total: number, alreadyDone: number): void {
+    const key = keyOf(series);
+    const t = this.tallies.get(key) ?? { ...series, done: 0, total: 0, generatedTokens: 0, decodeMs: 0 };
     t.total += total;
     t.done += alreadyDone;
     this.tallies.set(key, t);
   }
 
-  sampleDone(variant: string, threshold: number, generatedTokens: number, decodeMs: number): void {
-    const t = this.tallies.get(`${variant}@${threshold}`)!;
+  sampleDone(series: ProgressSeries, generatedTokens: number, decodeMs: number): void {
+    const t = this.tallies.get(keyOf(series))!;
     t.done++;
     t.generatedTokens += generatedTokens;
     t.decodeMs += decodeMs;
@@ -52,7 +57,8 @@ export class Progress {
       left += t.total - t.done;
       const tps = tokensPerSecond(t.generatedTokens, t.decodeMs)?.toFixed(1) ?? '-';
       const swept = tallies.some((o) => o.variant === t.variant && o.threshold !== t.threshold);
-      parts.push(`${swept ? `${t.variant}@${t.threshold}` : t.variant} ${t.done}/${t.total} (${tps} tok/s)`);
+      const name = `${swept ? `${t.variant}@${t.threshold}` : t.variant}${t.precision === '' ? '' : ` ${t.precision}`}`;
+      parts.push(`${name} ${t.done}/${t.total} (${tps} tok/s)`);
     }
     const eta = this.finishedHere > 0 ? `, ETA ${formatSeconds((left * elapsed) / this.finishedHere)}` : '';
     return `run: ${parts.join(', ')}, elapsed ${formatSeconds(elapsed)}${eta}`;
@@ -63,6 +69,8 @@ export class Progress {
     this.out.write(this.line() + '\n');
   }
 }
+
+const keyOf = (s: ProgressSeries): string => `${s.variant}@${s.threshold} ${s.precision}`;
 
 function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';

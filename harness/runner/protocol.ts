@@ -1,7 +1,7 @@
 /** Messages between the runner and its generation workers. */
 import type { ModelConfig } from '../../src/model/config.ts';
 import type { Generation } from '../../src/model/generate.ts';
-import type { GraphSpec } from '../../src/model/graph-builder.ts';
+import { QUANT_BLOCK_SIZE, type GraphSpec } from '../../src/model/graph-builder.ts';
 import type { Routing } from '../../src/model/routing.ts';
 import type { SamplingOptions } from '../../src/model/sampling.ts';
 import type { ExecutionProvider } from '../../src/model/session.ts';
@@ -34,9 +34,18 @@ export type WorkerReply =
   | { type: 'result'; id: number; generation: Generation; runMs: number }
   | { type: 'error'; id: number | null; message: string };
 
-/** The name a graph goes by between the runner and its workers: its variant, and for `static` the layers it removes. */
+/** A graph's weight precision as runs are labelled by it: empty for fp32, `int4`, or `int4/64` at another block size. */
+export function precisionTag(spec: Pick<GraphSpec, 'precision' | 'blockSize'>): string {
+  const precision = spec.precision ?? 'fp32';
+  if (precision === 'fp32') return '';
+  return spec.blockSize !== undefined && spec.blockSize !== QUANT_BLOCK_SIZE ? `${precision}/${spec.blockSize}` : precision;
+}
+
+/** The name a graph goes by between the runner and its workers: its variant, for `static` the layers it removes, and its precision. */
 export function graphName(spec: GraphSpec): string {
-  return spec.variant === 'static' ? `static-${(spec.removedLayers ?? []).join('_')}` : spec.variant;
+  const base = spec.variant === 'static' ? `static-${(spec.removedLayers ?? []).join('_')}` : spec.variant;
+  const tag = precisionTag(spec);
+  return tag === '' ? base : `${base}-${tag}`;
 }
 
 /** What the jobs one batched step runs share: one graph at one threshold (generateBatch). */

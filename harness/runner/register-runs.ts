@@ -1,11 +1,12 @@
 /**
- * One run per suite × variant (× threshold): its identity (what makes its numbers distinct, hashed
+ * One run per suite × precision × variant (× threshold): its identity (what makes its numbers distinct, hashed
  * into the run id) and its metadata (how it was produced), registered in the study, with the docs
  * it already has so a rerun resumes. Comparator runs (comparators.ts) register through registerRun
  * with what they were matched to.
  */
 import type { Checkpoint } from '../../src/model/checkpoint.ts';
-import type { GraphSpec, Variant } from '../../src/model/graph-builder.ts';
+import type { GraphSpec, Variant, WeightPrecision } from '../../src/model/graph-builder.ts';
+import { withPrecision } from '../model-options.ts';
 import type { Routing } from '../../src/model/routing.ts';
 import type { RunComparator } from '../../src/store/run-comparator.ts';
 import type { ExecutionProvider } from '../../src/model/session.ts';
@@ -34,6 +35,10 @@ export interface StudySettings {
   seed: number;
   limit: number | null;
   threshold: number;
+  /** The weights' precision of the run being registered (like the threshold, one value per run). */
+  precision: WeightPrecision;
+  /** The quantization block size of int8 and int4 weights. */
+  blockSize: number;
   /** --max-length as given; null when the model's context is used. */
   maxLength: number | null;
   executionProvider: ExecutionProvider;
@@ -66,7 +71,20 @@ export function runIdentity(suite: PlannedSuite, variant: Variant, s: StudySetti
     // An explicit --max-length changes prompts, so it makes another run; the default (the model's context) does not.
     generation: { ...suite.spec.generation, ...(s.maxLength !== null ? { max_length: s.maxLength } : {}) },
     ...(comparator !== undefined ? { comparator: comparatorIdentity(comparator) } : {}),
+    ...precisionIdentity(s),
   };
+}
+
+/** A run's precision in its identity as its graph has it: nothing for fp32 (its ids predate precisions). */
+function precisionIdentity(s: Pick<StudySettings, 'precision' | 'blockSize'>): Pick<RunIdentity, 'precision' | 'block_size'> {
+  const { precision, blockSize } = graphAt({ variant: 'full' }, s);
+  if (precision === undefined || precision === 'fp32') return {};
+  return { precision, ...(blockSize !== undefined ? { block_size: blockSize } : {}) };
+}
+
+/** The graph of a run at the settings' precision. */
+export function graphAt(spec: GraphSpec, s: Pick<StudySettings, 'precision' | 'blockSize'>): GraphSpec {
+  return withPrecision(spec, s.precision, s.blockSize);
 }
 
 export function runMetadata(suite: PlannedSuite, variant: Variant, s: StudySettings, startedAt: string): RunMetadata {
@@ -100,9 +118,10 @@ export async function registerRun(db: StudyDb, suite: PlannedSuite, kind: RunKin
 }
 
 /**
- * Registers (or finds again) every suite × variant run of the model's own variants (full,
- * flexidepth), in suite order, then variant order; flexidepth once per threshold of a sweep
- * (ascending, as given), full once. Without `thresholds`, s.threshold alone.
+ * Registers (or finds again) every suite × precision × variant run of the model's own variants
+ * (full, flexidepth), in suite order, then precision order (as given), then variant order;
+ * flexidepth once per threshold of a sweep (ascending, as given), full once. Without `thresholds`,
+ * s.threshold alone; without `precisions`, s.precision alone.
  */
 export async function registerRuns(
   db: StudyDb,
@@ -110,13 +129,17 @@ export async function registerRuns(
   variants: readonly ('full' | 'flexidepth')[],
   s: StudySettings,
   thresholds: readonly number[] = [s.threshold],
+  precisions: readonly WeightPrecision[] = [s.precision],
 ): Promise<RunPlan[]> {
   const runs: RunPlan[] = [];
   for (const suite of suites) {
-    for (const variant of variants) {
-      for (const threshold of variant === 'flexidepth' ? thresholds : [s.threshold]) {
-        const kind = { variant, graph: { variant }, routing: { kind: 'threshold', threshold } } as const;
-        runs.push(await registerRun(db, suite, kind, { ...s, threshold }));
+    for (const precision of precisions) {
+      for (const variant of variants) {
+        for (const threshold of variant === 'flexidepth' ? thresholds : [s.threshold]) {
+          const at = { ...s, threshold, precision };
+          const kind = { variant, graph: graphAt({ variant }, at), routing: { kind: 'threshold', threshold } } as const;
+          runs.push(await registerRun(db, suite, kind, at));
+        }
       }
     }
   }

@@ -11,19 +11,21 @@
 import { availableParallelism, freemem } from 'node:os';
 import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
 import { buildOrReuseGraph, graphFileBytes, requireGraphCache } from '../../src/model/graph-cache.ts';
-import { requireVariant, type GraphSpec, type Variant } from '../../src/model/graph-builder.ts';
+import { QUANT_BLOCK_SIZE, requireVariant, type GraphSpec, type Variant, type WeightPrecision } from '../../src/model/graph-builder.ts';
 import { requireExecutionProvider, type ExecutionProvider } from '../../src/model/session.ts';
 import { UserError } from '../../src/errors.ts';
 import { StudyDb } from '../../src/store/study-db.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { calibrationText, registerComparatorRuns, type ComparatorVariant } from './comparators.ts';
-import { executeJobs, type ExecutionTotals } from './execute-jobs.ts';
+import { executeJobs, progressSeries, type ExecutionTotals } from './execute-jobs.ts';
 import { jobList, storedSampleCount } from './job-list.ts';
 import { studyMetadata } from './metadata.ts';
 import { eosIds, planSuite, type PlannedSuite } from './plan.ts';
 import { Progress } from './progress.ts';
-import { graphName } from './protocol.ts';
+import { graphName, precisionTag } from './protocol.ts';
+import { measureRoutingAgreement } from './routing-agreement.ts';
 import { registerRuns, type RunPlan, type StudySettings } from './register-runs.ts';
+import { withPrecision } from '../model-options.ts';
 import { SampleLog } from './sample-log.ts';
 import { storedSampleLogRows } from '../../src/store/sample-log-reads.ts';
 import { shardText, type Shard } from './shard.ts';
@@ -40,6 +42,10 @@ export interface StudyOptions {
   threshold: number;
   /** A threshold sweep: flexidepth runs once per threshold (full once); absent: [threshold]. */
   thresholds?: number[];
+  /** The weights' precisions, each its own runs (fp32 first when present); absent: fp32 alone. */
+  precisions?: WeightPrecision[];
+  /** The quantization block size of int8 and int4; QUANT_BLOCK_SIZE when absent. */
+  blockSize?: number;
   dbPath: string;
   dataDir: string;
   workers: number;
@@ -82,7 +88,9 @@ async function planStudy(opts: StudyOptions): Promise<PlannedStudy> {
     throw new UserError(`run: --static-layers ${opts.staticLayers} is more than the ${routed} routed layers of ${opts.modelDir}`);
   // A provider that cannot run here, or a cache that cannot take the graphs, must not leave runs behind.
   await requireExecutionProvider(opts.executionProvider);
-  const modelGraphs = opts.variants.filter((v) => v === 'full' || v === 'flexidepth').map((variant) => ({ variant }));
+  const modelGraphs = precisionsOf(opts).flatMap((precision) =>
+    opts.variants.filter((v) => v === 'full' || v === 'flexidepth').map((variant) => withPrecision({ variant }, precision, opts.blockSize ?? QUANT_BLOCK_SIZE)),
+  );
   requireGraphCache(ckpt, modelGraphs);
   const tok = TextTokenizer.load(opts.modelDir).requireModelVocab(ckpt.config.vocabSize);
   const positions = ckpt.config.maxPositionEmbeddings;
@@ -104,6 +112,15 @@ async function planStudy(opts: StudyOptions): Promise<PlannedStudy> {
   // Last, as it takes minutes for a large model: nor must a damaged weight (building is what reads the weights).
   for (const spec of modelGraphs) buildOrReuseGraph(ckpt, spec);
   return { ckpt, tok, suites, calibration: calibrationText(opts.variants, opts.dataDir) };
+}
+
+/**
+ * The study's precisions in the order their runs go: fp32 first, as the other precisions' routing
+ * is measured against its stored tokens (routing-agreement.ts).
+ */
+function precisionsOf(opts: Pick<StudyOptions, 'precisions'>): WeightPrecision[] {
+  const given = opts.precisions ?? ['fp32'];
+  return given.includes('fp32') ? ['fp32', ...given.filter((p) => p !== 'fp32')] : [...given];
 }
 
 /** The most positions any sample of the study can fill: its prompt and max_new_tokens, within the model's context. */
@@ -142,7 +159,7 @@ async function startWorkers(ckpt: Checkpoint, runs: readonly RunPlan[], opts: St
 
 function progressOf(runs: readonly RunPlan[], log: NodeJS.WritableStream): Progress {
   const progress = new Progress(log);
-  for (const r of runs) progress.addRun(r.variant, r.threshold, r.suite.docs.length, r.suite.docs.filter((d) => r.done.has(d.docId)).length);
+  for (const r of runs) progress.addRun(progressSeries(r), r.suite.docs.length, r.suite.docs.filter((d) => r.done.has(d.docId)).length);
   return progress;
 }
 
@@ -189,6 +206,25 @@ async function executeRuns(runs: readonly RunPlan[], io: StudyIo, opts: StudyOpt
   }
 }
 
+/**
+ * The runs one precision at a time, each on its own worker pool: a worker holds a session of every
+ * graph it may be given, and a study of fp32 and int4 would otherwise hold both models at once.
+ */
+async function executeByPrecision(runs: readonly RunPlan[], io: StudyIo, opts: StudyOptions): Promise<Executed> {
+  let done: Executed = { totals: NOTHING_EXECUTED, skipped: 0, wallMs: 0, workers: 0 };
+  for (const tag of [...new Set(runs.map((r) => precisionTag(r.graph)))]) {
+    done = combined(
+      done,
+      await executeRuns(
+        runs.filter((r) => precisionTag(r.graph) === tag),
+        io,
+        opts,
+      ),
+    );
+  }
+  return done;
+}
+
 function combined(a: Executed, b: Executed): Executed {
   return {
     totals: {
@@ -213,6 +249,8 @@ function studySettings(opts: StudyOptions, ckpt: Checkpoint): StudySettings {
     seed: opts.seed,
     limit: opts.limit,
     threshold: opts.threshold,
+    precision: 'fp32',
+    blockSize: opts.blockSize ?? QUANT_BLOCK_SIZE,
     maxLength: opts.maxLength,
     executionProvider: opts.executionProvider,
     workers: opts.workers,
@@ -236,15 +274,25 @@ export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
   try {
     db = await StudyDb.open(opts.dbPath);
     const io: StudyIo = { db, tok, ckpt, suites, sampleLog, log };
-    const runs = await registerRuns(db, suites, modelVariants, settings, thresholds);
-    let done = await executeRuns(runs, io, opts);
+    const runs = await registerRuns(db, suites, modelVariants, settings, thresholds, precisionsOf(opts));
+    let done = await executeByPrecision(runs, io, opts);
     if (comparators.length > 0) {
       const flexidepth = runs.filter((r) => r.variant === 'flexidepth');
-      const plan = { variants: comparators, thresholds, staticLayers: opts.staticLayers ?? null, calibration, intraOpThreads: opts.intraOpThreads, log };
+      const plan = {
+        variants: comparators,
+        thresholds,
+        precisions: precisionsOf(opts),
+        staticLayers: opts.staticLayers ?? null,
+        calibration,
+        intraOpThreads: opts.intraOpThreads,
+        log,
+      };
       const matched = await registerComparatorRuns({ db, ckpt, tok, suites, flexidepth, settings }, plan);
-      done = combined(done, await executeRuns(matched, io, opts));
+      done = combined(done, await executeByPrecision(matched, io, opts));
       runs.push(...matched);
     }
+    const agreement = { executionProvider: opts.executionProvider, intraOpThreads: Math.min(availableParallelism(), opts.workers * opts.intraOpThreads), log };
+    await measureRoutingAgreement(db, ckpt, runs, agreement);
     for (const r of runs) await db.finishRun(r.runId);
     return studyStats(done.totals, done.skipped, { wallMs: done.wallMs, workers: done.workers });
   } finally {

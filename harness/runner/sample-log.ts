@@ -28,6 +28,7 @@ export function sampleLogLine(run: RunPlan, sample: SampleRecord, generation: Ge
     suite: run.suite.spec.name,
     variant: run.variant,
     threshold: run.threshold,
+    precision: run.graph.precision ?? 'fp32',
     run_id: run.runId,
     doc_id: sample.docId,
     doc_index: sample.docIndex,

@@ -16,7 +16,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { UserError, oneLineReason } from '../errors.ts';
 import { StudyIoError, ioFailure, ioFailureOf, type IoFailure } from './io-failure.ts';
 import { RUNS_OUT_OF_BOUNDS_SQL, runShapeProblem } from './run-bounds.ts';
-import { SCHEMA_VERSION, STUDY_TABLES, currentVersionViews, migrate, readSchemaVersion, readTableNames } from './schema.ts';
+import { SCHEMA_VERSION, STUDY_TABLES, currentVersionViews, studyTablesOf, migrate, readSchemaVersion, readTableNames } from './schema.ts';
 import { expectedColumnShapes, readColumnShapes, shapeDifference } from './table-shape.ts';
 
 export interface OpenedDatabase {
@@ -157,9 +157,9 @@ async function checkedVersion(path: string, conn: DuckDBConnection): Promise<num
   if (version < 1) throw notAStudy(path, 'its schema_version table is empty');
   const foreign = tables.filter((t) => !STUDY_TABLES.has(t));
   if (foreign.length > 0) throw notAStudy(path, `unknown tables ${foreign.join(', ')}`);
-  const missing = [...STUDY_TABLES].filter((t) => !tables.includes(t));
+  const missing = studyTablesOf(version).filter((t) => !tables.includes(t));
   if (missing.length > 0) throw notAStudy(path, `schema version ${version} but no ${missing.join(', ')} table${missing.length > 1 ? 's' : ''}`);
-  const shape = shapeDifference(await expectedColumnShapes(version), columns, [...STUDY_TABLES], version);
+  const shape = shapeDifference(await expectedColumnShapes(version), columns, studyTablesOf(version), version);
   if (shape !== null) throw changedStudy(path, shape);
   const run = (await conn.runAndReadAll(RUNS_OUT_OF_BOUNDS_SQL)).getRowObjectsJS()[0];
   if (run !== undefined) {
@@ -237,7 +237,7 @@ export async function openStudyFile(path: string, opts: { readOnly?: boolean } =
   let version: number;
   try {
     version = await checkedVersion(path, probe.connection);
-    if (!readOnly) await checkEveryBlockReads(path, probe.connection, version > 0 ? [...STUDY_TABLES] : []);
+    if (!readOnly) await checkEveryBlockReads(path, probe.connection, version > 0 ? studyTablesOf(version) : []);
   } finally {
     disconnect(probe);
   }

@@ -60,6 +60,7 @@ const SAMPLE_COLUMNS = [
   'truncated_tokens',
 ].join(', ');
 const TOKEN_COLUMNS = 'run_id, doc_id, position, token_id, text, phase, layers_used, mask, gates, bytes';
+const AGREEMENT_COLUMNS = 'run_id, doc_id, reference_run_id, decisions, identical, written_at';
 const RUN_COLUMNS = [
   'run_id',
   'model_hash',
@@ -278,6 +279,10 @@ async function writeMerge(conn: DuckDBConnection, sources: number): Promise<Merg
       await conn.run(`INSERT INTO main.tokens (${TOKEN_COLUMNS})
         SELECT ${TOKEN_COLUMNS} FROM ${c}.tokens JOIN chosen USING (run_id, doc_id) WHERE chosen.source = ${i}
         ORDER BY run_id, doc_id, position`);
+      // Agreement rows are recomputable counts: a document's first copy is kept.
+      await conn.run(`INSERT INTO main.routing_agreement (${AGREEMENT_COLUMNS})
+        SELECT ${AGREEMENT_COLUMNS} FROM ${c}.routing_agreement a
+        WHERE NOT EXISTS (SELECT 1 FROM main.routing_agreement m WHERE m.run_id = a.run_id AND m.doc_id = a.doc_id)`);
     }
     await conn.run('COMMIT');
   } catch (err) {

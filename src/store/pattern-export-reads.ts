@@ -27,15 +27,16 @@ export interface ExportRun extends StoredRun {
 }
 
 /** Row order of data/tokens.parquet: runs grouped as a reader compares them, then document order. */
-export const TOKEN_ORDER = ['model_hash', 'suite', 'variant', 'threshold', 'run_id', 'doc_index', 'doc_id', 'position'] as const;
+export const TOKEN_ORDER = ['model_hash', 'suite', 'variant', 'threshold', 'precision', 'block_size', 'run_id', 'doc_index', 'doc_id', 'position'] as const;
 /** Row order of data/samples.parquet. */
-export const SAMPLE_ORDER = ['model_hash', 'suite', 'variant', 'threshold', 'run_id', 'doc_index', 'doc_id'] as const;
+export const SAMPLE_ORDER = ['model_hash', 'suite', 'variant', 'threshold', 'precision', 'block_size', 'run_id', 'doc_index', 'doc_id'] as const;
 
 // Aliases: t = tokens, s = samples, r = runs. Types are cast explicitly so the Parquet types do not
 // follow a later change of the store's column types silently.
 const TOKEN_SELECT = `
   SELECT t.run_id::VARCHAR AS run_id, r.model_hash::VARCHAR AS model_hash, r.suite::VARCHAR AS suite,
          r.variant::VARCHAR AS variant, r.threshold::DOUBLE AS threshold,
+         coalesce(r.identity->>'precision', 'fp32')::VARCHAR AS precision, TRY_CAST(r.identity->>'block_size' AS INTEGER) AS block_size,
          t.doc_id::VARCHAR AS doc_id, s.doc_index::INTEGER AS doc_index, t.position::INTEGER AS position,
          t.token_id::INTEGER AS token_id, t.text::VARCHAR AS token_text, lower(hex(t.bytes))::VARCHAR AS token_bytes,
          t.phase::VARCHAR AS phase,
@@ -49,6 +50,7 @@ const TOKEN_SELECT = `
 const SAMPLE_SELECT = `
   SELECT s.run_id::VARCHAR AS run_id, r.model_hash::VARCHAR AS model_hash, r.suite::VARCHAR AS suite,
          r.variant::VARCHAR AS variant, r.threshold::DOUBLE AS threshold,
+         coalesce(r.identity->>'precision', 'fp32')::VARCHAR AS precision, TRY_CAST(r.identity->>'block_size' AS INTEGER) AS block_size,
          s.doc_id::VARCHAR AS doc_id, s.doc_index::INTEGER AS doc_index,
          s.status::VARCHAR AS status, s.error::VARCHAR AS error,
          s.prompt::VARCHAR AS prompt, s.output::VARCHAR AS output, s.reference::VARCHAR AS reference,
@@ -91,7 +93,15 @@ export async function readExportRuns(conn: DuckDBConnection, suites: readonly st
   const sql = RUN_COUNTS_SQL;
   const counts = new Map(((await conn.runAndReadAll(sql)).getRowObjectsJS() as Row[]).map((r) => [String(r.run_id), r]));
   const runs = (await readRuns(conn)).filter((r) => suites.includes(r.suite));
-  const order = (r: StoredRun): (string | number)[] => [r.model_hash, r.suite, r.variant, r.threshold, r.run_id];
+  const order = (r: StoredRun): (string | number)[] => [
+    r.model_hash,
+    r.suite,
+    r.variant,
+    r.threshold,
+    r.precision,
+    r.block_size ?? Number.MAX_SAFE_INTEGER,
+    r.run_id,
+  ];
   runs.sort((a, b) => {
     const [x, y] = [order(a), order(b)];
     const i = x.findIndex((v, k) => v !== y[k]);

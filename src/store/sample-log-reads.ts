@@ -11,6 +11,8 @@ export interface StoredSampleLogRow {
   suite: string;
   variant: Variant;
   threshold: number;
+  /** The weights' precision (fp32 for runs from before precisions). */
+  precision: string;
   run_id: string;
   doc_id: string;
   doc_index: number;
@@ -34,7 +36,8 @@ export async function storedSampleLogRows(conn: DuckDBConnection, runIds: readon
     `WITH wanted AS (SELECT unnest($1::VARCHAR[]) AS run_id),
           depth AS (SELECT g.run_id, g.doc_id, avg(p.layers_used)::DOUBLE AS layers_used_mean
                     ${GENERATED_WITH_PRODUCER} AND g.run_id IN (SELECT run_id FROM wanted) GROUP BY g.run_id, g.doc_id)
-     SELECT r.suite, r.variant, r.threshold::DOUBLE AS threshold, s.run_id, s.doc_id, s.doc_index::INTEGER AS doc_index,
+     SELECT r.suite, r.variant, r.threshold::DOUBLE AS threshold,
+            coalesce(r.identity->>'precision', 'fp32') AS precision, s.run_id, s.doc_id, s.doc_index::INTEGER AS doc_index,
             s.prompt, s.output, s.reference, s.metrics::VARCHAR AS metrics, s.status, s.error,
             s.prompt_tokens::INTEGER AS prompt_tokens, s.truncated_tokens::INTEGER AS truncated_tokens,
             s.generated_tokens::INTEGER AS generated_tokens, d.layers_used_mean

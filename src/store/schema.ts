@@ -17,10 +17,13 @@
  *   token that completes it); `tokens.bytes` (version 2) is the token's own bytes, exact for byte
  *   tokens that hold part of a character. Rows written before version 2 have NULL bytes: the file
  *   does not hold the tokenizer that made them, so migrating cannot fill them in.
+ * - `routing_agreement` (version 4) is how a run at a lossy weight precision routes the tokens its
+ *   fp32 counterpart generated: one row per sample, counts only, since the per-token decisions of
+ *   both runs can be recomputed from the stored tokens and the graphs.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** The variants the `runs` table admits (its CHECK constraint, from version 3 on). */
 const RUN_VARIANTS = "('full', 'flexidepth', 'static', 'random')";
@@ -128,6 +131,20 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     'DROP TABLE runs',
     'ALTER TABLE runs_v3 RENAME TO runs',
   ],
+  [
+    // Per sample of a flexidepth run at a lossy precision (run-identity.ts): fp32's generated tokens
+    // fed through this run's graph and the fp32 run's (reference_run_id), and how many of the routed
+    // decisions at their producing positions agreed.
+    `CREATE TABLE routing_agreement (
+       run_id VARCHAR NOT NULL,
+       doc_id VARCHAR NOT NULL,
+       reference_run_id VARCHAR NOT NULL,
+       decisions INTEGER NOT NULL,
+       identical INTEGER NOT NULL,
+       written_at TIMESTAMPTZ NOT NULL,
+       UNIQUE (run_id, doc_id)
+     )`,
+  ],
 ];
 
 /**
@@ -144,11 +161,22 @@ export function currentVersionViews(version: number, catalog: string): string[] 
     views.push(`CREATE TEMP VIEW tokens AS SELECT *, NULL::BLOB AS bytes FROM ${table('tokens')}`);
   }
   if (version < 3) views.push(`CREATE TEMP VIEW runs AS SELECT *, NULL::JSON AS comparator FROM ${table('runs')}`);
+  if (version < 4) {
+    views.push(
+      `CREATE TEMP VIEW routing_agreement AS SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS doc_id, NULL::VARCHAR AS reference_run_id,
+         NULL::INTEGER AS decisions, NULL::INTEGER AS identical, NULL::TIMESTAMPTZ AS written_at WHERE false`,
+    );
+  }
   return views;
 }
 
 /** The tables a study database holds at the current version; anything else means a foreign file. */
-export const STUDY_TABLES: ReadonlySet<string> = new Set(['schema_version', 'runs', 'samples', 'tokens']);
+export const STUDY_TABLES: ReadonlySet<string> = new Set(['schema_version', 'runs', 'samples', 'tokens', 'routing_agreement']);
+
+/** The tables a study of `version` holds: routing_agreement came with version 4. */
+export function studyTablesOf(version: number): string[] {
+  return [...STUDY_TABLES].filter((t) => version >= 4 || t !== 'routing_agreement');
+}
 
 /** Every table and view in the connection's own database, schema-qualified unless in `main`. */
 export async function readTableNames(conn: DuckDBConnection): Promise<string[]> {

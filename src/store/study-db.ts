@@ -275,6 +275,30 @@ export class StudyDb {
     }
   }
 
+  /** Documents of the run whose routing agreement with its fp32 counterpart is stored. */
+  async agreementDocIds(runId: string): Promise<Set<string>> {
+    return this.exclusive(async () => {
+      const reader = await this.conn.runAndReadAll('SELECT doc_id FROM routing_agreement WHERE run_id = $1', [runId]);
+      return new Set(reader.getRowObjectsJS().map((r) => String(r.doc_id)));
+    });
+  }
+
+  /** Stores how a sample of `runId` routed fp32's tokens against `referenceRunId` (schema.ts); a second write of a document is ignored. */
+  async writeAgreement(runId: string, docId: string, referenceRunId: string, counts: { decisions: number; identical: number }): Promise<void> {
+    this.writable();
+    if (!Number.isInteger(counts.decisions) || !Number.isInteger(counts.identical) || counts.identical < 0 || counts.identical > counts.decisions)
+      throw new Error(`writeAgreement ${docId}: ${counts.identical} identical of ${counts.decisions} decisions`);
+    return this.exclusive(async () => {
+      await this.requireRun(runId);
+      await this.requireRun(referenceRunId);
+      await this.conn.run(
+        `INSERT INTO routing_agreement (run_id, doc_id, reference_run_id, decisions, identical, written_at)
+         VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT DO NOTHING`,
+        [runId, docId, referenceRunId, counts.decisions, counts.identical],
+      );
+    });
+  }
+
   async finishRun(runId: string): Promise<void> {
     this.writable();
     return this.exclusive(async () => {

@@ -1,12 +1,14 @@
 /**
  * The reads a study summary is built from (reports/summary.ts does the statistics): the runs with
- * their metadata, per-run sample totals, per-sample producing-position depth, and per-sample metrics.
+ * their metadata, per-run sample totals, per-sample producing-position depth, per-sample metrics, and
+ * how runs at a lower weight precision agree with fp32 (fidelity-reads.ts).
  *
  * Layer usage is per generated token with the producing-position depth (FLEXIDEPTH.md, "Which token
  * a depth belongs to"): generated token p was produced by the pass at position p-1, so its depth is
  * the row at p-1 (the last prompt position for the first generated token).
  */
 import type { Variant } from '../model/graph-builder.ts';
+import { readFidelityInputs, type FidelityInputs } from './fidelity-reads.ts';
 import { GENERATED_WITH_PRODUCER } from './producing-positions.ts';
 import type { RunComparator } from './run-comparator.ts';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -23,6 +25,13 @@ export interface StoredRun {
   seed: number;
   limit: number | null;
   threshold: number;
+  /**
+   * The weights' precision: 'fp32', 'fp16', 'int8' or 'int4'. fp32 runs, and every run of a study
+   * written before precisions, store none in their identity (run-identity.ts) and read as 'fp32'.
+   */
+  precision: string;
+  /** int8/int4 quantization block size when not the default (32); null otherwise. */
+  block_size: number | null;
   generation: unknown;
   layers_total: number;
   routing_layers: number[];
@@ -74,6 +83,8 @@ export interface SummaryInputs {
   depth: Map<string, SampleDepth[]>;
   /** Per run: metric name -> (doc id -> value), finite numbers only, in document order. */
   metrics: Map<string, Map<string, Map<string, number>>>;
+  /** Output and routing agreement of runs at a lower precision with fp32 runs. */
+  fidelity: FidelityInputs;
 }
 
 type Row = Record<string, unknown>;
@@ -89,7 +100,9 @@ const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : n
 
 const RUNS_SQL = `
   SELECT run_id, suite, variant, model_hash, model_dir, suite_config_hash, suite_config::VARCHAR AS suite_config,
-         seed::DOUBLE AS seed, doc_limit, threshold, generation::VARCHAR AS generation, layers_total, routing_layers,
+         seed::DOUBLE AS seed, doc_limit, threshold,
+         coalesce(identity->>'precision', 'fp32') AS precision, TRY_CAST(identity->>'block_size' AS INTEGER) AS block_size,
+         generation::VARCHAR AS generation, layers_total, routing_layers,
          git_revision, execution_provider, package_versions::VARCHAR AS package_versions,
          hardware::VARCHAR AS hardware, threads::VARCHAR AS threads, started_at, ended_at, comparator::VARCHAR AS comparator
   FROM runs ORDER BY started_at, run_id`;
@@ -135,6 +148,8 @@ function storedRun(r: Row): StoredRun {
     seed: num(r.seed),
     limit: numOrNull(r.doc_limit),
     threshold: num(r.threshold),
+    precision: String(r.precision),
+    block_size: numOrNull(r.block_size),
     generation: json(r.generation),
     layers_total: num(r.layers_total),
     routing_layers: (r.routing_layers as unknown[]).map(num),
@@ -211,5 +226,6 @@ export async function readSummaryInputs(conn: DuckDBConnection, db: string, sche
     errors: groupBy(await rows(conn, ERRORS_SQL), (r) => ({ reason: String(r.reason), count: num(r.count) })),
     depth,
     metrics: collectMetrics(await rows(conn, METRICS_SQL)),
+    fidelity: await readFidelityInputs(conn),
   };
 }
