@@ -19,7 +19,7 @@ export const REFERENCE_MODEL = packagePath('models', 'flexidepth-ref');
 
 /** What --precision says of each choice: shared by every command that builds a graph. */
 export const PRECISION_HELP =
-  'fp32 (exact); fp16 (weights and activations, with norms, softmax and routers in fp32); int8 or int4 (weight-only, blockwise: the projections and LM head through MatMulNBits, the embedding through GatherBlockQuantized; norms and routers fp32)';
+  'fp32 (exact); fp16 (weights and activations, with norms, softmax and routers in fp32); int8 or int4 (weight-only, blockwise: the projections and LM head through MatMulNBits, the embedding through GatherBlockQuantized, each router encoder at 8 bits; norms fp32)';
 
 const blockChoice = oneOf('N', 'int8/int4: weights per scale and zero point (MatMulNBits block_size)', QUANT_BLOCK_SIZES.map(String));
 

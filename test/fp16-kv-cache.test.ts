@@ -10,6 +10,7 @@ import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import * as ort from 'onnxruntime-node';
 import { kvData, type KvCache } from '../src/model/kv-cache.ts';
 import { DecoderSession } from '../src/model/session.ts';
+import { relativeDistance } from './fixtures/relative-distance.ts';
 
 const REFERENCE = join(import.meta.dirname, '..', 'models', 'flexidepth-ref');
 const ckpt = loadCheckpoint(REFERENCE);
@@ -18,17 +19,6 @@ afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 const V = ckpt.config.vocabSize;
 
 const tokens = (n: number, seed: number): number[] => Array.from({ length: n }, (_, k) => 3 + ((k * 37 + seed * 11) % 1900));
-
-/** Largest difference relative to the largest magnitude of `ref`. */
-const relative = (a: Float32Array, ref: Float32Array): number => {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - ref[i]!));
-    m = Math.max(m, Math.abs(ref[i]!));
-  }
-  return d / m;
-};
 
 /** Row t of the logits of every position. */
 const row = (logits: Float32Array, t: number): Float32Array => logits.subarray(t * V, (t + 1) * V);
@@ -68,14 +58,14 @@ describe.each(['full', 'flexidepth'] as const)('fp16 KV cache, %s', (variant) =>
       out = await fp16.step([ids[t]!], out.cache);
       ref = await fp32.step([ids[t]!], ref.cache);
       capacities.add(out.cache.capacity);
-      expect(relative(out.logits, ref.logits), `fp32 at ${t}`).toBeLessThan(0.005);
+      expect(relativeDistance(out.logits, ref.logits), `fp32 at ${t}`).toBeLessThan(0.005);
       expect(Array.from(out.gates, (g) => g > 0.5)).toEqual(Array.from(ref.gates, (g) => g > 0.5));
       if (t % 16 === 0 || t === ids.length - 1) {
         const fresh = await fp16.step(ids.slice(0, t + 1), fp16.emptyCache());
-        expect(relative(out.logits, row(fresh.logits, t)), `fresh at ${t}`).toBeLessThan(0.004);
+        expect(relativeDistance(out.logits, row(fresh.logits, t)), `fresh at ${t}`).toBeLessThan(0.004);
         if (variant === 'flexidepth') {
           const gates = Float32Array.from({ length: out.gates.length }, (_, r) => fresh.gates[r * (t + 1) + t]!);
-          expect(relative(out.gates, gates)).toBeLessThan(0.004);
+          expect(relativeDistance(out.gates, gates)).toBeLessThan(0.004);
         }
       }
     }
@@ -91,7 +81,7 @@ describe.each(['full', 'flexidepth'] as const)('fp16 KV cache, %s', (variant) =>
     const alone: KvCache[] = [];
     for (const [b, prompt] of prompts.entries()) {
       const own = await fp16.step(prompt, fp16.emptyCache(), 0.5, undefined, 'last');
-      expect(relative(row(together.logits, b), own.logits), `prompt ${b}`).toBeLessThan(0.002);
+      expect(relativeDistance(row(together.logits, b), own.logits), `prompt ${b}`).toBeLessThan(0.002);
       alone.push(own.cache);
     }
     for (const [k, next] of [
@@ -102,7 +92,7 @@ describe.each(['full', 'flexidepth'] as const)('fp16 KV cache, %s', (variant) =>
       for (const [b, id] of next.entries()) {
         const own = await fp16.step([id], alone[b]!);
         alone[b] = own.cache;
-        expect(relative(row(step.logits, b), own.logits), `step ${k}, row ${b}`).toBeLessThan(0.002);
+        expect(relativeDistance(row(step.logits, b), own.logits), `step ${k}, row ${b}`).toBeLessThan(0.002);
       }
     }
     // The last row moves into a removed row's place, and a row added from a single sequence's
@@ -110,8 +100,8 @@ describe.each(['full', 'flexidepth'] as const)('fp16 KV cache, %s', (variant) =>
     batch.remove(0);
     batch.add(alone[1]!);
     const step = await fp16.stepBatch([21, 23, 21], batch);
-    expect(relative(row(step.logits, 0), (await fp16.step([21], alone[2]!)).logits)).toBeLessThan(0.002);
-    expect(relative(row(step.logits, 2), (await fp16.step([21], alone[1]!)).logits)).toBeLessThan(0.002);
+    expect(relativeDistance(row(step.logits, 0), (await fp16.step([21], alone[2]!)).logits)).toBeLessThan(0.002);
+    expect(relativeDistance(row(step.logits, 2), (await fp16.step([21], alone[1]!)).logits)).toBeLessThan(0.002);
   });
 });
 

@@ -20,6 +20,7 @@ import { DecoderSession } from '../src/model/session.ts';
 import { argmax } from '../src/model/sampling.ts';
 import { writeSyntheticCheckpoint } from '../src/model/synthetic-checkpoint.ts';
 import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
+import { relativeDistance } from './fixtures/relative-distance.ts';
 
 type NodeProto = onnxProto.onnx.INodeProto;
 type GraphProto = onnxProto.onnx.IGraphProto;
@@ -87,16 +88,6 @@ function weightBytes(model: Checkpoint, spec: GraphSpec): number {
   return g.initializerBytes() - constants.reduce((n, t) => n + (typeof t.data === 'function' ? 0 : t.data.byteLength), 0);
 }
 
-const relativeDistance = (a: Float32Array, ref: Float32Array): number => {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - ref[i]!));
-    m = Math.max(m, Math.abs(ref[i]!));
-  }
-  return d / m;
-};
-
 /** The share of routing decisions (gate > 0.5) equal to the reference's. */
 const sameDecisions = (gates: Float32Array, ref: Float32Array): number => gates.filter((g, i) => g > 0.5 === ref[i]! > 0.5).length / ref.length;
 
@@ -139,7 +130,7 @@ function dequantizedRows(
 }
 
 describe('weight precision', () => {
-  it('int8 and int4 graphs hold every projection and the LM head as MatMulNBits and the embedding as GatherBlockQuantized on the same initializers; routers stay float32; each precision its own cache entry', () => {
+  it('int8 and int4 graphs hold every projection and the LM head as MatMulNBits and the embedding as GatherBlockQuantized on the same initializers; each router encoder at 8 bits; each precision its own cache entry', () => {
     const L = ckpt.config.numLayers;
     const R = ckpt.config.routingLayers.length;
     const V = ckpt.config.vocabSize;
@@ -151,8 +142,12 @@ describe('weight precision', () => {
       expect(full.get('MatMulNBits')).toBe(5 * L + 1);
       expect(full.get('GatherBlockQuantized')).toBe(1);
       const flexi = opCounts(buildOrReuseGraph(ckpt, { variant: 'flexidepth', precision }, cacheDir));
-      // Routed layers: k|v, q, o, gate, up, down and the adapter's three.
-      expect(flexi.get('MatMulNBits')).toBe(5 * (L - R) + 9 * R + 1);
+      // Routed layers: k|v, q, o, gate, up, down, the adapter's three and the router's encoder.
+      expect(flexi.get('MatMulNBits')).toBe(5 * (L - R) + 10 * R + 1);
+      const encoders = graphOf(buildOrReuseGraph(ckpt, { variant: 'flexidepth', precision }, cacheDir)).node!.filter((n) =>
+        n.name!.includes('/router/router_enc'),
+      );
+      expect(encoders.map((n) => [n.opType, Number(n.attribute!.find((a) => a.name === 'bits')?.i)])).toEqual(Array(R).fill(['MatMulNBits', 8]));
       expect(flexi.get('GatherBlockQuantized')).toBe(1);
 
       // No float table: the lookup reads the LM head's own B (through a Reshape), scales and zero points.
@@ -256,10 +251,10 @@ describe('weight precision', () => {
   });
 
   it('weightWidths: the embedding row a step reads is counted at the width the table is held in', () => {
-    expect(weightWidths('fp32')).toEqual({ projection: 4, embedding: 4, other: 4 });
-    expect(weightWidths('fp16')).toEqual({ projection: 2, embedding: 2, other: 4 });
-    expect(weightWidths('int4')).toEqual({ projection: 0.5 + 4.5 / 32, embedding: 0.5 + 4.5 / 32, other: 4 });
-    expect(weightWidths('int8', 128)).toEqual({ projection: 1 + 5 / 128, embedding: 1 + 5 / 128, other: 4 });
+    expect(weightWidths('fp32')).toEqual({ projection: 4, embedding: 4, routerEncoder: 4, other: 4 });
+    expect(weightWidths('fp16')).toEqual({ projection: 2, embedding: 2, routerEncoder: 4, other: 4 });
+    expect(weightWidths('int4')).toEqual({ projection: 0.5 + 4.5 / 32, embedding: 0.5 + 4.5 / 32, routerEncoder: 1 + 5 / 32, other: 4 });
+    expect(weightWidths('int8', 128)).toEqual({ projection: 1 + 5 / 128, embedding: 1 + 5 / 128, routerEncoder: 1 + 5 / 128, other: 4 });
     const cfg = ckpt.config;
     expect(decodeStepWeightBytes(cfg, null, undefined, { projection: 0, embedding: 1, other: 0 })).toBe(cfg.hiddenSize);
     // Absent, the embedding takes `other`'s width, as before it had its own.

@@ -53,7 +53,8 @@ export const MODEL_VARIANTS = ['full', 'flexidepth'] as const satisfies readonly
  *              on CPU fp16 is for checking against fp32, on CUDA for speed;
  *   int8/int4  weight-only block quantization: the projections for ONNX Runtime's MatMulNBits, the
  *              embedding table for GatherBlockQuantized (shared with the LM head when tied);
- *              activations, norms and routers stay float32.
+ *              each router's encoder at 8 bits; activations, norms and the rest of the routers
+ *              stay float32.
  */
 export type WeightPrecision = 'fp32' | 'fp16' | 'int8' | 'int4';
 export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['fp32', 'fp16', 'int8', 'int4'];
@@ -116,7 +117,7 @@ export function hasRouters(variant: Variant): boolean {
 }
 
 /** Bumped whenever the emitted graph changes, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 17;
+export const GRAPH_BUILDER_VERSION = 18;
 
 /** Additive attention bias for disallowed keys: large but finite, so softmax never sees -inf - -inf. */
 const MASKED = -1e30;
@@ -279,7 +280,7 @@ export class DecoderGraphBuilder {
    */
   private project(path: string, x: string, name: string, parts: LinearSource[], precision = this.precision, outputs?: string[]): string {
     if (!isQuantized(precision)) return this.g.node(path, 'MatMul', [x, this.floatWeight(name, parts, precision)], {}, 1, '', outputs)[0]!;
-    const q = this.quantized(name, parts, 'matmul');
+    const q = this.quantized(name, parts, 'matmul', QUANT_BITS[precision]);
     const attrs = { K: q.k, N: q.n, bits: QUANT_BITS[precision], block_size: this.blockSize, accuracy_level: QUANT_ACCURACY_LEVEL };
     return this.g.node(path, 'MatMulNBits', [x, q.b, q.scales, q.zeroPoints], attrs, 1, 'com.microsoft', outputs)[0]!;
   }
@@ -305,18 +306,22 @@ export class DecoderGraphBuilder {
     return precision === 'fp16' ? this.g.initializer(name, [inp, total], () => toFloat16(transposed()), 2) : this.g.initializer(name, [inp, total], transposed);
   }
 
+  /** The graph's quantized width; only a quantized graph quantizes. */
+  private quantBits(): QuantBits {
+    if (!isQuantized(this.precision)) throw new Error(`graph builder: a weight quantized in a ${this.precision} graph`);
+    return QUANT_BITS[this.precision];
+  }
+
   /**
    * The parts block-quantized in torch's layout [total, in], as three initializers named after
    * `name`; made once per name, so a tied embedding and LM head read the same ones.
    */
-  private quantized(name: string, parts: LinearSource[], layout: QuantizedWeight['layout']): QuantizedWeight {
+  private quantized(name: string, parts: LinearSource[], layout: QuantizedWeight['layout'], bits = this.quantBits()): QuantizedWeight {
     const made = this.quantizedWeights.get(name);
     if (made !== undefined) {
       if (made.layout !== layout) throw new Error(`graph builder: ${name} is quantized as ${made.layout}, asked again as ${layout}`);
       return made;
     }
-    if (!isQuantized(this.precision)) throw new Error(`graph builder: ${name} quantized in a ${this.precision} graph`);
-    const bits = QUANT_BITS[this.precision];
     const { blockSize } = this;
     const { outs, inp, total } = this.partShapes(parts);
     const kBlocks = Math.ceil(inp / blockSize);
@@ -578,8 +583,10 @@ export class DecoderGraphBuilder {
     const { g } = this;
     const p = `/model/layers.${i}/router`;
     const w = `${layerPrefix(i)}.router`;
-    // float32 always: the gates decide the routing.
-    const enc = this.project(`${p}/router_enc`, z, `${w}.router_enc.weight`, [{ name: `${w}.router_enc.weight` }], 'fp32');
+    // The gates decide the routing: float32, or in a quantized graph 8 bits whatever the graph's, as
+    // measured to keep the routing (docs/performance.md); the norm and the folded head stay float32.
+    const encPrecision = isQuantized(this.precision) ? 'int8' : 'fp32';
+    const enc = this.project(`${p}/router_enc`, z, `${w}.router_enc.weight`, [{ name: `${w}.router_enc.weight` }], encPrecision);
     const normed = this.rmsNormFloat(`${p}/router_norm`, enc, `${w}.router_norm.weight`);
     const [d, r] = this.shape(`${w}.router_dec.weight`) as [number, number];
     const fold = (): Float32Array => {

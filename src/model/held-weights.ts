@@ -5,7 +5,8 @@
  *              norms and routers float32 (the graph computes them in float32);
  *   int8/int4  the projections and the embedding table block-quantized, each block of `blockSize`
  *              weights carrying a float32 scale and a zero point of `bits` (a row's 4-bit zero
- *              points two to a byte); norms and routers float32.
+ *              points two to a byte); each router's encoder at 8 bits; norms and the rest of the
+ *              routers float32.
  * For sizing memory before a graph exists, and for counting what a decode step reads (weight-traffic.ts).
  */
 import { isQuantized, QUANT_BITS, QUANT_BLOCK_SIZE, type WeightPrecision } from './graph-builder.ts';
@@ -14,6 +15,9 @@ import type { WeightWidths } from './weight-traffic.ts';
 /** The checkpoint tensors a quantized graph holds as MatMulNBits: the adapter's too (router_proj.*_proj). */
 const PROJECTION = /(?:\.(?:q|k|v|o|gate|up|down)_proj\.weight|^lm_head\.weight)$/;
 const EMBEDDING = 'model.embed_tokens.weight';
+/** The router's first linear, which a quantized graph holds at 8 bits. */
+const ROUTER_ENCODER = /\.router\.router_enc\.weight$/;
+const ROUTER_BITS = 8;
 
 /**
  * Bytes per weight of the projections, of the embedding table and of the rest at this precision;
@@ -21,11 +25,10 @@ const EMBEDDING = 'model.embed_tokens.weight';
  * holds its last block padded: heldWeightBytes counts that).
  */
 export function weightWidths(precision: WeightPrecision, blockSize = QUANT_BLOCK_SIZE): Required<WeightWidths> {
-  if (precision === 'fp32') return { projection: 4, embedding: 4, other: 4 };
-  if (precision === 'fp16') return { projection: 2, embedding: 2, other: 4 };
-  const bits = QUANT_BITS[precision];
-  const quantized = bits / 8 + (4 + bits / 8) / blockSize;
-  return { projection: quantized, embedding: quantized, other: 4 };
+  if (precision === 'fp32') return { projection: 4, embedding: 4, routerEncoder: 4, other: 4 };
+  if (precision === 'fp16') return { projection: 2, embedding: 2, routerEncoder: 4, other: 4 };
+  const width = (bits: number): number => bits / 8 + (4 + bits / 8) / blockSize;
+  return { projection: width(QUANT_BITS[precision]), embedding: width(QUANT_BITS[precision]), routerEncoder: width(ROUTER_BITS), other: 4 };
 }
 
 /** Bytes of a torch weight [rows, cols] block-quantized along cols: codes, float32 scales, zero points. */
@@ -52,8 +55,8 @@ export function heldWeightBytes(
     if (name.endsWith('.router.router_head.weight')) continue;
     const n = name.endsWith('.router.router_dec.weight') ? shape[1]! : shape.reduce((a, b) => a * b, 1);
     const projection = PROJECTION.test(name);
-    if (isQuantized(precision) && (projection || name === EMBEDDING)) {
-      bytes += quantizedBytes(shape[0]!, shape[1]!, QUANT_BITS[precision], blockSize);
+    if (isQuantized(precision) && (projection || name === EMBEDDING || ROUTER_ENCODER.test(name))) {
+      bytes += quantizedBytes(shape[0]!, shape[1]!, projection || name === EMBEDDING ? QUANT_BITS[precision] : ROUTER_BITS, blockSize);
       continue;
     }
     bytes += n * (projection ? width.projection : name === EMBEDDING ? width.embedding : width.other);

@@ -29,6 +29,8 @@ export interface WeightWidths {
   projection: number;
   /** The embedding table's (one row read per step); `other` when absent. */
   embedding?: number;
+  /** The router's encoder [d, r]; `other` when absent. */
+  routerEncoder?: number;
   other: number;
 }
 
@@ -58,12 +60,15 @@ export function decodeStepWeightBytes(
   const keyValue = 2 * kvDim * d;
   const queryOutput = 2 * qDim * d;
   const mlp = 3 * I * d;
-  const router = d * r + r + r;
+  // The encoder at its own width; the router's norm and folded head [r, 1] are the rest's.
+  const routerEncoder = d * r * (width.routerEncoder ?? width.other);
+  const router = r + r;
   const adapter = 3 * d * m;
 
-  // Projection weights, the embedding row and the rest, counted apart.
+  // Projection weights, the embedding row, the routers' encoders and the rest, counted apart.
   let projection = d * cfg.vocabSize;
   let other = norm;
+  let routerBytes = 0;
   const plainLayers = fullPath === null ? cfg.numLayers : cfg.numLayers - cfg.routingLayers.length;
   projection += plainLayers * (keyValue + queryOutput + mlp);
   other += plainLayers * 2 * norm;
@@ -74,7 +79,8 @@ export function decodeStepWeightBytes(
     for (const full of fullPath) {
       projection += keyValue + (full ? queryOutput + mlp : adapter);
       other += norm + router + norm;
+      routerBytes += routerEncoder;
     }
   }
-  return projection * width.projection + embedding + other * width.other;
+  return projection * width.projection + embedding + routerBytes + other * width.other;
 }
