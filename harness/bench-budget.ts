@@ -10,13 +10,17 @@ import type { ModelConfig } from '../src/model/config.ts';
 import { BATCHED_PROMPT_TOKENS } from '../src/model/generate.ts';
 import { PREFILL_CHUNK, PREFILL_ONE_PASS } from '../src/model/session.ts';
 import { kvBytesPerPosition } from './runner/worker-budget.ts';
+import { isQuantized, type WeightPrecision } from '../src/model/graph-builder.ts';
 
 /**
- * The weights a session holds, as a multiple of the float32 weights: each once, pre-packed, with a
- * little padding (measured at hidden 2048: docs/performance.md). The checkpoint and the graph build
- * hold one tensor at a time, which the margin covers.
+ * The weights a session holds, as a multiple of its graph's weights (measured: docs/performance.md):
+ * float32 each once, pre-packed, with a little padding; int8/int4 more, as MatMulNBits packs each
+ * block with a float32 scale and block sum while ONNX Runtime keeps the graph's scales too. The
+ * checkpoint and the graph build hold one tensor at a time, which the margin covers.
  */
-const SESSION_WEIGHT_COPIES = 1.1;
+export function sessionWeightCopies(precision: WeightPrecision): number {
+  return isQuantized(precision) ? 1.4 : 1.1;
+}
 
 /**
  * How bench lays out its sessions: four in ABBA order when they fit in the free memory (each
@@ -33,8 +37,10 @@ const BASE_BYTES = 256 * 2 ** 20;
 
 export interface BenchShape {
   config: Pick<ModelConfig, 'numLayers' | 'numKvHeads' | 'headDim' | 'numHeads'>;
-  /** The weights a session holds, in bytes, at the benchmark's precision. */
+  /** The weights a session's graph holds, in bytes, at the benchmark's precision. */
   weightBytes: number;
+  /** fp32 when absent. */
+  precision?: WeightPrecision;
   batch: number;
   promptTokens: number;
   decodeTokens: number;
@@ -55,7 +61,7 @@ export interface BenchMemory {
 }
 
 export function benchMemoryBytes(s: BenchShape, layout: SessionLayout): BenchMemory {
-  const weights = SESSION_ORDERS[layout].length * SESSION_WEIGHT_COPIES * s.weightBytes;
+  const weights = SESSION_ORDERS[layout].length * sessionWeightCopies(s.precision ?? 'fp32') * s.weightBytes;
   const kvCache = TRANSIENT_COPIES * s.batch * kvBytesPerPosition(s.config) * (s.promptTokens + s.decodeTokens);
   return { total: BASE_BYTES + weights + kvCache + prefillAttentionBytes(s), weights, kvCache };
 }

@@ -132,6 +132,11 @@ describe('memory and disk estimates', () => {
     expect(sessionLayout(shape(2048, 16), 22e9)).toBe('abba');
     expect(sessionLayout(shape(4096, 8), 22e9)).toBe('one per variant');
     expect(sessionLayout(shape(4096, 8), 64e9)).toBe('abba');
+    // Llama-3-8B at int4 (5.3 GB a graph): two sessions fit 24 GB, four do not, as ONNX Runtime's
+    // packed int4 weights take more than the graph's bytes.
+    const int4 = { ...shape(4096, 32), weightBytes: 5.3e9, precision: 'int4' as const };
+    expect(memoryShortfall(int4, 24e9)).toBeNull();
+    expect(sessionLayout(int4, 22e9)).toBe('one per variant');
   });
 
   it('syntheticCheckpointBytes is what the writer writes, less the files headers: the float32 weights in BF16', async () => {

@@ -163,6 +163,7 @@ function refuseUnfitSynthetic(o: Options, size: SyntheticSize, context: number):
   return refuseUnfitMemory(`--synthetic ${o.synthetic}`, 'HIDDEN:LAYERS', {
     config,
     weightBytes,
+    precision: o.precision,
     batch: o.batch,
     promptTokens: context,
     decodeTokens: o.tokens,
@@ -317,6 +318,7 @@ async function measure(
         cfg.tieWordEmbeddings,
         o.blockSize,
       ),
+      precision: o.precision,
       batch: o.batch,
       promptTokens: promptIds.length,
       decodeTokens: tokens,
