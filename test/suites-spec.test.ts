@@ -122,7 +122,7 @@ describe('broken configs name the file and the field', () => {
   it('unknown source kind', () => {
     const c = config('gsm8k');
     c.source = { kind: 'url', dataset: 'gsm8k' };
-    expect(errorFor('gsm8k', c)).toBe(": /source/kind must be one of 'dataset', 'generator' (got 'url')");
+    expect(errorFor('gsm8k', c)).toBe(": /source/kind must be one of 'dataset', 'generator', 'file' (got 'url')");
   });
 
   it('sampling without temperature', () => {

@@ -1,7 +1,8 @@
 /**
  * A suite's docs: what the runner feeds the model and the scorer, one per evaluated item.
  */
-import { type Item, datasetItems, loadItems } from './items.ts';
+import type { Item } from './item.ts';
+import { fewshotItems, loadItems } from './items.ts';
 import { checkFewshotPool, fewshotDraw, fewshotDraws } from './fewshot.ts';
 import { type Prompt, renderPrompt, renderReference } from './render.ts';
 import type { TaskSpec } from './spec.ts';
@@ -41,9 +42,11 @@ export function expandSuite(spec: TaskSpec, options: ExpandOptions): Doc[] {
 
   let examplesFor: (index: number) => Item[] = () => [];
   const fewshot = fewshotDraw(spec.fewshot);
-  if (fewshot !== null && spec.source.kind === 'dataset') {
-    const pool = datasetItems(spec.source, fewshot.split, options.dataDir, spec.file);
-    checkFewshotPool(spec.file, fewshot, pool.length);
+  const pool = fewshot === null ? null : fewshotItems(spec, options.dataDir);
+  if (fewshot !== null && pool !== null) {
+    // Checked here as well as on loading: `run --num-fewshot` changes the count of a loaded spec.
+    const { split, path } = spec.fewshot;
+    checkFewshotPool(spec.file, { count: fewshot.count, ...(split !== undefined ? { split } : { path }) }, pool.length);
     const draws = fewshotDraws(pool.length, fewshot.count, fewshot.seed, indices[indices.length - 1] as number);
     examplesFor = (index) => (draws[index] as number[]).map((j) => pool[j] as Item);
   }

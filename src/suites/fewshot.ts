@@ -9,21 +9,26 @@ import { UserError } from '../errors.ts';
 import { PythonRandom } from './python-random.ts';
 import type { FewshotSettings } from './task-schema.ts';
 
-/** Where few-shot examples come from, or null without any; the schema requires split and seed when count > 0. */
-export function fewshotDraw(fewshot: FewshotSettings): { count: number; split: string; seed: number } | null {
-  const { count, split, seed } = fewshot;
+/**
+ * How many examples are drawn with which seed, or null without any; the schema requires the seed
+ * when count > 0. Where they come from (`split` or `path`) depends on the source: spec.ts checks it.
+ */
+export function fewshotDraw(fewshot: FewshotSettings): { count: number; seed: number } | null {
+  const { count, seed } = fewshot;
   if (count === 0) return null;
-  if (split === undefined || seed === undefined) throw new Error('fewshot with count > 0 passed validation without split or seed');
-  return { count, split, seed };
+  if (seed === undefined) throw new Error('fewshot with count > 0 passed validation without a seed');
+  return { count, seed };
 }
 
 /**
- * Refuses a few-shot count larger than its split, naming the task file: the sampler draws without
- * replacement, so it could not pick that many (CPython's random.sample raises there too).
+ * Refuses a few-shot count larger than its split (or, for a file source, its examples file), naming
+ * the task file: the sampler draws without replacement, so it could not pick that many (CPython's
+ * random.sample raises there too).
  */
-export function checkFewshotPool(file: string, draw: { count: number; split: string }, poolSize: number): void {
+export function checkFewshotPool(file: string, draw: { count: number; split?: string; path?: string }, poolSize: number): void {
   if (draw.count > poolSize) {
-    throw new UserError(`${file}: /fewshot/count is ${draw.count}, more than the ${poolSize} examples in the fewshot split '${draw.split}'`);
+    const pool = draw.split !== undefined ? `the fewshot split '${draw.split}'` : `the fewshot file ${draw.path ?? '?'}`;
+    throw new UserError(`${file}: /fewshot/count is ${draw.count}, more than the ${poolSize} examples in ${pool}`);
   }
 }
 

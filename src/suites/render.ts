@@ -7,7 +7,7 @@
  *   messages is the tokenizer's job (src/tokenizer/).
  */
 import type { ChatMessage } from '../tokenizer/chat-template.ts';
-import type { Item } from './items.ts';
+import type { Item } from './item.ts';
 import type { TaskSpec } from './spec.ts';
 import { renderTemplate } from './template.ts';
 

@@ -17,16 +17,37 @@ import type { GeneratorName } from '../../datasets/generators/registry.ts';
 const NAME_PATTERN = '^[a-z0-9][a-z0-9-]*$';
 const closed = { additionalProperties: false } as const;
 
+/** A file's content, as `sha256sum` prints it. */
+const SHA256_PATTERN = '^[0-9a-f]{64}$';
+
+const Derive = Type.Record(Type.String(), Type.Object({ from: Type.String(), strip_prefix: Type.Optional(Type.String()) }, closed), {
+  description: "extra fields computed from the row's fields",
+});
+
 const DatasetSource = Type.Object(
   {
     kind: Type.Literal('dataset'),
     dataset: Type.String({ pattern: NAME_PATTERN, description: 'a manifest in datasets/manifests' }),
     split: Type.String({ minLength: 1 }),
-    derive: Type.Optional(
-      Type.Record(Type.String(), Type.Object({ from: Type.String(), strip_prefix: Type.Optional(Type.String()) }, closed), {
-        description: "extra fields computed from the row's fields",
-      }),
-    ),
+    derive: Type.Optional(Derive),
+  },
+  closed,
+);
+
+/**
+ * The user's own file of items. The loaded spec always carries the file's sha256 (as pinned, or as
+ * read), so that the suite config hash changes with the file's content.
+ */
+const FileSource = Type.Object(
+  {
+    kind: Type.Literal('file'),
+    path: Type.String({
+      minLength: 1,
+      description: "the items, relative to this YAML's folder: .jsonl, .json (an array of objects), .csv (with a header row) or .parquet",
+    }),
+    sha256: Type.Optional(Type.String({ pattern: SHA256_PATTERN, description: "pins the file's content: a file with another sha256 is refused" })),
+    id_field: Type.Optional(Type.String({ minLength: 1, description: 'a field unique per row, used as the doc id (default: <file name>-<row index>)' })),
+    derive: Type.Optional(Derive),
   },
   closed,
 );
@@ -103,7 +124,9 @@ const Prompt = Type.Object(
 const Fewshot = Type.Object(
   {
     count: Type.Integer({ minimum: 0 }),
-    split: Type.Optional(Type.String({ minLength: 1, description: 'split of the same dataset the examples come from' })),
+    split: Type.Optional(Type.String({ minLength: 1, description: 'dataset source: split of the same dataset the examples come from' })),
+    path: Type.Optional(Type.String({ minLength: 1, description: "file source: the file the examples come from, relative to this YAML's folder" })),
+    sha256: Type.Optional(Type.String({ pattern: SHA256_PATTERN, description: "file source: pins the examples file's content" })),
     seed: Type.Optional(Type.Integer({ minimum: 0 })),
     sampler: Type.Optional(
       enumOf(['lm-eval'], { description: 'lm-eval: Python random.Random(seed).sample(split, count), called once per item in item order' }),
@@ -112,9 +135,10 @@ const Fewshot = Type.Object(
   },
   {
     ...closed,
-    // A type cannot say "split, seed and sampler are required when count > 0": fewshotDraw narrows.
+    // A type cannot say "seed and sampler are required when count > 0": fewshotDraw narrows. Whether
+    // `split` or `path` is required depends on the source, which this schema cannot see: spec.ts checks it.
     if: { type: 'object', properties: { count: { type: 'integer', exclusiveMinimum: 0 } } },
-    then: { type: 'object', required: ['split', 'seed', 'sampler'] },
+    then: { type: 'object', required: ['seed', 'sampler'] },
   },
 );
 
@@ -155,7 +179,7 @@ export const TaskConfig = Type.Object(
     name: Type.String({ pattern: NAME_PATTERN }),
     version: Type.Integer({ minimum: 1, description: 'bump when anything that changes prompts, items or scores changes' }),
     description: Type.String({ minLength: 1 }),
-    source: taggedUnion('kind', [DatasetSource, generatorSource()]),
+    source: taggedUnion('kind', [DatasetSource, generatorSource(), FileSource]),
     prompt: Prompt,
     fewshot: Fewshot,
     chat_template: Type.Boolean({ description: 'true: the prompt is chat messages (few-shot as user/assistant turns)' }),
@@ -172,6 +196,8 @@ export const TaskConfig = Type.Object(
 );
 export type TaskConfig = Static<typeof TaskConfig>;
 export type DatasetSource = Static<typeof DatasetSource>;
+export type FileSource = Static<typeof FileSource>;
+export type DeriveRules = Static<typeof Derive>;
 export type FewshotSettings = Static<typeof Fewshot>;
 export type GenerationSettings = Static<typeof Generation>;
 
