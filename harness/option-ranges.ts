@@ -56,6 +56,9 @@ export const BOOTSTRAP_SAMPLES = { min: 1, max: 100_000 } as const;
 /** generate --temperature: above a few dozen every token is about equally likely, so larger values change nothing. */
 export const TEMPERATURE = { min: 0, max: 100 } as const;
 
+/** run --num-fewshot: lm-eval's tasks use at most a few dozen examples; a prompt must still fit the model's context, which run checks per sample. */
+export const FEWSHOT = { min: 0, max: 256 } as const;
+
 /** run --static-layers: no more than a model may have layers (the checkpoint's routed layers are checked after). */
 export const STATIC_LAYERS = { min: 1, max: CONFIG_LIMITS.layers } as const;
 

@@ -5,15 +5,20 @@
  * export (reports/export-patterns.ts) gathers the facts, these only write text, so the same facts
  * always give the same card.
  */
+import { isAbsolute } from 'node:path';
 import { stringify } from 'yaml';
 import { escapeControlChars, hasControlChars } from '../src/control-chars.ts';
 import type { ExportRun } from '../src/store/pattern-export-reads.ts';
+import { DEFAULT_DB } from '../src/store/study-db.ts';
 import { markdownCode as code, markdownFence, markdownTable as table, markdownText as text } from './markdown.ts';
 import { isFp32, precisionLabel } from './precision.ts';
 
 export interface CardModel {
   hash: string;
-  /** Model directories the runs of this checkpoint were started with (paths on that machine). */
+  /**
+   * Folders the runs of this checkpoint were started with. Only the last component of each is
+   * shown (the model's name in the title): the rest is a path of the producing machine.
+   */
   dirs: string[];
   layersTotal: number;
   routingLayers: number[];
@@ -49,11 +54,42 @@ export interface CardTable {
 export interface DatasetCardData {
   models: CardModel[];
   suites: CardSuite[];
+  /**
+   * The runs, each with `model_dir` as the card names the checkpoint's folder: where a clone of
+   * flexibench holds it, or checkpointPlaceholder's text (the export decides which). A card is
+   * published, so it never holds a path of the machine that produced it.
+   */
   runs: ExportRun[];
   tokens: CardTable;
   samples: CardTable;
-  /** The export command exactly as invoked, shell-quoted. */
+  /** The export command as the reader runs it after the runs' commands (exportCommandFor), shell-quoted. */
   exportCommand: string;
+}
+
+/** Where the card's commands put the study and the dataset: `run`'s default study, and a plain folder name. */
+export const CARD_DB = DEFAULT_DB;
+export const CARD_OUT = 'patterns';
+
+/**
+ * What the card's commands pass as --model for a checkpoint that no clone of flexibench holds: a
+ * placeholder the reader replaces with the folder they keep it in, naming it by content hash (in
+ * full in the model table), since the folder it was run from exists only on the producing machine.
+ */
+export function checkpointPlaceholder(hash: string): string {
+  const chars = [...hash];
+  const short = chars.length > 12 ? `${chars.slice(0, 12).join('')}…` : hash;
+  return `<folder of the checkpoint with content hash ${short}>`;
+}
+
+/**
+ * The `flexibench export-patterns` that writes this dataset again from the study the card's run
+ * commands make: the same suites, with the neutral names the card uses for the study and folder
+ * rather than the paths it was exported from and to.
+ */
+export function exportCommandFor(suites: readonly string[] | null): string {
+  const words = ['flexibench', 'export-patterns', '--db', CARD_DB, '--out', CARD_OUT];
+  if (suites !== null) words.push('--suites', suites.join(','));
+  return words.map(shellQuote).join(' ');
 }
 
 /** Licenses the Hub knows by id, keyed by how datasets/manifests/*.yaml and package.json spell them. */
@@ -116,18 +152,35 @@ export function shellQuote(word: string): string {
   return hasControlChars(word) ? ansiCQuote(word) : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
+/** The --max-length a run was started with: stored in its generation settings only when given. */
+function maxLengthOf(run: ExportRun): number | null {
+  const generation = run.generation as { max_length?: unknown } | null | undefined;
+  return typeof generation?.max_length === 'number' ? generation.max_length : null;
+}
+
+/** The --static-layers a static run was started with: it stores no FlexiDepth mean when K was given. */
+function staticLayersOf(run: ExportRun): number | null {
+  const c = run.comparator as ExportRun['comparator'] | undefined;
+  return c?.kind === 'static' && c.flexidepth_skips_mean === null ? c.removed_layers.length : null;
+}
+
 /**
  * The `flexibench run` that recreates a run: every part of the stored run identity that the
  * command line sets. The identity's remaining parts (the suite's config and generation settings,
  * the weights) come from the checkpoint and tasks/<suite>.yaml, which the card pins by hash. A run
  * without a limit is a run over every item, which is what `run --suites` does without --limit.
- * fp32 is what `run` does without --precision, and a run stores a block size only when it was not
- * the default.
+ * fp32 is what `run` does without --precision, a run stores a block size only when it was not the
+ * default, and a max length only when --max-length was given. `run.model_dir` is the folder as
+ * the card names it (DatasetCardData.runs). The study is `run`'s default, CARD_DB.
  */
 export function reproduceCommand(run: ExportRun): string {
   const words = ['flexibench', 'run', '--model', run.model_dir, '--suites', run.suite, '--variants', run.variant];
+  const staticLayers = staticLayersOf(run);
+  if (staticLayers !== null) words.push('--static-layers', String(staticLayers));
   if (!isFp32(run)) words.push('--precision', run.precision);
   if (run.block_size !== null) words.push('--block-size', String(run.block_size));
+  const maxLength = maxLengthOf(run);
+  if (maxLength !== null) words.push('--max-length', String(maxLength));
   if (run.limit !== null) words.push('--limit', String(run.limit));
   // The threshold is part of a full run's identity too: leaving it out would make another run id.
   words.push('--seed', String(run.seed), '--threshold', String(run.threshold));
@@ -136,20 +189,19 @@ export function reproduceCommand(run: ExportRun): string {
 
 const thousands = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
-/** Model directory names, for the title: the last path component of each. */
-function modelNames(models: readonly CardModel[]): string[] {
-  const names = new Set(
-    models.flatMap((m) =>
-      m.dirs.map(
-        (d) =>
-          d
-            .replace(/[\\/]+$/, '')
-            .split(/[\\/]/)
-            .pop() ?? d,
-      ),
-    ),
+/** A folder's name: its last path component, the one part of a stored model folder the card shows. */
+export function folderName(dir: string): string {
+  return (
+    dir
+      .replace(/[\\/]+$/, '')
+      .split(/[\\/]/)
+      .pop() ?? dir
   );
-  return [...names];
+}
+
+/** Model folder names, for the title. */
+function modelNames(models: readonly CardModel[]): string[] {
+  return [...new Set(models.flatMap((m) => m.dirs.map(folderName)))];
 }
 
 /**
@@ -203,16 +255,19 @@ function introSection(data: DatasetCardData): string {
 function modelSection(data: DatasetCardData): string {
   const rows = data.models.map((m) => [
     code(m.hash),
-    m.dirs.map(code).join(', '),
+    // One name per checkpoint as the export gives it; a card built from other runs lists each.
+    [...new Set(data.runs.filter((r) => r.model_hash === m.hash).map((r) => r.model_dir))].map(code).join(', '),
     String(m.layersTotal),
     m.routingLayers.length === 0 ? '-' : m.routingLayers.join(', '),
   ]);
   return [
     '## Model',
     '',
-    "The checkpoint hash is sha256 over the checkpoint's `config.json` and safetensors files (names, sizes, bytes); the directory is where the run found it.",
+    "The checkpoint hash is sha256 over the checkpoint's `config.json` and safetensors files (names, sizes, bytes). " +
+      "`--model` is the folder the commands below pass: the checkpoint's folder in flexibench's repository when the repository holds this very checkpoint, " +
+      'otherwise a placeholder `<...>` to replace with the folder that holds the checkpoint with this hash.',
     '',
-    table(['checkpoint hash', 'model directory', 'layers', 'routed layers (0-based)'], rows),
+    table(['checkpoint hash', '`--model`', 'layers', 'routed layers (0-based)'], rows),
   ].join('\n');
 }
 
@@ -261,9 +316,9 @@ function runsSection(data: DatasetCardData): string {
     '',
     table(['run id', 'suite', 'variant', 'threshold', ...(precisions ? ['precision'] : []), 'seed', 'limit', 'samples', 'tokens', 'git revision'], rows),
     '',
-    "Each run is recreated by the `flexibench run` below, reconstructed from the run's stored identity (model directory, suite, variant, weight precision, limit, seed, threshold). " +
-      'It makes the same run (same `run_id`, so it resumes into an existing study rather than duplicating it) when flexibench is at the git revision listed, so that `tasks/<suite>.yaml` has the config hash above, and the model directory holds the checkpoint with the hash above. ' +
-      'Suites over a dataset read it from the data directory (`flexibench data pull` fetches it, checked by sha256). Runs write to `results/flexibench.duckdb` unless given `--db FILE`. Timings depend on the machine.',
+    "Each run is recreated by the `flexibench run` below, reconstructed from the run's stored identity (checkpoint, suite, variant, weight precision, max length, limit, seed, threshold), from the root of a flexibench clone. " +
+      'It makes the same run (same `run_id`, so it resumes into an existing study rather than duplicating it) when the clone is at the git revision listed, so that `tasks/<suite>.yaml` has the config hash above, and `--model` holds the checkpoint with the hash above (see "Model"). ' +
+      `Suites over a dataset read it from the data directory (\`flexibench data pull\` fetches it, checked by sha256). The runs write to ${code(CARD_DB)}, the study the export command reads. Timings depend on the machine.`,
     '',
     markdownFence('bash', commands.join('\n')),
     '',
@@ -403,7 +458,17 @@ function licenseSection(data: DatasetCardData): string {
   ].join('\n');
 }
 
+/**
+ * The line after the YAML header that tells a reader, and `export-patterns`, that the folder is an
+ * export: exporting to it again replaces it without --force (PREVIOUS_EXPORT in export-patterns.ts).
+ * A comment, so the Hub and other renderers show nothing of it.
+ */
+export const CARD_MARKER = '<!-- Written by `flexibench export-patterns`: exporting to this folder again replaces it, edits included. -->';
+
 export function renderDatasetCard(data: DatasetCardData): string {
+  // A card is published: a stored folder here would name the producing machine's files.
+  const absolute = data.runs.find((r) => isAbsolute(r.model_dir));
+  if (absolute !== undefined) throw new Error(`run ${absolute.run_id}: the card was given its stored model folder, not the name it publishes`);
   const sections = [
     introSection(data),
     modelSection(data),
@@ -415,5 +480,5 @@ export function renderDatasetCard(data: DatasetCardData): string {
     loadingSection(),
     licenseSection(data),
   ];
-  return `${cardHeader(data)}\n${sections.join('\n\n')}\n`;
+  return `${cardHeader(data)}${CARD_MARKER}\n\n${sections.join('\n\n')}\n`;
 }

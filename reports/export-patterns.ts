@@ -7,14 +7,20 @@
  *   DIR/README.md               the dataset card                 (reports/dataset-card.ts)
  *
  * Everything a bad input can fail on is checked before anything is written, and the folder is
- * written through writeOutputFolder, so DIR ends up whole or as it was. The study is opened
- * read-only.
+ * written through writeOutputFolder, so DIR ends up whole or as it was; a DIR that holds only a
+ * previous export is replaced, anything else needs --force. The study is opened read-only.
+ *
+ * The card is meant to be published as it is, so it names no path of the machine that exported
+ * it: a checkpoint by its folder in flexibench's repository or by a placeholder (publishedFolders),
+ * the study and the dataset by the neutral names its commands use (exportCommandFor).
  */
-import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { packagePath } from '../src/package-root.ts';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { PACKAGE_ROOT, packagePath } from '../src/package-root.ts';
 import { loadManifest } from '../datasets/manifest.ts';
 import { UserError } from '../src/errors.ts';
+import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import {
   copyPatternFiles,
   readExportRuns,
@@ -26,8 +32,17 @@ import {
   type ParquetColumn,
 } from '../src/store/pattern-export-reads.ts';
 import { StudyDb } from '../src/store/study-db.ts';
-import { renderDatasetCard, type CardField, type CardModel, type CardSuite } from './dataset-card.ts';
-import { checkOutputFolder, writeOutputFolder } from '../src/output-folder.ts';
+import {
+  CARD_MARKER,
+  checkpointPlaceholder,
+  exportCommandFor,
+  folderName,
+  renderDatasetCard,
+  type CardField,
+  type CardModel,
+  type CardSuite,
+} from './dataset-card.ts';
+import { checkOutputFolder, holdsOnlyOutput, writeOutputFolder, type OutputSignature } from '../src/output-folder.ts';
 
 export interface ExportPatternsOptions {
   dbPath: string;
@@ -35,8 +50,6 @@ export interface ExportPatternsOptions {
   /** Suite names to export; null for every suite of the study. */
   suites: readonly string[] | null;
   force: boolean;
-  /** The command line as invoked, shell-quoted, for the card. */
-  command: string;
 }
 
 export interface ExportedFile {
@@ -51,6 +64,18 @@ export interface ExportPatternsResult {
   samples: number;
   files: ExportedFile[];
 }
+
+/** Every file an export writes, relative to its folder. */
+export const EXPORT_FILES = ['data/tokens.parquet', 'data/samples.parquet', 'schema/tokens.schema.json', 'schema/samples.schema.json', 'README.md'] as const;
+
+/**
+ * A previous export: only these files, and the card's marker right under its YAML header, which is
+ * short (the Hub's fields and the model names), so a bounded head of the card holds it.
+ */
+export const PREVIOUS_EXPORT: OutputSignature = {
+  files: EXPORT_FILES,
+  marker: { file: 'README.md', text: `\n---\n${CARD_MARKER}\n`, headBytes: 64 * 1024 },
+};
 
 const SCHEMA_DIR = packagePath('reports', 'pattern-schemas');
 const PACKAGE_JSON = packagePath('package.json');
@@ -86,6 +111,9 @@ interface SourceConfig {
   generator?: string;
   seed?: number;
   options?: { corpus?: string };
+  /** A `file` source: the user's file as the task named it, and its content hash. */
+  path?: string;
+  sha256?: string;
 }
 
 /** Where a suite's items come from and under which license, from its stored config and the manifests. */
@@ -110,6 +138,10 @@ function suiteSource(suiteConfig: unknown): { source: string; license: string } 
     const own = (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { license?: string }).license ?? 'unknown';
     return { source: `synthetic, flexibench generator ${source.generator}, seed ${source.seed ?? '?'}`, license: own };
   }
+  if (source?.kind === 'file' && source.path !== undefined) {
+    // The file's name only: the task may have named it by a path of the machine that ran it.
+    return { source: `the user's own file ${basename(source.path)} (sha256 ${source.sha256 ?? '?'})`, license: "unknown (the user's own file)" };
+  }
   return { source: 'unknown (the run stored no suite config)', license: 'unknown (the run stored no suite config)' };
 }
 
@@ -117,12 +149,79 @@ function cardModels(runs: readonly ExportRun[]): CardModel[] {
   const byHash = new Map<string, CardModel>();
   for (const r of runs) {
     const m = byHash.get(r.model_hash) ?? { hash: r.model_hash, dirs: [], layersTotal: r.layers_total, routingLayers: [] };
-    if (!m.dirs.includes(r.model_dir)) m.dirs.push(r.model_dir);
+    // The name only: the card is published, and the rest of the path is the producing machine's.
+    const name = folderName(r.model_dir);
+    if (!m.dirs.includes(name)) m.dirs.push(name);
     // A full run stores no routing layers; the checkpoint's are those of its flexidepth runs.
     if (r.routing_layers.length > m.routingLayers.length) m.routingLayers = r.routing_layers;
     byHash.set(r.model_hash, m);
   }
   return [...byHash.values()].sort((a, b) => a.hash.localeCompare(b.hash));
+}
+
+/**
+ * Whether git says a clone of this repository has `file` (relative to the root). Where git cannot
+ * tell (no git, no work tree, a repository it will not read), the content hash alone decides.
+ */
+function inClone(file: string): boolean {
+  const r = spawnSync('git', ['ls-files', '--error-unmatch', '--', `:(literal)${file}`], { cwd: PACKAGE_ROOT, stdio: 'ignore', timeout: 10_000 });
+  // 1: git read the index and the file is not in it (a folder ignored or never added, such as training/runs/).
+  return r.status !== 1;
+}
+
+/** Folders inside flexibench's repository where the checkpoint a run used from `dir` may be. */
+function repositoryCandidates(dir: string): string[] {
+  const name = folderName(dir);
+  return [
+    // Runs started from the repository's root, which `run`'s default model (an absolute path) is.
+    resolve(PACKAGE_ROOT, dir),
+    resolve(dir),
+    // A study made from another clone, or on another machine, with one of the repository's models.
+    ...(name === '' || name === '.' || name === '..' ? [] : [packagePath('models', name)]),
+  ];
+}
+
+/** `path` relative to the repository's root with '/' between components, when it lies inside it. */
+function repositoryPath(path: string): string | null {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return null;
+  }
+  const rel = relative(PACKAGE_ROOT, real);
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? null : rel.split(sep).join('/');
+}
+
+/**
+ * What the card passes as --model for each checkpoint (by content hash): a folder of flexibench's
+ * repository when it holds that very checkpoint and a clone has it (git tracks it), looked for where
+ * the runs' folders point and under models/ by the folders' names; otherwise a placeholder naming
+ * the hash. Never the stored folder: it is a path on the machine that ran the study.
+ */
+function publishedFolders(runs: readonly ExportRun[]): Map<string, string> {
+  const hashes = new Map<string, string | null>();
+  const hashOf = (rel: string): string | null => {
+    if (!hashes.has(rel)) {
+      let hash: string | null = null;
+      try {
+        if (statSync(packagePath(rel)).isDirectory() && inClone(`${rel}/config.json`)) hash = loadCheckpoint(packagePath(rel)).contentHash;
+      } catch {
+        // Not a checkpoint, or not readable: it cannot be the run's.
+      }
+      hashes.set(rel, hash);
+    }
+    return hashes.get(rel) ?? null;
+  };
+  const found = new Map<string, string | null>();
+  for (const r of runs) {
+    if (typeof found.get(r.model_hash) === 'string') continue;
+    const rel = repositoryCandidates(r.model_dir)
+      .map(repositoryPath)
+      .find((p) => p !== null && hashOf(p) === r.model_hash);
+    found.set(r.model_hash, rel ?? null);
+  }
+  return new Map([...found].map(([hash, rel]) => [hash, rel ?? checkpointPlaceholder(hash)]));
 }
 
 function cardSuites(runs: readonly ExportRun[]): CardSuite[] {
@@ -143,7 +242,7 @@ function cardSuites(runs: readonly ExportRun[]): CardSuite[] {
 const total = (runs: readonly ExportRun[], key: 'samples' | 'tokens'): number => runs.reduce((n, r) => n + r[key], 0);
 
 export async function exportPatterns(opts: ExportPatternsOptions): Promise<ExportPatternsResult> {
-  const folder = { force: opts.force, what: 'export-patterns --out' };
+  const folder = { force: opts.force, isPreviousOutput: (dir: string) => holdsOnlyOutput(dir, PREVIOUS_EXPORT), what: 'export-patterns --out' };
   // Before the study is opened: a refused folder should not wait on a large database.
   checkOutputFolder(opts.outDir, folder);
   const db = await StudyDb.open(opts.dbPath, { readOnly: true });
@@ -177,16 +276,17 @@ export async function exportPatterns(opts: ExportPatternsOptions): Promise<Expor
         fields[table] = fieldsOf(table, readSchema(table), await db.read((conn) => readParquetColumns(conn, path(table))));
         copyFileSync(join(SCHEMA_DIR, `${table}.schema.json`), join(tmp, 'schema', `${table}.schema.json`));
       }
+      const folders = publishedFolders(runs);
       const card = renderDatasetCard({
         models: cardModels(runs),
         suites: cardSuites(runs),
-        runs,
+        runs: runs.map((r) => ({ ...r, model_dir: folders.get(r.model_hash) as string })),
         tokens: { name: 'tokens', rows: copied.tokens, order: TOKEN_ORDER, fields: fields.tokens },
         samples: { name: 'samples', rows: copied.samples, order: SAMPLE_ORDER, fields: fields.samples },
-        exportCommand: opts.command,
+        exportCommand: exportCommandFor(opts.suites),
       });
       writeFileSync(join(tmp, 'README.md'), card);
-      for (const rel of ['data/tokens.parquet', 'data/samples.parquet', 'schema/tokens.schema.json', 'schema/samples.schema.json', 'README.md']) {
+      for (const rel of EXPORT_FILES) {
         files.push({ path: rel, bytes: statSync(join(tmp, rel)).size });
       }
     });

@@ -1,12 +1,28 @@
 /**
  * Writing a folder of outputs (a report, an exported dataset) so that it is whole or absent: files
  * go into a temporary sibling folder that is renamed into place at the end. A folder that exists
- * and holds anything is refused unless `replace` allows it (`--force`, or a previous output of the
- * same kind), so nothing a user made is overwritten by accident.
+ * and holds anything is refused unless `--force`, or unless it is a previous output of the same
+ * command (holdsOnlyOutput), so nothing a user made is overwritten by accident.
  */
-import { accessSync, chmodSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError, oneLineReason } from './errors.ts';
+import { openUserFile } from './user-file.ts';
+import { counted } from './plural.ts';
 
 export interface OutputFolderOptions {
   /** `--force`: replace whatever is there. */
@@ -15,6 +31,65 @@ export interface OutputFolderOptions {
   isPreviousOutput?: (dir: string) => boolean;
   /** Names the option in the refusal, e.g. "report --out". */
   what: string;
+}
+
+/** How a command recognises a folder it wrote itself, which it may replace without --force. */
+export interface OutputSignature {
+  /** Every file the command writes, relative to the folder, '/' between components. */
+  files: readonly string[];
+  /**
+   * A file of `files` whose first `headBytes` bytes hold `text`: what tells the command's output
+   * from a folder that merely has files of the same names.
+   */
+  marker: { file: string; text: string; headBytes: number };
+}
+
+/** The marker file, whatever its size: only its head is read. */
+const MARKER_FILE = { what: 'previous output', maxBytes: Number.MAX_SAFE_INTEGER };
+
+/** The folders on the way to `files`: 'a/b/c.json' gives 'a' and 'a/b'. */
+function foldersOf(files: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const file of files) {
+    const parts = file.split('/');
+    for (let i = 1; i < parts.length; i++) out.add(parts.slice(0, i).join('/'));
+  }
+  return out;
+}
+
+/**
+ * Whether `dir` holds nothing but files of `signature`, its marker among them: a previous output of
+ * the command (a file deleted from it by hand included), which replacing loses nothing of the
+ * user's. Any other entry, a link or a FIFO where a file of `files` belongs included, makes it a
+ * folder the user owns.
+ */
+export function holdsOnlyOutput(dir: string, signature: OutputSignature): boolean {
+  const folders = foldersOf(signature.files);
+  const only = (rel: string): boolean =>
+    readdirSync(rel === '' ? dir : join(dir, rel)).every((name) => {
+      const path = rel === '' ? name : `${rel}/${name}`;
+      const st = lstatSync(join(dir, path));
+      if (st.isDirectory()) return folders.has(path) && only(path);
+      return st.isFile() && signature.files.includes(path);
+    });
+  const { file, text, headBytes } = signature.marker;
+  try {
+    if (!only('') || !existsSync(join(dir, file))) return false;
+    // Only the head is read, through the checks every user file gets.
+    const { fd } = openUserFile(join(dir, file), MARKER_FILE);
+    try {
+      const head = Buffer.alloc(headBytes);
+      return head
+        .subarray(0, readSync(fd, head, 0, head.length, 0))
+        .toString('utf8')
+        .includes(text);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // A part that cannot be read cannot be told from the user's own: the refusal stands, --force replaces it.
+    return false;
+  }
 }
 
 const reason = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? oneLineReason(err);
@@ -26,7 +101,9 @@ export function checkOutputFolder(dir: string, opts: OutputFolderOptions): void 
     if (!existsSync(target) || !statSync(target).isDirectory()) throw new UserError(`${dir}: exists and is not a folder (${opts.what})`);
     const entries = readdirSync(target);
     if (entries.length > 0 && opts.force !== true && opts.isPreviousOutput?.(target) !== true) {
-      throw new UserError(`${dir}: folder exists and is not empty (${entries.length} entries); choose another ${opts.what} or pass --force to replace it`);
+      throw new UserError(
+        `${dir}: folder exists and is not empty (${counted(entries.length, 'entry', 'entries')}); choose another ${opts.what} or pass --force to replace it`,
+      );
     }
   }
   const parent = nearestExisting(dirname(target));

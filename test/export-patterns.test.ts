@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -244,17 +244,73 @@ describe('flexibench export-patterns', () => {
       expect(samples(row)).toBe(false);
   });
 
-  it('exporting the same study again gives byte-identical Parquet files (also over --force)', () => {
+  it('exporting the same study again gives byte-identical files, the card included (also over --force)', () => {
     const again = join(outRoot, 'again');
     expect(flexibench(['export-patterns', '--db', study, '--out', again]).status).toBe(0);
     const forced = flexibench(['export-patterns', '--db', study, '--out', again, '--force']);
     expect(forced.status).toBe(0);
-    for (const file of ['data/tokens.parquet', 'data/samples.parquet', 'schema/tokens.schema.json', 'schema/samples.schema.json']) {
+    // The card names neither folder, so it does not depend on them.
+    for (const file of ['data/tokens.parquet', 'data/samples.parquet', 'schema/tokens.schema.json', 'schema/samples.schema.json', 'README.md']) {
       expect(readFileSync(join(again, file)).equals(readFileSync(join(out, file))), file).toBe(true);
     }
-    // The card differs only in the export command it quotes.
-    const card = (d: string): string => readFileSync(join(d, 'README.md'), 'utf8');
-    expect(card(again).replace(/^flexibench export-patterns .*$/m, '')).toBe(card(out).replace(/^flexibench export-patterns .*$/m, ''));
+  });
+
+  it('a folder holding only a previous export is replaced without --force, whole', async () => {
+    const twice = join(outRoot, 'twice');
+    expect(flexibench(['export-patterns', '--db', study, '--out', twice, '--suites', 'copy']).status).toBe(0);
+    expect(await query(`SELECT DISTINCT suite FROM ${parquet(twice, 'samples')}`)).toEqual([{ suite: 'copy' }]);
+    // A file deleted by hand leaves it a previous export all the same.
+    rmSync(join(twice, 'schema', 'tokens.schema.json'));
+    const r = flexibench(['export-patterns', '--db', study, '--out', twice]);
+    expect(r.stderr).toMatch(/^export-patterns: wrote /);
+    expect(r.status).toBe(0);
+    for (const file of ['data/tokens.parquet', 'data/samples.parquet', 'schema/tokens.schema.json', 'schema/samples.schema.json', 'README.md']) {
+      expect(readFileSync(join(twice, file)).equals(readFileSync(join(out, file))), file).toBe(true);
+    }
+    expect(readdirSync(outRoot).filter((n) => n.includes('.partial-') || n.endsWith('.old'))).toEqual([]);
+  });
+
+  /** A copy of the first export with `change` made to it, and every file's bytes after. */
+  function changedExport(name: string, change: (dir: string) => void): { dir: string; files: () => Map<string, Buffer> } {
+    const dir = join(outRoot, name);
+    cpSync(out, dir, { recursive: true, verbatimSymlinks: true });
+    change(dir);
+    const files = (): Map<string, Buffer> =>
+      new Map(
+        readdirSync(dir, { recursive: true, withFileTypes: true })
+          .filter((e) => !e.isDirectory())
+          .map((e) => {
+            const path = join(e.parentPath, e.name);
+            return [path, e.isSymbolicLink() ? Buffer.from(`-> ${readlinkSync(path)}`) : readFileSync(path)];
+          }),
+      );
+    return { dir, files };
+  }
+
+  it.each([
+    ['a stray file of the user', (d: string) => writeFileSync(join(d, 'notes.md'), 'my notes\n')],
+    ['a stray file in data/', (d: string) => writeFileSync(join(d, 'data', 'extra.parquet'), 'mine\n')],
+    ['a folder of the user', (d: string) => mkdirSync(join(d, 'figures'))],
+    ['a card written by hand', (d: string) => writeFileSync(join(d, 'README.md'), '---\nlicense: mit\n---\n# My dataset\n')],
+    [
+      'a link where a file of the export belongs',
+      (d: string) => {
+        rmSync(join(d, 'data', 'tokens.parquet'));
+        symlinkSync(join(dir, 'notes.txt'), join(d, 'data', 'tokens.parquet'));
+      },
+    ],
+  ])('a previous export with %s is refused without --force and left as it was', (name, change) => {
+    writeFileSync(join(dir, 'notes.txt'), 'not a database\n');
+    const { dir: target, files } = changedExport(name.replaceAll(' ', '-'), change);
+    const before = files();
+    const r = flexibench(['export-patterns', '--db', study, '--out', target]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /^flexibench: .*: folder exists and is not empty \(\d+ entries\); choose another export-patterns --out or pass --force to replace it\n$/,
+    );
+    expect(files()).toEqual(before);
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('not a database\n');
+    expect(readdirSync(outRoot).filter((n) => n.includes('.partial-'))).toEqual([]);
   });
 
   it('the card: a Hub YAML header naming both configs, then model, suites, commands, fields', () => {
@@ -273,9 +329,14 @@ describe('flexibench export-patterns', () => {
       '| copy | `cfg-copy` | generator passages over tinyshakespeare, seed 1000101 (https://github.com/karpathy/char-rnn) | public domain text | 1 | 3 |',
     );
     expect(body).toContain('| arith | `cfg-1` | unknown (the run stored no suite config) |');
-    expect(body).toContain('flexibench run --model models/test-6l --suites copy --variants flexidepth --limit 2 --seed 0 --threshold 0.3');
-    expect(body).toContain('flexibench run --model models/test-6l --suites arith --variants full --seed 0 --threshold 0.5');
-    expect(body).toContain(`flexibench export-patterns --db ${study} --out ${out}\n`);
+    // models/test-6l is no folder of flexibench's repository: the reader fills in theirs.
+    expect(body).toContain(
+      "flexibench run --model '<folder of the checkpoint with content hash model-1>' --suites copy --variants flexidepth --limit 2 --seed 0 --threshold 0.3",
+    );
+    expect(body).toContain(
+      "flexibench run --model '<folder of the checkpoint with content hash model-1>' --suites arith --variants full --seed 0 --threshold 0.5",
+    );
+    expect(body).toContain('\nflexibench export-patterns --db results/flexibench.duckdb --out patterns\n');
     expect(body).toContain('produce the token at position p + 1');
     // Every field of both schemas, with the type of the written file and the schema's description.
     for (const [name, columns] of [
@@ -317,7 +378,8 @@ describe('flexibench export-patterns', () => {
     expect(await query(`SELECT DISTINCT suite FROM ${parquet(only, 'samples')}`)).toEqual([{ suite: 'copy' }]);
     const n = await queryStudyFile<{ n: string }>(study, `SELECT count(*) AS n FROM tokens JOIN runs USING (run_id) WHERE suite = 'copy'`);
     expect(await query(`SELECT count(*) AS n FROM ${parquet(only, 'tokens')}`)).toEqual(n);
-    const { header } = splitCard(readFileSync(join(only, 'README.md'), 'utf8'));
+    const { header, body } = splitCard(readFileSync(join(only, 'README.md'), 'utf8'));
+    expect(body).toContain('\nflexibench export-patterns --db results/flexibench.duckdb --out patterns --suites copy\n');
     // Only tinyshakespeare's "public domain text": still not a license id the Hub knows.
     expect(header.license).toBe('other');
   });
@@ -383,7 +445,7 @@ describe('flexibench export-patterns', () => {
     const r = flexibench(['export-patterns', '--db', study, '--out', taken]);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(
-      `flexibench: ${taken}: folder exists and is not empty (1 entries); choose another export-patterns --out or pass --force to replace it\n`,
+      `flexibench: ${taken}: folder exists and is not empty (1 entry); choose another export-patterns --out or pass --force to replace it\n`,
     );
     expect(readdirSync(taken)).toEqual(['mine.txt']);
     expect(readdirSync(outRoot).filter((n) => n.includes('.partial-'))).toEqual([]);

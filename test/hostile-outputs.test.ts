@@ -3,7 +3,7 @@
 // log says exactly what it holds after a full disk, catching up on the rerun.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StudyDb } from '../src/store/study-db.ts';
@@ -64,6 +64,19 @@ describe('--out never holds the study it reads', () => {
   ])('%s: refused, the study untouched', (_, args, message) => {
     expectRefused(flexibenchMeasured(args, { env }), message);
     expect(sha(db)).toBe(before);
+  });
+
+  it('export-patterns over its own previous export whose file is now the study: refused, with or without --force', () => {
+    const previous = join(work, 'previous-export');
+    expect(flexibenchMeasured(['export-patterns', '--db', db, '--out', previous], { env }).status).toBe(0);
+    // The folder still looks like an export alone (the same files, the card's marker): replacing it would delete the study.
+    const inside = join(previous, 'data', 'samples.parquet');
+    copyFileSync(db, inside);
+    const copied = sha(inside);
+    for (const force of [[], ['--force']]) {
+      expectRefused(flexibenchMeasured(['export-patterns', '--db', inside, '--out', previous, ...force], { env }), /export-patterns --out holds --db/);
+      expect(sha(inside)).toBe(copied);
+    }
   });
 
   it('a report folder beside the study is still written (the check refuses only what holds it)', () => {

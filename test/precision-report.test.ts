@@ -280,9 +280,10 @@ describe('a study at several weight precisions', () => {
     const terminal = renderTerminal(data.summary);
     expect(terminal).toMatch(/^arith\s+flexidepth@0\.5 int4\/64\s+4\s/m);
     expect(terminal).toMatch(/^arith\s+full int8\s+4\s/m);
-    // The paired table tells the precisions apart, the matched one labels the comparator.
-    expect(terminal).toMatch(/^arith\s+int8\s+accuracy\s+3\s/m);
-    expect(terminal).toMatch(/^arith\s+static@0\.5 int8\s+accuracy\s+3\s/m);
+    // Each FlexiDepth row carries its difference from full at its own precision (int8: d1-d3, 1/3 - 2/3),
+    // a comparator's row FlexiDepth's difference from it.
+    expect(terminal).toMatch(/^arith\s+flexidepth@0\.5 int8\s+3 \(\+1 err\)\s+0\.333\s+-0\.333 \[/m);
+    expect(terminal).toMatch(/^arith\s+static@0\.5 int8\s+4\s+0\.000\s+0\.333 \[/m);
     // Table 1: one table per precision, named in its title.
     expect(comparatorTables(data).map((t) => t.title)).toEqual(['arith', 'arith \u00b7 int8', 'arith \u00b7 int4/64', 'story', 'story \u00b7 int8']);
   });

@@ -228,8 +228,9 @@ describe('report with static and random comparators', () => {
     expect(readFileSync(join(out, 'summary.md'), 'utf8')).toContain('## Against budget-matched comparators');
     const table = flexibench(['report', '--db', path, '--bootstrap-samples', '200']);
     expect(table.status).toBe(0);
-    expect(table.stdout).toMatch(/alpha\s+static@0\.6\s+3\s+exact_match 0\.000 /);
-    expect(table.stdout).toMatch(/alpha\s+static@0\.6\s+exact_match\s+3\s+0\.667 \[[-\d.]+, [-\d.]+\]\s+4\.00 vs 4\.00/);
+    // A comparator's row: its own primary metric, then FlexiDepth − it at the same threshold, then its layers.
+    expect(table.stdout).toMatch(/^alpha\s+static@0\.6\s+3\s+0\.000 \[[-\d.]+, [-\d.]+\]\s+0\.667 \[[-\d.]+, [-\d.]+\]\s+4\.00\/6$/m);
+    expect(table.stdout).toMatch(/^alpha\s+flexidepth@0\.6\s+4\s+0\.500 \[[-\d.]+, [-\d.]+\]\s+-0\.500 \[[-\d.]+, [-\d.]+\]\s+4\.00\/6$/m);
   });
 
   describe('a study without comparator runs', () => {

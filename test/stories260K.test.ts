@@ -58,9 +58,7 @@ describe.skipIf(!hasStories260K())('stories260K', () => {
     writeFileSync(join(mine, 'config.json'), '{"mine": true}');
     const r = flexibench([...args, mine], env);
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe(
-      `flexibench: ${mine}: folder exists and is not empty (1 entries); choose another import-llama2c --out or pass --force to replace it\n`,
-    );
+    expect(r.stderr).toBe(`flexibench: ${mine}: folder exists and is not empty (1 entry); choose another import-llama2c --out or pass --force to replace it\n`);
     expect(readFileSync(join(mine, 'config.json'), 'utf8')).toBe('{"mine": true}');
     const file = join(work, 'a-file');
     writeFileSync(file, 'x');

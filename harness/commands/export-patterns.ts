@@ -1,11 +1,11 @@
 /**
  * `flexibench export-patterns --db FILE --out DIR`: writes a study's
  * per-token layer allocations as a Hugging Face style dataset (reports/export-patterns.ts). The
- * study is opened read-only; DIR is written whole or not at all.
+ * study is opened read-only; DIR is written whole or not at all, replacing a previous export there
+ * (anything else in DIR needs --force), and never where it would hold the study.
  */
 import { exportPatterns } from '../../reports/export-patterns.ts';
 import { refuseFolderOverInputs, studyFiles } from '../../src/output-paths.ts';
-import { shellQuote } from '../../reports/dataset-card.ts';
 import { commaList, defineCommand, flag, required, text, type OptionValues } from '../args.ts';
 
 const OPTIONS = {
@@ -22,8 +22,6 @@ async function exportCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
     outDir: o.out,
     suites: o.suites ?? null,
     force: o.force,
-    // As typed, so the card shows a command the reader can run again.
-    command: ['flexibench', ...process.argv.slice(2)].map(shellQuote).join(' '),
   });
   const files = result.files.map((f) => `${f.path} (${f.bytes} bytes)`).join(', ');
   process.stderr.write(`export-patterns: wrote ${o.out}: ${result.tokens} token rows and ${result.samples} sample rows from ${result.runs} runs; ${files}\n`);

@@ -14,6 +14,7 @@ import { DATA_DIR, INCLUDE_PATH, defineCommand, integer, integerOutOfRange, requ
 import { REFERENCE_MODEL } from '../model-options.ts';
 import { ITEM_LIMIT, POSITIONS, SEED } from '../option-ranges.ts';
 import { planSuite, type PlannedDoc, type PlannedSuite } from '../runner/plan.ts';
+import { counted } from '../../src/plural.ts';
 
 const OPTIONS = {
   suite: required(text('NAME', 'a suite name, or a FILE.yaml')),
@@ -83,7 +84,7 @@ async function printItems(o: OptionValues<typeof OPTIONS>): Promise<void> {
   });
   const lines = suite.docs.map((d) => escapeControlCharsInJson(JSON.stringify(itemLine(suite, d))));
   if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
-  process.stderr.write(`items: ${suite.spec.name}: ${lines.length} items\n`);
+  process.stderr.write(`items: ${suite.spec.name}: ${counted(lines.length, 'item')}\n`);
   return Promise.resolve();
 }
 

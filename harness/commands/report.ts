@@ -9,7 +9,7 @@ import { UserError } from '../../src/errors.ts';
 import { refuseFolderOverInputs, studyFiles } from '../../src/output-paths.ts';
 import { DEFAULT_DB } from '../../src/store/study-db.ts';
 import { loadReport } from '../../reports/report-data.ts';
-import { renderTerminal } from '../../reports/render-terminal.ts';
+import { renderTerminal, terminalWidth } from '../../reports/render-terminal.ts';
 import { renderJson, writeReport } from '../../reports/write-report.ts';
 import { defineCommand, flag, integer, text, texts, type OptionValues } from '../args.ts';
 import { BOOTSTRAP_SAMPLES, SEED } from '../option-ranges.ts';
@@ -35,7 +35,7 @@ async function report(o: OptionValues<typeof OPTIONS>): Promise<void> {
     const index = await writeReport(o.out, data, { force: o.force });
     process.stderr.write(`report: ${escapeControlChars(index)}\n`);
   }
-  process.stdout.write(o.json ? escapeControlCharsInJson(renderJson(data.summary)) : renderTerminal(data.summary));
+  process.stdout.write(o.json ? escapeControlCharsInJson(renderJson(data.summary)) : renderTerminal(data.summary, { width: terminalWidth(process.stdout) }));
 }
 
 export const command = defineCommand({

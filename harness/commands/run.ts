@@ -12,15 +12,17 @@ import { listSuites } from '../../src/suites/spec.ts';
 import { resolveDataDir } from '../../datasets/data-dir.ts';
 import { DATA_DIR, INCLUDE_PATH, commaList, defineCommand, integer, oneOf, real, text, type OptionSpec, type OptionValues } from '../args.ts';
 import { UserError } from '../../src/errors.ts';
-import { refuseFileOverInputs, studyFiles } from '../../src/output-paths.ts';
+import { refuseFileOverInputs, refuseFolderOverInputs, studyFiles } from '../../src/output-paths.ts';
+import { groupNames, selectSuites } from '../suite-selection.ts';
 import { BLOCK_SIZE, PRECISION_HELP, REFERENCE_MODEL } from '../model-options.ts';
-import { BATCH, ITEM_LIMIT, MAX_THRESHOLDS, POSITIONS, SEED, STATIC_LAYERS, THREADS, WORKERS } from '../option-ranges.ts';
+import { BATCH, FEWSHOT, ITEM_LIMIT, MAX_THRESHOLDS, POSITIONS, SEED, STATIC_LAYERS, THREADS, WORKERS } from '../option-ranges.ts';
 import { runStudy } from '../runner/run-study.ts';
 import { parseShard } from '../runner/shard.ts';
 import { checkRunReportFolder } from '../runner/report-folder.ts';
 import { loadReport } from '../../reports/report-data.ts';
-import { renderTerminal } from '../../reports/render-terminal.ts';
+import { renderTerminal, terminalWidth } from '../../reports/render-terminal.ts';
 import { writeReport } from '../../reports/write-report.ts';
+import { counted } from '../../src/plural.ts';
 
 const DEFAULT_STUDY_LIMIT = 5;
 
@@ -58,7 +60,7 @@ function reportFolderOf(dbPath: string): string {
 
 const OPTIONS = {
   model: text('DIR', 'checkpoint folder (Hugging Face layout)', { default: REFERENCE_MODEL, defaultText: 'the reference model, models/flexidepth-ref' }),
-  suites: commaList('LIST', 'suite names or FILE.yaml paths, comma-separated', 'suite name', {
+  suites: commaList('LIST', `suite names, globs ('gsm*'), groups (${groupNames()}) or FILE.yaml paths, comma-separated`, 'suite name', {
     defaultText: `every suite, ${DEFAULT_STUDY_LIMIT} items each unless --limit`,
   }),
   includePath: INCLUDE_PATH,
@@ -74,6 +76,9 @@ const OPTIONS = {
   }),
   limit: integer('N', 'a seeded random subset of N items per suite', { ...ITEM_LIMIT, defaultText: `every item; ${DEFAULT_STUDY_LIMIT} without --suites` }),
   db: text('FILE', 'the study database; a rerun resumes it', { default: DEFAULT_DB }),
+  reportDir: text('DIR', "where the study's report goes (a folder that is empty, missing, or holds a previous report)", {
+    defaultText: 'beside the study: results/flexibench-report for results/flexibench.duckdb',
+  }),
   workers: integer('N', 'worker threads, one model session each', { ...WORKERS, default: availableParallelism(), defaultText: 'the number of CPUs' }),
   seed: integer('S', 'seed of the --limit subset', { ...SEED, default: 0 }),
   threshold: real('T', 'router threshold of flexidepth: a layer runs a token when its gate is above T', {
@@ -96,6 +101,19 @@ const OPTIONS = {
     default: DEFAULT_BATCH,
   }),
   ep: oneOf('EP', 'ONNX Runtime execution provider', ['cpu', 'cuda'] as const, { default: 'cpu' }),
+  numFewshot: integer(
+    'N',
+    "few-shot examples per prompt in every suite, drawn from the suite's own example split (lm-eval's --num_fewshot); part of each run's identity",
+    {
+      ...FEWSHOT,
+      defaultText: "each suite's own",
+    },
+  ),
+  maxNewTokens: integer('N', "tokens generated at most per sample in every suite (lm-eval's max_gen_toks); part of each run's identity", {
+    min: 1,
+    ...POSITIONS,
+    defaultText: "each suite's own",
+  }),
   maxLength: integer('N', 'prompt + max_new_tokens must fit in N positions; longer prompts lose their first tokens', {
     min: 2,
     ...POSITIONS,
@@ -111,20 +129,23 @@ const OPTIONS = {
 async function runCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
   if (o.threshold !== undefined && o.thresholds !== undefined) throw new UserError('run: give --threshold or --thresholds, not both');
   const dataDir = resolveDataDir(o.dataDir);
+  const reportDir = o.reportDir ?? reportFolderOf(o.db);
+  const inputs = [
+    ...studyFiles(o.db, '--db'),
+    { path: o.model, option: '--model' },
+    { path: dataDir, option: '--data-dir' },
+    ...o.includePath.map((dir) => ({ path: dir, option: '--include-path' })),
+  ];
   if (o.logSamples !== undefined) {
     // Appending to an input would damage it; run's report folder is replaced after the run, log and all.
-    refuseFileOverInputs({ path: o.logSamples, option: 'run --log-samples' }, [
-      ...studyFiles(o.db, '--db'),
-      { path: reportFolderOf(o.db), option: "the study's report folder" },
-      { path: o.model, option: '--model' },
-      { path: dataDir, option: '--data-dir' },
-      ...o.includePath.map((dir) => ({ path: dir, option: '--include-path' })),
-    ]);
+    refuseFileOverInputs({ path: o.logSamples, option: 'run --log-samples' }, [...inputs, { path: reportDir, option: "the study's report folder" }]);
   }
-  checkRunReportFolder(reportFolderOf(o.db));
+  // Replaced after the run: it must neither be, hold nor lie inside what the run reads.
+  if (o.reportDir !== undefined) refuseFolderOverInputs({ path: o.reportDir, option: 'run --report-dir' }, inputs);
+  checkRunReportFolder(reportDir, o.reportDir !== undefined ? '--report-dir' : null);
   const stats = await runStudy({
     modelDir: o.model,
-    suites: o.suites ?? listSuites(o.includePath),
+    suites: o.suites !== undefined ? selectSuites(o.suites, o.includePath) : listSuites(o.includePath),
     includePaths: o.includePath,
     variants: o.variants,
     limit: o.limit ?? (o.suites === undefined ? DEFAULT_STUDY_LIMIT : null),
@@ -143,17 +164,21 @@ async function runCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
     shard: o.shard !== undefined ? parseShard(o.shard, process.env) : null,
     staticLayers: o.staticLayers ?? null,
     batch: o.batch,
+    overrides: {
+      ...(o.numFewshot !== undefined ? { numFewshot: o.numFewshot } : {}),
+      ...(o.maxNewTokens !== undefined ? { maxNewTokens: o.maxNewTokens } : {}),
+    },
   });
   process.stderr.write(
-    `run: ${stats.samplesWritten} samples written, ${stats.samplesSkipped} already stored, ${stats.samplesFailed} failed; ` +
+    `run: ${counted(stats.samplesWritten, 'sample')} written, ${stats.samplesSkipped} already stored, ${stats.samplesFailed} failed; ` +
       `${(stats.wallMs / 1000).toFixed(1)} s, ${(100 * stats.overheadShare).toFixed(1)}% of worker time outside session.run\n`,
   );
   const report = await loadReport([o.db]);
-  process.stdout.write(renderTerminal(report.summary));
-  const index = await writeReport(reportFolderOf(o.db), report);
+  process.stdout.write(renderTerminal(report.summary, { width: terminalWidth(process.stdout) }));
+  const index = await writeReport(reportDir, report);
   process.stdout.write(`\nreport: ${index}\n`);
   if (stats.samplesFailed > 0) {
-    process.stderr.write(`run: ${stats.samplesFailed} samples failed (reasons above); what succeeded is stored; exit ${EXIT_SAMPLES_FAILED}\n`);
+    process.stderr.write(`run: ${counted(stats.samplesFailed, 'sample')} failed (reasons above); what succeeded is stored; exit ${EXIT_SAMPLES_FAILED}\n`);
     process.exitCode = EXIT_SAMPLES_FAILED;
   }
 }

@@ -12,6 +12,7 @@ import { scoreSample, suiteMetrics } from '../../src/suites/score-sample.ts';
 import { FILE_KINDS, formatLimit, parseJsonText } from '../../src/user-file.ts';
 import { INCLUDE_PATH, defineCommand, required, text, type OptionValues } from '../args.ts';
 import { type RawLine, boundedLines, inputChunks, withinInputLimit } from '../score-input.ts';
+import { counted } from '../../src/plural.ts';
 
 /**
  * The longest input line accepted, in bytes. ROUGE's LCS and edit similarity take time quadratic
@@ -130,7 +131,7 @@ async function score(values: OptionValues<typeof OPTIONS>): Promise<void> {
   if (pending !== '') process.stdout.write(pending);
   const count = lines.length;
   const summary = metricNames.map((m) => `${m}=${count === 0 ? 'n/a' : ((sums.get(m) ?? 0) / count).toFixed(4)}`).join(' ');
-  process.stderr.write(`score: ${spec.name}: ${count} lines, mean ${summary}\n`);
+  process.stderr.write(`score: ${spec.name}: ${counted(count, 'line')}, mean ${summary}\n`);
 }
 
 export const command = defineCommand({

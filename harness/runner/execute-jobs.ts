@@ -87,7 +87,7 @@ export async function executeJobs(jobs: readonly Job[], x: Execution): Promise<E
   const stopListening = onInterrupt(() => {
     interrupted = true;
     x.pool.stop(new Error('interrupted'));
-    x.log.write('run: interrupted, finishing the samples in flight (interrupt again to stop at once)\n');
+    x.progress.log('run: interrupted, finishing the samples in flight (interrupt again to stop at once)\n');
   });
   try {
     await Promise.all(

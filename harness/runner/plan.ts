@@ -9,6 +9,7 @@ import { expandSuite, type Doc } from '../../src/suites/expand.ts';
 import { loadTaskSpec, type TaskSpec } from '../../src/suites/spec.ts';
 import type { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { itemsOfShard, type Shard } from './shard.ts';
+import { applyOverrides, type SuiteOverrides } from './suite-overrides.ts';
 
 /** A suite item ready to run: the item itself, plus its prompt as the model sees it. */
 export interface PlannedDoc extends Doc {
@@ -52,6 +53,8 @@ export interface PlanOptions {
   includePaths?: string[];
   /** --shard: only this shard's items (shard.ts), taken from the --limit subset; absent or null: every item. */
   shard?: Shard | null;
+  /** --num-fewshot, --max-new-tokens: applied to every suite's config (suite-overrides.ts); none when absent. */
+  overrides?: SuiteOverrides;
 }
 
 /**
@@ -78,7 +81,7 @@ export function fitPrompt(ids: number[], spec: TaskSpec, maxLength: number): { p
 }
 
 export function planSuite(name: string, tok: TextTokenizer, opts: PlanOptions): PlannedSuite {
-  const spec = loadTaskSpec(name, opts.includePaths ?? []);
+  const spec = applyOverrides(loadTaskSpec(name, opts.includePaths ?? []), opts.overrides ?? {});
   const expanded = expandSuite(spec, { dataDir: opts.dataDir, seed: opts.seed, ...(opts.limit !== null ? { limit: opts.limit } : {}) });
   const docs = opts.shard != null ? itemsOfShard(expanded, (d) => d.docId, opts.shard) : expanded;
   return {

@@ -9,17 +9,23 @@ import { readdirSync, statSync, type Stats } from 'node:fs';
 import { UserError } from '../../src/errors.ts';
 import { isPreviousReport } from '../../reports/write-report.ts';
 
-const ADVICE = 'move it aside, or give another --db (the report goes beside it); `flexibench report --db FILE --out DIR` writes a report elsewhere';
+const BESIDE = 'move it aside, give another --db (the report goes beside it) or --report-dir DIR';
+const GIVEN = 'move it aside or give another --report-dir';
+const ELSEWHERE = '`flexibench report --db FILE --out DIR` writes a report elsewhere';
 
-/** Throws a one-line UserError when `run` could not put its report at `dir`; checks only, writes nothing. */
-export function checkRunReportFolder(dir: string): void {
+/**
+ * Throws a one-line UserError when `run` could not put its report at `dir` (`option`: the option
+ * that named it, null for the folder beside the study); checks only, writes nothing.
+ */
+export function checkRunReportFolder(dir: string, option: string | null = null): void {
+  const advice = `${option === null ? BESIDE : GIVEN}; ${ELSEWHERE}`;
   const stat = statOrNull(dir);
   if (stat === null) return;
-  if (!stat.isDirectory()) throw new UserError(`${dir}: run writes the study's report into a folder here, but something else is in its place; ${ADVICE}`);
+  if (!stat.isDirectory()) throw new UserError(`${dir}: run writes the study's report into a folder here, but something else is in its place; ${advice}`);
   const entries = readdirSync(dir).length;
   if (entries > 0 && !isPreviousReport(dir)) {
     throw new UserError(
-      `${dir}: run writes the study's report into this folder, which holds something other than a previous report (${entries} entries); ${ADVICE}`,
+      `${dir}: run writes the study's report into this folder, which holds something other than a previous report (${entries} ${entries === 1 ? 'entry' : 'entries'}); ${advice}`,
     );
   }
 }

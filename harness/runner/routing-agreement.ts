@@ -17,6 +17,7 @@ import { storedSampleTokens, type StoredSampleTokens } from '../../src/store/sam
 import type { StudyDb } from '../../src/store/study-db.ts';
 import { precisionTag } from './protocol.ts';
 import type { RunPlan } from './register-runs.ts';
+import { counted } from '../../src/plural.ts';
 
 export interface AgreementCounts {
   decisions: number;
@@ -88,7 +89,7 @@ export async function measureRoutingAgreement(db: StudyDb, ckpt: Checkpoint, run
   }
   const total = pending.reduce((n, p) => n + p.docs.size, 0);
   if (total === 0) return 0;
-  opts.log.write(`run: routing agreement with fp32: ${total} samples, fp32's tokens fed back through each precision's graph\n`);
+  opts.log.write(`run: routing agreement with fp32: ${counted(total, 'sample')}, fp32's tokens fed back through each precision's graph\n`);
   const R = ckpt.config.routingLayers.length;
   // fp32's gates, per reference run and document: each is computed once, whatever the number of precisions.
   const referenceGates = new Map<string, Float32Array>();

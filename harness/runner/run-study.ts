@@ -21,6 +21,7 @@ import { executeJobs, progressSeries, type ExecutionTotals } from './execute-job
 import { jobList, storedSampleCount } from './job-list.ts';
 import { studyMetadata } from './metadata.ts';
 import { eosIds, planSuite, type PlannedSuite } from './plan.ts';
+import type { SuiteOverrides } from './suite-overrides.ts';
 import { Progress } from './progress.ts';
 import { graphName, precisionTag } from './protocol.ts';
 import { measureRoutingAgreement } from './routing-agreement.ts';
@@ -32,6 +33,7 @@ import { shardText, type Shard } from './shard.ts';
 import { NOTHING_EXECUTED, studyStats, type StudyStats } from './study-stats.ts';
 import { batchMemoryProblem, capWorkers, kvBytesPerPosition } from './worker-budget.ts';
 import { WorkerPool } from './worker-pool.ts';
+import { counted } from '../../src/plural.ts';
 
 export interface StudyOptions {
   modelDir: string;
@@ -63,6 +65,8 @@ export interface StudyOptions {
   staticLayers?: number | null;
   /** --batch: sequences each worker decodes together; 1 when absent. */
   batch?: number;
+  /** --num-fewshot, --max-new-tokens over every suite's config; none when absent. */
+  overrides?: SuiteOverrides;
   log?: NodeJS.WritableStream;
 }
 
@@ -105,6 +109,7 @@ async function planStudy(opts: StudyOptions): Promise<PlannedStudy> {
     maxLength: opts.maxLength ?? positions,
     includePaths: opts.includePaths ?? [],
     shard: opts.shard ?? null,
+    overrides: opts.overrides ?? {},
   };
   const suites = opts.suites.map((name) => planSuite(name, tok, planOptions));
   const tooBig = batchMemoryProblem({ batch: opts.batch ?? 1, config: ckpt.config, longest: longestSequence(suites, positions), availableBytes: freemem() });
@@ -187,7 +192,7 @@ async function executeRuns(runs: readonly RunPlan[], io: StudyIo, opts: StudyOpt
   // A batched step runs jobs of one graph and threshold: with --batch they are queued grouped that way.
   const jobs = jobList(io.suites, runs, (opts.batch ?? 1) > 1 ? 'batch' : 'doc');
   const skipped = storedSampleCount(runs);
-  if (skipped > 0) log.write(`run: resuming, ${skipped} samples already stored\n`);
+  if (skipped > 0) log.write(`run: resuming, ${counted(skipped, 'sample')} already stored\n`);
   if (io.sampleLog !== null) {
     const runIds = runs.map((r) => r.runId);
     const added = io.sampleLog.catchUp(await db.read((conn) => storedSampleLogRows(conn, runIds)));
@@ -263,7 +268,7 @@ export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
   const log = opts.log ?? process.stderr;
   const { ckpt, tok, suites, calibration } = await planStudy(opts);
   const shard = opts.shard ?? null;
-  if (shard !== null) log.write(`run: shard ${shardText(shard)}: ${suites.map((s) => `${s.spec.name} ${s.docs.length} items`).join(', ')}\n`);
+  if (shard !== null) log.write(`run: shard ${shardText(shard)}: ${suites.map((s) => `${s.spec.name} ${counted(s.docs.length, 'item')}`).join(', ')}\n`);
   const settings = studySettings(opts, ckpt);
   const thresholds = opts.thresholds ?? [opts.threshold];
   const modelVariants = opts.variants.filter((v): v is 'full' | 'flexidepth' => v === 'full' || v === 'flexidepth');
