@@ -59,9 +59,10 @@ export function layersUsedChart(rows: LayersUsedPoint[], tasks: string[], paperS
         },
       },
       {
-        mark: { type: 'rule', color: 'black' },
+        mark: { type: 'rule' },
         transform: [{ filter: 'datum.lo !== null' }],
-        encoding: { x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' } },
+        // A channel value: the shared colour encoding would otherwise paint the rule in its bar's colour.
+        encoding: { x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' }, color: { value: 'black' } },
       },
     ],
   };

@@ -10,7 +10,7 @@ import type { Estimate } from '../src/scoring/bootstrap.ts';
 import type { Variant } from '../src/model/graph-builder.ts';
 import type { StoredRun } from '../src/store/summary-reads.ts';
 import type { QualityLayersPoint } from './charts.ts';
-import { estimate, percent, variantLabel } from './format.ts';
+import { estimate, retentionCell, variantLabel } from './format.ts';
 import { comparisonKey } from './pairing.ts';
 import { FP32_PRECISION, isFp32, precisionLabel } from './precision.ts';
 import { COMPARATOR_ORDER, isComparator, type ComparatorVariant, type MatchedRow, type MetricEstimate, type ResultRow, type StudySummary } from './summary.ts';
@@ -25,6 +25,8 @@ export interface ComparatorTableRow {
   metric: MetricEstimate | null;
   /** mean / the full run's mean; null without a full run or when its mean is 0. */
   retention: number | null;
+  /** The full run's mean of the metric, which the retention divides by; null without a full run. */
+  full_mean: number | null;
   layers_used_mean: number | null;
   layers_total: number;
   /** Comparator rows: FlexiDepth − this comparator at its threshold, paired over shared documents. */
@@ -94,6 +96,7 @@ function tableRow(r: ResultRow, metric: string, full: ResultRow | undefined, mat
     run_id: r.run_id,
     metric: m,
     retention: m === null || fullMean === undefined || fullMean === 0 ? null : m.mean / fullMean,
+    full_mean: fullMean ?? null,
     layers_used_mean: r.layers_used_mean,
     layers_total: r.layers_total,
     flexidepth_minus_comparator: match?.flexidepth_minus_comparator ?? null,
@@ -161,7 +164,7 @@ export function comparatorCells(r: ComparatorTableRow): string[] {
   return [
     r.method,
     r.metric === null ? NONE : estimate(r.metric),
-    r.retention === null ? NONE : percent(r.retention),
+    r.retention === null ? NONE : retentionCell(r.retention, r.full_mean ?? undefined),
     r.layers_used_mean === null ? NONE : `${r.layers_used_mean.toFixed(2)} / ${r.layers_total}`,
     r.flexidepth_minus_comparator === null ? '' : estimate(r.flexidepth_minus_comparator),
     r.removed_layers === null ? '' : r.removed_layers.join(', '),

@@ -8,6 +8,14 @@ export const interval = (ci: readonly [number, number] | null, digits = 3): stri
   ci === null ? '' : `[${ci[0].toFixed(digits)}, ${ci[1].toFixed(digits)}]`;
 export const estimate = (e: Estimate, digits = 3): string => `${e.mean.toFixed(digits)} ${interval(e.ci95, digits)}`;
 /**
+ * Below this a baseline's mean (a metric in [0, 1]) is too near zero for a ratio to it to say
+ * anything: 0.007 against 0.010 reads as 70% retention.
+ */
+export const RETENTION_BASELINE_FLOOR = 0.05;
+/** Retention as a table shows it: a percentage, or why there is none. */
+export const retentionCell = (retention: number | null, baseline: number | undefined): string =>
+  baseline !== undefined && Math.abs(baseline) < RETENTION_BASELINE_FLOOR ? `n/a (full ${baseline.toFixed(3)})` : percent(retention);
+/**
  * Every variant but `full` is run at (or matched to) a FlexiDepth threshold, which tells its runs
  * apart; a precision other than fp32 is appended (`full int8`, `flexidepth@0.5 int4/64`), so fp32
  * runs keep the labels studies had before precisions.

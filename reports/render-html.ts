@@ -15,7 +15,7 @@ import {
 } from './charts.ts';
 import { comparatorCells, comparatorHeader, comparatorTables, COMPARATORS_NOTE, qualityLayersPoints } from './comparators.ts';
 import { depthLegendHtml, depthMapHtml, type DepthScale } from './depth-map.ts';
-import { estimate, fixed, interval, percent, variantLabel } from './format.ts';
+import { estimate, fixed, interval, percent, retentionCell, variantLabel } from './format.ts';
 import { escapeHtml, htmlTable } from './html.ts';
 import { PAPER_LAYERS_TOTAL, PAPER_MODEL } from './paper.ts';
 import { PRECISION_NOTE, precisionCells, precisionHeader, precisionNumericCells, precisionTables } from './precision-tables.ts';
@@ -45,6 +45,7 @@ figure.chart { margin: 8px 0 16px; overflow-x: auto; } .holds { color: #1a7f37; 
 .tok { padding: 1px 0; border-radius: 2px; } .tok.prompt { border-bottom: 2px dotted #8c959f; } .tok.generated { border-bottom: 2px solid #1b1f24; }
 .boundary { color: #cf222e; font-weight: bold; padding: 0 4px; } .docid, .cut { color: #57606a; font-size: 12px; } .legend .tok { padding: 1px 5px; margin-right: 1px; }
 details pre { background: #f6f8fa; padding: 8px; overflow-x: auto; font-size: 12px; }
+.fields { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 0 16px; } .fields code { overflow-wrap: anywhere; }
 `;
 
 async function chart(name: string, spec: TopLevelSpec, caption: string): Promise<string> {
@@ -68,7 +69,7 @@ function scoresSection(data: ReportData): string {
     p.flexidepth_mean.toFixed(3),
     p.full_mean.toFixed(3),
     estimate(p.flexidepth_minus_full),
-    percent(p.retention),
+    retentionCell(p.retention, p.full_mean),
   ]);
   const failures = data.summary.study.runs.flatMap((r) =>
     r.errors.map((e) => [escapeHtml(r.suite), escapeHtml(data.seriesOf(r.study, r.run_id)), String(e.count), escapeHtml(e.reason)]),
@@ -253,7 +254,14 @@ async function speedSection(data: ReportData): Promise<string> {
   ].join('\n');
 }
 
-const json = (v: unknown): string => escapeHtml(JSON.stringify(v));
+/** An object's fields as a two-column table, `title` over the names; nested values as compact JSON. */
+function fieldsTable(title: string, value: unknown): string {
+  const entries = value !== null && typeof value === 'object' ? Object.entries(value) : [['value', value] as const];
+  return htmlTable(
+    [title, ''],
+    entries.map(([k, v]) => [escapeHtml(k), `<code>${escapeHtml(typeof v === 'string' ? v : JSON.stringify(v))}</code>`]),
+  );
+}
 
 function metadataSection(data: ReportData): string {
   const parts = ['<h2 id="metadata">Run metadata</h2>'];
@@ -278,7 +286,8 @@ function metadataSection(data: ReportData): string {
       `<p>${models.map(([hash, dir]) => `model <code>${escapeHtml(dir)}</code>, content hash <code>${escapeHtml(hash)}</code>`).join('<br>')}</p>`,
       first === undefined
         ? ''
-        : `<p>git revision <code>${escapeHtml(first.git_revision ?? 'unknown')}</code> \u00b7 execution provider ${escapeHtml(first.execution_provider)} \u00b7 threads ${json(first.threads)}<br>versions ${json(first.package_versions)}<br>hardware ${json(first.hardware)}</p>`,
+        : `<p>git revision <code>${escapeHtml(first.git_revision ?? 'unknown')}</code> \u00b7 execution provider ${escapeHtml(first.execution_provider)}</p>` +
+            `<div class="fields">${fieldsTable('threads', first.threads)}${fieldsTable('versions', first.package_versions)}${fieldsTable('hardware', first.hardware)}</div>`,
       htmlTable(['run', 'suite', 'variant', 'model hash', 'suite config hash', 'seed', 'limit', 'done', 'started (UTC)', 'ended (UTC)'], rows),
       '<details><summary>suite configs</summary>',
       ...[...new Map(runs.map((r) => [r.suite_config_hash, r])).values()].map(

@@ -3,7 +3,7 @@
  * Every string read from a study or a path (study labels and files, suites, series, metrics) goes
  * through reports/markdown.ts; the numbers and the words of ours go as they are.
  */
-import { estimate, fixed, interval, percent } from './format.ts';
+import { estimate, fixed, interval, percent, retentionCell } from './format.ts';
 import { comparatorCells, comparatorHeader, comparatorTables, COMPARATORS_NOTE } from './comparators.ts';
 import { markdownCode, markdownTable as mdTable, markdownText as text } from './markdown.ts';
 import { PAPER_LAYERS_TOTAL, PAPER_MODEL } from './paper.ts';
@@ -106,7 +106,7 @@ export function renderMarkdown(data: ReportData, generatedAt: string): string {
         text(p.metric),
         String(p.n),
         estimate(p.flexidepth_minus_full),
-        percent(p.retention),
+        retentionCell(p.retention, p.full_mean),
       ]),
     ),
     ...precisionSection(data),

@@ -72,7 +72,12 @@ describe('flexibench report', () => {
     expect(r.stderr).toBe(`report: ${join(out, 'index.html')}\n`);
     expect(readdirSync(out).sort()).toEqual(['index.html', 'summary.json', 'summary.md']);
     expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toEqual(JSON.parse(r.stdout));
-    expect(readFileSync(join(out, 'index.html'), 'utf8')).toMatch(/^<!doctype html>/);
+    const html = readFileSync(join(out, 'index.html'), 'utf8');
+    expect(html).toMatch(/^<!doctype html>/);
+    // The run metadata reads as tables of fields, not as raw JSON objects.
+    const metadata = html.slice(html.indexOf('id="metadata"'), html.indexOf('<details>', html.indexOf('id="metadata"')));
+    expect(metadata).toContain('<div class="fields"><table>');
+    expect(metadata).not.toMatch(/\{&quot;/);
     expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/^# flexibench report: study\n/);
     // A folder holding only a previous report is replaced without --force.
     const again = flexibench(['report', '--db', path, '--out', out, '--bootstrap-samples', '200']);
