@@ -24,3 +24,14 @@ export const variantLabel = (variant: string, threshold: number, precision: Prec
   const base = variant === 'full' ? variant : `${variant}@${threshold}`;
   return isFp32(precision) ? base : `${base} ${precisionLabel(precision)}`;
 };
+
+/** A run's mean layers used per generated token of its total, with the interval where it varies (not for full). */
+export const layersUsedCell = (r: {
+  variant: string;
+  layers_used_mean: number | null;
+  layers_used_ci95: readonly [number, number] | null;
+  layers_total: number;
+}): string =>
+  r.layers_used_mean === null
+    ? '-'
+    : `${r.layers_used_mean.toFixed(2)}/${r.layers_total} ${r.variant === 'full' ? '' : interval(r.layers_used_ci95, 2)}`.trim();

@@ -15,7 +15,7 @@ import {
 } from './charts.ts';
 import { comparatorCells, comparatorHeader, comparatorTables, COMPARATORS_NOTE, qualityLayersPoints } from './comparators.ts';
 import { depthLegendHtml, depthMapHtml, type DepthScale } from './depth-map.ts';
-import { estimate, fixed, interval, percent, retentionCell, variantLabel } from './format.ts';
+import { estimate, fixed, interval, layersUsedCell, percent, retentionCell, variantLabel } from './format.ts';
 import { escapeHtml, htmlTable } from './html.ts';
 import { PAPER_LAYERS_TOTAL, PAPER_MODEL } from './paper.ts';
 import { PRECISION_NOTE, precisionCells, precisionHeader, precisionNumericCells, precisionTables } from './precision-tables.ts';
@@ -60,6 +60,8 @@ function scoresSection(data: ReportData): string {
     Object.entries(r.metrics)
       .map(([name, m]) => `${escapeHtml(name)} ${estimate(m)}`)
       .join('<br>') || '-',
+    layersUsedCell(r),
+    percent(r.routed_usage),
   ]);
   const paired = data.summary.paired.map((p) => [
     escapeHtml(p.suite),
@@ -80,7 +82,7 @@ function scoresSection(data: ReportData): string {
       ? `<p><strong>Failed samples</strong> are not scored:</p>${htmlTable(['suite', 'series', 'samples', 'reason'], failures, new Set([2]))}`
       : '',
     '<p class="note">Mean per suite and variant with a percentile bootstrap 95% interval over samples (seeded); the paired difference resamples the same documents for both variants. Retention = FlexiDepth mean / full mean.</p>',
-    htmlTable(['suite', 'series', 'n', 'metrics: mean [95% CI]'], rows, new Set([2])),
+    htmlTable(['suite', 'series', 'n', 'metrics: mean [95% CI]', 'layers used per generated token [95% CI]', 'routed usage'], rows, new Set([2, 4, 5])),
     paired.length > 0
       ? htmlTable(['suite', 'series', 'metric', 'pairs', 'FlexiDepth', 'full', 'FlexiDepth − full [95% CI]', 'retention'], paired, new Set([3, 4, 5, 6, 7]))
       : '<p>No FlexiDepth run has a comparable full run.</p>',

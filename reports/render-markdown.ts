@@ -3,7 +3,7 @@
  * Every string read from a study or a path (study labels and files, suites, series, metrics) goes
  * through reports/markdown.ts; the numbers and the words of ours go as they are.
  */
-import { estimate, fixed, interval, percent, retentionCell } from './format.ts';
+import { estimate, fixed, interval, layersUsedCell, percent, retentionCell } from './format.ts';
 import { comparatorCells, comparatorHeader, comparatorTables, COMPARATORS_NOTE } from './comparators.ts';
 import { markdownCode, markdownTable as mdTable, markdownText as text } from './markdown.ts';
 import { PAPER_LAYERS_TOTAL, PAPER_MODEL } from './paper.ts';
@@ -91,9 +91,7 @@ export function renderMarkdown(data: ReportData, generatedAt: string): string {
         Object.entries(r.metrics)
           .map(([n, m]) => `${text(n)} ${estimate(m)}`)
           .join('; ') || '-',
-        r.layers_used_mean === null
-          ? '-'
-          : `${r.layers_used_mean.toFixed(2)}/${r.layers_total} ${r.variant === 'full' ? '' : interval(r.layers_used_ci95, 2)}`.trim(),
+        layersUsedCell(r),
         percent(r.routed_usage),
       ]),
     ),

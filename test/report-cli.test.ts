@@ -74,6 +74,13 @@ describe('flexibench report', () => {
     expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toEqual(JSON.parse(r.stdout));
     const html = readFileSync(join(out, 'index.html'), 'utf8');
     expect(html).toMatch(/^<!doctype html>/);
+    // Every run's layers used is a number in the scores table, whatever its suite.
+    const header = html.indexOf('metrics: mean [95% CI]');
+    const scores = html.slice(html.lastIndexOf('<table>', header), html.indexOf('</table>', header));
+    expect(scores).toContain('<th class="num">layers used per generated token [95% CI]</th>');
+    const rows = [...scores.matchAll(/<tr><td>/g)].length;
+    expect(rows).toBeGreaterThan(0);
+    expect([...scores.matchAll(/<td class="num">\d+\.\d\d\/\d+/g)].length).toBe(rows);
     // The run metadata reads as tables of fields, not as raw JSON objects.
     const metadata = html.slice(html.indexOf('id="metadata"'), html.indexOf('<details>', html.indexOf('id="metadata"')));
     expect(metadata).toContain('<div class="fields"><table>');
