@@ -1,15 +1,8 @@
 /** Options every model-running command shares: --model, --variant, --ep, --threads, --precision, --block-size, and the reference model. */
 import { packagePath } from '../src/package-root.ts';
 import { loadCheckpoint, type Checkpoint } from '../src/model/checkpoint.ts';
-import {
-  MODEL_VARIANTS,
-  QUANT_BLOCK_SIZE,
-  QUANT_BLOCK_SIZES,
-  WEIGHT_PRECISIONS,
-  isQuantized,
-  type GraphSpec,
-  type WeightPrecision,
-} from '../src/model/graph-builder.ts';
+import { MODEL_VARIANTS, QUANT_BLOCK_SIZE, QUANT_BLOCK_SIZES, WEIGHT_PRECISIONS, type GraphSpec, type WeightPrecision } from '../src/model/graph-builder.ts';
+import { canonicalSpec } from '../src/model/graph-cache.ts';
 import { DecoderSession, type ExecutionProvider } from '../src/model/session.ts';
 import { integer, oneOf, required, text, type OptionSpec, type OptionValues } from './args.ts';
 import { THREADS } from './option-ranges.ts';
@@ -40,15 +33,9 @@ export const MODEL_OPTIONS = {
   blockSize: BLOCK_SIZE,
 };
 
-/**
- * A graph at a precision: fp32 is the absent precision, and the block size is there only where it
- * applies (int8, int4) and is not the default, so graph cache keys and run ids made before either
- * existed stay what they were.
- */
+/** A graph at a precision, in the form graph cache keys and run ids take it (canonicalSpec). */
 export function withPrecision(spec: GraphSpec, precision: WeightPrecision, blockSize: number): GraphSpec {
-  const { precision: _p, blockSize: _b, ...rest } = spec;
-  if (precision === 'fp32') return rest;
-  return { ...rest, precision, ...(isQuantized(precision) && blockSize !== QUANT_BLOCK_SIZE ? { blockSize } : {}) };
+  return canonicalSpec({ ...spec, precision, blockSize });
 }
 
 /** The variants a checkpoint alone defines (the comparators need a study: `run`). */

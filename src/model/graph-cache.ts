@@ -76,18 +76,26 @@ function prepareGraphFolder(dir: string): void {
 }
 
 /**
- * A graph spec as the key and file names have it: the plain variant name keeps the keys graphs had
- * before specs, fp32 is the absent precision, and the block size is there only when it changes the
- * graph (quantized, and not QUANT_BLOCK_SIZE), so the keys of graphs built before it stay the same.
+ * What a graph is built as, and nothing else (a session's options passed along as the spec drop
+ * out): fp32 is the absent precision, and the block size is there only when it changes the graph
+ * (quantized, and not QUANT_BLOCK_SIZE), so cache keys and run ids made before either existed stay.
  */
-function specText(spec: GraphSpec): string {
-  // Only what a graph is built as: a session's options passed along as the spec must not change the key.
+export function canonicalSpec(spec: GraphSpec): GraphSpec {
   const { precision, blockSize, variant, removedLayers, hiddenStates } = spec;
-  const rest = { variant, ...(removedLayers !== undefined ? { removedLayers } : {}), ...(hiddenStates !== undefined ? { hiddenStates } : {}) };
-  const float32 = precision === undefined || precision === 'fp32';
-  if (float32 && rest.removedLayers === undefined && rest.hiddenStates !== true) return rest.variant;
-  const block = isQuantized(precision) && blockSize !== undefined && blockSize !== QUANT_BLOCK_SIZE ? { blockSize } : {};
-  return stableJson(float32 ? rest : { ...rest, precision, ...block });
+  return {
+    variant,
+    ...(removedLayers !== undefined ? { removedLayers } : {}),
+    ...(hiddenStates !== undefined ? { hiddenStates } : {}),
+    ...(precision !== undefined && precision !== 'fp32' ? { precision } : {}),
+    ...(isQuantized(precision) && blockSize !== undefined && blockSize !== QUANT_BLOCK_SIZE ? { blockSize } : {}),
+  };
+}
+
+/** A graph spec as the key and file names have it: the plain variant name keeps the keys graphs had before specs. */
+function specText(spec: GraphSpec): string {
+  const canonical = canonicalSpec(spec);
+  const plain = canonical.precision === undefined && canonical.removedLayers === undefined && canonical.hiddenStates !== true;
+  return plain ? canonical.variant : stableJson(canonical);
 }
 
 export function graphKey(ckpt: Checkpoint, spec: GraphSpec): string {
