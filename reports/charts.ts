@@ -2,11 +2,16 @@
  * The report's charts: Vega-Lite specs over plain rows, rendered to inline SVG in Node when the
  * report is written (no browser, no script in the page). One function per chart; each takes the
  * rows it plots, so a chart can be tested on its own.
+ *
+ * Every chart is drawn to fit the page's column (render-html.ts) however many studies, series and
+ * suites it shows: panels wrap into rows rather than widen the chart, and legends go below. The
+ * page scales a chart down only where the window is narrower than the column.
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 
-const CONFIG = { font: 'sans-serif', view: { stroke: null }, axis: { labelLimit: 260 }, legend: { labelLimit: 360 } } as const;
+// Rendering without a canvas, Vega estimates text widths on the long side; label limits leave room for that.
+const CONFIG = { font: 'sans-serif', view: { stroke: null }, axis: { labelLimit: 400 }, legend: { labelLimit: 360, columns: 3 } } as const;
 
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile({ ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec).spec), { renderer: 'none' });
@@ -75,11 +80,12 @@ export interface LayerUsagePoint {
   usage: number;
 }
 
-/** Per-layer usage over the routed layers, one line per suite (the paper's "bowl"); one panel per series. */
+/** Per-layer usage over the routed layers, one line per suite (the paper's "bowl"); one panel per series, two to a row. */
 export function layerUsageChart(rows: LayerUsagePoint[]): TopLevelSpec {
   return {
     data: { values: rows },
-    facet: { column: { field: 'series', type: 'nominal', title: null } },
+    facet: { field: 'series', type: 'nominal', title: null },
+    columns: 2,
     spec: {
       width: 360,
       height: 240,
@@ -87,7 +93,7 @@ export function layerUsageChart(rows: LayerUsagePoint[]): TopLevelSpec {
       encoding: {
         x: { field: 'layer', type: 'ordinal', title: 'routed layer (0-based index in the model)', axis: { labelAngle: 0 } },
         y: { field: 'usage', type: 'quantitative', title: 'share of generated tokens that ran it', scale: { domain: [0, 1] }, axis: { format: '%' } },
-        color: { field: 'suite', type: 'nominal', title: 'suite' },
+        color: { field: 'suite', type: 'nominal', title: 'suite', legend: { orient: 'bottom', columns: 5 } },
         tooltip: [{ field: 'suite' }, { field: 'layer' }, { field: 'usage', format: '.1%' }],
       },
     },
@@ -142,25 +148,31 @@ export interface AnswerPartPoint {
   tokens: number;
 }
 
-/** Mean layers used on each part of the text: operands vs answer digits, copied text vs the rest. */
+/**
+ * Mean layers used on each part of the text: operands vs answer digits, copied text vs the rest.
+ * Bars run sideways so the parts' names read whole on the axis.
+ */
 export function answerPartsChart(rows: AnswerPartPoint[]): TopLevelSpec {
+  // A fixed height: Vega-Lite's step sizing collapses an independent faceted band scale into one band.
+  const series = new Set(rows.map((r) => r.series)).size;
+  const parts = Math.max(...[...new Set(rows.map((r) => r.suite))].map((s) => new Set(rows.filter((r) => r.suite === s).map((r) => r.part)).size));
   return {
     data: { values: rows },
     facet: { field: 'suite', type: 'nominal', title: null },
-    columns: 3,
+    columns: 2,
     spec: {
-      width: 240,
-      height: 180,
+      width: 220,
+      height: parts * (series * 8 + 8),
       mark: { type: 'bar' },
       encoding: {
-        x: { field: 'part', type: 'nominal', sort: { field: 'order' }, title: null, axis: { labelAngle: -35 } },
-        xOffset: { field: 'series', type: 'nominal' },
-        y: { field: 'layers_used', type: 'quantitative', title: 'mean layers used', scale: { zero: false } },
-        color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom' } },
+        y: { field: 'part', type: 'nominal', sort: { field: 'order' }, title: null },
+        yOffset: { field: 'series', type: 'nominal' },
+        x: { field: 'layers_used', type: 'quantitative', title: 'mean layers used' },
+        color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2 } },
         tooltip: [{ field: 'series' }, { field: 'part' }, { field: 'layers_used', format: '.2f' }, { field: 'tokens' }],
       },
     },
-    resolve: { scale: { x: 'independent', xOffset: 'independent' } },
+    resolve: { scale: { y: 'independent', yOffset: 'independent' } },
   };
 }
 

@@ -13,7 +13,16 @@ import type { QualityLayersPoint } from './charts.ts';
 import { estimate, retentionCell, variantLabel } from './format.ts';
 import { comparisonKey } from './pairing.ts';
 import { FP32_PRECISION, isFp32, precisionLabel } from './precision.ts';
-import { COMPARATOR_ORDER, isComparator, type ComparatorVariant, type MatchedRow, type MetricEstimate, type ResultRow, type StudySummary } from './summary.ts';
+import {
+  COMPARATOR_ORDER,
+  isComparator,
+  type ComparatorVariant,
+  type MatchedRow,
+  type MetricEstimate,
+  type ResultRow,
+  type RunSummary,
+  type StudySummary,
+} from './summary.ts';
 
 export interface ComparatorTableRow {
   /** `full`, `flexidepth@T`, `static@T`, `random@T` (the table's title names a precision other than fp32). */
@@ -70,6 +79,25 @@ export function primaryMetric(suiteConfig: unknown, rows: readonly { metrics: Re
   const main = scorer === null ? undefined : scorerMetrics(scorer)[0];
   if (main !== undefined && names.includes(main)) return main;
   return names[0] ?? null;
+}
+
+/** Each result row's primary metric, chosen as the report's Table 1 and Precision section choose it, once per suite config. */
+export function primaryMetrics(summary: StudySummary): Map<ResultRow, string | null> {
+  const runs = new Map(summary.study.runs.map((r) => [`${r.study}\u0000${r.run_id}`, r]));
+  const groups = new Map<string, { run: RunSummary | undefined; rows: ResultRow[] }>();
+  for (const r of summary.results) {
+    const run = runs.get(`${r.study}\u0000${r.run_id}`);
+    const key = `${r.study}\u0000${run?.suite_config_hash ?? r.suite}`;
+    const g = groups.get(key) ?? { run, rows: [] };
+    g.rows.push(r);
+    groups.set(key, g);
+  }
+  const out = new Map<ResultRow, string | null>();
+  for (const g of groups.values()) {
+    const metric = primaryMetric(g.run?.suite_config, g.rows);
+    for (const r of g.rows) out.set(r, metric);
+  }
+  return out;
 }
 
 /** Table 1's row order: full, FlexiDepth by ascending threshold, then per threshold static and random. */

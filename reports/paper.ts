@@ -1,13 +1,17 @@
 /**
  * The paper's layer-allocation table (FLEXIDEPTH.md, "Layer-allocation findings to reproduce":
- * Llama-3-8B-Instruct, 32 layers) beside ours, and its orderings checked with intervals. Ours is
- * pooled over generated tokens at the producing position, per FlexiDepth series (study, model,
- * threshold, weight precision); summarization pools our two summarization suites.
+ * Llama-3-8B-Instruct, 32 layers) beside ours, and its claims checked with intervals: the orderings
+ * between tasks, the equation claim (result digits over operand digits) and the bowl (bowl.ts).
+ * Ours is pooled over generated tokens at the producing position, per FlexiDepth series (study,
+ * model, threshold, weight precision); summarization pools our two summarization suites.
  */
 import { bootstrapRatio, bootstrapRatioDifference, type Clusters, type Estimate } from '../src/scoring/bootstrap.ts';
 import type { SampleDepth, StoredRun } from '../src/store/summary-reads.ts';
+import { bowlCheck, type BowlCheck } from './bowl.ts';
+import { ARITHMETIC_SUITES, digitDepthClusters, layerUseBySample } from './patterns.ts';
 import type { BootstrapSettings, LabeledStudy } from './summary.ts';
 import { depthClusters } from './summary.ts';
+import { signed, verdictOf, type Verdict } from './verdict.ts';
 
 export const PAPER_MODEL = 'Llama-3-8B-Instruct';
 export const PAPER_LAYERS_TOTAL = 32;
@@ -48,8 +52,6 @@ export interface PaperRow {
   ours: (Estimate & { share: number; samples: number }) | null;
 }
 
-export type Verdict = 'holds' | 'reversed' | 'no clear difference' | 'not measured';
-
 export interface OrderingCheck {
   fewer: string;
   more: string;
@@ -72,16 +74,19 @@ export interface PaperComparison {
   layers_total: number;
   rows: PaperRow[];
   orderings: OrderingCheck[];
+  /** The bowl over all of the series' generated tokens (bowl.ts). */
+  bowl: BowlCheck;
+  /** The bowl per suite of the series. */
+  bowl_by_suite: { suite: string; check: BowlCheck }[];
+  /** Result digits against the operand digits of the arithmetic suites (DIGITS_CLAIM). */
+  digits: ClaimCheck;
 }
 
-export function verdictOf(d: Estimate | null): Verdict {
-  if (d === null) return 'not measured';
-  if (d.ci95[0] > 0) return 'holds';
-  if (d.ci95[1] < 0) return 'reversed';
-  return 'no clear difference';
-}
+/** A claim the paper states without a number of its own. */
+export type ClaimCheck = Omit<OrderingCheck, 'paper_difference'>;
 
-const signed = (v: number): string => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
+/** The paper's equation claim: result digits (right-hand side) use more layers than the left-hand side. */
+export const DIGITS_CLAIM = { fewer: 'operand digits', more: 'result digits' } as const;
 
 export function orderingText(fewer: string, more: string, d: Estimate | null, verdict: Verdict): string {
   const claim = `${fewer} < ${more}`;
@@ -90,6 +95,21 @@ export function orderingText(fewer: string, more: string, d: Estimate | null, ve
   if (verdict === 'holds') return `${claim} holds: ${numbers}`;
   if (verdict === 'reversed') return `${claim} does not hold, it is reversed: ${numbers}`;
   return `${claim} does not hold clearly: ${numbers}, the interval includes 0`;
+}
+
+/** The equation claim over the arithmetic runs' documents, operand and result digits each resampled on their own. */
+function digitsCheck(runs: readonly { operands: Clusters; answer: Clusters }[], boot: BootstrapSettings): ClaimCheck {
+  const weighed = (c: Clusters | null): Clusters | null => (c !== null && c.den.some((d) => d > 0) ? c : null);
+  const operands = weighed(pool(runs.map((r) => r.operands)));
+  const answer = weighed(pool(runs.map((r) => r.answer)));
+  const difference = operands === null || answer === null ? null : bootstrapRatioDifference(operands, answer, boot);
+  const verdict = verdictOf(difference);
+  const { fewer, more } = DIGITS_CLAIM;
+  const text =
+    difference === null
+      ? `${fewer} < ${more}: not measured (no FlexiDepth run of ${ARITHMETIC_SUITES.join(' or ')} with digits on both sides)`
+      : orderingText(fewer, more, difference, verdict);
+  return { fewer, more, difference, verdict, text };
 }
 
 function pool(parts: Clusters[]): Clusters | null {
@@ -109,9 +129,10 @@ export function paperComparisons(
 ): PaperComparison[] {
   const out: PaperComparison[] = [];
   for (const study of studies) {
-    type Group = Pick<StoredRun, 'threshold' | 'precision' | 'block_size' | 'model_hash' | 'layers_total'> & {
-      runs: { suite: string; samples: SampleDepth[] }[];
+    type Group = Pick<StoredRun, 'threshold' | 'precision' | 'block_size' | 'model_hash' | 'layers_total' | 'routing_layers'> & {
+      runs: { run_id: string; suite: string; samples: SampleDepth[] }[];
     };
+    const layerUse = layerUseBySample(study.patterns);
     const groups = new Map<string, Group>();
     for (const run of study.inputs.runs.filter((r) => r.variant === 'flexidepth')) {
       const series = seriesOf(study.label, run.run_id);
@@ -121,9 +142,10 @@ export function paperComparisons(
         block_size: run.block_size,
         model_hash: run.model_hash,
         layers_total: run.layers_total,
+        routing_layers: run.routing_layers,
         runs: [],
       };
-      g.runs.push({ suite: run.suite, samples: (study.inputs.depth.get(run.run_id) ?? []).filter((s) => s.generated > 0) });
+      g.runs.push({ run_id: run.run_id, suite: run.suite, samples: (study.inputs.depth.get(run.run_id) ?? []).filter((s) => s.generated > 0) });
       groups.set(series, g);
     }
     for (const [series, g] of groups) {
@@ -151,6 +173,7 @@ export function paperComparisons(
         const paperOf = (t: string): number => (PAPER_TASKS.find((p) => p.task === t) as PaperTask).paper;
         return { fewer, more, difference, paper_difference: paperOf(more) - paperOf(fewer), verdict, text: orderingText(fewer, more, difference, verdict) };
       });
+      const routed = g.routing_layers.length;
       out.push({
         series,
         study: study.label,
@@ -161,6 +184,16 @@ export function paperComparisons(
         layers_total: g.layers_total,
         rows,
         orderings,
+        bowl: bowlCheck(
+          g.runs.flatMap((r) => layerUse.get(r.run_id) ?? []),
+          routed,
+          boot,
+        ),
+        bowl_by_suite: g.runs.map((r) => ({ suite: r.suite, check: bowlCheck(layerUse.get(r.run_id) ?? [], routed, boot) })),
+        digits: digitsCheck(
+          g.runs.filter((r) => (ARITHMETIC_SUITES as readonly string[]).includes(r.suite)).map((r) => digitDepthClusters(study.patterns, r.run_id)),
+          boot,
+        ),
       });
     }
   }

@@ -5,6 +5,7 @@
  * depth of the token it is attached to (FLEXIDEPTH.md).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Clusters } from '../src/scoring/bootstrap.ts';
 import {
   readDepthCounts,
   readDepthDocs,
@@ -58,13 +59,35 @@ export async function readPatterns(conn: DuckDBConnection, suites: readonly stri
   };
 }
 
-/** Per run, the usage of each routed layer in routing order. */
+/** One sample's generated tokens and, per routed layer in routing order, how many of them ran it. */
+export interface SampleLayerUse {
+  tokens: number;
+  ran: number[];
+}
+
+/** Per run, every sample's use of the routed layers: the clusters of a per-layer bootstrap. */
+export function layerUseBySample(p: StudyPatterns): Map<string, SampleLayerUse[]> {
+  const out = new Map<string, Map<string, SampleLayerUse>>();
+  for (const r of p.layerUsage) {
+    let docs = out.get(r.run_id);
+    if (docs === undefined) out.set(r.run_id, (docs = new Map()));
+    let use = docs.get(r.doc_id);
+    if (use === undefined) docs.set(r.doc_id, (use = { tokens: r.tokens, ran: [] }));
+    use.ran[r.routed_index] = r.ran;
+  }
+  return new Map([...out].map(([run, docs]) => [run, [...docs.values()]]));
+}
+
+/** Per run, the share of generated tokens whose producing pass ran each routed layer, in routing order. */
 export function layerUsageByRun(p: StudyPatterns): Map<string, number[]> {
   const out = new Map<string, number[]>();
-  for (const r of p.layerUsage) {
-    let list = out.get(r.run_id);
-    if (list === undefined) out.set(r.run_id, (list = []));
-    list[r.routed_index] = r.usage;
+  for (const [run, samples] of layerUseBySample(p)) {
+    const tokens = samples.reduce((s, u) => s + u.tokens, 0);
+    const layers = Math.max(...samples.map((u) => u.ran.length));
+    out.set(
+      run,
+      Array.from({ length: layers }, (_, l) => samples.reduce((s, u) => s + (u.ran[l] ?? 0), 0) / tokens),
+    );
   }
   return out;
 }
@@ -121,6 +144,29 @@ function tokenParts(suite: string, d: DepthDoc): [number, string][] {
     if (t.phase === 'generated' && DIGIT.test(t.text)) digits++;
     return part;
   });
+}
+
+/**
+ * The depth of an equation's two sides in one arithmetic run (the paper: result digits use more
+ * layers than the left-hand side): per document, the layers used summed over its operand digits
+ * (prompt) and over its answer digits (generated), each with its token count as the weight.
+ */
+export function digitDepthClusters(p: StudyPatterns, runId: string): { operands: Clusters; answer: Clusters } {
+  const sides = p.answerDocs
+    .filter((d) => d.doc.run_id === runId)
+    .map((d) => {
+      const side = { prompt: { num: 0, den: 0 }, generated: { num: 0, den: 0 } };
+      for (const t of d.tokens) {
+        if (t.layers_used === null || !DIGIT.test(t.text)) continue;
+        side[t.phase].num += t.layers_used;
+        side[t.phase].den += 1;
+      }
+      return side;
+    });
+  return {
+    operands: { num: sides.map((s) => s.prompt.num), den: sides.map((s) => s.prompt.den) },
+    answer: { num: sides.map((s) => s.generated.num), den: sides.map((s) => s.generated.den) },
+  };
 }
 
 /** Per run of an arithmetic or copy suite, the mean producing depth of each part of the text. */

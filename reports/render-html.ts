@@ -16,6 +16,8 @@ import {
 import { comparatorCells, comparatorHeader, comparatorTables, COMPARATORS_NOTE, qualityLayersPoints } from './comparators.ts';
 import { depthLegendHtml, depthMapHtml, type DepthScale } from './depth-map.ts';
 import { estimate, fixed, interval, layersUsedCell, percent, retentionCell, variantLabel } from './format.ts';
+import { BOWL_RULE } from './bowl.ts';
+import { CLAIMS_NOTE, headlines, HEADLINE_NOTE, type QualityVerdict } from './headline.ts';
 import { escapeHtml, htmlTable } from './html.ts';
 import { PAPER_LAYERS_TOTAL, PAPER_MODEL } from './paper.ts';
 import { PRECISION_NOTE, precisionCells, precisionHeader, precisionNumericCells, precisionTables } from './precision-tables.ts';
@@ -40,7 +42,8 @@ h1 { font-size: 22px; margin: 24px 0 4px; } h2 { font-size: 18px; margin: 36px 0
 h3 { font-size: 15px; margin: 20px 0 6px; } nav a { margin-right: 12px; } .note { color: #57606a; max-width: 900px; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; } th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-figure.chart { margin: 8px 0 16px; overflow-x: auto; } .holds { color: #1a7f37; } .reversed { color: #cf222e; } .unclear { color: #9a6700; }
+figure.chart { margin: 8px 0 16px; } figure.chart svg { display: block; max-width: 100%; height: auto; }
+.wide { overflow-x: auto; max-width: 100%; } h1, h2, h3, h4, p, li { overflow-wrap: anywhere; } .answer { font-size: 15px; } .holds { color: #1a7f37; } .reversed { color: #cf222e; } .unclear { color: #9a6700; }
 .depthmap { margin: 6px 0 12px; } .depthmap p { margin: 2px 0; line-height: 1.9; font-family: ui-monospace, monospace; font-size: 12.5px; white-space: pre-wrap; }
 .tok { padding: 1px 0; border-radius: 2px; } .tok.prompt { border-bottom: 2px dotted #8c959f; } .tok.generated { border-bottom: 2px solid #1b1f24; }
 .boundary { color: #cf222e; font-weight: bold; padding: 0 4px; } .docid, .cut { color: #57606a; font-size: 12px; } .legend .tok { padding: 1px 5px; margin-right: 1px; }
@@ -50,6 +53,41 @@ details pre { background: #f6f8fa; padding: 8px; overflow-x: auto; font-size: 12
 
 async function chart(name: string, spec: TopLevelSpec, caption: string): Promise<string> {
   return `<figure class="chart" data-chart="${name}">${await renderSvg(spec)}<figcaption class="note">${escapeHtml(caption)}</figcaption></figure>`;
+}
+
+const QUALITY_CLASS: Record<QualityVerdict, string> = { kept: 'holds', higher: 'holds', lower: 'reversed', 'cannot tell': 'unclear', 'not paired': 'unclear' };
+
+/** The answer, first: per FlexiDepth series, quality kept or not per suite, layers used, the paper's claims. */
+function headlineSection(data: ReportData): string {
+  const series = headlines(data);
+  const parts = ['<section id="headline">', '<h2>At a glance</h2>'];
+  if (series.length === 0) return [...parts, '<p>No FlexiDepth runs in this study: nothing to compare with full depth.</p>', '</section>'].join('\n');
+  parts.push(`<p class="note">${escapeHtml(HEADLINE_NOTE)}</p>`);
+  for (const h of series) {
+    parts.push(
+      `<p class="answer"><strong>${escapeHtml(h.series)}</strong> ${escapeHtml(h.sentence)}.</p>`,
+      htmlTable(
+        ['suite', 'quality', 'what it rests on', 'layers used per generated token [95% CI]'],
+        h.suites.map((a) => [
+          escapeHtml(a.suite),
+          `<strong class="${QUALITY_CLASS[a.verdict]}">${escapeHtml(a.verdict)}</strong>`,
+          escapeHtml(a.because),
+          layersUsedCell(a.result),
+        ]),
+        new Set([3]),
+      ),
+    );
+    if (h.claims.length > 0) {
+      parts.push(
+        '<p>The paper\u2019s claims, measured here:</p>',
+        '<ul class="claims">',
+        ...h.claims.map((c) => `<li class="${verdictClass(c.verdict)}">${escapeHtml(c.text)}</li>`),
+        '</ul>',
+      );
+    }
+  }
+  parts.push(`<p class="note">${escapeHtml(CLAIMS_NOTE)} ${escapeHtml(BOWL_RULE)}</p>`, '</section>');
+  return parts.join('\n');
 }
 
 function scoresSection(data: ReportData): string {
@@ -194,9 +232,18 @@ async function layerUsageSection(data: ReportData): Promise<string> {
     '<p class="note">Share of generated tokens whose producing pass ran each routed layer, one line per suite. The paper finds a bowl: the first and last routed layers run for more tokens than the middle ones.</p>',
   ];
   if (points.length === 0) return [...head, '<p>No FlexiDepth tokens.</p>'].join('\n');
-  return [...head, await chart('layer-usage', layerUsageChart(points), 'Per-layer usage; layers before the first routed layer run for every token.')].join(
-    '\n',
-  );
+  const checks = data.summary.paper.flatMap((c) => [
+    `<h3>${escapeHtml(c.series)}: ${escapeHtml(c.bowl.text)}</h3>`,
+    '<ul class="claims">',
+    ...c.bowl_by_suite.map((b) => `<li class="${verdictClass(b.check.verdict)}">${escapeHtml(b.suite)}: ${escapeHtml(b.check.text)}</li>`),
+    '</ul>',
+  ]);
+  return [
+    ...head,
+    await chart('layer-usage', layerUsageChart(points), 'Per-layer usage; layers before the first routed layer run for every token.'),
+    ...checks,
+    `<p class="note">${escapeHtml(BOWL_RULE)}</p>`,
+  ].join('\n');
 }
 
 async function distributionSection(data: ReportData): Promise<string> {
@@ -235,6 +282,9 @@ async function answerDepthSection(data: ReportData): Promise<string> {
   const rows = points.map((p) => [escapeHtml(p.suite), escapeHtml(p.series), escapeHtml(p.part), p.layers_used.toFixed(2), String(p.tokens)]);
   return [
     ...head,
+    '<ul class="claims">',
+    ...data.summary.paper.map((c) => `<li class="${verdictClass(c.digits.verdict)}">${escapeHtml(c.series)}: ${escapeHtml(c.digits.text)}</li>`),
+    '</ul>',
     await chart('answer-depth', answerPartsChart(points), 'Mean layers used per part.'),
     htmlTable(['suite', 'series', 'part', 'mean layers used', 'tokens'], rows, new Set([3, 4])),
   ].join('\n');
@@ -307,6 +357,7 @@ export async function renderHtml(data: ReportData, generatedAt: string): Promise
   const comparators = await comparatorsSection(data);
   const precision = precisionSection(data);
   const sections = [
+    headlineSection(data),
     scoresSection(data),
     await differencesChart(data),
     precision,
@@ -331,7 +382,7 @@ ${GENERATOR_META}
 <body>
 <h1>FlexiDepth against full depth: ${escapeHtml(studies)}</h1>
 <p class="note">${data.summary.study.runs.length} runs \u00b7 written ${escapeHtml(generatedAt)} by <code>flexibench report</code> \u00b7 summary.json and summary.md beside this file hold the same numbers.</p>
-<nav><a href="#scores">scores</a>${precision === '' ? '' : '<a href="#precision">precision</a>'}${comparators === '' ? '' : '<a href="#comparators">comparators</a>'}<a href="#paper">paper table</a><a href="#layer-usage">per-layer usage</a><a href="#distribution">distribution</a><a href="#depth-maps">depth maps</a><a href="#answer-depth">answer depth</a><a href="#speed">speed</a><a href="#metadata">metadata</a></nav>
+<nav><a href="#headline">at a glance</a><a href="#scores">scores</a>${precision === '' ? '' : '<a href="#precision">precision</a>'}${comparators === '' ? '' : '<a href="#comparators">comparators</a>'}<a href="#paper">paper table</a><a href="#layer-usage">per-layer usage</a><a href="#distribution">distribution</a><a href="#depth-maps">depth maps</a><a href="#answer-depth">answer depth</a><a href="#speed">speed</a><a href="#metadata">metadata</a></nav>
 ${sections.join('\n')}
 </body>
 </html>

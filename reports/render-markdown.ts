@@ -10,6 +10,32 @@ import { PAPER_LAYERS_TOTAL, PAPER_MODEL } from './paper.ts';
 import { PRECISION_NOTE, precisionCells, precisionHeader, precisionTables, precisionTextCells } from './precision-tables.ts';
 import type { ReportData } from './report-data.ts';
 import { answerPartPoints, layerUsagePoints } from './report-views.ts';
+import { BOWL_RULE } from './bowl.ts';
+import { CLAIMS_NOTE, headlines, HEADLINE_NOTE } from './headline.ts';
+
+/** The answer, first, as the HTML page's "At a glance" gives it. */
+function headlineSection(data: ReportData): string[] {
+  const series = headlines(data);
+  if (series.length === 0) return ['## At a glance', '', 'No FlexiDepth runs in this study: nothing to compare with full depth.'];
+  return [
+    '## At a glance',
+    '',
+    HEADLINE_NOTE,
+    ...series.flatMap((h) => [
+      '',
+      `**${text(h.series)}** ${text(h.sentence)}.`,
+      '',
+      mdTable(
+        ['suite', 'quality', 'what it rests on', 'layers used [95% CI]'],
+        h.suites.map((a) => [text(a.suite), `**${a.verdict}**`, text(a.because), layersUsedCell(a.result)]),
+      ),
+      // The claims' words and task names are ours, as in the paper section below.
+      ...(h.claims.length === 0 ? [] : ['', 'The paper\u2019s claims, measured here:', '', ...h.claims.map((c) => `- ${c.text}`)]),
+    ]),
+    '',
+    `${CLAIMS_NOTE} ${BOWL_RULE}`,
+  ];
+}
 
 function layerUsageTable(data: ReportData): string {
   const points = layerUsagePoints(data);
@@ -80,6 +106,8 @@ export function renderMarkdown(data: ReportData, generatedAt: string): string {
     '',
     `Written ${generatedAt} from ${s.study.dbs.map((d) => markdownCode(d.db)).join(', ')} (${s.study.runs.length} runs). Intervals are bootstrap 95% intervals over samples; layers used are per generated token at the producing position.`,
     '',
+    ...headlineSection(data),
+    '',
     '## Scores',
     '',
     mdTable(
@@ -130,6 +158,8 @@ export function renderMarkdown(data: ReportData, generatedAt: string): string {
       ),
       '',
       ...c.orderings.map((o) => `- ${o.text} (paper: +${o.paper_difference.toFixed(2)})`),
+      `- ${c.digits.text}`,
+      `- ${c.bowl.text}`,
     );
   }
   out.push('', '## Per-layer usage over the routed layers', '', layerUsageTable(data), '', '## Where in the answer depth goes', '');

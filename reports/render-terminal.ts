@@ -1,8 +1,8 @@
 /**
  * The terminal form of a report: one line per run on its suite's primary metric, then the failed
- * and truncated samples and the paper's orderings. Strings read from a study or a path are printed
- * with their control characters shown as escapes (src/control-chars.ts): the table cells all, and
- * each free line's stored parts.
+ * and truncated samples and the paper's claims on layers used. Strings read from a study or a path
+ * are printed with their control characters shown as escapes (src/control-chars.ts): the table
+ * cells all, and each free line's stored parts.
  *
  * The table fits the width it is given (a terminal's columns; 80 where they cannot be known). One
  * metric per suite keeps a row short; every metric, interval and comparison is in the report
@@ -12,10 +12,10 @@
  */
 import { escapeControlChars as shown } from '../src/control-chars.ts';
 import type { Estimate } from '../src/scoring/bootstrap.ts';
-import { primaryMetric } from './comparators.ts';
+import { primaryMetrics } from './comparators.ts';
 import { estimate, fixed, percent, variantLabel } from './format.ts';
 import type { ReportSummary } from './report-data.ts';
-import type { ResultRow, RunSummary } from './summary.ts';
+import type { ResultRow } from './summary.ts';
 
 /** The width rendered for when the output is not a terminal (a pipe, a file). */
 export const DEFAULT_WIDTH = 80;
@@ -203,25 +203,6 @@ function fittedTable(columns: readonly Column[], width: number): { lines: string
   };
 }
 
-/** Each result row's primary metric, chosen as the report's Table 1 and Precision section choose it, once per suite config. */
-function primaryMetrics(summary: ReportSummary): Map<ResultRow, string | null> {
-  const runs = new Map(summary.study.runs.map((r) => [`${r.study}\u0000${r.run_id}`, r]));
-  const groups = new Map<string, { run: RunSummary | undefined; rows: ResultRow[] }>();
-  for (const r of summary.results) {
-    const run = runs.get(`${r.study}\u0000${r.run_id}`);
-    const key = `${r.study}\u0000${run?.suite_config_hash ?? r.suite}`;
-    const g = groups.get(key) ?? { run, rows: [] };
-    g.rows.push(r);
-    groups.set(key, g);
-  }
-  const out = new Map<ResultRow, string | null>();
-  for (const g of groups.values()) {
-    const metric = primaryMetric(g.run?.suite_config, g.rows);
-    for (const r of g.rows) out.set(r, metric);
-  }
-  return out;
-}
-
 /** The paired difference a row shows: FlexiDepth − full on a FlexiDepth run, FlexiDepth − the comparator on a comparator's. */
 function differenceOf(summary: ReportSummary, r: ResultRow, metric: string | null): Estimate | null {
   if (metric === null) return null;
@@ -324,11 +305,11 @@ export function renderTerminal(summary: ReportSummary, options: TerminalOptions 
     out.push(...truncated.map((r) => `  ${shown([...key(r), r.suite, variantLabel(r.variant, r.threshold, r)].join(' '))}: ${r.n_truncated} of ${r.n_done}`));
   }
   for (const c of summary.paper) {
-    const measured = c.orderings.filter((o) => o.verdict !== 'not measured');
+    const measured = [...c.orderings, c.digits, c.bowl].filter((o) => o.verdict !== 'not measured');
     if (measured.length === 0) continue;
     out.push(
       '',
-      ...wrapped(`the paper's layer orderings, ${shown(c.series)} (layers used per generated token, 95% CI):`, width),
+      ...wrapped(`the paper's claims on layers used, ${shown(c.series)} (95% CI):`, width),
       ...measured.flatMap((o) => wrapped(o.text, width, '  ', '    ')),
     );
   }

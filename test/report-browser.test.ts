@@ -1,7 +1,9 @@
 /**
- * The report page in a real browser (Debian's chromium through playwright-core): it opens from disk
- * with no network request and no console error, every chart draws visible marks, and the depth maps
- * shade tokens by depth. A screenshot is kept under .cache/ for a person to look at.
+ * The report page in a real browser (Debian's chromium through playwright-core), two studies with
+ * three FlexiDepth series between them: it opens from disk with no network request and no console
+ * error, answers first, every chart draws visible marks and fits the column at 1400 px, nothing
+ * makes the page scroll sideways at 800 px, and the depth maps shade tokens by depth. Screenshots
+ * at both widths are kept under .cache/ for a person to look at.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -14,7 +16,9 @@ import { flexibench } from './cli.ts';
 import { buildPatternStudy } from './report-fixtures.ts';
 import { tempDir } from './store-fixtures.ts';
 
-const SCREENSHOT = join('.cache', 'report-screenshot.png');
+const SCREENSHOT = (width: number): string => join('.cache', `report-screenshot-${width}.png`);
+const WIDE = 1400;
+const NARROW = 800;
 
 function chromiumPath(): string {
   const found =
@@ -42,12 +46,13 @@ describe('the report in a browser', () => {
     const dir = tempDir('flexibench-browser-');
     const one = join(dir, 'low.duckdb');
     const two = join(dir, 'high.duckdb');
-    for (const [path, threshold] of [
-      [one, 0.5],
-      [two, 0.7],
+    // "low" at two thresholds, "high" at one: three series, as many panels as a per-series chart draws.
+    for (const [path, thresholds] of [
+      [one, [0.5, 0.7]],
+      [two, [0.7]],
     ] as const) {
       const db = await StudyDb.open(path);
-      await buildPatternStudy(db, threshold);
+      for (const threshold of thresholds) await buildPatternStudy(db, threshold);
       await db.close();
     }
     const out = join(dir, 'report');
@@ -55,7 +60,7 @@ describe('the report in a browser', () => {
     expect(r.stderr).toBe(`report: ${join(out, 'index.html')}\n`);
     url = pathToFileURL(join(out, 'index.html')).href;
     browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page = await browser.newPage({ viewport: { width: WIDE, height: 900 } });
     page.on('request', (req) => requests.push(req.url()));
     page.on('console', (msg) => {
       if (msg.type() === 'error') errors.push(msg.text());
@@ -111,11 +116,62 @@ describe('the report in a browser', () => {
     expect(titles.some((t) => /layer 3: gate 0\.800 ran/.test(t))).toBe(true);
   });
 
-  it('shows both studies side by side and keeps a screenshot', async () => {
+  it("answers first: a verdict per suite and series, and the paper's claims", async () => {
+    const first = await page.$eval('h2', (h) => h.textContent);
+    expect(first).toBe('At a glance');
+    const answers = await page.$$eval('#headline .answer', (ps) => ps.map((p) => p.textContent ?? ''));
+    expect(answers).toEqual([
+      expect.stringMatching(/^low · flexidepth@0\.5 kept quality on 4 of 4 suites; /),
+      expect.stringMatching(/^low · flexidepth@0\.7 kept quality on 4 of 4 suites; /),
+      expect.stringMatching(/^high · flexidepth@0\.7 kept quality on 4 of 4 suites; /),
+    ]);
+    const verdicts = await page.$$eval('#headline td strong', (cells) => cells.map((c) => `${c.textContent} ${getComputedStyle(c).color}`));
+    expect(verdicts).toHaveLength(12);
+    expect(new Set(verdicts)).toEqual(new Set(['kept rgb(26, 127, 55)']));
+    expect(await page.$$eval('#headline ul.claims li', (lis) => lis.length)).toBe(18);
+  });
+
+  it(`draws every chart within the column at ${WIDE} px, unscaled`, async () => {
+    const charts = await page.$$eval('figure.chart', (figures) =>
+      figures.map((f) => ({
+        name: (f as HTMLElement).dataset.chart ?? '',
+        drawn: Number(f.querySelector('svg')?.getAttribute('width')),
+        column: f.clientWidth,
+      })),
+    );
+    expect(charts.map((c) => c.column)).toEqual(charts.map(() => 1180));
+    for (const c of charts) expect(c.drawn, `chart ${c.name} is ${c.drawn} px in a ${c.column} px column`).toBeLessThanOrEqual(c.column);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBe(WIDE);
+    mkdirSync('.cache', { recursive: true });
+    await page.screenshot({ path: SCREENSHOT(WIDE), fullPage: true });
+  });
+
+  it(`does not scroll sideways at ${NARROW} px: charts scale down, wide tables scroll in their box`, async () => {
+    const narrow = await browser.newPage({ viewport: { width: NARROW, height: 900 } });
+    try {
+      await narrow.goto(url, { waitUntil: 'load' });
+      expect(await narrow.evaluate(() => document.documentElement.scrollWidth)).toBe(NARROW);
+      const overflowing = await narrow.$$eval('body *', (elements) => {
+        const right = document.body.getBoundingClientRect().right;
+        // Inside a box that scrolls on its own, an element may run past the page's edge.
+        return elements
+          .filter((e) => e.closest('.wide') === null || e.classList.contains('wide'))
+          .filter((e) => e.getBoundingClientRect().right > right + 0.5)
+          .map((e) => `${e.tagName.toLowerCase()}${e.id === '' ? '' : `#${e.id}`} ${e.textContent?.slice(0, 40)}`);
+      });
+      expect(overflowing).toEqual([]);
+      const wideTables = await narrow.$$eval('.wide', (boxes) => boxes.filter((b) => b.scrollWidth > b.clientWidth).length);
+      expect(wideTables, 'the metadata tables are wider than 800 px and should scroll in their box').toBeGreaterThan(0);
+      await narrow.screenshot({ path: SCREENSHOT(NARROW), fullPage: true });
+    } finally {
+      await narrow.close();
+    }
+  });
+
+  it('names every series of both studies', async () => {
     const headings = await page.$$eval('#paper ~ h3', (hs) => hs.map((h) => h.textContent));
     expect(headings).toContain('low · flexidepth@0.5');
+    expect(headings).toContain('low · flexidepth@0.7');
     expect(headings).toContain('high · flexidepth@0.7');
-    mkdirSync('.cache', { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
   });
 });

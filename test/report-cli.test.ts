@@ -83,7 +83,7 @@ describe('flexibench report', () => {
     expect([...scores.matchAll(/<td class="num">\d+\.\d\d\/\d+/g)].length).toBe(rows);
     // The run metadata reads as tables of fields, not as raw JSON objects.
     const metadata = html.slice(html.indexOf('id="metadata"'), html.indexOf('<details>', html.indexOf('id="metadata"')));
-    expect(metadata).toContain('<div class="fields"><table>');
+    expect(metadata).toContain('<div class="fields"><div class="wide"><table>');
     expect(metadata).not.toMatch(/\{&quot;/);
     expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/^# flexibench report: study\n/);
     // A folder holding only a previous report is replaced without --force.

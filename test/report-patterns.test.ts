@@ -4,7 +4,8 @@
  */
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { orderingText, verdictOf } from '../reports/paper.ts';
+import { orderingText } from '../reports/paper.ts';
+import { verdictOf } from '../reports/verdict.ts';
 import { answerParts, depthDistribution, layerUsageByRun } from '../reports/patterns.ts';
 import { loadReport, type ReportData } from '../reports/report-data.ts';
 import { renderHtml } from '../reports/render-html.ts';

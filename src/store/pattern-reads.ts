@@ -9,12 +9,16 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { GENERATED_WITH_PRODUCER } from './producing-positions.ts';
 
+/** One sample's use of one routed layer: a cluster of the per-layer usage's bootstrap. */
 export interface LayerUsageRow {
   run_id: string;
+  doc_id: string;
   /** 0-based index into the run's routing layers. */
   routed_index: number;
-  /** Share of generated tokens whose producing pass ran this layer. */
-  usage: number;
+  /** Generated tokens of the sample whose producing pass ran this layer. */
+  ran: number;
+  /** Generated tokens of the sample. */
+  tokens: number;
 }
 
 export interface DepthCountRow {
@@ -55,10 +59,16 @@ const FLEXIDEPTH_GENERATED_WITH_PRODUCER = `${GENERATED_WITH_PRODUCER}
 
 export async function readLayerUsage(conn: DuckDBConnection): Promise<LayerUsageRow[]> {
   const sql = `
-    SELECT run_id, (i - 1)::INTEGER AS routed_index, avg(used)::DOUBLE AS usage
-    FROM (SELECT g.run_id, generate_subscripts(p.mask, 1) AS i, unnest(p.mask)::INTEGER AS used ${FLEXIDEPTH_GENERATED_WITH_PRODUCER})
-    GROUP BY run_id, i ORDER BY run_id, i`;
-  return (await rows(conn, sql)).map((r) => ({ run_id: String(r.run_id), routed_index: Number(r.routed_index), usage: Number(r.usage) }));
+    SELECT run_id, doc_id, (i - 1)::INTEGER AS routed_index, sum(used)::DOUBLE AS ran, count(*)::DOUBLE AS tokens
+    FROM (SELECT g.run_id, g.doc_id, generate_subscripts(p.mask, 1) AS i, unnest(p.mask)::INTEGER AS used ${FLEXIDEPTH_GENERATED_WITH_PRODUCER})
+    GROUP BY run_id, doc_id, i ORDER BY run_id, doc_id, i`;
+  return (await rows(conn, sql)).map((r) => ({
+    run_id: String(r.run_id),
+    doc_id: String(r.doc_id),
+    routed_index: Number(r.routed_index),
+    ran: Number(r.ran),
+    tokens: Number(r.tokens),
+  }));
 }
 
 export async function readDepthCounts(conn: DuckDBConnection): Promise<DepthCountRow[]> {
