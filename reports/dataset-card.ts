@@ -51,6 +51,26 @@ export interface CardTable {
   fields: CardField[];
 }
 
+/**
+ * How the card's commands name a run's suite config; the export decides it (suiteOrigins in
+ * export-patterns.ts), since the stored run keeps the config but not the file it was read from.
+ */
+export interface SuiteOrigin {
+  /**
+   * What `--suites` gets: the suite's name when a clone's `tasks/<suite>.yaml` gives the stored
+   * config, else the user's own YAML by its file name only (never a folder of the producing machine).
+   */
+  suites: string;
+  /** true: a YAML from outside tasks/ (a path or an --include-path folder), which the publisher publishes with the card. */
+  own: boolean;
+  /** --num-fewshot and --max-new-tokens the command passes; absent where the YAML's own value is the run's. */
+  numFewshot?: number;
+  maxNewTokens?: number;
+}
+
+/** A run as the card shows it; without `suite_origin`, the suite is the repository's tasks/<suite>.yaml as it is. */
+export type CardRun = ExportRun & { suite_origin?: SuiteOrigin };
+
 export interface DatasetCardData {
   models: CardModel[];
   suites: CardSuite[];
@@ -59,7 +79,7 @@ export interface DatasetCardData {
    * flexibench holds it, or checkpointPlaceholder's text (the export decides which). A card is
    * published, so it never holds a path of the machine that produced it.
    */
-  runs: ExportRun[];
+  runs: CardRun[];
   tokens: CardTable;
   samples: CardTable;
   /** The export command as the reader runs it after the runs' commands (exportCommandFor), shell-quoted. */
@@ -164,17 +184,28 @@ function staticLayersOf(run: ExportRun): number | null {
   return c?.kind === 'static' && c.flexidepth_skips_mean === null ? c.removed_layers.length : null;
 }
 
+/** The suite's config as a run's origin says it is named: by default tasks/<suite>.yaml as it is. */
+function originOf(run: CardRun): SuiteOrigin {
+  return run.suite_origin ?? { suites: run.suite, own: false };
+}
+
 /**
  * The `flexibench run` that recreates a run: every part of the stored run identity that the
  * command line sets. The identity's remaining parts (the suite's config and generation settings,
- * the weights) come from the checkpoint and tasks/<suite>.yaml, which the card pins by hash. A run
- * without a limit is a run over every item, which is what `run --suites` does without --limit.
+ * the weights) come from the checkpoint and the suite's YAML (tasks/<suite>.yaml, or the user's own
+ * as SuiteOrigin names it), which the card pins by hash, with --num-fewshot and --max-new-tokens
+ * where the origin says the run's config needs them. A run without a limit is a run over every
+ * item, which is what `run --suites` does without --limit.
  * fp32 is what `run` does without --precision, a run stores a block size only when it was not the
  * default, and a max length only when --max-length was given. `run.model_dir` is the folder as
  * the card names it (DatasetCardData.runs). The study is `run`'s default, CARD_DB.
  */
-export function reproduceCommand(run: ExportRun): string {
-  const words = ['flexibench', 'run', '--model', run.model_dir, '--suites', run.suite, '--variants', run.variant];
+export function reproduceCommand(run: CardRun): string {
+  const origin = originOf(run);
+  const words = ['flexibench', 'run', '--model', run.model_dir, '--suites', origin.suites];
+  if (origin.numFewshot !== undefined) words.push('--num-fewshot', String(origin.numFewshot));
+  if (origin.maxNewTokens !== undefined) words.push('--max-new-tokens', String(origin.maxNewTokens));
+  words.push('--variants', run.variant);
   const staticLayers = staticLayersOf(run);
   if (staticLayers !== null) words.push('--static-layers', String(staticLayers));
   if (!isFp32(run)) words.push('--precision', run.precision);
@@ -283,10 +314,58 @@ function suitesSection(data: DatasetCardData): string {
   return [
     '## Suites',
     '',
-    "The config hash is sha256 of the suite config (flexibench's `tasks/<suite>.yaml`, as data) the runs used.",
+    data.runs.some((r) => originOf(r).own)
+      ? 'The config hash is sha256 of the suite config the runs used (flexibench\'s `tasks/<suite>.yaml`, or the user\'s own YAML named in "How it was generated", as data, with any `--num-fewshot` or `--max-new-tokens` applied).'
+      : "The config hash is sha256 of the suite config (flexibench's `tasks/<suite>.yaml`, as data) the runs used.",
     '',
     table(['suite', 'config hash', 'items from', 'source license', 'samples', 'tokens'], rows),
   ].join('\n');
+}
+
+/** A file a stored suite config names, as the card may show it: its name only, and the sha256 that pins it. */
+function pinnedFile(what: string, file: unknown, sha256: unknown): string[] {
+  if (typeof file !== 'string') return [];
+  // The path is part of the config hash, so an absolute one ties the run to the producing machine's folders.
+  const absolute = isAbsolute(file) ? '; the YAML names it by an absolute path, which is part of the config hash' : '';
+  return [`${what} ${code(folderName(file))} (sha256 ${typeof sha256 === 'string' ? code(sha256) : 'not stored'}${absolute})`];
+}
+
+interface StoredFiles {
+  source?: { kind?: unknown; path?: unknown; sha256?: unknown };
+  fewshot?: { path?: unknown; sha256?: unknown };
+}
+
+/** One own YAML of the card at one config: what it is, and the user's files its stored config pins. */
+function ownSuiteLine(run: CardRun): string {
+  const config = run.suite_config as StoredFiles | null;
+  const files = [
+    ...(config?.source?.kind === 'file' ? pinnedFile('items from', config.source.path, config.source.sha256) : []),
+    ...pinnedFile('few-shot examples from', config?.fewshot?.path, config?.fewshot?.sha256),
+  ];
+  const about = `- ${code(originOf(run).suites)}: suite ${text(run.suite)}, config hash ${code(run.suite_config_hash)}`;
+  return files.length === 0 ? about : `${about}; ${files.join('; ')}`;
+}
+
+/**
+ * What a reader needs beyond a clone for the runs of the user's own YAMLs: the YAMLs themselves,
+ * and the files a `source: {kind: file}` suite reads, each pinned by the stored config's hashes.
+ */
+function ownSuitesText(runs: readonly CardRun[]): string[] {
+  const lines = new Map<string, string>();
+  for (const r of runs.filter((run) => originOf(run).own)) {
+    const key = `${originOf(r).suites}\0${r.suite_config_hash}`;
+    if (!lines.has(key)) lines.set(key, ownSuiteLine(r));
+  }
+  if (lines.size === 0) return [];
+  return [
+    '',
+    "Runs whose command gives `--suites` a `.yaml` file used a suite config from outside flexibench's `tasks/` folder (the user's own YAML, given by its path or found through `--include-path`), which a clone does not have. " +
+      'Those YAMLs must be published alongside this dataset; a reader saves each in the root of the clone under the file name the command gives (the card names no folder of the machine that made the runs). ' +
+      "The config hash pins each, and a suite over the user's own file (`source: {kind: file}`) also needs that file, where the YAML's `source.path` (and `fewshot.path`) name it relative to the YAML, its content pinned by the sha256 in the stored config. " +
+      "The commands carry the runs' `--num-fewshot` and `--max-new-tokens`: they give the stored config whether or not a run overrode the YAML's own values.",
+    '',
+    ...lines.values(),
+  ];
 }
 
 function runsSection(data: DatasetCardData): string {
@@ -309,6 +388,8 @@ function runsSection(data: DatasetCardData): string {
     `# run ${escapeControlChars(r.run_id)}: ${escapeControlChars(r.suite)}, ${escapeControlChars(r.variant)}, threshold ${r.threshold}` +
     (isFp32(r) ? '' : `, ${escapeControlChars(precisionLabel(r))} weights`);
   const commands = data.runs.flatMap((r) => [comment(r), reproduceCommand(r)]);
+  const own = data.runs.some((r) => originOf(r).own);
+  const overridden = data.runs.some((r) => !originOf(r).own && (originOf(r).numFewshot !== undefined || originOf(r).maxNewTokens !== undefined));
   return [
     '## How it was generated',
     '',
@@ -317,10 +398,14 @@ function runsSection(data: DatasetCardData): string {
     table(['run id', 'suite', 'variant', 'threshold', ...(precisions ? ['precision'] : []), 'seed', 'limit', 'samples', 'tokens', 'git revision'], rows),
     '',
     "Each run is recreated by the `flexibench run` below, reconstructed from the run's stored identity (checkpoint, suite, variant, weight precision, max length, limit, seed, threshold), from the root of a flexibench clone. " +
-      'It makes the same run (same `run_id`, so it resumes into an existing study rather than duplicating it) when the clone is at the git revision listed, so that `tasks/<suite>.yaml` has the config hash above, and `--model` holds the checkpoint with the hash above (see "Model"). ' +
+      `It makes the same run (same \`run_id\`, so it resumes into an existing study rather than duplicating it) when the clone is at the git revision listed, so that \`tasks/<suite>.yaml\`${own ? " (or the user's own YAML, below)" : ''} has the config hash above, and \`--model\` holds the checkpoint with the hash above (see "Model"). ` +
+      (overridden
+        ? "`--num-fewshot` and `--max-new-tokens` appear where a run overrode `tasks/<suite>.yaml`'s own values, as `run` took them; the config hash is of the config with them applied. "
+        : '') +
       `Suites over a dataset read it from the data directory (\`flexibench data pull\` fetches it, checked by sha256). The runs write to ${code(CARD_DB)}, the study the export command reads. Timings depend on the machine.`,
     '',
     markdownFence('bash', commands.join('\n')),
+    ...ownSuitesText(data.runs),
     '',
     'This dataset was then written from the study by:',
     '',
@@ -469,6 +554,8 @@ export function renderDatasetCard(data: DatasetCardData): string {
   // A card is published: a stored folder here would name the producing machine's files.
   const absolute = data.runs.find((r) => isAbsolute(r.model_dir));
   if (absolute !== undefined) throw new Error(`run ${absolute.run_id}: the card was given its stored model folder, not the name it publishes`);
+  const ownPath = data.runs.find((r) => originOf(r).own && /[\\/]/.test(originOf(r).suites));
+  if (ownPath !== undefined) throw new Error(`run ${ownPath.run_id}: the card was given a path for the suite's own YAML, not the file name it publishes`);
   const sections = [
     introSection(data),
     modelSection(data),

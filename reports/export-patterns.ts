@@ -12,10 +12,13 @@
  *
  * The card is meant to be published as it is, so it names no path of the machine that exported
  * it: a checkpoint by its folder in flexibench's repository or by a placeholder (publishedFolders),
- * the study and the dataset by the neutral names its commands use (exportCommandFor).
+ * a suite by its name when the repository's tasks/ gives its config, else the user's own YAML by its
+ * file name (suiteOrigins), the study and the dataset by the neutral names its commands use
+ * (exportCommandFor).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { PACKAGE_ROOT, packagePath } from '../src/package-root.ts';
 import { loadManifest } from '../datasets/manifest.ts';
@@ -41,8 +44,15 @@ import {
   type CardField,
   type CardModel,
   type CardSuite,
+  type SuiteOrigin,
 } from './dataset-card.ts';
 import { checkOutputFolder, holdsOnlyOutput, writeOutputFolder, type OutputSignature } from '../src/output-folder.ts';
+
+/** `run --num-fewshot` and `--max-new-tokens` as a stored config can say them. */
+export interface SuiteFlags {
+  numFewshot?: number;
+  maxNewTokens?: number;
+}
 
 export interface ExportPatternsOptions {
   dbPath: string;
@@ -50,6 +60,11 @@ export interface ExportPatternsOptions {
   /** Suite names to export; null for every suite of the study. */
   suites: readonly string[] | null;
   force: boolean;
+  /**
+   * The suite config hash `run` gives the task YAML at `file` with these flags, or null when it does
+   * not load: given by the command, which knows how `run` applies the flags (harness/runner).
+   */
+  suiteConfigHash(file: string, flags: SuiteFlags): string | null;
 }
 
 export interface ExportedFile {
@@ -224,6 +239,86 @@ function publishedFolders(runs: readonly ExportRun[]): Map<string, string> {
   return new Map([...found].map(([hash, rel]) => [hash, rel ?? checkpointPlaceholder(hash)]));
 }
 
+/** Names a task YAML could have in tasks/: no folder, no option, nothing git or a shell reads specially. */
+const PLAIN_SUITE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
+/** A git commit as `run` records it (harness/runner/metadata.ts), without its `-dirty` mark. */
+function commitOf(revision: string | null): string | null {
+  const commit = revision?.replace(/-dirty$/, '') ?? null;
+  return commit !== null && /^[0-9a-f]{7,64}$/.test(commit) ? commit : null;
+}
+
+/**
+ * The YAMLs that could be a run's tasks/<suite>.yaml: this clone's, when git tracks it (an untracked
+ * file there is the user's own), and the repository's at the run's commit, written to `scratch`,
+ * since a run made at another revision was given that one.
+ */
+function repositoryTaskFiles(run: ExportRun, scratch: string): string[] {
+  if (!PLAIN_SUITE_NAME.test(run.suite)) return [];
+  const rel = `tasks/${run.suite}.yaml`;
+  const files: string[] = [];
+  const here = packagePath(rel);
+  if (existsSync(here) && inClone(rel)) files.push(here);
+  const commit = commitOf(run.git_revision);
+  if (commit !== null) {
+    const shown = spawnSync('git', ['show', `${commit}:${rel}`], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+    if (shown.status === 0) {
+      const dir = join(scratch, commit);
+      mkdirSync(dir, { recursive: true });
+      // The file name is the suite's: a task's name must be its file's.
+      writeFileSync(join(dir, `${run.suite}.yaml`), shown.stdout);
+      files.push(join(dir, `${run.suite}.yaml`));
+    }
+  }
+  return files;
+}
+
+/** The flags a stored config has, as `run` would be given them to make it from its YAML. */
+function storedFlags(config: unknown): SuiteFlags {
+  const c = config as { fewshot?: { count?: unknown }; generation?: { max_new_tokens?: unknown } } | null;
+  const count = c?.fewshot?.count;
+  const maxNew = c?.generation?.max_new_tokens;
+  return { ...(typeof count === 'number' ? { numFewshot: count } : {}), ...(typeof maxNew === 'number' ? { maxNewTokens: maxNew } : {}) };
+}
+
+/** The subsets of `flags`, fewest first: the first that gives the stored config is what the command needs. */
+function flagSubsets(flags: SuiteFlags): SuiteFlags[] {
+  const few = flags.numFewshot !== undefined ? { numFewshot: flags.numFewshot } : null;
+  const max = flags.maxNewTokens !== undefined ? { maxNewTokens: flags.maxNewTokens } : null;
+  return [{}, ...(few ? [few] : []), ...(max ? [max] : []), ...(few && max ? [{ ...few, ...max }] : [])];
+}
+
+/**
+ * How the card names each run's suite config. The stored run keeps the config and its hash but not
+ * the file it came from, so the config hash decides: a repository YAML (tasks/<suite>.yaml of this
+ * clone or at the run's commit) that gives it, with the fewest flags, is named by the suite; any
+ * other config is the user's own YAML, named by its file name (the suite's name, which a task's
+ * file name is, with .yaml) and given the stored flags, which make the stored config from the YAML
+ * whether or not the run overrode it.
+ */
+function suiteOrigins(runs: readonly ExportRun[], configHash: ExportPatternsOptions['suiteConfigHash']): Map<string, SuiteOrigin> {
+  const scratch = mkdtempSync(join(tmpdir(), 'flexibench-export-tasks-'));
+  const known = new Map<string, SuiteOrigin>();
+  try {
+    const origins = new Map<string, SuiteOrigin>();
+    for (const r of runs) {
+      const flags = storedFlags(r.suite_config);
+      const key = JSON.stringify([r.suite, r.suite_config_hash, r.git_revision, flags]);
+      let origin = known.get(key);
+      if (origin === undefined) {
+        const files = repositoryTaskFiles(r, scratch);
+        const matching = flagSubsets(flags).find((f) => files.some((file) => configHash(file, f) === r.suite_config_hash));
+        origin = matching !== undefined ? { suites: r.suite, own: false, ...matching } : { suites: `${folderName(r.suite)}.yaml`, own: true, ...flags };
+        known.set(key, origin);
+      }
+      origins.set(r.run_id, origin);
+    }
+    return origins;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 function cardSuites(runs: readonly ExportRun[]): CardSuite[] {
   const byName = new Map<string, CardSuite>();
   for (const r of [...runs].sort((a, b) => a.suite.localeCompare(b.suite))) {
@@ -277,10 +372,11 @@ export async function exportPatterns(opts: ExportPatternsOptions): Promise<Expor
         copyFileSync(join(SCHEMA_DIR, `${table}.schema.json`), join(tmp, 'schema', `${table}.schema.json`));
       }
       const folders = publishedFolders(runs);
+      const origins = suiteOrigins(runs, opts.suiteConfigHash);
       const card = renderDatasetCard({
         models: cardModels(runs),
         suites: cardSuites(runs),
-        runs: runs.map((r) => ({ ...r, model_dir: folders.get(r.model_hash) as string })),
+        runs: runs.map((r) => ({ ...r, model_dir: folders.get(r.model_hash) as string, suite_origin: origins.get(r.run_id) as SuiteOrigin })),
         tokens: { name: 'tokens', rows: copied.tokens, order: TOKEN_ORDER, fields: fields.tokens },
         samples: { name: 'samples', rows: copied.samples, order: SAMPLE_ORDER, fields: fields.samples },
         exportCommand: exportCommandFor(opts.suites),

@@ -6,7 +6,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { stableJsonHash } from '../src/canonical-json.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
+import { loadTaskSpec } from '../src/suites/spec.ts';
+import { specContent } from '../harness/runner/plan.ts';
 import { PACKAGE_ROOT, packagePath } from '../src/package-root.ts';
 import type { StaticComparator } from '../src/store/run-comparator.ts';
 import { StudyDb } from '../src/store/study-db.ts';
@@ -60,11 +63,13 @@ describe('a dataset card that can be published as it is', () => {
     dir = tempDir('flexibench-card-publishable-');
     const study = join(dir, 'study.duckdb');
     const db = await StudyDb.open(study);
-    const copy = { name: 'copy', source: { kind: 'generator', generator: 'passages', seed: 1000101, options: { corpus: 'tinyshakespeare' } } };
+    // Stored as `run` stores tasks/copy.yaml: the card names the suite as the repository's.
+    const copy = specContent(loadTaskSpec('copy'));
+    const suiteConfigHash = stableJsonHash(copy);
     const runs: [Parameters<typeof identity>[0], Parameters<typeof metadata>[0]][] = [
       // `run`'s default model, stored as the absolute path it is.
       [
-        { modelHash: referenceHash, suite: 'copy', limit: 3 },
+        { modelHash: referenceHash, suite: 'copy', suiteConfigHash, limit: 3 },
         { modelDir: REFERENCE, suiteConfig: copy },
       ],
       // The same checkpoint, run from a clone on another machine, with --max-length and int8 weights.
@@ -72,6 +77,7 @@ describe('a dataset card that can be published as it is', () => {
         {
           modelHash: referenceHash,
           suite: 'copy',
+          suiteConfigHash,
           variant: 'full',
           generation: { max_new_tokens: 8, max_length: 64 },
           precision: 'int8',
@@ -82,17 +88,17 @@ describe('a dataset card that can be published as it is', () => {
       ],
       // A checkpoint outside the repository, in the folder the study was made in.
       [
-        { modelHash: external, suite: 'copy', threshold: 0.3 },
+        { modelHash: external, suite: 'copy', suiteConfigHash, threshold: 0.3 },
         { modelDir: join(dir, 'checkpoints', 'my-model'), suiteConfig: copy },
       ],
       // The repository's folder, but another checkpoint than the one it holds now.
       [
-        { modelHash: 'f'.repeat(64), suite: 'copy' },
+        { modelHash: 'f'.repeat(64), suite: 'copy', suiteConfigHash },
         { modelDir: REFERENCE, suiteConfig: copy },
       ],
       // A static comparator of K layers given by --static-layers.
       [
-        { modelHash: referenceHash, suite: 'copy', variant: 'static', comparator: { removed_layers: [4, 5] } },
+        { modelHash: referenceHash, suite: 'copy', suiteConfigHash, variant: 'static', comparator: { removed_layers: [4, 5] } },
         { modelDir: REFERENCE, suiteConfig: copy, comparator: STATIC },
       ],
     ];

@@ -5,6 +5,9 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { StudyDb } from '../src/store/study-db.ts';
+import { stableJsonHash } from '../src/canonical-json.ts';
+import { loadTaskSpec } from '../src/suites/spec.ts';
+import { specContent } from '../harness/runner/plan.ts';
 import { flexibench } from './cli.ts';
 import { buildStudy, identity, metadata, queryStudyFile, sample, tempDir, tokensFromMasks } from './store-fixtures.ts';
 
@@ -111,10 +114,10 @@ describe('flexibench export-patterns', () => {
     study = join(dir, 'study.duckdb');
     const db = await StudyDb.open(study);
     await buildStudy(db);
-    // A second suite at another threshold, with a stored config the card can find a source for.
-    const copyConfig = { name: 'copy', source: { kind: 'generator', generator: 'passages', seed: 1000101, options: { corpus: 'tinyshakespeare' } } };
+    // A second suite at another threshold, stored as `run` stores tasks/copy.yaml: the card finds its source, and names it as the repository's.
+    const copyConfig = specContent(loadTaskSpec('copy'));
     const { runId: copyRun } = await db.ensureRun(
-      identity({ suite: 'copy', suiteConfigHash: 'cfg-copy', threshold: 0.3, limit: 2 }),
+      identity({ suite: 'copy', suiteConfigHash: stableJsonHash(copyConfig), threshold: 0.3, limit: 2 }),
       metadata({ suiteConfig: copyConfig }),
     );
     await db.writeSample(
@@ -326,16 +329,18 @@ describe('flexibench export-patterns', () => {
     expect(header.tags).toContain('flexidepth');
 
     expect(body).toContain(
-      '| copy | `cfg-copy` | generator passages over tinyshakespeare, seed 1000101 (https://github.com/karpathy/char-rnn) | public domain text | 1 | 3 |',
+      `| copy | \`${stableJsonHash(specContent(loadTaskSpec('copy')))}\` | generator passages over tinyshakespeare, seed 1000101 (https://github.com/karpathy/char-rnn) | public domain text | 1 | 3 |`,
     );
     expect(body).toContain('| arith | `cfg-1` | unknown (the run stored no suite config) |');
     // models/test-6l is no folder of flexibench's repository: the reader fills in theirs.
     expect(body).toContain(
       "flexibench run --model '<folder of the checkpoint with content hash model-1>' --suites copy --variants flexidepth --limit 2 --seed 0 --threshold 0.3",
     );
+    // tasks/ has no arith: the run's config came from the user's own YAML, which the card names by its file name, with the stored max_new_tokens.
     expect(body).toContain(
-      "flexibench run --model '<folder of the checkpoint with content hash model-1>' --suites arith --variants full --seed 0 --threshold 0.5",
+      "flexibench run --model '<folder of the checkpoint with content hash model-1>' --suites arith.yaml --max-new-tokens 8 --variants full --seed 0 --threshold 0.5",
     );
+    expect(body).toContain('- `arith.yaml`: suite arith, config hash `cfg-1`\n');
     expect(body).toContain('\nflexibench export-patterns --db results/flexibench.duckdb --out patterns\n');
     expect(body).toContain('produce the token at position p + 1');
     // Every field of both schemas, with the type of the written file and the schema's description.

@@ -4,9 +4,14 @@
  * study is opened read-only; DIR is written whole or not at all, replacing a previous export there
  * (anything else in DIR needs --force), and never where it would hold the study.
  */
-import { exportPatterns } from '../../reports/export-patterns.ts';
+import { exportPatterns, type SuiteFlags } from '../../reports/export-patterns.ts';
+import { stableJsonHash } from '../../src/canonical-json.ts';
+import { UserError } from '../../src/errors.ts';
 import { refuseFolderOverInputs, studyFiles } from '../../src/output-paths.ts';
+import { loadTaskSpec } from '../../src/suites/spec.ts';
 import { commaList, defineCommand, flag, required, text, type OptionValues } from '../args.ts';
+import { specContent } from '../runner/plan.ts';
+import { applyOverrides } from '../runner/suite-overrides.ts';
 
 const OPTIONS = {
   db: required(text('FILE', 'the study database')),
@@ -15,6 +20,20 @@ const OPTIONS = {
   force: flag('replace DIR even when it holds something other than a previous export'),
 };
 
+/**
+ * The config hash `run --suites FILE` with these flags gives, as planSuite computes it: the card
+ * names a run's suite by the repository's YAML only when that YAML makes the run's very config.
+ */
+function suiteConfigHash(file: string, flags: SuiteFlags): string | null {
+  try {
+    return stableJsonHash(specContent(applyOverrides(loadTaskSpec(file), flags)));
+  } catch (err) {
+    // A YAML that no longer loads (another revision's, say) cannot be the run's.
+    if (err instanceof UserError) return null;
+    throw err;
+  }
+}
+
 async function exportCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
   refuseFolderOverInputs({ path: o.out, option: 'export-patterns --out' }, studyFiles(o.db, '--db'));
   const result = await exportPatterns({
@@ -22,6 +41,7 @@ async function exportCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
     outDir: o.out,
     suites: o.suites ?? null,
     force: o.force,
+    suiteConfigHash,
   });
   const files = result.files.map((f) => `${f.path} (${f.bytes} bytes)`).join(', ');
   process.stderr.write(`export-patterns: wrote ${o.out}: ${result.tokens} token rows and ${result.samples} sample rows from ${result.runs} runs; ${files}\n`);

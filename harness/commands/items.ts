@@ -1,7 +1,8 @@
 /**
  * `flexibench items --suite NAME`: prints a suite's items exactly as `flexibench run` feeds them,
  * one JSON object per line: the same seeded --limit subset and the same rendering (template, few-shot examples, the model's chat
- * template when the suite uses one), because both go through the runner's plan (harness/runner/plan.ts).
+ * template when the suite uses one), because both go through the runner's plan (harness/runner/plan.ts),
+ * with run's --num-fewshot and --max-new-tokens applied the same way (harness/runner/suite-overrides.ts).
  * Other tools (training/layer_need.py) take their items from here instead of generating their own.
  */
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { DATA_DIR, INCLUDE_PATH, defineCommand, integer, integerOutOfRange, requ
 import { REFERENCE_MODEL } from '../model-options.ts';
 import { ITEM_LIMIT, POSITIONS, SEED } from '../option-ranges.ts';
 import { planSuite, type PlannedDoc, type PlannedSuite } from '../runner/plan.ts';
+import { OVERRIDE_OPTIONS, overridesOf } from '../runner/suite-overrides.ts';
 import { counted } from '../../src/plural.ts';
 
 const OPTIONS = {
@@ -31,6 +33,8 @@ const OPTIONS = {
     ...POSITIONS,
     defaultText: "the model's context",
   }),
+  // As `run` takes them, so the items show what `run --num-fewshot N` feeds.
+  ...OVERRIDE_OPTIONS,
 };
 
 const EPILOG = `Prints JSONL on stdout, one line per item: suite, doc_id, doc_index, prompt (the text given to the
@@ -81,6 +85,7 @@ async function printItems(o: OptionValues<typeof OPTIONS>): Promise<void> {
     limit: o.limit ?? null,
     seed: o.seed,
     includePaths: o.includePath,
+    overrides: overridesOf('items', o),
   });
   const lines = suite.docs.map((d) => escapeControlCharsInJson(JSON.stringify(itemLine(suite, d))));
   if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);

@@ -15,8 +15,9 @@ import { UserError } from '../../src/errors.ts';
 import { refuseFileOverInputs, refuseFolderOverInputs, studyFiles } from '../../src/output-paths.ts';
 import { groupNames, selectSuites } from '../suite-selection.ts';
 import { BLOCK_SIZE, PRECISION_HELP, REFERENCE_MODEL } from '../model-options.ts';
-import { BATCH, FEWSHOT, ITEM_LIMIT, MAX_THRESHOLDS, POSITIONS, SEED, STATIC_LAYERS, THREADS, WORKERS } from '../option-ranges.ts';
+import { BATCH, ITEM_LIMIT, MAX_THRESHOLDS, POSITIONS, SEED, STATIC_LAYERS, THREADS, WORKERS } from '../option-ranges.ts';
 import { runStudy } from '../runner/run-study.ts';
+import { OVERRIDE_OPTIONS, overridesOf } from '../runner/suite-overrides.ts';
 import { parseShard } from '../runner/shard.ts';
 import { checkRunReportFolder } from '../runner/report-folder.ts';
 import { loadReport } from '../../reports/report-data.ts';
@@ -101,19 +102,7 @@ const OPTIONS = {
     default: DEFAULT_BATCH,
   }),
   ep: oneOf('EP', 'ONNX Runtime execution provider', ['cpu', 'cuda'] as const, { default: 'cpu' }),
-  numFewshot: integer(
-    'N',
-    "few-shot examples per prompt in every suite, drawn from the suite's own example split (lm-eval's --num_fewshot); part of each run's identity",
-    {
-      ...FEWSHOT,
-      defaultText: "each suite's own",
-    },
-  ),
-  maxNewTokens: integer('N', "tokens generated at most per sample in every suite (lm-eval's max_gen_toks); part of each run's identity", {
-    min: 1,
-    ...POSITIONS,
-    defaultText: "each suite's own",
-  }),
+  ...OVERRIDE_OPTIONS,
   maxLength: integer('N', 'prompt + max_new_tokens must fit in N positions; longer prompts lose their first tokens', {
     min: 2,
     ...POSITIONS,
@@ -164,10 +153,7 @@ async function runCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
     shard: o.shard !== undefined ? parseShard(o.shard, process.env) : null,
     staticLayers: o.staticLayers ?? null,
     batch: o.batch,
-    overrides: {
-      ...(o.numFewshot !== undefined ? { numFewshot: o.numFewshot } : {}),
-      ...(o.maxNewTokens !== undefined ? { maxNewTokens: o.maxNewTokens } : {}),
-    },
+    overrides: overridesOf('run', o),
   });
   process.stderr.write(
     `run: ${counted(stats.samplesWritten, 'sample')} written, ${stats.samplesSkipped} already stored, ${stats.samplesFailed} failed; ` +

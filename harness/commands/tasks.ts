@@ -1,7 +1,8 @@
 /**
  * `flexibench tasks [NAME]`: without NAME, every suite (tasks/ and the --include-path folders) with
- * the file it comes from and its description; with NAME, that suite's config as validated and the
- * prompt of the item `run --limit 1` evaluates, as two YAML documents. The prompt goes through the
+ * the file it comes from and its description; with NAME, that suite's config as validated (with
+ * --num-fewshot and --max-new-tokens applied as `run` applies them) and the prompt of the item
+ * `run --limit 1` evaluates, as two YAML documents. The prompt goes through the
  * runner's own plan (harness/runner/plan.ts), so it is the text and token count the model gets.
  * Names, paths and config text are printed with their control characters shown as escapes
  * (src/control-chars.ts): a task YAML or its file name cannot restyle the terminal.
@@ -17,11 +18,14 @@ import { resolveDataDir } from '../../datasets/data-dir.ts';
 import { DATA_DIR, INCLUDE_PATH, defineCommand, text, type OptionValues } from '../args.ts';
 import { REFERENCE_MODEL } from '../model-options.ts';
 import { planSuite, specContent } from '../runner/plan.ts';
+import { OVERRIDE_OPTIONS, hasOverrides, overridesOf, type SuiteOverrides } from '../runner/suite-overrides.ts';
 
 const OPTIONS = {
   includePath: INCLUDE_PATH,
   model: text('DIR', 'the checkpoint whose tokenizer (and chat template) renders the prompt', { default: REFERENCE_MODEL, defaultText: 'the reference model' }),
   dataDir: DATA_DIR,
+  // As `run` takes them, so the config and prompt shown are those of `run --num-fewshot N`.
+  ...OVERRIDE_OPTIONS,
 };
 
 interface SuiteRow {
@@ -56,14 +60,24 @@ function listTasks(includePaths: string[]): void {
   if (invalid.length > 0) throw new UserError(`tasks: ${invalid.length} suite config(s) refused: ${invalid.join(', ')} (reasons above)`);
 }
 
+/** The header's note of the overrides given: the config shown is no longer the file's alone. */
+function overridesNote(o: SuiteOverrides): string {
+  const given = [
+    ...(o.numFewshot !== undefined ? [`--num-fewshot ${o.numFewshot}`] : []),
+    ...(o.maxNewTokens !== undefined ? [`--max-new-tokens ${o.maxNewTokens}`] : []),
+  ];
+  return given.length === 0 ? '' : `, with ${given.join(' ')} applied as by \`run\``;
+}
+
 function showTask(name: string, o: OptionValues<typeof OPTIONS>): void {
   const tok = TextTokenizer.load(o.model);
   const maxLength = readModelConfig(join(o.model, 'config.json')).maxPositionEmbeddings;
   // One item: rendering and tokenizing a whole suite takes seconds to tens of seconds.
-  const suite = planSuite(name, tok, { dataDir: resolveDataDir(o.dataDir), limit: 1, seed: 0, maxLength, includePaths: o.includePath });
+  const overrides = overridesOf('tasks', o);
+  const suite = planSuite(name, tok, { dataDir: resolveDataDir(o.dataDir), limit: 1, seed: 0, maxLength, includePaths: o.includePath, overrides });
   // YAML writes C0 controls as escapes in double quotes, but C1 controls and bidi overrides as they are.
   const yaml = (value: unknown): string => escapeControlCharsKeepingLines(stringify(value, { lineWidth: 0 }));
-  let out = `# ${escapeControlChars(suite.spec.file)}, as validated\n${yaml(specContent(suite.spec))}---\n`;
+  let out = `# ${escapeControlChars(suite.spec.file)}, as validated${overridesNote(overrides)}\n${yaml(specContent(suite.spec))}---\n`;
   const first = suite.docs[0];
   if (first === undefined) {
     out += '# the suite has no items\n';
@@ -86,5 +100,9 @@ export const command = defineCommand({
   description: "List the suites, or show one suite's config (as validated) and the prompt of its first item (as `run --limit 1` feeds it).",
   arguments: '[name]',
   options: OPTIONS,
-  action: (o, [name]) => Promise.resolve(name === undefined ? listTasks(o.includePath) : showTask(name, o)),
+  action: (o, [name]) => {
+    // The list shows files, not configs: an override given there would silently change nothing.
+    if (name === undefined && hasOverrides(overridesOf('tasks', o))) throw new UserError('tasks: --num-fewshot and --max-new-tokens need a suite NAME');
+    return Promise.resolve(name === undefined ? listTasks(o.includePath) : showTask(name, o));
+  },
 });
