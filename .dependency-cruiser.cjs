@@ -1,30 +1,35 @@
 /**
- * Import rules (`npm run lint`). Folders form layers and import only downward, so no two folders can
- * import each other, even through different modules:
- *   src/*.ts (base) <- src/scoring, src/tokenizer, src/model <- datasets <- src/suites <- src/store <- reports <- harness
- * test/ may import anything; nothing imports test/. The three folders of the second layer are
- * independent of each other: if one comes to need another, give them an order here.
+ * Import rules (`npm run lint`), written as what each folder may import. The source folders are
+ * package.json's `sourceLayers`, lowest first; each imports only the folders before it:
+ *   src <- datasets <- tasks <- reports <- harness
+ * Inside src, the same holds between its parts:
+ *   src/*.ts (base) <- src/scoring, src/tokenizer, src/model <- src/store
+ * where the three parts of the middle rank are independent of each other. test/ and perf/ may
+ * import anything; nothing imports them. docs/design.md states the same rules in words.
  */
+const { sourceLayers } = require('./package.json');
+
 /** Each folder's rank: a folder imports only folders of lower rank. Equal ranks may not import each other. */
-const LAYERS = [
-  { name: 'base', path: '^src/[^/]+\\.ts$', rank: 0 },
-  { name: 'scoring', path: '^src/scoring/', rank: 1 },
-  { name: 'tokenizer', path: '^src/tokenizer/', rank: 1 },
-  { name: 'model', path: '^src/model/', rank: 1 },
-  { name: 'datasets', path: '^datasets/', rank: 2 },
-  { name: 'suites', path: '^src/suites/', rank: 3 },
-  { name: 'store', path: '^src/store/', rank: 4 },
-  { name: 'reports', path: '^reports/', rank: 5 },
-  { name: 'harness', path: '^harness/', rank: 6 },
+const FOLDERS = sourceLayers.map((name, rank) => ({ name, path: `^${name}/`, rank }));
+const SRC_PARTS = [
+  { name: 'src base', path: '^src/[^/]+\\.ts$', rank: 0 },
+  { name: 'src/scoring', path: '^src/scoring/', rank: 1 },
+  { name: 'src/tokenizer', path: '^src/tokenizer/', rank: 1 },
+  { name: 'src/model', path: '^src/model/', rank: 1 },
+  { name: 'src/store', path: '^src/store/', rank: 2 },
 ];
 
-const downwardOnly = LAYERS.map((from) => ({
-  name: `layer-${from.name}`,
-  comment: `${from.name} imports only folders below it (see the order at the top of .dependency-cruiser.cjs)`,
-  severity: 'error',
-  from: { path: from.path },
-  to: { path: LAYERS.filter((to) => to !== from && to.rank >= from.rank).map((to) => to.path) },
-})).filter((rule) => rule.to.path.length > 0);
+/** One rule per layer: what is at its rank or above is not to be imported from it. */
+const downwardOnly = (layers, where) =>
+  layers
+    .map((from) => ({
+      name: `layer-${from.name.replace(/[ /]/g, '-')}`,
+      comment: `${from.name} imports only what is below it (${where})`,
+      severity: 'error',
+      from: { path: from.path },
+      to: { path: layers.filter((to) => to !== from && to.rank >= from.rank).map((to) => to.path) },
+    }))
+    .filter((rule) => rule.to.path.length > 0);
 
 module.exports = {
   forbidden: [
@@ -35,7 +40,8 @@ module.exports = {
       from: {},
       to: { circular: true },
     },
-    ...downwardOnly,
+    ...downwardOnly(FOLDERS, "package.json's sourceLayers"),
+    ...downwardOnly(SRC_PARTS, 'the order of src at the top of .dependency-cruiser.cjs'),
     {
       name: 'no-command-imports-command',
       comment: 'a command shares code through harness/ or the layers below, not through another command',
@@ -61,7 +67,7 @@ module.exports = {
       name: 'not-to-dev-dep',
       comment: 'devDependencies are absent where the package is installed for use (npm ci --omit=dev)',
       severity: 'error',
-      from: { path: '^(src|harness|datasets|reports)/' },
+      from: { path: FOLDERS.map((f) => f.path) },
       to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
     },
     {

@@ -5,11 +5,12 @@
 // build (a checkout installed with --ignore-scripts), or when a source file is newer than the build,
 // because running a stale build would silently ignore the edit. A person at a terminal is told so in
 // one line; scripts and tests, which compare stderr, are not.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 
 const root = new URL('../', import.meta.url);
 const stamp = new URL('dist/.built', root);
-const SOURCE_DIRS = ['src', 'harness', 'datasets', 'reports'];
+/** The source folders, as package.json lists them for the build and the import rules. */
+const SOURCE_DIRS = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')).sourceLayers;
 
 /** The first source file changed after the build was stamped, or null. */
 function newerSource(builtAt) {

@@ -5,7 +5,7 @@
  * known names and groups, before anything is read; a plain name is checked where it is loaded.
  */
 import { UserError } from '../src/errors.ts';
-import { listSuites } from '../src/suites/spec.ts';
+import { listSuites } from '../tasks/suites/spec.ts';
 import { PAPER_TASKS } from '../reports/paper.ts';
 
 /** Named groups: `paper` is the six task families of the paper's Table 2, as the report pools them. */

@@ -8,7 +8,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stableJsonHash } from '../src/canonical-json.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
-import { loadTaskSpec } from '../src/suites/spec.ts';
+import { loadTaskSpec } from '../tasks/suites/spec.ts';
 import { specContent } from '../harness/runner/plan.ts';
 import { PACKAGE_ROOT, packagePath } from '../src/package-root.ts';
 import type { StaticComparator } from '../src/store/run-comparator.ts';

@@ -9,8 +9,8 @@ import { fnv1a32, isEvaluationPair, isEvaluationSequence } from '../datasets/gen
 import { passageItems } from '../datasets/generators/passages.ts';
 import { repetitionItems } from '../datasets/generators/repetition.ts';
 import { loadText } from '../datasets/load.ts';
-import { expandSuite } from '../src/suites/expand.ts';
-import { listSuites, loadTaskSpec } from '../src/suites/spec.ts';
+import { expandSuite } from '../tasks/suites/expand.ts';
+import { listSuites, loadTaskSpec } from '../tasks/suites/spec.ts';
 import { SeededRandom } from '../src/seeded-random.ts';
 import { DATA_DIR as dataDir } from './shared-paths.ts';
 

@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { StudyDb } from '../src/store/study-db.ts';
 import { stableJsonHash } from '../src/canonical-json.ts';
-import { loadTaskSpec } from '../src/suites/spec.ts';
+import { loadTaskSpec } from '../tasks/suites/spec.ts';
 import { specContent } from '../harness/runner/plan.ts';
 import { flexibench } from './cli.ts';
 import { buildStudy, identity, metadata, queryStudyFile, sample, tempDir, tokensFromMasks } from './store-fixtures.ts';

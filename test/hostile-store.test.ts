@@ -19,7 +19,7 @@ import { ioFailure } from '../src/store/io-failure.ts';
 import { MAX_STUDY_LAYERS, runShapeProblem } from '../src/store/run-bounds.ts';
 import { StudyDb } from '../src/store/study-db.ts';
 import { shapeDifference, type ColumnShape } from '../src/store/table-shape.ts';
-import { checkFewshotPool } from '../src/suites/fewshot.ts';
+import { checkFewshotPool } from '../tasks/suites/fewshot.ts';
 import { flexibenchMeasured, type MeasuredCliResult } from './cli.ts';
 import { DATA_DIR } from './shared-paths.ts';
 import { buildStudy, tempDir } from './store-fixtures.ts';

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { INVALID_ANSWER, flexibleExtract, gsm8kExactMatch, normalizeGsm8kAnswer, regexExtract, scoreGsm8k, strictMatch } from '../src/scoring/gsm8k.ts';
 import { cutAtStop } from '../src/stop-strings.ts';
-import { loadTaskSpec } from '../src/suites/spec.ts';
-import { scoreSample } from '../src/suites/score-sample.ts';
+import { loadTaskSpec } from '../tasks/suites/spec.ts';
+import { scoreSample } from '../tasks/suites/score-sample.ts';
 
 // [case, generation, reference, strict answer, strict score, flexible answer, flexible score]
 const CASES: [string, string, string, string, 0 | 1, string, 0 | 1][] = [

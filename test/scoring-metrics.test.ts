@@ -7,8 +7,8 @@ import { scoreCopy } from '../src/scoring/copy-match.ts';
 import { editSimilarity, levenshtein } from '../src/scoring/edit-similarity.ts';
 import { scoreNumber } from '../src/scoring/number-match.ts';
 import { cutAtStop } from '../src/stop-strings.ts';
-import { loadTaskSpec } from '../src/suites/spec.ts';
-import { scoreSample, suiteMetrics } from '../src/suites/score-sample.ts';
+import { loadTaskSpec } from '../tasks/suites/spec.ts';
+import { scoreSample, suiteMetrics } from '../tasks/suites/score-sample.ts';
 
 describe('edit similarity', () => {
   it('is 1 - Levenshtein / longer length, over code points', () => {

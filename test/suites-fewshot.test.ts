@@ -4,10 +4,10 @@
  * numbers below were printed by CPython 3.11.
  */
 import { describe, expect, it } from 'vitest';
-import { fewshotDraws } from '../src/suites/fewshot.ts';
-import { PythonRandom } from '../src/suites/python-random.ts';
-import { expandSuite } from '../src/suites/expand.ts';
-import { loadTaskSpec } from '../src/suites/spec.ts';
+import { fewshotDraws } from '../tasks/suites/fewshot.ts';
+import { PythonRandom } from '../tasks/suites/python-random.ts';
+import { expandSuite } from '../tasks/suites/expand.ts';
+import { loadTaskSpec } from '../tasks/suites/spec.ts';
 import { DATA_DIR as dataDir } from './shared-paths.ts';
 
 describe('PythonRandom (CPython random.Random)', () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { UserError } from '../src/errors.ts';
-import { listSuites, loadTaskSpec, suiteSource } from '../src/suites/spec.ts';
+import { listSuites, loadTaskSpec, suiteSource } from '../tasks/suites/spec.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'flexibench-include-'));

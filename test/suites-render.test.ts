@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../src/tokenizer/chat-template.ts';
-import { expandSuite } from '../src/suites/expand.ts';
-import { listSuites, loadTaskSpec } from '../src/suites/spec.ts';
-import { selectSubset } from '../src/suites/subset.ts';
+import { expandSuite } from '../tasks/suites/expand.ts';
+import { listSuites, loadTaskSpec } from '../tasks/suites/spec.ts';
+import { selectSubset } from '../tasks/suites/subset.ts';
 import { DATA_DIR as dataDir } from './shared-paths.ts';
 
 /** News articles are for research use only: snapshots show their length and hash, not their text. */

@@ -1,5 +1,5 @@
 /**
- * The task config schema has one source (src/suites/task-schema.ts): the committed
+ * The task config schema has one source (tasks/suites/task-schema.ts): the committed
  * tasks/task.schema.json must be what it generates, must work on its own for users and editors,
  * and validation must leave a config exactly as written (suite config hashes are over it).
  */
@@ -8,14 +8,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { validateConfig } from '../src/config-validation.ts';
-import { listSuites, loadTaskSpec } from '../src/suites/spec.ts';
-import { taskSchemaJson } from '../src/suites/task-schema.ts';
+import { listSuites, loadTaskSpec } from '../tasks/suites/spec.ts';
+import { taskSchemaJson } from '../tasks/suites/task-schema.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const schemaFile = path.join(repoRoot, 'tasks', 'task.schema.json');
 
 describe('tasks/task.schema.json', () => {
-  it('is the schema src/suites/task-schema.ts generates (run `npm run schemas` after changing it)', () => {
+  it('is the schema tasks/suites/task-schema.ts generates (run `npm run schemas` after changing it)', () => {
     expect(readFileSync(schemaFile, 'utf8')).toBe(taskSchemaJson());
   });
 

@@ -8,7 +8,7 @@ import { exportPatterns, type SuiteFlags } from '../../reports/export-patterns.t
 import { stableJsonHash } from '../../src/canonical-json.ts';
 import { UserError } from '../../src/errors.ts';
 import { refuseFolderOverInputs, studyFiles } from '../../src/output-paths.ts';
-import { loadTaskSpec } from '../../src/suites/spec.ts';
+import { loadTaskSpec } from '../../tasks/suites/spec.ts';
 import { commaList, defineCommand, flag, required, text, type OptionValues } from '../args.ts';
 import { specContent } from '../runner/plan.ts';
 import { applyOverrides } from '../runner/suite-overrides.ts';

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { escapeControlCharsInJson } from '../../src/control-chars.ts';
 import { readModelConfig } from '../../src/model/config.ts';
-import { renderTarget } from '../../src/suites/render.ts';
+import { renderTarget } from '../../tasks/suites/render.ts';
 import { resolveDataDir } from '../../datasets/data-dir.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { DATA_DIR, INCLUDE_PATH, defineCommand, integer, integerOutOfRange, required, text, type OptionValues } from '../args.ts';

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { VARIANTS, WEIGHT_PRECISIONS } from '../../src/model/graph-builder.ts';
 import { DEFAULT_DB } from '../../src/store/study-db.ts';
-import { listSuites } from '../../src/suites/spec.ts';
+import { listSuites } from '../../tasks/suites/spec.ts';
 import { resolveDataDir } from '../../datasets/data-dir.ts';
 import { DATA_DIR, INCLUDE_PATH, commaList, defineCommand, integer, oneOf, real, text, type OptionSpec, type OptionValues } from '../args.ts';
 import { UserError } from '../../src/errors.ts';

@@ -7,8 +7,8 @@
  */
 import { escapeControlCharsInJson } from '../../src/control-chars.ts';
 import { UserError } from '../../src/errors.ts';
-import { loadTaskSpec } from '../../src/suites/spec.ts';
-import { scoreSample, suiteMetrics } from '../../src/suites/score-sample.ts';
+import { loadTaskSpec } from '../../tasks/suites/spec.ts';
+import { scoreSample, suiteMetrics } from '../../tasks/suites/score-sample.ts';
 import { FILE_KINDS, formatLimit, parseJsonText } from '../../src/user-file.ts';
 import { INCLUDE_PATH, defineCommand, required, text, type OptionValues } from '../args.ts';
 import { type RawLine, boundedLines, inputChunks, withinInputLimit } from '../score-input.ts';

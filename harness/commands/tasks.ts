@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { escapeControlChars, escapeControlCharsKeepingLines } from '../../src/control-chars.ts';
 import { UserError, oneLineReason } from '../../src/errors.ts';
 import { readModelConfig } from '../../src/model/config.ts';
-import { listSuites, loadTaskSpec, suiteSource } from '../../src/suites/spec.ts';
+import { listSuites, loadTaskSpec, suiteSource } from '../../tasks/suites/spec.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { resolveDataDir } from '../../datasets/data-dir.ts';
 import { DATA_DIR, INCLUDE_PATH, defineCommand, text, type OptionValues } from '../args.ts';

@@ -5,8 +5,8 @@
 import { stableJsonHash } from '../../src/canonical-json.ts';
 import type { Checkpoint } from '../../src/model/checkpoint.ts';
 import type { SamplingOptions } from '../../src/model/sampling.ts';
-import { expandSuite, type Doc } from '../../src/suites/expand.ts';
-import { loadTaskSpec, type TaskSpec } from '../../src/suites/spec.ts';
+import { expandSuite, type Doc } from '../../tasks/suites/expand.ts';
+import { loadTaskSpec, type TaskSpec } from '../../tasks/suites/spec.ts';
 import type { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { itemsOfShard, type Shard } from './shard.ts';
 import { applyOverrides, type SuiteOverrides } from './suite-overrides.ts';

@@ -1,7 +1,7 @@
 /** What the study stores for one doc of one run: the scored sample and a row per position. */
 import type { Generation } from '../../src/model/generate.ts';
 import type { SampleRecord, TokenRecord } from '../../src/store/study-db.ts';
-import { scoreSample } from '../../src/suites/score-sample.ts';
+import { scoreSample } from '../../tasks/suites/score-sample.ts';
 import type { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import type { PlannedDoc, PlannedSuite } from './plan.ts';
 

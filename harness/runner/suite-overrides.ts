@@ -5,7 +5,7 @@
  * them, and `items` and `tasks` take the same options so they show what such a run would feed.
  */
 import { UserError } from '../../src/errors.ts';
-import type { TaskSpec } from '../../src/suites/spec.ts';
+import type { TaskSpec } from '../../tasks/suites/spec.ts';
 import { integer, type OptionValues } from '../args.ts';
 import { FEWSHOT, POSITIONS } from '../option-ranges.ts';
 

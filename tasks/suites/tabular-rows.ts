@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../src/errors.ts';
 
 export type TabularFormat = 'csv' | 'parquet';
 

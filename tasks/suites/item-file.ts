@@ -9,8 +9,8 @@
  * (capitals.yaml /source/path)`.
  */
 import path from 'node:path';
-import { UserError } from '../errors.ts';
-import { FILE_KINDS, parseJsonText, readUserFile } from '../user-file.ts';
+import { UserError } from '../../src/errors.ts';
+import { FILE_KINDS, parseJsonText, readUserFile } from '../../src/user-file.ts';
 import { sha256Hex } from '../../datasets/load.ts';
 import { displayPath } from './display-path.ts';
 import { rowFields } from './row-fields.ts';

@@ -5,7 +5,7 @@
  * makes an item's examples independent of --limit: they are those lm-eval gives it in a full,
  * single-process run.
  */
-import { UserError } from '../errors.ts';
+import { UserError } from '../../src/errors.ts';
 import { PythonRandom } from './python-random.ts';
 import type { FewshotSettings } from './task-schema.ts';
 

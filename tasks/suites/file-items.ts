@@ -8,7 +8,7 @@
  * rows lack is the file's, and the first such row is named.
  */
 import path from 'node:path';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../src/errors.ts';
 import { withDerived } from './derive.ts';
 import type { Item } from './item.ts';
 import type { ItemFile } from './item-file.ts';

@@ -3,7 +3,7 @@
  * forward partial Fisher-Yates shuffle, returned in item order. The same seed gives the same
  * subset, and a larger limit keeps every item of a smaller one.
  */
-import { SeededRandom } from '../seeded-random.ts';
+import { SeededRandom } from '../../src/seeded-random.ts';
 
 export function selectSubset(total: number, limit: number, seed: number): number[] {
   if (!Number.isInteger(limit) || limit < 0) throw new Error(`limit must be a non-negative integer, got ${limit}`);

@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { packagePath } from '../package-root.ts';
+import { packagePath } from '../../src/package-root.ts';
 import { taskSchemaJson } from './task-schema.ts';
 
 const file = packagePath('tasks', 'task.schema.json');

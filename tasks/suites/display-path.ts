@@ -4,7 +4,7 @@
  * whatever the current folder.
  */
 import path from 'node:path';
-import { PACKAGE_ROOT } from '../package-root.ts';
+import { PACKAGE_ROOT } from '../../src/package-root.ts';
 
 export function displayPath(full: string): string {
   const rel = path.relative(PACKAGE_ROOT, full);

@@ -6,7 +6,7 @@
  *   the item's question as the last user turn. Applying the model's own chat template to these
  *   messages is the tokenizer's job (src/tokenizer/).
  */
-import type { ChatMessage } from '../tokenizer/chat-template.ts';
+import type { ChatMessage } from '../../src/tokenizer/chat-template.ts';
 import type { Item } from './item.ts';
 import type { TaskSpec } from './spec.ts';
 import { renderTemplate } from './template.ts';

@@ -7,12 +7,12 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../errors.ts';
-import { packagePath } from '../package-root.ts';
+import { UserError } from '../../src/errors.ts';
+import { packagePath } from '../../src/package-root.ts';
 import { loadManifest } from '../../datasets/manifest.ts';
 import { GENERATORS } from '../../datasets/generators/registry.ts';
-import { parseYaml, validateAgainst } from '../config-validation.ts';
-import { FILE_KINDS, readUserFile } from '../user-file.ts';
+import { parseYaml, validateAgainst } from '../../src/config-validation.ts';
+import { FILE_KINDS, readUserFile } from '../../src/user-file.ts';
 import { displayPath } from './display-path.ts';
 import { checkFewshotPool, fewshotDraw } from './fewshot.ts';
 import { checkTemplateFields, fileItems } from './file-items.ts';

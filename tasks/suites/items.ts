@@ -4,7 +4,7 @@
  * that stays the same across runs, limits and machines (./item.ts).
  */
 import path from 'node:path';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../src/errors.ts';
 import { loadManifest, manifestFile } from '../../datasets/manifest.ts';
 import { loadRows } from '../../datasets/load.ts';
 import { GENERATORS } from '../../datasets/generators/registry.ts';

@@ -8,8 +8,8 @@
  * a data folder.
  */
 import { type Static, type TObject, type TSchema, type TUnsafe, Type } from '@sinclair/typebox';
-import { enumOf, taggedUnion } from '../config-validation.ts';
-import { ScorerConfig } from '../scoring/scorers.ts';
+import { enumOf, taggedUnion } from '../../src/config-validation.ts';
+import { ScorerConfig } from '../../src/scoring/scorers.ts';
 import { MIN_EVALUATION_SEED } from '../../datasets/generators/holdout.ts';
 import type { GeneratorName } from '../../datasets/generators/registry.ts';
 

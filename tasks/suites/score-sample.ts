@@ -2,8 +2,8 @@
  * Scoring one generation for a suite: cut at the suite's stop strings (as lm-evaluation-harness
  * does during generation; a no-op on text the runner already cut), then the suite's scorer.
  */
-import { type Metrics, runScorer, scorerMetrics } from '../scoring/scorers.ts';
-import { cutAtStop } from '../stop-strings.ts';
+import { type Metrics, runScorer, scorerMetrics } from '../../src/scoring/scorers.ts';
+import { cutAtStop } from '../../src/stop-strings.ts';
 import type { TaskSpec } from './spec.ts';
 
 export function scoreSample(spec: TaskSpec, prediction: string, reference: string): Metrics {
