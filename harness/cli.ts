@@ -27,6 +27,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   'export-patterns': { summary: 'Export per-token layer allocations as a Parquet dataset with its card', load: () => import('./commands/export-patterns.ts') },
   generate: { summary: 'Generate text from a checkpoint, with per-token layer allocation', load: () => import('./commands/generate.ts') },
   bench: { summary: 'Benchmark decode speed of full vs flexidepth (interleaved A/B)', load: () => import('./commands/bench.ts') },
+  'path-cost': {
+    summary: 'Count the multiply-adds of decode steps as bench does (JSONL on stdin; for the PyTorch peer)',
+    load: () => import('./commands/path-cost.ts'),
+  },
   data: { summary: 'Dataset mirror: list manifests, verify sha256, pull from sources', load: () => import('./commands/data.ts') },
   'import-llama2c': {
     summary: 'Convert a llama2.c model and tokenizer into a Hugging Face layout checkpoint',

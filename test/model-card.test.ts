@@ -14,13 +14,14 @@ import { DATA_DIR as dataDir } from './shared-paths.ts';
 const ROOT = resolve(import.meta.dirname, '..');
 const MODEL = join(ROOT, 'models/flexidepth-ref');
 const PYTHON = '/usr/bin/python3';
-const CARD = join(ROOT, 'training/model_card.py');
+/** Run as a module of the training package, from the repository root. */
+const CARD = ['-m', 'training.model_card'];
 const work = mkdtempSync(join(tmpdir(), 'fb-card-'));
 const env = { FLEXIBENCH_CACHE_DIR: join(work, 'cache') };
 const summaryPath = join(work, 'card-summary.json');
 
 function modelCard(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync(PYTHON, [CARD, ...args], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(PYTHON, [...CARD, ...args], { cwd: ROOT, encoding: 'utf8' });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 

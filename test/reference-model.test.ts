@@ -43,11 +43,10 @@ describe.skipIf(!hasTorch)('reference model: ONNX engine = PyTorch', () => {
     let skipped = 0;
     for (const prompt of PROMPTS) {
       const want = JSON.parse(
-        execFileSync(
-          PYTHON,
-          [join(ROOT, 'training/reference_forward.py'), '--model', MODEL, '--variant', variant, '--prompt', prompt, '--max-new-tokens', '24'],
-          { encoding: 'utf8' },
-        ),
+        execFileSync(PYTHON, ['-m', 'training.reference_forward', '--model', MODEL, '--variant', variant, '--prompt', prompt, '--max-new-tokens', '24'], {
+          cwd: ROOT,
+          encoding: 'utf8',
+        }),
       ) as Positions;
       const r = flexibench(['generate', '--model', MODEL, '--variant', variant, '--prompt', prompt, '--max-new-tokens', '24', '--json'], env);
       expect(r.status, r.stderr).toBe(0);

@@ -32,11 +32,10 @@ describe.skipIf(!hasTorch)('training smoke checkpoint in the TypeScript engine',
 
   const reference = (variant: string, prompt: string, n: number): Positions =>
     JSON.parse(
-      execFileSync(
-        PYTHON,
-        [join(ROOT, 'training/reference_forward.py'), '--model', model, '--variant', variant, '--prompt', prompt, '--max-new-tokens', String(n)],
-        { encoding: 'utf8' },
-      ),
+      execFileSync(PYTHON, ['-m', 'training.reference_forward', '--model', model, '--variant', variant, '--prompt', prompt, '--max-new-tokens', String(n)], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      }),
     ) as Positions;
 
   it.each(['flexidepth', 'full'])('%s: same greedy tokens, decisions and gates as PyTorch', (variant) => {
@@ -63,14 +62,15 @@ describe.skipIf(!hasTorch)('training smoke checkpoint in the TypeScript engine',
   });
 
   it("the PyTorch reference passes its self-checks on it, layer_need.py's skip included", () => {
-    const r = spawnSync(PYTHON, [join(ROOT, 'training/test_reference.py'), model], { encoding: 'utf8' });
+    const r = spawnSync(PYTHON, ['-m', 'training.test_reference', model], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('ok: layer_need one-layer skip == routing with forced gates');
   });
 
   it("layer_need.py measures every routed layer for each suite asked for, on the harness's items", () => {
     const out = join(work, 'need.json');
-    const r = spawnSync(PYTHON, [join(ROOT, 'training/layer_need.py'), '--model', model, '--limit', '4', '--suites', 'addition,repetition', '--out', out], {
+    const r = spawnSync(PYTHON, ['-m', 'training.layer_need', '--model', model, '--limit', '4', '--suites', 'addition,repetition', '--out', out], {
+      cwd: ROOT,
       encoding: 'utf8',
     });
     expect(r.status, r.stderr).toBe(0);

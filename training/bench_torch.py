@@ -1,13 +1,13 @@
 """PyTorch peer of `flexibench bench`: batch-1 greedy decoding with a KV cache on an exported checkpoint,
 `full` against `flexidepth` with a real per-token skip, in eager mode on one thread.
 
-    /usr/bin/python3 training/bench_torch.py --model models/flexidepth-ref [--prompt "Once upon a time"]
+    /usr/bin/python3 -m training.bench_torch --model models/flexidepth-ref [--prompt "Once upon a time"]
         [--tokens 128] [--rounds 5] [--threshold 0.5] [--threads 1] [--no-fuse] [--no-dense]
         [--check-engine] [--check-tokens 64]
 
 Prints one JSON document on stdout (progress on stderr), shaped like `flexibench bench --json`.
 
-What runs (FLEXIDEPTH.md, "One routed layer, exactly"), on the weights training/checkpoint.py loads:
+What runs (docs/method.md, "One routed layer, exactly"), on the weights training/checkpoint.py loads:
 - a preallocated KV cache per layer, written in place at each step (no concatenation, no copies);
 - one thread: torch.set_num_threads and OPENBLAS_NUM_THREADS (Debian's torch calls OpenBLAS, whose
   own pool torch does not size); a single row's products go through gemv (see `lin`);
@@ -29,7 +29,8 @@ of the prompt and exactly `--tokens` decode steps (no stop on EOS), each step ru
 token, timed one by one (argmax included), as the engine's generate() does. Per variant, as in
 `flexibench bench`: a run's value is its decode time / decode steps, `decode_ms_per_step` the median
 over rounds with its min/max, `decode_speed_ratio` = full / flexidepth ms per step, `ideal_speed_ratio`
-the ratio of multiply-adds per step for the routing observed (src/model/path-cost.ts's count),
+the ratio of multiply-adds per step for the routing observed (counted by the harness: src/model/path-cost.ts
+through `flexibench path-cost`),
 `efficiency` their quotient. Also: the median of each run's step times (`decode_step_median_ms`,
 robust to a step the shared machine descheduled), the p10/p90 of all steps, and
 `decode_cpu_ms_per_step`, the median of the thread's CPU time per step.
@@ -65,12 +66,11 @@ if __name__ == "__main__":
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from checkpoint import load_dir  # noqa: E402
-from generation import greedy  # noqa: E402
-from model import rope_cos_sin  # noqa: E402
-from tokenizer import Tokenizer  # noqa: E402
+from .checkpoint import load_dir  # noqa: E402
+from .generation import greedy  # noqa: E402
+from .harness import FLEXIBENCH, ROOT, decode_step_multiply_adds  # noqa: E402
+from .model import rope_cos_sin  # noqa: E402
+from .tokenizer import Tokenizer  # noqa: E402
 
 
 def lin(x, w):
@@ -314,36 +314,14 @@ def pct(xs, q):
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
-def decode_macs(c, prompt_len, per_pos, routing, threshold):
-    """Multiply-adds of the decode steps of one run (positions prompt_len .. end), as FLEXIDEPTH.md
-    counts them: every layer's K/V; Q, attention, O and FFN for layers on the full path; router
-    (enc, dec, head) on routed layers; adapter for skipped tokens; LM head. Norms and RoPE omitted."""
-    d, m, L = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"]
-    nh, nkv, hd, V = c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"], c["vocab_size"]
-    routed = set(c.get("routing_layers") or []) if routing else set()
-    r, am = d // 16, m // 16
-    total = 0
-    for p in range(prompt_len, len(per_pos)):
-        T = p + 1
-        g = per_pos[p]
-        j = 0
-        for i in range(L):
-            total += d * 2 * nkv * hd
-            full = True
-            if i in routed:
-                total += d * r + r * d + d
-                full = g[j] > threshold
-                j += 1
-            if full:
-                total += d * nh * hd + 2 * nh * hd * T + nh * hd * d + 3 * d * m
-            else:
-                total += 3 * d * am
-        total += d * V
-    return total
+def decode_steps(prompt_len, per_pos, routing, threshold):
+    """The decode steps of one run (positions prompt_len .. end) for `decode_step_multiply_adds`: the keys
+    each step's token attends to, and on the flexidepth variant the path each routed layer took."""
+    return [(p + 1, [x > threshold for x in per_pos[p]] if routing else None) for p in range(prompt_len, len(per_pos))]
 
 
 def engine_generate(model_dir, prompt, variant, n, threshold):
-    cmd = ["node", os.path.join(HERE, "..", "bin", "flexibench.js"), "generate", "--model", model_dir, "--variant", variant,
+    cmd = ["node", FLEXIBENCH, "generate", "--model", model_dir, "--variant", variant,
            "--prompt", prompt, "--max-new-tokens", str(n), "--threshold", str(threshold), "--json"]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
@@ -366,7 +344,7 @@ def log(msg):
 
 def main():
     ap = argparse.ArgumentParser(description="PyTorch eager peer of `flexibench bench` (full vs flexidepth with a real per-token skip)")
-    ap.add_argument("--model", default=os.path.join(HERE, "..", "models", "flexidepth-ref"))
+    ap.add_argument("--model", default=os.path.join(ROOT, "models", "flexidepth-ref"))
     ap.add_argument("--prompt", default="Once upon a time", help="encoded with BOS, as `flexibench bench` does")
     ap.add_argument("--tokens", type=int, default=128, help="decode steps per run")
     ap.add_argument("--rounds", type=int, default=5, help="measured runs of each variant after one warm-up each")
@@ -440,7 +418,7 @@ def main():
                 prod = per_pos[len(prompt) - 1:len(prompt) - 1 + args.tokens]  # producing positions of the generated tokens
                 rec["layers_used_mean"] = statistics.fmean(
                     L - (R if routing_of[v] else 0) + sum(x > args.threshold for x in g) for g in prod)
-                rec["macs"] = decode_macs(c, len(prompt), per_pos, routing_of[v], args.threshold)
+                rec["steps"] = decode_steps(len(prompt), per_pos, routing_of[v], args.threshold)
                 steps = [x for g in per_pos[len(prompt):] for x in g]  # routed decisions at the decode steps
                 rec["skips"], rec["decisions"] = sum(x <= args.threshold for x in steps), len(steps)
             return rec
@@ -457,6 +435,12 @@ def main():
             if not args.no_dense:
                 for v in order[::-1]:
                     dense_runs[v].append(once(v, True))
+
+    # Multiply-adds per run, from the harness's count (one call for every step of every measured run).
+    measured = [x for v in variants for x in runs[v]]
+    costs = iter(decode_step_multiply_adds(args.model, [s for x in measured for s in x["steps"]]))
+    for x in measured:
+        x["macs"] = sum(next(costs) for _ in x["steps"])
 
     def summary(rs, with_depth):
         # As `flexibench bench`: a run's value is decode time / decode steps; the median over rounds.

@@ -27,7 +27,7 @@ PRIMARY_METRIC = {"repetition": "exact_match", "copy": "exact_match", "addition"
 TARGET_SUITES = ("repetition", "copy", "addition")
 TARGET_USAGE = 0.55
 TARGET_RETENTION = 0.95
-# FLEXIDEPTH.md's findings as (fewer layers, more layers) pairs of suites
+# docs/method.md's findings as (fewer layers, more layers) pairs of suites
 PAPER_ORDER = [("repetition", "addition"), ("addition", "product"), ("copy", "continue-writing")]
 
 BLOCKS = ("harness tables", "layer need")
@@ -67,7 +67,7 @@ def study_commands(model_path):
 
 
 def need_command(model_path):
-    return (f"/usr/bin/python3 training/layer_need.py --model {model_path} {' '.join(need_args())} "
+    return (f"/usr/bin/python3 -m training.layer_need --model {model_path} {' '.join(need_args())} "
             "--data-dir ../shared/datasets --out layer_need.json")
 
 
@@ -204,7 +204,7 @@ Scores of both variants; the score each suite is judged by (retention) is: {main
 
 {scores_table(st)}
 
-Depth per generated token of the FlexiDepth variant, read at the producing position (FLEXIDEPTH.md),
+Depth per generated token of the FlexiDepth variant, read at the producing position (docs/method.md),
 stop token included; routed usage is the share of routed-layer decisions that took the full path:
 
 {depth_table(st)}

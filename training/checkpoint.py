@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import torch
 
-from model import CausalLM
+from .model import CausalLM
 
 DTYPES = {torch.float32: ("F32", np.float32), torch.float16: ("F16", np.float16)}
 NP_OF = {"F32": np.float32, "F16": np.float16}

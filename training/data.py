@@ -1,4 +1,5 @@
-"""Training data: corpora and seeded generators in the suites' exact formats (tasks/FORMATS.md).
+"""Training data: corpora and seeded generators in the suites' exact formats (tasks/FORMATS.md), whose
+prompt templates and answers are the suites' own, read from tasks/*.yaml (harness.suite_format).
 
 Held-out rules (tasks/FORMATS.md), enforced here:
 - arithmetic pair (a, b) is an evaluation pair iff fnv1a32(f"{a},{b}") % 3 == 0; training drops a pair when
@@ -14,6 +15,8 @@ import os
 import random
 
 import numpy as np
+
+from .harness import suite_format
 
 SHARED = os.environ.get("FLEXIBENCH_SHARED", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
 DATASETS = os.path.join(SHARED, "datasets")
@@ -76,7 +79,8 @@ def gsm8k_train():
 
 
 def gsm8k_doc(ex):
-    return f"Question: {ex['question']}\nAnswer: {ex['answer']}"
+    """A GSM8K training example as the gsm8k suite shows a few-shot example: question, delimiter, answer."""
+    return "".join(suite_format("gsm8k").item(question=ex["question"], answer=ex["answer"]))
 
 
 def line_passages(lines):
@@ -130,7 +134,7 @@ def gen_repetition(rng):
         nums = [rand_digits(rng, rng.randint(1, 3) if rng.random() < 0.9 else 4) for _ in range(k)]
         if not is_eval_sequence(nums):
             s = " ".join(str(n) for n in nums)
-            return f"Repeat the numbers: {s}\nAnswer:", f" {s}"
+            return suite_format("repetition").item(numbers=s, answer=s)
 
 
 PHASE_B_STEP = 879  # phase boundaries of the first reference run, kept by the current curriculum
@@ -162,7 +166,7 @@ def gen_addition(rng, step=10 ** 9, max_digits=3):
         da, db = addition_digits(rng, step, max_digits)
         a, b = rand_digits(rng, da), rand_digits(rng, db)
         if train_pair_ok(a, b):
-            return f"Question: What is {a} + {b}?\nAnswer:", f" {a + b}"
+            return suite_format("addition").item(a=a, b=b, answer=a + b)
 
 
 def gen_product(rng):
@@ -177,13 +181,13 @@ def gen_product(rng):
         else:
             a, b = rng.randint(100, 999), rng.randint(2, 9)
         if train_pair_ok(a, b):
-            return f"Question: What is {a} * {b}?\nAnswer:", f" {a * b}"
+            return suite_format("product").item(a=a, b=b, answer=a * b)
 
 
 def gen_copy(corp, rng):
     n = rng.randint(8, 24) if rng.random() < 0.85 else rng.randint(3, 32)
     p, _ = corp.task_passage(rng, n)
-    return f"Copy the text: {p}\nAnswer:", f" {p}"
+    return suite_format("copy").item(passage=p)
 
 
 def gen_copy_shuffled(corp, rng):
@@ -195,7 +199,7 @@ def gen_copy_shuffled(corp, rng):
     words = p.split()
     rng.shuffle(words)
     p = " ".join(words)
-    return f"Copy the text: {p}\nAnswer:", f" {p}"
+    return suite_format("copy").item(passage=p)
 
 
 def pseudo_word(rng):
@@ -216,18 +220,19 @@ def gen_copy_rare(corp, rng):
     n = rng.randint(8, 24)
     p, _ = corp.task_passage(rng, n)
     p = " ".join(pseudo_word(rng) if rng.random() < 0.3 else w for w in p.split())
-    return f"Copy the text: {p}\nAnswer:", f" {p}"
+    return suite_format("copy").item(passage=p)
 
 
 def gen_continue(corp, rng):
     n = rng.randint(8, 24)
     p, cont = corp.task_passage(rng, n)
-    return f"Continue the text: {p}\nAnswer:", f" {cont}"
+    return suite_format("continue-writing").item(passage=p, continuation=cont)
 
 
 def gen_summary(corp, rng):
     """Lead-style summarization pairs from KJV chapters: the summary is the excerpt's first verse (the
-    classic lead-1 baseline). Honest but weak: it teaches the format, not real summarization."""
+    classic lead-1 baseline), in the xsum or the cnndm suite's format. Honest but weak: it teaches the
+    format, not real summarization."""
     if not corp.kjv:
         return gen_copy(corp, rng)
     ch = corp.kjv[rng.randrange(len(corp.kjv))].split("\n")
@@ -235,8 +240,8 @@ def gen_summary(corp, rng):
     verses = ch[i:i + rng.randint(3, 8)]
     art = " ".join(verses)
     if rng.random() < 0.5:
-        return f"Article: {art}\nSummarize the article in one sentence.\nSummary:", f" {verses[0]}"
-    return f"Article: {art}\nSummarize the article.\nSummary:", f" {verses[0]}"
+        return suite_format("xsum").item(document=art, summary=verses[0])
+    return suite_format("cnndm").item(article=art, summary=verses[0])
 
 
 TASKS = ["addition", "product", "repetition", "copy", "continue", "summary"]

@@ -1,6 +1,6 @@
 """Export the trained run to Hugging Face layout checkpoint directories.
 
-    /usr/bin/python3 training/export.py --run training/runs/reference --out models/flexidepth-ref [--base-out DIR]
+    /usr/bin/python3 -m training.export --run training/runs/reference --out models/flexidepth-ref [--base-out DIR]
 
 The FlexiDepth checkpoint (model_type "ddllama") contains the frozen base weights, so its `--variant full`
 is exactly the base model; the plain base export (model_type "llama") is optional.
@@ -9,13 +9,12 @@ import argparse
 import json
 import os
 import shutil
-import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checkpoint import hf_config, load_dir, read_tensor_bytes, tensor_file_bytes, write_safetensors  # noqa: E402
-from model import is_flexidepth_name  # noqa: E402
+from .checkpoint import hf_config, load_dir, read_tensor_bytes, tensor_file_bytes, write_safetensors
+from .model import is_flexidepth_name
+from .run_dir import Run
 
 
 def export_state(state, c, out_dir, tok_dir, ddllama, meta=None):
@@ -46,7 +45,7 @@ def assert_same_base(got, want, what):
     assert not bad, f"{what}: base tensors differ from the source checkpoint: {bad[:5]}"
 
 
-def export_run(run, tok, out_dir, base_out=None):
+def export_run(run, out_dir, base_out=None):
     d = torch.load(run.p("flexidepth.pt"), map_location="cpu")
     tok_dir = run.p("tokenizer")
     meta = {"alpha": d["alpha"], "sweep": d.get("sweep"), "select_full": d.get("select_full"),
@@ -85,10 +84,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--base-out")
     args = ap.parse_args()
-    from train import Run
-    from tokenizer import Tokenizer
-    run = Run(args.run)
-    export_run(run, Tokenizer.load(run.p("tokenizer", "tokenizer.json")), args.out, args.base_out)
+    export_run(Run(args.run), args.out, args.base_out)
 
 
 if __name__ == "__main__":

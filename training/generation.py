@@ -1,7 +1,7 @@
 """Batched greedy generation with a KV cache and per-position routing gates (reference semantics)."""
 import torch
 
-from model import CausalLM
+from .model import CausalLM
 
 
 def newline_ids(tok):

@@ -1,6 +1,6 @@
 """How much each task's generated tokens need each routed layer, measured on the base model alone.
 
-    /usr/bin/python3 training/layer_need.py --model models/flexidepth-ref [--limit 200] [--seed 0] [--out need.json]
+    /usr/bin/python3 -m training.layer_need --model models/flexidepth-ref [--limit 200] [--seed 0] [--out need.json]
 
 The routers are trained to skip a layer where skipping costs little language-modelling loss, so what
 they can learn is bounded by how much the base model's own layers matter for each task's tokens.
@@ -19,16 +19,14 @@ routers' L_lm sees), the rise in its negative log-likelihood.
 import argparse
 import json
 import os
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checkpoint import load_dir  # noqa: E402
-from generation import greedy, newline_ids  # noqa: E402
-from harness_items import suite_items  # noqa: E402
-from tokenizer import Tokenizer  # noqa: E402
+from .checkpoint import load_dir
+from .generation import greedy, newline_ids
+from .harness import suite_items
+from .tokenizer import Tokenizer
 
 SUITES = ["repetition", "copy", "addition", "product", "continue-writing"]
 

@@ -1,4 +1,4 @@
-"""Llama decoder with optional FlexiDepth routers/adapters (see ../../shared/FLEXIDEPTH.md, mirrored in training/README.md).
+"""Llama decoder with optional FlexiDepth routers/adapters (see docs/method.md, mirrored in training/README.md).
 
 Parameter names follow Hugging Face Llama and the released FlexiDepth checkpoint, so that
 state_dict() keys are exactly the exported safetensors names.

@@ -1,13 +1,13 @@
 """Writes MODEL/README.md (the model card), or checks a card's measured tables against a summary.
 
     # the card's evaluation: the harness, then the base model's layer need (training/train_reference.sh --card-only)
-    node bin/flexibench.js run --model MODEL $(/usr/bin/python3 training/model_card.py --study-args) --db RUN/card-study.duckdb
+    node bin/flexibench.js run --model MODEL $(/usr/bin/python3 -m training.model_card --study-args) --db RUN/card-study.duckdb
     node bin/flexibench.js report --db RUN/card-study.duckdb --json > RUN/card-summary.json
-    /usr/bin/python3 training/layer_need.py --model MODEL $(/usr/bin/python3 training/model_card.py --need-args) --out RUN/layer_need.json
+    /usr/bin/python3 -m training.layer_need --model MODEL $(/usr/bin/python3 -m training.model_card --need-args) --out RUN/layer_need.json
     # the card
-    /usr/bin/python3 training/model_card.py --model MODEL --summary RUN/card-summary.json --need RUN/layer_need.json [--run RUN]
+    /usr/bin/python3 -m training.model_card --model MODEL --summary RUN/card-summary.json --need RUN/layer_need.json [--run RUN]
     # check: regenerate the card's tables from a summary (and a layer-need JSON) and compare; exit 1 with a diff
-    /usr/bin/python3 training/model_card.py --check --model MODEL --summary SUMMARY.json [--need NEED.json]
+    /usr/bin/python3 -m training.model_card --check --model MODEL --summary SUMMARY.json [--need NEED.json]
 
 Reads JSON only (no torch): the summary of `flexibench report --json`, layer_need.py's output, the model's
 config.json and training_summary.json (alpha sweep; `base_from` when the routers were retrained on an
@@ -25,8 +25,7 @@ import re
 import sys
 from datetime import datetime
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from card_tables import BLOCKS, Study, extract, harness_block, need_args, need_block, study_args, wrap  # noqa: E402
+from .card_tables import BLOCKS, Study, extract, harness_block, need_args, need_block, study_args, wrap
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

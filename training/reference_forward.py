@@ -1,6 +1,6 @@
 """PyTorch reference forward of an exported checkpoint: greedy generation with per-position routing.
 
-    /usr/bin/python3 training/reference_forward.py --model models/flexidepth-ref --prompt "Question: What is 12 + 7?\nAnswer:" \
+    /usr/bin/python3 -m training.reference_forward --model models/flexidepth-ref --prompt "Question: What is 12 + 7?\nAnswer:" \
         [--variant flexidepth|full] [--max-new-tokens 16] [--ids 0,5,9] [--bos/--no-bos] [--stop-newline] [--threshold 0.5]
 
 Prints one JSON document on stdout:
@@ -15,14 +15,12 @@ newline token with --stop-newline) or after --max-new-tokens.
 import argparse
 import json
 import os
-import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checkpoint import load_dir  # noqa: E402
-from generation import greedy, newline_ids  # noqa: E402
-from tokenizer import Tokenizer  # noqa: E402
+from .checkpoint import load_dir
+from .generation import greedy, newline_ids
+from .tokenizer import Tokenizer
 
 
 def main():

@@ -1,24 +1,28 @@
-"""Self-checks of the PyTorch reference (run: /usr/bin/python3 training/test_reference.py MODEL_DIR).
+"""Self-checks of the PyTorch reference (run: /usr/bin/python3 -m training.test_reference MODEL_DIR).
 
 1. KV-cached greedy generation gives the same tokens and gates as recomputing the whole sequence
    at every step (both variants).
-2. The routed layer computes exactly FLEXIDEPTH.md, checked against a per-token loop.
+2. The routed layer computes exactly docs/method.md, checked against a per-token loop.
 3. layer_need.py's one-layer skip equals the model's own routing with that layer's gates forced.
 4. held-out rules: training never produces an evaluation pair or sequence, and every arithmetic and
    repetition item of the harness's suites (`flexibench items`) is one by data.py's own rule.
+5. training items are in the suites' formats: the harness's items rendered with the suite formats
+   data.py uses (read from tasks/*.yaml) give exactly the harness's prompts and targets.
 """
+import copy
 import os
 import random
 import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checkpoint import load_dir  # noqa: E402
-from data import gen_addition, gen_product, gen_repetition, is_eval_pair, is_eval_sequence  # noqa: E402
-from generation import greedy, newline_ids  # noqa: E402
-from harness_items import suite_items  # noqa: E402
-from tokenizer import Tokenizer  # noqa: E402
+from .checkpoint import load_dir
+from .data import DATASETS, gen_addition, gen_product, gen_repetition, is_eval_pair, is_eval_sequence
+from .generation import greedy, newline_ids
+from .harness import suite_format, suite_items
+from .layer_need import forward_skipping
+from .model import mask_to_bias, rope_cos_sin
+from .tokenizer import Tokenizer
 
 
 def recompute_greedy(model, prompt, max_new, routing):
@@ -38,7 +42,7 @@ def recompute_greedy(model, prompt, max_new, routing):
 
 
 def per_token_layer(layer, x, pos_cos, pos_sin):
-    """Literal FLEXIDEPTH.md for one routed layer, token by token (causal attention over all K/V)."""
+    """Literal docs/method.md for one routed layer, token by token (causal attention over all K/V)."""
     z = layer.input_layernorm(x)
     k, v = layer.self_attn.kv(z, pos_cos, pos_sin)
     g = torch.sigmoid(layer.router(z))
@@ -68,8 +72,6 @@ class FixedRouter(torch.nn.Module):
 def check_layer_need_skip(model, cfg, tok):
     """forward_skipping against the model's routed forward with forced gates: g = 1 (the plain layer)
     except at the skipped positions of one layer, where g = 0 and a zero adapter leave the residual alone."""
-    import copy
-    from layer_need import forward_skipping
     ids = torch.tensor([[tok.bos_id] + tok.encode("Question: What is 47 * 8?\nAnswer: 376")])
     S = ids.shape[1]
     pos = torch.arange(S)[None]
@@ -109,9 +111,7 @@ def main():
                 assert (a - b).abs().max() < 1e-4, (a - b).abs().max()
     print("ok: KV-cached greedy == recompute (tokens and gates)")
     # literal per-token semantics of a routed layer
-    from model import rope_cos_sin
     if cfg.get("routing_layers"):
-        import copy
         layer = copy.deepcopy(model.model.layers[cfg["routing_layers"][0]])
         with torch.no_grad():  # make the gates mixed so both paths are exercised
             layer.router.router_head.weight.normal_(0, 1.0)
@@ -119,14 +119,13 @@ def main():
         x = torch.randn(1, 9, cfg["hidden_size"])
         cos, sin = rope_cos_sin(torch.arange(9)[None], cfg["head_dim"], cfg["rope_theta"])
         mask = torch.ones(9, 9, dtype=torch.bool).tril()[None, None]
-        from model import mask_to_bias
         with torch.no_grad():
             y, _, _ = layer(x, cos, sin, mask_to_bias(mask), None, True)
             y2 = per_token_layer(layer, x, cos, sin)
             g = torch.sigmoid(layer.router(layer.input_layernorm(x)))
         assert 0 < int((g > 0.5).sum()) < 9, g
         assert (y - y2).abs().max() < 1e-4, (y - y2).abs().max()
-        print("ok: routed layer == per-token FLEXIDEPTH.md loop")
+        print("ok: routed layer == per-token docs/method.md loop")
         check_layer_need_skip(model, cfg, tok)
         print("ok: layer_need one-layer skip == routing with forced gates")
     # held-out rules
@@ -147,6 +146,14 @@ def main():
     for it in suite_items("repetition", d):
         assert is_eval_sequence([int(t) for t in it["fields"]["numbers"].split()]), it["doc_id"]
     print("ok: held-out rules")
+    # the suite formats training renders its items with, against the harness's own rendering (the passage
+    # suites read the corpus from the data training reads)
+    for s in ("addition", "product", "repetition", "copy", "continue-writing", "xsum", "cnndm"):
+        fmt = suite_format(s)
+        for it in suite_items(s, d, limit=10, data_dir=DATASETS):
+            assert fmt.prompt(**it["fields"]) == it["prompt"], (s, it["doc_id"])
+            assert fmt.answer(**it["fields"]) == fmt.target_delimiter + it["target"], (s, it["doc_id"])
+    print("ok: training's suite formats == the harness's prompts and targets")
 
 
 if __name__ == "__main__":

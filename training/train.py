@@ -1,30 +1,37 @@
 """The reference-model pipeline: tokenizer -> base pre-training -> FlexiDepth stage (alpha sweep) -> export -> evaluation.
 
-    /usr/bin/python3 training/train.py --preset reference --run training/runs/reference --out models/flexidepth-ref
-    /usr/bin/python3 training/train.py --preset smoke --run /tmp/smoke --out /tmp/smoke/model
-    nice -n 19 /usr/bin/python3 training/train.py --preset reference-v3 --base-from models/flexidepth-ref \
+    /usr/bin/python3 -m training.train --preset reference --run training/runs/reference --out models/flexidepth-ref
+    /usr/bin/python3 -m training.train --preset smoke --run /tmp/smoke --out /tmp/smoke/model
+    nice -n 19 /usr/bin/python3 -m training.train --preset reference-v3 --base-from models/flexidepth-ref \
         --run training/runs/v3 --out training/runs/v3/model --threads 1   # routers/adapters only, on the committed base
 
 Every stage writes its result into the run directory and is skipped when already done; the training
 stages checkpoint every few minutes and resume from the checkpoint, so rerunning the same command
 after a kill continues where it stopped. Progress goes to RUN/log.txt (and RUN/metrics.jsonl).
+Run from the repository root (training/ is a package).
 """
 import argparse
+import hashlib
 import json
 import math
 import os
 import random
-import sys
+import shutil
+import subprocess
 import time
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import Corpora, Packer, build_text_pool, gsm8k_doc, make_task, TASKS  # noqa: E402
-from model import CausalLM, doc_causal_mask, flexidepth_params, is_flexidepth_name  # noqa: E402
-from tokenizer import Tokenizer, train_bpe  # noqa: E402
-from generation import greedy, newline_ids  # noqa: E402
+from .checkpoint import CONFIG_KEYS, read_safetensors
+from .data import Corpora, Packer, build_text_pool, gen_addition, gsm8k_doc, make_task, TASKS
+from .export import export_run
+from .generation import greedy, newline_ids
+from .model import CausalLM, doc_causal_mask, flexidepth_params, is_flexidepth_name
+from .run_dir import Run, save_atomic
+from .tokenizer import Tokenizer, train_bpe
 
 PRESETS = {
     "reference": {
@@ -77,34 +84,6 @@ PRESETS["reference-v3"] = dict(
     flexidepth=dict(PRESETS["reference"]["flexidepth"], steps=2400, alphas=[1e-3, 1.5e-3, 2e-3], monitor_every=100,
                     monitor_items=48, monitor_seed=5150, monitor_tasks=("repetition", "copy", "addition", "product")),
 )
-
-
-class Run:
-    def __init__(self, path):
-        self.path = path
-        os.makedirs(path, exist_ok=True)
-        self.logf = open(os.path.join(path, "log.txt"), "a")
-        self.metf = open(os.path.join(path, "metrics.jsonl"), "a")
-
-    def log(self, *a):
-        msg = time.strftime("%H:%M:%S ") + " ".join(str(x) for x in a)
-        self.logf.write(msg + "\n")
-        self.logf.flush()
-        print(msg, file=sys.stderr, flush=True)
-
-    def metric(self, **kv):
-        kv["time"] = time.time()
-        self.metf.write(json.dumps(kv) + "\n")
-        self.metf.flush()
-
-    def p(self, *parts):
-        return os.path.join(self.path, *parts)
-
-
-def save_atomic(obj, path):
-    tmp = path + ".tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def scheduled(schedule, step, default):
@@ -184,7 +163,7 @@ def model_config(preset, tok, routing_layers=None):
 
 def task_accuracy(model, tok, corp, n, seed, routing, tasks=("addition", "product", "repetition", "copy"), max_digits=3, batch=32):
     """Exact match on freshly generated TRAINING-distribution items (for monitoring and alpha selection;
-    the held-out evaluation is evaluate.py). Returns {task: (acc, routed_usage)}."""
+    the held-out evaluation is the harness's study, training/README.md). Returns {task: (acc, routed_usage)}."""
     rng = random.Random(seed)
     stops = newline_ids(tok)
     res = {}
@@ -192,7 +171,6 @@ def task_accuracy(model, tok, corp, n, seed, routing, tasks=("addition", "produc
         items = []
         for _ in range(n):
             if task == "addition":
-                from data import gen_addition
                 items.append(gen_addition(rng, 10 ** 9, max_digits))
             else:
                 items.append(make_task(task, corp, rng))
@@ -218,12 +196,25 @@ def task_accuracy(model, tok, corp, n, seed, routing, tasks=("addition", "produc
 
 # ---------------------------------------------------------------- training loop (shared by both stages)
 
-def train_loop(run, name, model, params, cfg, packer, seq_len, ckpt_path, ckpt_minutes, alpha=None, monitor=None):
+@dataclass
+class Stage:
+    """What one training stage runs, for train_loop: the model it trains is given with it."""
+    name: str  # in the log and metrics; with the step it seeds the data order, so a resumed stage replays it
+    cfg: dict  # the preset's section for the stage: steps, batch, lr, min_lr, warmup, wd, clip, monitor_every, schedules
+    ckpt_path: str  # resumable checkpoint (model, optimizer, step)
+    ckpt_minutes: float  # how often it is written (and at the last step)
+    alpha: Optional[float] = None  # FlexiDepth: the skip loss's weight, routing on; None: pre-training, no routing
+    monitor: Optional[Callable[[int], None]] = None  # called with the step every cfg["monitor_every"] steps and at the last
+
+
+def train_loop(run, model, params, packer, stage):
+    """Trains `params` of `model` on `packer`'s batches through `stage`; returns the LM loss's EMA at the end."""
+    name, cfg, alpha, monitor = stage.name, stage.cfg, stage.alpha, stage.monitor
     opt = torch.optim.AdamW(params, lr=cfg["lr"], betas=(0.9, 0.95), weight_decay=cfg["wd"])
     dev = next(model.parameters()).device
     step = 0
-    if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, map_location="cpu")
+    if os.path.exists(stage.ckpt_path):
+        ck = torch.load(stage.ckpt_path, map_location="cpu")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step = ck["step"]
@@ -269,8 +260,8 @@ def train_loop(run, name, model, params, cfg, packer, seq_len, ckpt_path, ckpt_m
             run.metric(stage=name, step=step, lm=l_lm.item(), ema=ema, skip=l_skip.item(), lr=lr, tok_s=tok_count / dt)
         if monitor and (step % cfg["monitor_every"] == 0 or step == cfg["steps"]):
             monitor(step)
-        if time.time() - last_ck > ckpt_minutes * 60 or step == cfg["steps"]:
-            save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "step": step}, ckpt_path)
+        if time.time() - last_ck > stage.ckpt_minutes * 60 or step == cfg["steps"]:
+            save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "step": step}, stage.ckpt_path)
             last_ck = time.time()
     return ema
 
@@ -295,8 +286,8 @@ def stage_pretrain(run, preset, tok, corp, pool, device):
         run.log(f"pretrain: monitor step {step} " + " ".join(f"{k} {v[0]:.3f}" for k, v in r.items()) + f" ({time.time() - t:.0f}s)")
         run.metric(stage="pretrain-monitor", step=step, **{k: v[0] for k, v in r.items()})
 
-    ema = train_loop(run, "pretrain", model, list(model.parameters()), cfg, packer, preset["seq_len"],
-                     run.p("pretrain_ckpt.pt"), preset["ckpt_minutes"], monitor=monitor)
+    ema = train_loop(run, model, list(model.parameters()), packer,
+                     Stage("pretrain", cfg, run.p("pretrain_ckpt.pt"), preset["ckpt_minutes"], monitor=monitor))
     torch.save({"config": c, "model": model.state_dict(), "final_lm_ema": ema}, out)
     run.log(f"pretrain: done, final lm ema {ema:.4f}")
 
@@ -309,9 +300,6 @@ def stage_base_from(run, preset, src):
     only routers and adapters on exactly that base, without the run directory that produced it."""
     if os.path.exists(run.p("base.pt")):
         return
-    import hashlib
-    import shutil
-    from checkpoint import CONFIG_KEYS, read_safetensors
     tdir = run.p("tokenizer")
     os.makedirs(tdir, exist_ok=True)
     for fn in ("tokenizer.json", "tokenizer_config.json"):
@@ -466,8 +454,8 @@ def stage_flexidepth(run, preset, tok, corp, device):
             run.log(f"flexidepth {tag}: {sum(p.numel() for p in params)} trainable parameters, routed layers {model.routing_layers}")
 
             monitor = flexidepth_monitor(run, model, tok, corp, cfg, tag, 16 if sel_n >= 40 else 4)
-            ema = train_loop(run, f"flexidepth-{tag}", model, params, cfg, packer, preset["seq_len"],
-                             run.p(f"flexidepth_{tag}_ckpt.pt"), preset["ckpt_minutes"], alpha=alpha, monitor=monitor)
+            ema = train_loop(run, model, params, packer, Stage(f"flexidepth-{tag}", cfg, run.p(f"flexidepth_{tag}_ckpt.pt"),
+                                                               preset["ckpt_minutes"], alpha=alpha, monitor=monitor))
             r = task_accuracy(model, tok, corp, sel_n, seed=4242, routing=True)
             torch.save({"config": model.config, "model": model.state_dict(), "alpha": alpha, "final_lm_ema": ema,
                         "gate_estimator": cfg.get("gate_estimator"), "pretrain_steps": preset["pretrain"]["steps"],
@@ -509,8 +497,6 @@ def main():
     run.log(f"=== train.py --preset {args.preset} --run {args.run} pid {os.getpid()}")
     kjv = args.kjv or run.p("kjv.txt")
     if not os.path.exists(kjv):
-        import shutil
-        import subprocess
         if shutil.which("bible"):
             with open(kjv + ".tmp", "w") as f:
                 subprocess.run(["bible", "-l10000", "gen1:1-rev22:21"], stdout=f, check=True)
@@ -534,9 +520,8 @@ def main():
     stage_flexidepth(run, preset, tok, corp, args.device)
     if args.stop_after == "flexidepth":
         return
-    from export import export_run
     if args.out:
-        export_run(run, tok, args.out, args.base_out)
+        export_run(run, args.out, args.base_out)
     if args.stop_after == "export" or not args.out:
         return
     # the held-out evaluation is the harness's (flexibench run + report), with the layer need and the model card

@@ -30,15 +30,15 @@ card() {
   # afresh: a study file holding an earlier model's runs is not the card's study of this one
   rm -f "$run/card-study.duckdb" "$run/card-study.duckdb.wal"
   # shellcheck disable=SC2046  # the arguments are words without spaces
-  node bin/flexibench.js run --model "$model" $("$PY" training/model_card.py --study-args) \
+  node bin/flexibench.js run --model "$model" $("$PY" -m training.model_card --study-args) \
     --data-dir "$DATA_DIR" --db "$run/card-study.duckdb" > "$run/card-study.txt"
   node bin/flexibench.js report --db "$run/card-study.duckdb" --json > "$run/card-summary.json"
   # shellcheck disable=SC2046
-  TORCH_THREADS=$THREADS nice -n 19 "$PY" training/layer_need.py --model "$model" $("$PY" training/model_card.py --need-args) \
+  TORCH_THREADS=$THREADS nice -n 19 "$PY" -m training.layer_need --model "$model" $("$PY" -m training.model_card --need-args) \
     --data-dir "$DATA_DIR" --out "$run/layer_need.json"
-  "$PY" training/model_card.py --model "$model" --name "$name" --summary "$run/card-summary.json" \
+  "$PY" -m training.model_card --model "$model" --name "$name" --summary "$run/card-summary.json" \
     --need "$run/layer_need.json" --run "$run"
-  "$PY" training/model_card.py --check --model "$model" --name "$name" --summary "$run/card-summary.json" \
+  "$PY" -m training.model_card --check --model "$model" --name "$name" --summary "$run/card-summary.json" \
     --need "$run/layer_need.json"
   echo "model card: $model/README.md" >&2
 }
@@ -47,7 +47,7 @@ if [ "${1:-}" = "--smoke" ]; then
   OUT=${2:?usage: train_reference.sh --smoke OUT_DIR}
   RUN=${RUN:-$OUT.run}
   rm -rf "$RUN" "$OUT"
-  "$PY" training/train.py --preset smoke --run "$RUN" --out "$OUT" --threads "$THREADS"
+  "$PY" -m training.train --preset smoke --run "$RUN" --out "$OUT" --threads "$THREADS"
   if command -v node >/dev/null && [ -d node_modules/@huggingface/tokenizers ]; then
     node training/check_tokenizer.mjs "$OUT" "$RUN/tokenizer_cases.jsonl"
   fi
@@ -62,7 +62,7 @@ fi
 RUN=${RUN:-training/runs/reference}
 OUT=${OUT:-models/flexidepth-ref}
 mkdir -p "$RUN"
-nice -n 19 "$PY" training/train.py --preset reference --run "$RUN" --out "$OUT" --threads "$THREADS"
+nice -n 19 "$PY" -m training.train --preset reference --run "$RUN" --out "$OUT" --threads "$THREADS"
 if command -v node >/dev/null && [ -d node_modules/@huggingface/tokenizers ]; then
   node training/check_tokenizer.mjs "$OUT" "$RUN/tokenizer_cases.jsonl"
 fi
