@@ -4,8 +4,10 @@
  *   src <- datasets <- tasks <- reports <- harness
  * Inside src, the same holds between its parts:
  *   src/*.ts (base) <- src/scoring, src/tokenizer, src/model <- src/store
- * where the three parts of the middle rank are independent of each other. test/ and perf/ may
- * import anything; nothing imports them. docs/design.md states the same rules in words.
+ * where the three parts of the middle rank are independent of each other. test/ (the tests) and
+ * perf/ (the measurement scripts docs/performance.md cites) are not layers: they may import any
+ * layer, and nothing imports them (perf/ not test/ either: rule not-to-test). docs/design.md states
+ * the same rules in words.
  */
 const { sourceLayers } = require('./package.json');
 

@@ -1,7 +1,8 @@
 /** Options every model-running command shares: --model, --variant, --ep, --threads, --precision, --block-size, and the reference model. */
 import { packagePath } from '../src/package-root.ts';
 import { loadCheckpoint, type Checkpoint } from '../src/model/checkpoint.ts';
-import { MODEL_VARIANTS, QUANT_BLOCK_SIZE, QUANT_BLOCK_SIZES, WEIGHT_PRECISIONS, type GraphSpec, type WeightPrecision } from '../src/model/graph-builder.ts';
+import { QUANT_BLOCK_SIZE, QUANT_BLOCK_SIZES, WEIGHT_PRECISIONS, type GraphSpec, type WeightPrecision } from '../src/model/graph-builder.ts';
+import { MODEL_VARIANTS, type ModelVariant } from '../src/model/variants.ts';
 import { canonicalSpec } from '../src/model/graph-cache.ts';
 import { DecoderSession, type ExecutionProvider } from '../src/model/session.ts';
 import { integer, oneOf, required, text, type OptionSpec, type OptionValues } from './args.ts';
@@ -37,9 +38,6 @@ export const MODEL_OPTIONS = {
 export function withPrecision(spec: GraphSpec, precision: WeightPrecision, blockSize: number): GraphSpec {
   return canonicalSpec({ ...spec, precision, blockSize });
 }
-
-/** The variants a checkpoint alone defines (the comparators need a study: `run`). */
-type ModelVariant = (typeof MODEL_VARIANTS)[number];
 
 export function variantOptionFor(what: string): OptionSpec<ModelVariant, false> {
   return oneOf('variant', what, MODEL_VARIANTS, { defaultText: 'flexidepth when the checkpoint has routing layers, else full' });

@@ -1,5 +1,5 @@
 /**
- * The paper's bowl (FLEXIDEPTH.md, "Layer-allocation findings to reproduce"): per-layer usage over
+ * The paper's bowl (docs/method.md, "Layer-allocation findings to reproduce"): per-layer usage over
  * the routed layers is bowl-shaped, the first and last routed layers used by more tokens than the
  * middle ones. Measured here as two differences in the share of generated tokens that ran a layer
  * (producing position): the first routed layer against the middle routed layers' mean, and the

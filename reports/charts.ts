@@ -9,6 +9,7 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { VARIANTS } from '../src/model/variants.ts';
 
 // Rendering without a canvas, Vega estimates text widths on the long side; label limits leave room for that.
 const CONFIG = { font: 'sans-serif', view: { stroke: null }, axis: { labelLimit: 400 }, legend: { labelLimit: 360, columns: 3 } } as const;
@@ -255,7 +256,8 @@ export interface QualityLayersPoint {
   hi: number;
 }
 
-const VARIANT_SCALE = { domain: ['full', 'flexidepth', 'static', 'random'], range: ['#4c4c4c', '#4c78a8', '#e45756', '#54a24b'] };
+/** Colour and shape by variant, in VARIANTS' order. */
+const VARIANT_SCALE = { domain: [...VARIANTS], range: ['#4c4c4c', '#4c78a8', '#e45756', '#54a24b'] };
 const VARIANT_SHAPES = { domain: VARIANT_SCALE.domain, range: ['square', 'circle', 'triangle-up', 'diamond'] };
 
 /**

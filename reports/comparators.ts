@@ -7,22 +7,13 @@
 import { validateAgainst } from '../src/config-validation.ts';
 import { ScorerConfig, scorerMetrics } from '../src/scoring/scorers.ts';
 import type { Estimate } from '../src/scoring/bootstrap.ts';
-import type { Variant } from '../src/model/graph-builder.ts';
+import { COMPARATOR_VARIANTS, isComparator, type ComparatorVariant, type Variant } from '../src/model/variants.ts';
 import type { StoredRun } from '../src/store/summary-reads.ts';
 import type { QualityLayersPoint } from './charts.ts';
 import { estimate, retentionCell, variantLabel } from './format.ts';
 import { comparisonKey } from './pairing.ts';
 import { FP32_PRECISION, isFp32, precisionLabel } from './precision.ts';
-import {
-  COMPARATOR_ORDER,
-  isComparator,
-  type ComparatorVariant,
-  type MatchedRow,
-  type MetricEstimate,
-  type ResultRow,
-  type RunSummary,
-  type StudySummary,
-} from './summary.ts';
+import type { MatchedRow, MetricEstimate, ResultRow, RunSummary, StudySummary } from './summary.ts';
 
 export interface ComparatorTableRow {
   /** `full`, `flexidepth@T`, `static@T`, `random@T` (the table's title names a precision other than fp32). */
@@ -104,7 +95,7 @@ export function primaryMetrics(summary: StudySummary): Map<ResultRow, string | n
 function rowRank(r: ResultRow): [number, number, number] {
   if (r.variant === 'full') return [0, 0, 0];
   if (r.variant === 'flexidepth') return [1, r.threshold, 0];
-  return [2, r.threshold, COMPARATOR_ORDER.indexOf(r.variant as ComparatorVariant)];
+  return [2, r.threshold, COMPARATOR_VARIANTS.indexOf(r.variant as ComparatorVariant)];
 }
 
 function byRank(a: ResultRow, b: ResultRow): number {

@@ -8,6 +8,7 @@
 import { isAbsolute } from 'node:path';
 import { stringify } from 'yaml';
 import { escapeControlChars, hasControlChars } from '../src/control-chars.ts';
+import { isComparator } from '../src/model/variants.ts';
 import type { ExportRun } from '../src/store/pattern-export-reads.ts';
 import { DEFAULT_DB } from '../src/store/study-db.ts';
 import { markdownCode as code, markdownFence, markdownTable as table, markdownText as text } from './markdown.ts';
@@ -272,7 +273,7 @@ function introSection(data: DatasetCardData): string {
     '',
     'Per-token layer allocations of a FlexiDepth model (adaptive layer skipping, arXiv 2503.23798) ' +
       (variants.includes('full') ? 'and of its full-depth baseline (the same weights with the routers ignored) ' : '') +
-      (variants.includes('static') || variants.includes('random')
+      (variants.some(isComparator)
         ? 'and of layer-skipping comparators matched to its layer budget (`static`, `random`; see "Which token a depth belongs to") '
         : '') +
       `on ${data.suites.length} evaluation suite${data.suites.length === 1 ? '' : 's'}, exported from a flexibench study.`,

@@ -8,7 +8,7 @@
  * count the divergence a second time.
  */
 import type { BootstrapOptions, Estimate } from '../src/scoring/bootstrap.ts';
-import type { Variant } from '../src/model/graph-builder.ts';
+import type { Variant } from '../src/model/variants.ts';
 import { agreementKey, type FidelityInputs } from '../src/store/fidelity-reads.ts';
 import type { StoredRun } from '../src/store/summary-reads.ts';
 import { pairMetrics, precisionCounterpartKey, type RunMetrics } from './pairing.ts';

@@ -25,6 +25,10 @@ export const variantLabel = (variant: string, threshold: number, precision: Prec
   return isFp32(precision) ? base : `${base} ${precisionLabel(precision)}`;
 };
 
+/** A result's samples as the Scores tables show them: scored, then truncated and failed where there are any. */
+export const samplesCell = (r: { n: number; n_truncated: number; n_error: number }): string =>
+  `${r.n}${r.n_truncated > 0 ? ` (${r.n_truncated} truncated)` : ''}${r.n_error > 0 ? ` (+${r.n_error} failed)` : ''}`;
+
 /** A run's mean layers used per generated token of its total, with the interval where it varies (not for full). */
 export const layersUsedCell = (r: {
   variant: string;

@@ -1,5 +1,5 @@
 /**
- * The paper's layer-allocation table (FLEXIDEPTH.md, "Layer-allocation findings to reproduce":
+ * The paper's layer-allocation table (docs/method.md, "Layer-allocation findings to reproduce":
  * Llama-3-8B-Instruct, 32 layers) beside ours, and its claims checked with intervals: the orderings
  * between tasks, the equation claim (result digits over operand digits) and the bowl (bowl.ts).
  * Ours is pooled over generated tokens at the producing position, per FlexiDepth series (study,

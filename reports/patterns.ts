@@ -2,7 +2,7 @@
  * A study's layer patterns, read once (src/store/pattern-reads.ts) and shaped for the report:
  * per-layer usage (the paper's "bowl"), the distribution of layers used, token depth maps (the
  * paper's Figure 1), and where depth goes inside an answer. Every depth is the producing-position
- * depth of the token it is attached to (FLEXIDEPTH.md).
+ * depth of the token it is attached to (docs/method.md).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Clusters } from '../src/scoring/bootstrap.ts';

@@ -15,7 +15,7 @@ import {
 } from './charts.ts';
 import { comparatorCells, comparatorHeader, comparatorTables, COMPARATORS_NOTE, qualityLayersPoints } from './comparators.ts';
 import { depthLegendHtml, depthMapHtml, type DepthScale } from './depth-map.ts';
-import { estimate, fixed, interval, layersUsedCell, percent, retentionCell, variantLabel } from './format.ts';
+import { estimate, fixed, interval, layersUsedCell, percent, retentionCell, samplesCell, variantLabel } from './format.ts';
 import { BOWL_RULE } from './bowl.ts';
 import { CLAIMS_NOTE, headlines, HEADLINE_NOTE, type QualityVerdict } from './headline.ts';
 import { escapeHtml, htmlTable } from './html.ts';
@@ -94,7 +94,7 @@ function scoresSection(data: ReportData): string {
   const rows = data.summary.results.map((r) => [
     escapeHtml(r.suite),
     escapeHtml(data.seriesOf(r.study, r.run_id)),
-    `${r.n}${r.n_truncated > 0 ? ` (${r.n_truncated} truncated)` : ''}${r.n_error > 0 ? ` (+${r.n_error} failed)` : ''}`,
+    samplesCell(r),
     Object.entries(r.metrics)
       .map(([name, m]) => `${escapeHtml(name)} ${estimate(m)}`)
       .join('<br>') || '-',
@@ -185,7 +185,7 @@ function verdictClass(v: string): string {
 async function paperSection(data: ReportData): Promise<string> {
   const parts = [
     '<h2 id="paper">Layers used per generated token, beside the paper</h2>',
-    `<p class="note">Ours: mean layers used per generated token at the producing position (the pass that produced the token), pooled over a suite's samples, with a cluster-bootstrap 95% interval over samples; summarization pools XSum and CNN/DM. The paper: FlexiDepth on ${PAPER_MODEL} (FLEXIDEPTH.md). Shares make models of different depth comparable.</p>`,
+    `<p class="note">Ours: mean layers used per generated token at the producing position (the pass that produced the token), pooled over a suite's samples, with a cluster-bootstrap 95% interval over samples; summarization pools XSum and CNN/DM. The paper: FlexiDepth on ${PAPER_MODEL} (docs/method.md). Shares make models of different depth comparable.</p>`,
   ];
   if (data.summary.paper.length === 0) return [...parts, '<p>No FlexiDepth runs in this study.</p>'].join('\n');
   for (const c of data.summary.paper) {

@@ -3,7 +3,7 @@
  * Every string read from a study or a path (study labels and files, suites, series, metrics) goes
  * through reports/markdown.ts; the numbers and the words of ours go as they are.
  */
-import { estimate, fixed, interval, layersUsedCell, percent, retentionCell } from './format.ts';
+import { estimate, fixed, interval, layersUsedCell, percent, retentionCell, samplesCell } from './format.ts';
 import { comparatorCells, comparatorHeader, comparatorTables, COMPARATORS_NOTE } from './comparators.ts';
 import { markdownCode, markdownTable as mdTable, markdownText as text } from './markdown.ts';
 import { PAPER_LAYERS_TOTAL, PAPER_MODEL } from './paper.ts';
@@ -115,7 +115,7 @@ export function renderMarkdown(data: ReportData, generatedAt: string): string {
       s.results.map((r) => [
         text(r.suite),
         text(data.seriesOf(r.study, r.run_id)),
-        `${r.n}${r.n_truncated > 0 ? ` (${r.n_truncated} truncated)` : ''}${r.n_error > 0 ? ` (+${r.n_error} failed)` : ''}`,
+        samplesCell(r),
         Object.entries(r.metrics)
           .map(([n, m]) => `${text(n)} ${estimate(m)}`)
           .join('; ') || '-',

@@ -1,5 +1,5 @@
 /**
- * The study summary: what `flexibench report --json` prints and `summary.json` holds (DESIGN.md).
+ * The study summary: what `flexibench report --json` prints and `summary.json` holds (docs/design.md).
  * One result row per run (a run is one model × suite config × variant × threshold × weight precision
  * × seed × limit × generation settings), so runs that differ in any of those are never averaged
  * together. Several study files are summarized side by side: every row names its study.
@@ -9,7 +9,7 @@
  */
 import { bootstrapMean, bootstrapRatio, type Clusters, type Estimate } from '../src/scoring/bootstrap.ts';
 import { tokensPerSecond } from '../src/model/generate.ts';
-import type { Variant } from '../src/model/graph-builder.ts';
+import { COMPARATOR_VARIANTS, isComparator, type ComparatorVariant, type Variant } from '../src/model/variants.ts';
 import type { ErrorReason, SampleDepth, StoredRun, SummaryInputs } from '../src/store/summary-reads.ts';
 import { byFidelityRow, fidelityRows, type FidelityRow } from './fidelity.ts';
 import { comparisonKey, pairMetrics, type MetricPair } from './pairing.ts';
@@ -85,14 +85,6 @@ export interface PairedRow {
   /** mean(flexidepth) / mean(full); null when the full mean is 0. */
   retention: number | null;
 }
-
-/** The comparator variants: each run matches FlexiDepth's layer budget at one threshold (FLEXIDEPTH.md, "Comparators"). */
-export type ComparatorVariant = 'static' | 'random';
-
-/** Table 1's order: static before random at each threshold. */
-export const COMPARATOR_ORDER: readonly ComparatorVariant[] = ['static', 'random'];
-
-export const isComparator = (variant: Variant): variant is ComparatorVariant => variant === 'static' || variant === 'random';
 
 /** A FlexiDepth run against a comparator run matched to its threshold, on one metric. */
 export interface MatchedRow {
@@ -241,7 +233,9 @@ export function buildSummary(studies: readonly LabeledStudy[], boot: BootstrapSe
   paired.sort(byPair);
   matched.sort(
     (x, y) =>
-      byPair(x, y) || COMPARATOR_ORDER.indexOf(x.comparator) - COMPARATOR_ORDER.indexOf(y.comparator) || x.comparator_run_id.localeCompare(y.comparator_run_id),
+      byPair(x, y) ||
+      COMPARATOR_VARIANTS.indexOf(x.comparator) - COMPARATOR_VARIANTS.indexOf(y.comparator) ||
+      x.comparator_run_id.localeCompare(y.comparator_run_id),
   );
   fidelity.sort((x, y) => byStudy(x, y) || byFidelityRow(x, y));
   return {

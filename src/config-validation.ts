@@ -84,7 +84,7 @@ function describe(error: ErrorObject): string {
 /**
  * How far YAML aliases may expand (yaml's own measure: the uses of an anchor times the aliases
  * inside it), so that an alias bomb ("billion laughs") is refused instead of expanded. Configs
- * written by hand stay far below it; README's "Limits on input" states it.
+ * written by hand stay far below it; docs/usage.md, "Limits on input", states it.
  */
 export const MAX_YAML_ALIAS_COUNT = 100;
 

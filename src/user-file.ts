@@ -7,7 +7,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { UserError } from './errors.ts';
 
-/** A kind of input file and the most bytes flexibench reads of it; README's "Limits on input" lists them. */
+/** A kind of input file and the most bytes flexibench reads of it; docs/usage.md, "Limits on input", lists them. */
 export interface FileKind {
   /** What the file is, as the refusal names it ("model config"). */
   readonly what: string;

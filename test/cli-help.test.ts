@@ -16,7 +16,7 @@ const env = { FLEXIBENCH_DATA_DIR: DATA_DIR };
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'flexibench-cli-help-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Every command and what its help must mention (DESIGN.md's command line, plus what each command takes). */
+/** Every command and what its help must mention (docs/design.md's command line, plus what each command takes). */
 const COMMANDS: Record<string, string[]> = {
   merge: ['--out', '--allow-mixed'],
   run: [

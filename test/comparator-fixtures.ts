@@ -5,7 +5,7 @@
  * position and two generated ones, so its generated tokens' depths are those of positions 0 and 1
  * (the producing positions); the expected numbers are worked out in report-comparators.test.ts.
  */
-import type { Variant } from '../src/model/graph-builder.ts';
+import type { Variant } from '../src/model/variants.ts';
 import type { RunComparator } from '../src/store/run-comparator.ts';
 import { runIdOf } from '../src/store/run-identity.ts';
 import type { StudyDb, TokenRecord } from '../src/store/study-db.ts';

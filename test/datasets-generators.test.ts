@@ -96,7 +96,7 @@ describe('repetition', () => {
     const digitCounts = [0, 0, 0, 0];
     for (const { numbers, answer } of items) {
       expect(answer).toBe(numbers);
-      const parts = numbers.split(' ');
+      const parts = numbers!.split(' ');
       expect(parts.length).toBeGreaterThanOrEqual(4);
       expect(parts.length).toBeLessThanOrEqual(8);
       for (const p of parts) {
@@ -130,7 +130,9 @@ describe('passages', () => {
         .map((l) => l.split(/\s+/).filter(Boolean).join(' '))
         .filter(Boolean),
     );
-    for (const { passage, continuation } of items) {
+    for (const item of items) {
+      const passage = item.passage!;
+      const continuation = item.continuation!;
       const words = passage.split(' ');
       expect(words.length).toBeGreaterThanOrEqual(8);
       expect(words.length).toBeLessThanOrEqual(24);
@@ -144,7 +146,7 @@ describe('passages', () => {
 
   it('most passages do not occur in the training part at all', () => {
     const items = passageItems(corpus, {}, 1000101, 200, 'test');
-    const seen = items.filter((i) => head.includes(i.passage)).length;
+    const seen = items.filter((i) => head.includes(i.passage!)).length;
     expect(seen).toBeLessThan(10);
   });
 });

@@ -99,7 +99,7 @@ describe('deploy/kubernetes', () => {
     expect(shards, 'an Indexed Job').toBeDefined();
     const { spec } = shards!;
     expect(shards!.apiVersion).toBe('batch/v1');
-    const [container] = spec.template!.spec.containers;
+    const container = spec.template!.spec.containers[0]!;
     const n = /--shard auto\/(\d+)/.exec(commandLine(container))?.[1];
     expect(n, '--shard auto/N in the container').toBeDefined();
     expect(spec.completions).toBe(Number(n));
@@ -112,7 +112,7 @@ describe('deploy/kubernetes', () => {
 
   it("gives each shard its own database, from JOB_COMPLETION_INDEX, on the claim's volume", () => {
     const podSpec = shards!.spec.template!.spec;
-    const [container] = podSpec.containers;
+    const container = podSpec.containers[0]!;
     const db = dbOption(commandLine(container));
     expect(db).toMatch(/\$\(\(JOB_COMPLETION_INDEX \+ 1\)\)/);
     const mount = container.volumeMounts?.find((m) => db!.startsWith(`${m.mountPath}/`));
@@ -124,11 +124,11 @@ describe('deploy/kubernetes', () => {
 
   it('merges exactly shards 1..N on the same volume, then writes the report; it waits, suspended, for the shards', () => {
     expect(merge, 'a Job running flexibench merge').toBeDefined();
-    const line = commandLine(merge!.spec.template!.spec.containers[0]);
-    const shardDb = dbOption(commandLine(shards!.spec.template!.spec.containers[0]))!;
+    const line = commandLine(merge!.spec.template!.spec.containers[0]!);
+    const shardDb = dbOption(commandLine(shards!.spec.template!.spec.containers[0]!))!;
     const inputs = [...line.matchAll(/(\S+\/shard-(\d+)\.duckdb)/g)];
     expect(inputs.map((m) => Number(m[2]))).toEqual(Array.from({ length: shards!.spec.completions! }, (_, i) => i + 1));
-    for (const [input] of inputs) expect(input).toBe(shardDb.replace('$((JOB_COMPLETION_INDEX + 1))', input.match(/shard-(\d+)/)![1]));
+    for (const [input] of inputs) expect(input).toBe(shardDb.replace('$((JOB_COMPLETION_INDEX + 1))', input.match(/shard-(\d+)/)![1]!));
     const out = /merge --out (\S+)/.exec(line)?.[1];
     expect(line).toContain(`report --db ${out} --out `);
     expect(merge!.spec.suspend).toBe(true);
@@ -220,7 +220,7 @@ describe('the options the examples pass', () => {
     ];
     for (const [file, text] of sources) {
       for (const m of text.matchAll(/(?:bin\/flexibench\.js|"\$\{cli\[@\]\}")\s+(data pull|run|merge|report)\b([^&\n]*)/g)) {
-        found.push([file, m[1], [...m[2].matchAll(/(?<![\w-])--[a-z][a-z-]*/g)].map((o) => o[0])]);
+        found.push([file, m[1]!, [...m[2]!.matchAll(/(?<![\w-])--[a-z][a-z-]*/g)].map((o) => o[0])]);
       }
     }
     return found;
@@ -234,8 +234,8 @@ describe('the options the examples pass', () => {
   };
 
   async function declaredOptions(subcommand: string): Promise<string[]> {
-    const [name, action] = subcommand.split(' ');
-    let { command } = await COMMANDS[name]();
+    const [name, action] = subcommand.split(' ') as [string, string | undefined];
+    let { command } = await COMMANDS[name]!();
     if (action !== undefined) command = command.commands.find((c) => c.name() === action)!;
     return command.options.map((o) => o.long!);
   }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, type Checkpoint } from '../src/model/checkpoint.ts';
 import { generate, generateBatch, type Generation, type GenerateOptions } from '../src/model/generate.ts';
-import type { Variant } from '../src/model/graph-builder.ts';
+import type { Variant } from '../src/model/variants.ts';
 import { argmax } from '../src/model/sampling.ts';
 import type { KvCache } from '../src/model/kv-cache.ts';
 import { DecoderSession } from '../src/model/session.ts';

@@ -14,7 +14,7 @@ import { buildStudy, identity, metadata, queryStudyFile, sample, tempDir, tokens
 type Row = Record<string, unknown>;
 
 /** The columns the card documents, with the types DuckDB reads back from the Parquet files. */
-const TOKEN_COLUMNS = [
+const TOKEN_COLUMNS: [string, string][] = [
   ['run_id', 'VARCHAR'],
   ['model_hash', 'VARCHAR'],
   ['suite', 'VARCHAR'],
@@ -34,7 +34,7 @@ const TOKEN_COLUMNS = [
   ['mask', 'BOOLEAN[]'],
   ['gates', 'FLOAT[]'],
 ];
-const SAMPLE_COLUMNS = [
+const SAMPLE_COLUMNS: [string, string][] = [
   ['run_id', 'VARCHAR'],
   ['model_hash', 'VARCHAR'],
   ['suite', 'VARCHAR'],

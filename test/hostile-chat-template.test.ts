@@ -96,8 +96,8 @@ describe('a hostile chat template is one line naming the template', () => {
 });
 
 describe('the limits', () => {
-  it("are the ones README's Limits on input states", () => {
-    const readme = readFileSync(path.resolve(import.meta.dirname, '../README.md'), 'utf8').replace(/\s+/g, ' ');
+  it("are the ones docs/usage.md's Limits on input states", () => {
+    const readme = readFileSync(path.resolve(import.meta.dirname, '../docs/usage.md'), 'utf8').replace(/\s+/g, ' ');
     const stated = `within ${seconds} s, ${CHAT_TEMPLATE_HEAP_LIMIT_MB} MB of heap and ${CHAT_PROMPT_MAX_CHARS.toLocaleString('en-US')} characters of output per prompt`;
     expect(readme).toContain(stated);
   });

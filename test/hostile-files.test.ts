@@ -4,7 +4,7 @@
  * their size limit are refused in one line naming the file, within bounded memory and without a
  * hang; a YAML alias bomb likewise. `score` streams its input, so /dev/zero or an endless line is
  * refused after one line's limit, and JSON nested 10k deep or with a raw NUL is one line naming the
- * input line. README's "Limits on input" lists every limit, checked here so it cannot drift.
+ * input line. docs/usage.md's "Limits on input" lists every limit, checked here so it cannot drift.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -226,15 +226,15 @@ describe("score's line reader", () => {
   });
 });
 
-describe('README "Limits on input"', () => {
-  const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
+describe('docs/usage.md "Limits on input"', () => {
+  const readme = readFileSync(path.join(REPO, 'docs', 'usage.md'), 'utf8');
   const start = readme.indexOf('\n## Limits on input\n');
   const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
 
   it.each(Object.entries(FILE_KINDS))('lists %s with its exact limit', (_, kind) => {
     expect(start).toBeGreaterThan(-1);
     const row = section.split('\n').find((line) => line.startsWith(`| ${kind.what} |`));
-    expect(row, `no row for "${kind.what}" in README's "Limits on input"`).toBeDefined();
+    expect(row, `no row for "${kind.what}" in docs/usage.md's "Limits on input"`).toBeDefined();
     expect(row).toContain(`${kind.maxBytes.toLocaleString('en-US')} bytes`);
   });
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memoryShortfall, sessionLayout } from '../harness/bench-budget.ts';
+import { memoryShortfall, sessionLayout } from '../harness/bench/budget.ts';
 import { batchMemoryProblem } from '../harness/runner/worker-budget.ts';
 import { withTempFolder } from '../harness/temp-folder.ts';
 import { parseModelConfig } from '../src/model/config.ts';

@@ -16,7 +16,7 @@ import { renderHtml } from '../reports/render-html.ts';
 import { renderMarkdown } from '../reports/render-markdown.ts';
 import { renderTerminal } from '../reports/render-terminal.ts';
 import { renderJson } from '../reports/write-report.ts';
-import type { Variant } from '../src/model/graph-builder.ts';
+import type { Variant } from '../src/model/variants.ts';
 import { pairedBootstrap } from '../src/scoring/bootstrap.ts';
 import type { ExportRun } from '../src/store/pattern-export-reads.ts';
 import { migrate } from '../src/store/schema.ts';

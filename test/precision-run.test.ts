@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { agreementCounts, agreementPairs, producingInput } from '../harness/runner/routing-agreement.ts';
-import { runStudy, type StudyOptions } from '../harness/runner/run-study.ts';
+import { runStudy } from '../harness/runner/run-study.ts';
+import type { StudyOptions } from '../harness/runner/study-options.ts';
+import { testStudyOptions, type StudyOverrides } from './study-options.ts';
 import { mergeStudies } from '../src/store/merge-studies.ts';
 import { queryStudyFile } from './store-fixtures.ts';
 import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
@@ -17,23 +19,11 @@ const work = mkdtempSync(join(tmpdir(), 'fb-precision-run-'));
 const model = join(work, 'ddllama');
 process.env['FLEXIBENCH_CACHE_DIR'] = join(work, 'cache');
 
-const quiet = { write: () => true } as unknown as NodeJS.WritableStream;
-const options = (name: string, over: Partial<StudyOptions> = {}): StudyOptions => ({
-  modelDir: model,
-  suites: ['addition', 'copy'],
-  variants: ['flexidepth', 'full'],
-  limit: 4,
-  seed: 0,
-  threshold: 0.5,
-  dbPath: join(work, `${name}.duckdb`),
-  dataDir,
-  workers: 1,
-  intraOpThreads: 1,
-  executionProvider: 'cpu',
-  maxLength: null,
-  log: quiet,
-  ...over,
-});
+const options = (name: string, over: StudyOverrides = {}): StudyOptions =>
+  testStudyOptions(
+    { modelDir: model, suites: ['addition', 'copy'], dataDir, dbPath: join(work, `${name}.duckdb`) },
+    { ...over, plan: { limit: 4, ...over.plan } },
+  );
 
 beforeAll(() => {
   // Gates spread around the threshold, so some decisions sit near it and quantization can flip them.
@@ -82,12 +72,12 @@ describe('a study at fp32 and int4', () => {
   it('runs each precision as its own series, keeps fp32 run ids, and stores the routing agreement of every int4 flexidepth sample', async () => {
     const plain = options('plain');
     await runStudy(plain);
-    const both = options('both', { precisions: ['int4', 'fp32'] });
+    const both = options('both', { plan: { precisions: ['int4', 'fp32'] } });
     const stats = await runStudy(both);
     // 2 suites x 2 precisions x 2 variants x 4 items.
     expect(stats).toMatchObject({ samplesWritten: 32, samplesFailed: 0 });
     const runs = await queryStudyFile<{ run_id: string; variant: string; suite: string; precision: string | null }>(
-      both.dbPath,
+      both.output.dbPath,
       `SELECT run_id, variant, suite, identity->>'precision' AS precision FROM runs ORDER BY suite, variant, precision NULLS FIRST`,
     );
     expect(runs.map((r) => `${r.suite} ${r.variant} ${r.precision}`)).toEqual([
@@ -100,7 +90,7 @@ describe('a study at fp32 and int4', () => {
       'copy full null',
       'copy full int4',
     ]);
-    const plainIds = (await queryStudyFile<{ run_id: string }>(plain.dbPath, 'SELECT run_id FROM runs ORDER BY run_id')).map((r) => r.run_id);
+    const plainIds = (await queryStudyFile<{ run_id: string }>(plain.output.dbPath, 'SELECT run_id FROM runs ORDER BY run_id')).map((r) => r.run_id);
     expect(
       runs
         .filter((r) => r.precision === null)
@@ -116,7 +106,7 @@ describe('a study at fp32 and int4', () => {
       identical: number;
       generated: number;
     }>(
-      both.dbPath,
+      both.output.dbPath,
       `SELECT r.suite, ref.identity->>'precision' AS reference_precision, count(*)::INT AS docs, sum(a.decisions)::INT AS decisions, sum(a.identical)::INT AS identical,
               (SELECT sum(s.generated_tokens)::INT FROM samples s WHERE s.run_id = a.reference_run_id) AS generated
        FROM routing_agreement a JOIN runs r USING (run_id) JOIN runs ref ON ref.run_id = a.reference_run_id
@@ -135,18 +125,18 @@ describe('a study at fp32 and int4', () => {
     expect(share).toBeGreaterThan(0.8);
     expect(share).toBeLessThan(1);
     // Nothing but lossy flexidepth runs is measured.
-    expect(await queryStudyFile(both.dbPath, 'SELECT count(*)::INT AS n FROM routing_agreement')).toEqual([{ n: 8 }]);
+    expect(await queryStudyFile(both.output.dbPath, 'SELECT count(*)::INT AS n FROM routing_agreement')).toEqual([{ n: 8 }]);
 
     // A merge carries the agreement with the samples; merging it again adds nothing.
     const merged = join(work, 'merged.duckdb');
-    await mergeStudies(merged, [both.dbPath]);
-    await mergeStudies(merged, [both.dbPath]);
+    await mergeStudies(merged, [both.output.dbPath]);
+    await mergeStudies(merged, [both.output.dbPath]);
     const count = 'SELECT count(*)::INT AS n, sum(identical)::INT AS identical FROM routing_agreement';
-    expect(await queryStudyFile(merged, count)).toEqual(await queryStudyFile(both.dbPath, count));
+    expect(await queryStudyFile(merged, count)).toEqual(await queryStudyFile(both.output.dbPath, count));
 
     // A rerun resumes: nothing generated, nothing measured again.
     const again = await runStudy(both);
     expect(again).toMatchObject({ samplesWritten: 0, samplesSkipped: 32 });
-    expect(await queryStudyFile(both.dbPath, 'SELECT count(*)::INT AS n FROM routing_agreement')).toEqual([{ n: 8 }]);
+    expect(await queryStudyFile(both.output.dbPath, 'SELECT count(*)::INT AS n FROM routing_agreement')).toEqual([{ n: 8 }]);
   });
 });

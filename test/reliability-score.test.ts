@@ -159,7 +159,7 @@ describe('bounded-memory scorers agree with their textbook forms', () => {
     const t = Array.from({ length: ref.length + 1 }, () => new Array<number>(can.length + 1).fill(0));
     for (let i = 1; i <= ref.length; i++) {
       for (let j = 1; j <= can.length; j++) {
-        t[i][j] = ref[i - 1] === can[j - 1] ? t[i - 1][j - 1] + 1 : Math.max(t[i - 1][j], t[i][j - 1]);
+        t[i]![j] = ref[i - 1] === can[j - 1] ? t[i - 1]![j - 1]! + 1 : Math.max(t[i - 1]![j]!, t[i]![j - 1]!);
       }
     }
     const out: number[] = [];
@@ -170,7 +170,7 @@ describe('bounded-memory scorers agree with their textbook forms', () => {
         out.unshift(i - 1);
         i--;
         j--;
-      } else if (t[i][j - 1] > t[i - 1][j]) j--;
+      } else if (t[i]![j - 1]! > t[i - 1]![j]!) j--;
       else i--;
     }
     return out;
@@ -198,10 +198,10 @@ describe('bounded-memory scorers agree with their textbook forms', () => {
       let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
       for (let i = 1; i <= a.length; i++) {
         const curr = [i];
-        for (let j = 1; j <= b.length; j++) curr[j] = Math.min(prev[j] + 1, curr[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+        for (let j = 1; j <= b.length; j++) curr[j] = Math.min(prev[j]! + 1, curr[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
         prev = curr;
       }
-      return prev[b.length];
+      return prev[b.length]!;
     };
     const rnd = random(34);
     const alphabet = ['a', 'b', 'c', 'é', '😀'];

@@ -11,7 +11,7 @@ import { sampleLogLine } from '../harness/runner/sample-log.ts';
 import { errorSample, sampleRows } from '../harness/runner/sample-rows.ts';
 import { studyStats } from '../harness/runner/study-stats.ts';
 import type { Generation, PositionRecord } from '../src/model/generate.ts';
-import type { Variant } from '../src/model/graph-builder.ts';
+import type { Variant } from '../src/model/variants.ts';
 import { TextTokenizer } from '../src/tokenizer/tokenizer.ts';
 import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
 import { DATA_DIR as dataDir } from './shared-paths.ts';

@@ -6,7 +6,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { runStudy, type StudyOptions } from '../harness/runner/run-study.ts';
+import { runStudy } from '../harness/runner/run-study.ts';
+import type { StudyOptions } from '../harness/runner/study-options.ts';
+import { testStudyOptions, type StudyOverrides } from './study-options.ts';
 import type { SampleLogLine } from '../harness/runner/sample-log.ts';
 import { queryStudyFile } from './store-fixtures.ts';
 import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
@@ -22,25 +24,14 @@ const model = join(work, 'ddllama');
 const customTasks = join(work, 'tasks');
 process.env['FLEXIBENCH_CACHE_DIR'] = join(work, 'cache');
 
-const quiet = { write: () => true } as unknown as NodeJS.WritableStream;
-const options = (name: string, over: Partial<StudyOptions> = {}): StudyOptions => ({
-  modelDir: model,
-  suites: ['addition', 'too-long'],
-  variants: ['flexidepth', 'full'],
-  limit: 3,
-  seed: 0,
-  threshold: 0.5,
-  dbPath: join(work, `${name}.duckdb`),
-  dataDir,
-  workers: 1,
-  intraOpThreads: 1,
-  executionProvider: 'cpu',
-  maxLength: null,
-  includePaths: [customTasks],
-  logSamplesPath: join(work, `${name}-log`, 'samples.jsonl'),
-  log: quiet,
-  ...over,
-});
+const options = (name: string, over: StudyOverrides = {}): StudyOptions =>
+  testStudyOptions(
+    { modelDir: model, suites: ['addition', 'too-long'], dataDir, dbPath: join(work, `${name}.duckdb`) },
+    {
+      plan: { limit: 3, includePaths: [customTasks], ...over.plan },
+      output: { logSamplesPath: join(work, `${name}-log`, 'samples.jsonl'), ...over.output },
+    },
+  );
 
 const readLog = (path: string): SampleLogLine[] =>
   readFileSync(path, 'utf8')
@@ -94,11 +85,11 @@ describe('runStudy', () => {
     expect(stats).toMatchObject({ samplesWritten: 6, samplesFailed: 6, samplesSkipped: 0 });
     // 4 runs (2 suites x 2 variants); gitRevision is rev-parse plus status.
     expect(git.mock.calls.filter(([cmd]) => cmd === 'git')).toHaveLength(2);
-    const revisions = await queryStudyFile<{ n: number }>(opts.dbPath, 'SELECT count(DISTINCT git_revision)::INT AS n, count(*)::INT AS runs FROM runs');
+    const revisions = await queryStudyFile<{ n: number }>(opts.output.dbPath, 'SELECT count(DISTINCT git_revision)::INT AS n, count(*)::INT AS runs FROM runs');
     expect(revisions).toEqual([{ n: 1, runs: 4 }]);
 
-    const logged = readLog(opts.logSamplesPath!);
-    const stored = await storedAsLogLines(opts.dbPath);
+    const logged = readLog(opts.output.logSamplesPath!);
+    const stored = await storedAsLogLines(opts.output.dbPath);
     expect(stored).toHaveLength(12);
     expectSameSamples(logged, stored);
     const failed = logged.filter((l) => l.status === 'error');
@@ -112,31 +103,31 @@ describe('runStudy', () => {
   });
 
   it('a crashed worker: the log lists exactly the samples stored; the resumed study appends the rest', async () => {
-    const opts = options('crashed', { suites: ['addition'] });
+    const opts = options('crashed', { plan: { suites: ['addition'] } });
     process.env['FLEXIBENCH_WORKER_EXIT_AFTER'] = '3';
     try {
       await expect(runStudy(opts)).rejects.toThrow(/generation worker 0 crashed \(exit code 3\); 3 new samples stored/);
     } finally {
       delete process.env['FLEXIBENCH_WORKER_EXIT_AFTER'];
     }
-    expectSameSamples(readLog(opts.logSamplesPath!), await storedAsLogLines(opts.dbPath));
-    expect(readLog(opts.logSamplesPath!)).toHaveLength(3);
+    expectSameSamples(readLog(opts.output.logSamplesPath!), await storedAsLogLines(opts.output.dbPath));
+    expect(readLog(opts.output.logSamplesPath!)).toHaveLength(3);
 
     expect(await runStudy(opts)).toMatchObject({ samplesWritten: 3, samplesSkipped: 3 });
-    const all = await storedAsLogLines(opts.dbPath);
+    const all = await storedAsLogLines(opts.output.dbPath);
     expect(all).toHaveLength(6);
-    expectSameSamples(readLog(opts.logSamplesPath!), all);
+    expectSameSamples(readLog(opts.output.logSamplesPath!), all);
   });
 
   it('without --log-samples no file is written; a log path that cannot be opened stops the study before the database', async () => {
-    const opts = options('unlogged', { suites: ['addition'], limit: 1, logSamplesPath: null });
+    const opts = options('unlogged', { plan: { suites: ['addition'], limit: 1 }, output: { logSamplesPath: null } });
     await runStudy(opts);
     expect(existsSync(join(work, 'unlogged-log'))).toBe(false);
 
     const file = join(work, 'a-file');
     writeFileSync(file, 'mine');
-    const bad = options('bad-log', { logSamplesPath: join(file, 'samples.jsonl') });
+    const bad = options('bad-log', { output: { logSamplesPath: join(file, 'samples.jsonl') } });
     await expect(runStudy(bad)).rejects.toThrow(/a-file\/samples\.jsonl: cannot open the sample log \(--log-samples\): (ENOTDIR|EEXIST)/);
-    expect(existsSync(bad.dbPath)).toBe(false);
+    expect(existsSync(bad.output.dbPath)).toBe(false);
   });
 });

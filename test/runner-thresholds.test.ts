@@ -49,8 +49,8 @@ describe('flexibench run --thresholds', () => {
     const again = flexibench(sweep, env);
     expect(again.status, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/run: 0 samples written, 12 already stored, 0 failed/);
-    const [{ n }] = await queryStudyFile<{ n: number }>(db, 'SELECT count(*)::INTEGER AS n FROM samples');
-    expect(n).toBe(12);
+    const counted = await queryStudyFile<{ n: number }>(db, 'SELECT count(*)::INTEGER AS n FROM samples');
+    expect(counted).toEqual([{ n: 12 }]);
 
     const report = flexibench(['report', '--db', db, '--json'], env);
     expect(report.status, report.stderr).toBe(0);

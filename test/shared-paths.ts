@@ -1,6 +1,6 @@
 /**
  * Where tests find what is too large to commit: the dataset mirror and third-party models, kept in
- * the shared folder beside the repository (../shared, see ../shared/models/README.md).
+ * the shared folder beside the repository (../shared: datasets/ and models/stories260K/, as below).
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -21,7 +21,7 @@ export const STORIES260K = resolve(SHARED, 'models/stories260K');
 export function hasStories260K(): boolean {
   const missing = ['stories260K.bin', 'tok512.bin'].map((f) => resolve(STORIES260K, f)).find((file) => !existsSync(file));
   if (missing === undefined) return true;
-  const reason = `${missing} not found (see ../shared/models/README.md)`;
+  const reason = `${missing} not found (llama2.c's stories260K.bin and tok512.bin belong in ${STORIES260K})`;
   if (process.env['CI']) throw new Error(`${reason}: CI needs the shared models`);
   console.warn(`tests that need stories260K skipped: ${reason}`);
   return false;

@@ -1,6 +1,6 @@
 // The first proof that the engine is right: a real third-party model (karpathy's stories260K,
 // llama2.c format), imported and run through the command line, reproduces llama2.c's documented
-// greedy output (doc/stories260K.md, `./run stories260K.bin -z tok512.bin -t 0.0`).
+// greedy output (https://github.com/karpathy/llama2.c/blob/master/doc/stories260K.md, `./run stories260K.bin -z tok512.bin -t 0.0`).
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

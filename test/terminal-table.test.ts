@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { estimate } from '../reports/format.ts';
 import { loadReport, type ReportSummary } from '../reports/report-data.ts';
 import { DEFAULT_WIDTH, renderTerminal, terminalWidth } from '../reports/render-terminal.ts';
-import type { Variant } from '../src/model/graph-builder.ts';
+import type { Variant } from '../src/model/variants.ts';
 import { StudyDb, type RunIdentity } from '../src/store/study-db.ts';
 import { fullTokens, identity, metadata, sample, tempDir, tokensFromMasks } from './store-fixtures.ts';
 

@@ -6,11 +6,11 @@
  * The estimates are deliberately rough (a factor of the weights, the largest buffers): they keep
  * out what cannot fit, not what only might.
  */
-import type { ModelConfig } from '../src/model/config.ts';
-import { BATCHED_PROMPT_TOKENS } from '../src/model/generate.ts';
-import { PREFILL_CHUNK, PREFILL_ONE_PASS } from '../src/model/session.ts';
-import { kvBytesPerPosition } from './runner/worker-budget.ts';
-import { isQuantized, type WeightPrecision } from '../src/model/graph-builder.ts';
+import type { ModelConfig } from '../../src/model/config.ts';
+import { BATCHED_PROMPT_TOKENS } from '../../src/model/generate.ts';
+import { PREFILL_CHUNK, PREFILL_ONE_PASS } from '../../src/model/session.ts';
+import { kvBytesPerPosition } from '../runner/worker-budget.ts';
+import { isQuantized, type WeightPrecision } from '../../src/model/graph-builder.ts';
 
 /**
  * The weights a session holds, as a multiple of its graph's weights (measured: docs/performance.md):

@@ -7,12 +7,13 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCheckpoint, weightBytes, type Checkpoint } from '../src/model/checkpoint.ts';
-import { buildOrReuseGraph, graphFileBytes } from '../src/model/graph-cache.ts';
-import { QUANT_BLOCK_SIZE, hasRouters, type GraphSpec, type Variant } from '../src/model/graph-builder.ts';
-import { withPrecision } from './model-options.ts';
-import { heldWeightBytes } from '../src/model/held-weights.ts';
-import { DecoderSession, type SessionOptions } from '../src/model/session.ts';
+import { loadCheckpoint, weightBytes, type Checkpoint } from '../../src/model/checkpoint.ts';
+import { buildOrReuseGraph, graphFileBytes } from '../../src/model/graph-cache.ts';
+import { QUANT_BLOCK_SIZE, hasRouters, type GraphSpec } from '../../src/model/graph-builder.ts';
+import type { Variant } from '../../src/model/variants.ts';
+import { withPrecision } from '../model-options.ts';
+import { heldWeightBytes } from '../../src/model/held-weights.ts';
+import { DecoderSession, type SessionOptions } from '../../src/model/session.ts';
 
 export interface ScaleFigures {
   /** The safetensors files' bytes: what the checkpoint takes on disk. */

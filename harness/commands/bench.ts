@@ -34,11 +34,11 @@ import { join } from 'node:path';
 import { UserError } from '../../src/errors.ts';
 import { expectedTensors, type Checkpoint } from '../../src/model/checkpoint.ts';
 import { FLEXIDEPTH_REDUCTION, parseModelConfig } from '../../src/model/config.ts';
-import { heldWeightBytes, weightWidths } from '../../src/model/held-weights.ts';
-import { generate, generateBatch, producingDepths, promptContextProblem, tokensPerSecond, type Generation } from '../../src/model/generate.ts';
-import { isQuantized, requireVariant, type Variant } from '../../src/model/graph-builder.ts';
-import { decodeStepMultiplyAdds } from '../../src/model/path-cost.ts';
-import { DecoderSession, requireExecutionProvider } from '../../src/model/session.ts';
+import { heldWeightBytes } from '../../src/model/held-weights.ts';
+import { promptContextProblem } from '../../src/model/generate.ts';
+import { isQuantized, requireVariant } from '../../src/model/graph-builder.ts';
+import { DEFAULT_THRESHOLD, type Variant } from '../../src/model/variants.ts';
+import { requireExecutionProvider } from '../../src/model/session.ts';
 import {
   NAMED_SHAPES,
   syntheticCheckpointBytes,
@@ -58,24 +58,26 @@ import {
   syntheticDiskBytes,
   type BenchShape,
   type SessionLayout,
-} from '../bench-budget.ts';
+} from '../bench/budget.ts';
 import { measureMemoryReadBandwidth } from '../../src/model/memory-bandwidth.ts';
-import { decodeStepWeightBytes } from '../../src/model/weight-traffic.ts';
-import { loadCheckpointTimed, openSessionsMeasured, peakRssBytes } from '../bench-scale.ts';
+import { calibrate, skipRate, type Calibration } from '../bench/calibrate.ts';
+import { benchText, type BenchDocument } from '../bench/document.ts';
+import { roundsResult, spread } from '../bench/result.ts';
+import { decodeOnce, interleavedRounds } from '../bench/rounds.ts';
+import { loadCheckpointTimed, openSessionsMeasured, peakRssBytes } from '../bench/scale.ts';
 import { MODEL_OPTIONS } from '../model-options.ts';
 import { BATCH, BENCH_POSITIONS, ROUNDS, SEED, THREADS } from '../option-ranges.ts';
 import { withTempFolder } from '../temp-folder.ts';
 
 const DEFAULT_PROMPT = 'Once upon a time';
 const DEFAULT_SYNTHETIC_CONTEXT = 16;
-const DEFAULT_THRESHOLD = 0.5;
 
 /**
  * --synthetic's range: HIDDEN up to Llama-3-70B's 8192 and LAYERS up to 128 (Llama-3.1-405B has
  * 126), the shapes of the family. The writer holds each file in one buffer, which Node caps at
  * 4 GiB; at 8192 the largest file, a routed layer, is about 3 GB. Whether a shape fits this
  * machine's disk and memory is checked against the shape itself before anything is written
- * (bench-budget.ts).
+ * (harness/bench/budget.ts).
  */
 const SYNTHETIC_HIDDEN = { min: 64, max: 8192, multiple: 64 } as const;
 const SYNTHETIC_LAYERS = { min: 2, max: 128 } as const;
@@ -106,14 +108,6 @@ const OPTIONS = {
 };
 
 type Options = OptionValues<typeof OPTIONS>;
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const spread = (xs: number[]): { min: number; max: number } => ({ min: Math.min(...xs), max: Math.max(...xs) });
-const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 
 interface SyntheticSize {
   hiddenSize: number;
@@ -203,67 +197,6 @@ function syntheticPrompt(ckpt: Checkpoint, n: number, seed: number): number[] {
   return ids;
 }
 
-/** The decode steps of a run: positions from the first generated token on (each ran as one step). */
-const decodeSteps = (gen: Generation) => gen.positions.slice(gen.promptIds.length).map((p, k) => ({ mask: p.mask, keys: gen.promptIds.length + k + 1 }));
-
-/** Share of the routed decisions at the decode steps that took the skip path. */
-function skipRate(gens: Generation[]): number {
-  let skipped = 0;
-  let total = 0;
-  for (const gen of gens)
-    for (const s of decodeSteps(gen)) {
-      skipped += s.mask.filter((full) => !full).length;
-      total += s.mask.length;
-    }
-  return total > 0 ? skipped / total : Number.NaN;
-}
-
-/** The threshold below which (gate <= threshold) a share `rate` of these gates falls. */
-function quantileThreshold(gates: number[], rate: number): number {
-  const s = [...gates].sort((a, b) => a - b);
-  const k = Math.round(rate * s.length);
-  if (k <= 0) return 0;
-  if (k >= s.length) return 1;
-  return (s[k - 1]! + s[k]!) / 2;
-}
-
-interface Calibration {
-  threshold: number;
-  skip_rate: number;
-}
-
-/**
- * Finds the threshold that makes a share `target` of the routed decisions skip. A run's gates depend
- * on the threshold (a skipped layer changes what later routers see, and the tokens generated), so
- * the threshold at the target quantile of one run's gates is tried in a new run, up to four runs,
- * keeping the one closest to the target. Greedy decoding is deterministic, so the measured runs
- * route exactly as the chosen calibration run did.
- */
-async function calibrate(session: DecoderSession, promptIds: number[], tokens: number, target: number): Promise<{ threshold: number; tries: Calibration[] }> {
-  const tries: Calibration[] = [];
-  let threshold = DEFAULT_THRESHOLD;
-  for (let k = 0; k < 4; k++) {
-    const gen = await generate(session, promptIds, { maxNewTokens: tokens, threshold });
-    tries.push({ threshold, skip_rate: skipRate([gen]) });
-    if (Math.abs(tries.at(-1)!.skip_rate - target) <= 0.02) break;
-    const next = quantileThreshold(
-      gen.positions.slice(promptIds.length).flatMap((p) => p.gates),
-      target,
-    );
-    if (tries.some((t) => t.threshold === next)) break;
-    threshold = next;
-  }
-  const best = tries.reduce((a, b) => (Math.abs(b.skip_rate - target) < Math.abs(a.skip_rate - target) ? b : a));
-  return { threshold: best.threshold, tries };
-}
-
-interface Run {
-  msPerStep: number;
-  prefillTokensPerS: number;
-  /** One per sequence of the batch. */
-  gens: Generation[];
-}
-
 async function bench(o: Options): Promise<void> {
   if ((o.model === undefined) === (o.synthetic === undefined)) throw new UserError('bench: give --model DIR or --synthetic HIDDEN:LAYERS (one of them)');
   if (o.prompt !== undefined && o.context !== undefined) throw new UserError('bench: give --prompt or --context, not both');
@@ -343,105 +276,28 @@ async function measure(
   }
 
   const prompts = [promptIds, ...Array.from({ length: o.batch - 1 }, (_, b) => syntheticPrompt(ckpt, promptIds.length, o.seed + 1 + b))];
-  // Greedy decoding without EOS: every sequence decodes exactly `tokens` tokens, in `tokens` steps.
-  const once = async (s: DecoderSession): Promise<Run> => {
-    const gens: Generation[] = [];
-    if (o.batch === 1) gens.push(await generate(s, promptIds, { maxNewTokens: tokens, threshold }));
-    else {
-      const queue = prompts.map((ids, tag) => ({ tag, promptIds: ids, opts: { maxNewTokens: tokens, threshold } }));
-      await generateBatch(
-        s,
-        () => queue.shift(),
-        o.batch,
-        (_tag, result) => {
-          if (result instanceof Error) throw result;
-          gens.push(result);
-        },
-      );
-    }
-    // Per-sequence times are shares of the batch's passes: their sums are the batch's times.
-    const sum = (f: (g: Generation) => number): number => gens.reduce((n, g) => n + f(g), 0);
-    return {
-      msPerStep: sum((g) => g.timing.decodeMs) / tokens,
-      prefillTokensPerS:
-        tokensPerSecond(
-          sum((g) => g.timing.prefillTokens),
-          sum((g) => g.timing.prefillMs),
-        ) ?? Number.NaN,
-      gens,
-    };
-  };
-  for (const s of sessions) await once(s);
-  const runs: Run[][] = sessions.map(() => []);
-  for (let r = 0; r < rounds; r++) {
-    const forward = order.map((_, k) => k);
-    const seq = r % 2 === 0 ? forward : forward.reverse();
-    for (const k of seq) runs[k]!.push(await once(sessions[k]!));
-    const line = (v: Variant): string =>
-      order
-        .map((w, k) => (w === v ? runs[k]!.at(-1)!.msPerStep.toFixed(3) : null))
-        .filter((x) => x !== null)
-        .join(' / ');
-    process.stderr.write(`bench: round ${r + 1}/${rounds}: ms per decode step full ${line('full')}, flexidepth ${line('flexidepth')}\n`);
-  }
+  const runs = await interleavedRounds(sessions, order, rounds, (s) => decodeOnce(s, prompts, tokens, threshold), process.stderr);
   scale.peak_rss_bytes = peakRssBytes();
   for (const s of sessions) await s.release();
   // After the sessions are gone: its buffers then neither count in what a session added nor raise
   // the peak, and it reads the memory the decode steps read from.
   const bandwidth = measureMemoryReadBandwidth();
-
-  const of = (v: Variant): Run[][] => runs.filter((_, k) => order[k] === v);
-  const perRound = (v: Variant): number[] => Array.from({ length: rounds }, (_, r) => mean(of(v).map((rs) => rs[r]!.msPerStep)));
-  // Multiply-adds per step over every measured step (the same context lengths in both variants).
-  const flexiGens = of('flexidepth')
-    .flat()
-    .flatMap((r) => r.gens);
-  const steps = flexiGens.flatMap(decodeSteps);
-  // Per batched step: the rows' multiply-adds added up.
-  const macs = (v: Variant): number =>
-    o.batch * mean(steps.map((s) => decodeStepMultiplyAdds(cfg, s.keys, v === 'full' ? null : s.mask, ckpt.adapterSize || undefined)));
-  // At batch 1 a step reads each weight of the path it takes once; the rows of a batch share the
-  // reads of the paths any of them takes, which per-sequence masks do not pair up, so only batch 1 is counted.
-  const weightsRead = (v: Variant): number | null =>
-    o.batch === 1
-      ? mean(steps.map((s) => decodeStepWeightBytes(cfg, v === 'full' ? null : s.mask, ckpt.adapterSize || undefined, weightWidths(o.precision, o.blockSize))))
-      : null;
-  const summary = (v: Variant) => {
-    const ms = perRound(v);
-    const all = of(v).flat();
-    const depths = all.flatMap((r) => r.gens.flatMap(producingDepths));
-    const msPerStep = median(ms);
-    const read = weightsRead(v);
-    const readPerS = read === null ? null : read / (msPerStep / 1000);
-    return {
-      decode_ms_per_step: msPerStep,
-      decode_ms_per_step_spread: spread(ms),
-      decode_tokens_per_s: (o.batch * 1000) / msPerStep,
-      prefill_tokens_per_s: median(all.map((r) => r.prefillTokensPerS)),
-      layers_used_mean: mean(depths),
-      multiply_adds_per_step: macs(v),
-      weight_bytes_read_per_step: read,
-      weight_read_bytes_per_s: readPerS,
-      bandwidth_fraction: readPerS === null ? null : readPerS / bandwidth.bytes_per_s,
-      rounds_ms_per_step: ms,
-      sessions_ms_per_step: of(v).map((rs) => median(rs.map((r) => r.msPerStep))),
-    };
-  };
-  const full = summary('full');
-  const flexidepth = summary('flexidepth');
-  const roundRatios = full.rounds_ms_per_step.map((f, r) => f / flexidepth.rounds_ms_per_step[r]!);
-  // Each round's own ratio pairs runs made within a second of each other; under a load that drifts
-  // between rounds (this machine is shared), their median is steadier than the quotient of the
-  // two variants' medians, which may come from different rounds. Both are reported.
-  const decodeSpeedRatio = median(roundRatios);
-  const idealSpeedRatio = full.multiply_adds_per_step / flexidepth.multiply_adds_per_step;
-  const doc = {
+  const result = roundsResult(runs, order, rounds, {
+    config: cfg,
+    adapterSize: ckpt.adapterSize,
+    batch: o.batch,
+    precision: o.precision,
+    blockSize: o.blockSize,
+    bandwidthBytesPerS: bandwidth.bytes_per_s,
+  });
+  const { full, flexidepth } = result;
+  const doc: BenchDocument = {
     model: size === null ? ckpt.dir : null,
     synthetic:
       size === null
         ? null
         : {
-            shape: size.shape === undefined ? null : o.synthetic,
+            shape: size.shape === undefined ? null : (o.synthetic as string),
             hidden_size: size.hiddenSize,
             layers: size.numLayers,
             intermediate_size: cfg.intermediateSize,
@@ -461,46 +317,21 @@ async function measure(
     session_order: order,
     threshold,
     skip_rate_target: o.skipRate ?? null,
-    skip_rate: skipRate(flexiGens),
+    skip_rate: skipRate(runs.filter((_, k) => order[k] === 'flexidepth').flatMap((rs) => rs.flatMap((r) => r.gens))),
     calibration,
     layers_total: cfg.numLayers,
     routing_layers: cfg.routingLayers,
     full,
     flexidepth,
-    decode_speed_ratio: decodeSpeedRatio,
-    decode_speed_ratio_spread: spread(roundRatios),
+    decode_speed_ratio: result.decode_speed_ratio,
+    decode_speed_ratio_spread: spread(result.round_ratios),
     decode_speed_ratio_of_medians: full.decode_ms_per_step / flexidepth.decode_ms_per_step,
-    ideal_speed_ratio: idealSpeedRatio,
-    efficiency: decodeSpeedRatio / idealSpeedRatio,
+    ideal_speed_ratio: result.ideal_speed_ratio,
+    efficiency: result.decode_speed_ratio / result.ideal_speed_ratio,
     memory_read_bandwidth: bandwidth,
     scale,
   };
-  if (o.json) {
-    process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
-    return;
-  }
-  const f = (x: number, n = 3): string => x.toFixed(n);
-  const bytes = (n: number): string => (Math.abs(n) >= 1e9 ? gigabytes(n) : `${(n / 1e6).toFixed(1)} MB`);
-  const variantLine = (v: Variant, s: typeof full): string =>
-    `${v.padEnd(10)} ${f(s.decode_ms_per_step)} ms/step (${f(s.decode_ms_per_step_spread.min)}-${f(s.decode_ms_per_step_spread.max)}), ${f(s.decode_tokens_per_s, 1)} tokens/s, prefill ${f(s.prefill_tokens_per_s, 0)} tokens/s, ${f(s.layers_used_mean, 2)} of ${cfg.numLayers} layers\n`;
-  process.stdout.write(
-    `${doc.model ?? `synthetic ${o.synthetic}`}: ${promptIds.length} prompt tokens, ${tokens} decoded${o.batch > 1 ? ` by each of ${o.batch} sequences together` : ''}, median of ${rounds} rounds, ${o.threads} thread(s), ${o.precision} weights, threshold ${f(threshold, 4)} (skip rate ${f(doc.skip_rate)})\n` +
-      variantLine('full', full) +
-      variantLine('flexidepth', flexidepth) +
-      `decode speed ratio ${f(decodeSpeedRatio)} (median of rounds, ${f(doc.decode_speed_ratio_spread.min)}-${f(doc.decode_speed_ratio_spread.max)}; of the medians ${f(doc.decode_speed_ratio_of_medians)}), ideal ${f(idealSpeedRatio)}, efficiency ${f(doc.efficiency)}\n` +
-      (full.bandwidth_fraction === null
-        ? ''
-        : `weights read per step: ${(['full', 'flexidepth'] as const)
-            .map((v) => {
-              const s = doc[v];
-              return `${v} ${bytes(s.weight_bytes_read_per_step!)} at ${gigabytes(s.weight_read_bytes_per_s!)}/s (${f(100 * s.bandwidth_fraction!, 0)}%)`;
-            })
-            .join(', ')} of the ${gigabytes(bandwidth.bytes_per_s)}/s one thread reads here\n`) +
-      `sessions: ${layout === 'abba' ? 'four, ABBA' : 'one per variant, alternating (four do not fit in the free memory)'}; peak RSS ${scale.peak_rss_bytes === null ? 'unknown' : bytes(scale.peak_rss_bytes)}\n` +
-      `scale: checkpoint ${bytes(scale.checkpoint_bytes)} on disk, ${bytes(scale.weight_bytes)} of float32 weights, checked and hashed in ${f(scale.checkpoint_load_s, 2)} s; ` +
-      `graphs built in ${(['full', 'flexidepth'] as const).map((v) => `${f(scale.graphs[v]?.build_s ?? 0, 2)} s (${v})`).join(', ')}; ` +
-      `sessions opened ${scale.sessions.map((x) => `${x.variant} ${f(x.open_s, 2)} s +${bytes(x.rss_growth_bytes)}`).join(', ')}\n`,
-  );
+  process.stdout.write(o.json ? JSON.stringify(doc, null, 2) + '\n' : benchText(doc, o.synthetic));
 }
 
 export const command = defineCommand({

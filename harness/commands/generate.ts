@@ -1,11 +1,12 @@
 /**
  * `flexibench generate --model DIR (--prompt TEXT | --bos)`
- * Prints the text, or with --json one document with every position's depth (DESIGN.md).
+ * Prints the text, or with --json one document with every position's depth (docs/design.md).
  */
 import { join } from 'node:path';
 import { escapeControlCharsInJson, escapeControlCharsKeepingLines } from '../../src/control-chars.ts';
 import { UserError } from '../../src/errors.ts';
 import { generate, promptContextProblem, tokensPerSecond } from '../../src/model/generate.ts';
+import { DEFAULT_THRESHOLD } from '../../src/model/variants.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { defineCommand, flag, integer, real, text, texts, type OptionValues } from '../args.ts';
 import { MODEL_OPTIONS, modelChoice, openSession, variantOf, variantOptionFor, withPrecision } from '../model-options.ts';
@@ -18,7 +19,7 @@ const OPTIONS = {
   prompt: text('TEXT', 'the prompt, encoded as the tokenizer does (with BOS when it adds one)'),
   bos: flag('start from BOS; alone, generate from BOS only'),
   maxNewTokens: integer('N', 'tokens to generate at most', { min: 0, ...POSITIONS, default: 128 }),
-  threshold: real('T', 'router threshold: a layer runs a token when its gate is above T', { min: 0, max: 1, default: 0.5 }),
+  threshold: real('T', 'router threshold: a layer runs a token when its gate is above T', { min: 0, max: 1, default: DEFAULT_THRESHOLD }),
   temperature: real('T', 'sampling temperature; 0 is greedy', { ...TEMPERATURE, default: 0 }),
   topP: real('P', 'nucleus sampling mass, with --temperature', { min: 0, max: 1, default: 1 }),
   seed: integer('S', 'sampling seed', { ...SEED, default: 0 }),
@@ -84,7 +85,7 @@ async function generateCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
 
 export const command = defineCommand({
   name: 'generate',
-  description: "Generate text from a checkpoint; with --json, every position's layer allocation (DESIGN.md).",
+  description: "Generate text from a checkpoint; with --json, every position's layer allocation (docs/design.md).",
   options: OPTIONS,
   action: generateCommand,
 });

@@ -1,7 +1,7 @@
 /**
  * `flexibench report [--db FILE]... [--out DIR] [--json]`: summarizes one or
  * more study databases. Without --json a readable table goes to stdout; `--json` prints the summary
- * (DESIGN.md) as one JSON document instead. `--out DIR` writes the report folder (index.html,
+ * (docs/design.md) as one JSON document instead. `--out DIR` writes the report folder (index.html,
  * summary.md, summary.json). Databases are opened read-only: a report never changes a study.
  */
 import { escapeControlChars, escapeControlCharsInJson } from '../../src/control-chars.ts';
@@ -41,7 +41,7 @@ async function report(o: OptionValues<typeof OPTIONS>): Promise<void> {
 export const command = defineCommand({
   name: 'report',
   description:
-    'Summarize study databases: a table on stdout, or with --json the summary (DESIGN.md) as one JSON document; --out also writes the report folder.',
+    'Summarize study databases: a table on stdout, or with --json the summary (docs/design.md) as one JSON document; --out also writes the report folder.',
   options: OPTIONS,
   action: report,
 });

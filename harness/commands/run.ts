@@ -6,7 +6,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { VARIANTS, WEIGHT_PRECISIONS } from '../../src/model/graph-builder.ts';
+import { WEIGHT_PRECISIONS } from '../../src/model/graph-builder.ts';
+import { DEFAULT_THRESHOLD, VARIANTS } from '../../src/model/variants.ts';
 import { DEFAULT_DB } from '../../src/store/study-db.ts';
 import { listSuites } from '../../tasks/suites/spec.ts';
 import { resolveDataDir } from '../../datasets/data-dir.ts';
@@ -27,12 +28,10 @@ import { counted } from '../../src/plural.ts';
 
 const DEFAULT_STUDY_LIMIT = 5;
 
-const DEFAULT_THRESHOLD = 0.5;
-
 /**
  * One sequence at a time by default: then a sample's numbers do not depend on what ran beside it,
- * so reruns, resumed runs and shards reproduce each other bit for bit. --batch 8 was the fastest on
- * the reference model (README, "Batched decoding"), with gates equal to ~1e-6.
+ * so reruns, resumed runs and shards reproduce each other bit for bit. --batch trades that for speed,
+ * with gates equal to within float rounding (docs/usage.md, "Batched decoding").
  */
 const DEFAULT_BATCH = 1;
 
@@ -133,27 +132,29 @@ async function runCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
   if (o.reportDir !== undefined) refuseFolderOverInputs({ path: o.reportDir, option: 'run --report-dir' }, inputs);
   checkRunReportFolder(reportDir, o.reportDir !== undefined ? '--report-dir' : null);
   const stats = await runStudy({
-    modelDir: o.model,
-    suites: o.suites !== undefined ? selectSuites(o.suites, o.includePath) : listSuites(o.includePath),
-    includePaths: o.includePath,
-    variants: o.variants,
-    limit: o.limit ?? (o.suites === undefined ? DEFAULT_STUDY_LIMIT : null),
-    seed: o.seed,
-    threshold: o.threshold ?? DEFAULT_THRESHOLD,
-    thresholds: o.thresholds ?? [o.threshold ?? DEFAULT_THRESHOLD],
-    precisions: o.precision,
-    blockSize: o.blockSize,
-    dbPath: o.db,
-    dataDir,
-    workers: o.workers,
-    intraOpThreads: o.threads,
-    executionProvider: o.ep,
-    maxLength: o.maxLength ?? null,
-    logSamplesPath: o.logSamples ?? null,
-    shard: o.shard !== undefined ? parseShard(o.shard, process.env) : null,
-    staticLayers: o.staticLayers ?? null,
-    batch: o.batch,
-    overrides: overridesOf('run', o),
+    plan: {
+      modelDir: o.model,
+      suites: o.suites !== undefined ? selectSuites(o.suites, o.includePath) : listSuites(o.includePath),
+      includePaths: o.includePath,
+      dataDir,
+      variants: o.variants,
+      thresholds: o.thresholds ?? [o.threshold ?? DEFAULT_THRESHOLD],
+      precisions: o.precision,
+      blockSize: o.blockSize,
+      limit: o.limit ?? (o.suites === undefined ? DEFAULT_STUDY_LIMIT : null),
+      seed: o.seed,
+      maxLength: o.maxLength ?? null,
+      staticLayers: o.staticLayers ?? null,
+      overrides: overridesOf('run', o),
+    },
+    output: { dbPath: o.db, logSamplesPath: o.logSamples ?? null, log: process.stderr },
+    execution: {
+      workers: o.workers,
+      intraOpThreads: o.threads,
+      executionProvider: o.ep,
+      batch: o.batch,
+      shard: o.shard !== undefined ? parseShard(o.shard, process.env) : null,
+    },
   });
   process.stderr.write(
     `run: ${counted(stats.samplesWritten, 'sample')} written, ${stats.samplesSkipped} already stored, ${stats.samplesFailed} failed; ` +

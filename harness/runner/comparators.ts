@@ -1,5 +1,5 @@
 /**
- * The comparator runs of a study (FLEXIDEPTH.md, "Comparators"), planned after its FlexiDepth runs
+ * The comparator runs of a study (docs/method.md, "Comparators"), planned after its FlexiDepth runs
  * are stored, because each is matched to what FlexiDepth did at the same threshold:
  * - `static` removes, for every token, the k routed layers of least Block Influence, k being the
  *   rounded mean number of routed layers FlexiDepth skipped per generated token over the study's
@@ -22,8 +22,7 @@ import type { PlannedSuite } from './plan.ts';
 import { graphAt, registerRun, type RunPlan, type StudySettings } from './register-runs.ts';
 import { precisionTag } from './protocol.ts';
 import type { WeightPrecision } from '../../src/model/graph-builder.ts';
-
-export type ComparatorVariant = 'static' | 'random';
+import type { ComparatorVariant } from '../../src/model/variants.ts';
 
 /** Calibration for Block Influence: windows of held-out text (datasets/calibration.ts). */
 const CALIBRATION_WINDOWS = 16;

@@ -5,7 +5,8 @@
  * with what they were matched to.
  */
 import type { Checkpoint } from '../../src/model/checkpoint.ts';
-import type { GraphSpec, Variant, WeightPrecision } from '../../src/model/graph-builder.ts';
+import type { GraphSpec, WeightPrecision } from '../../src/model/graph-builder.ts';
+import { DEFAULT_THRESHOLD, type ModelVariant, type Variant } from '../../src/model/variants.ts';
 import { withPrecision } from '../model-options.ts';
 import type { Routing } from '../../src/model/routing.ts';
 import type { RunComparator } from '../../src/store/run-comparator.ts';
@@ -18,7 +19,7 @@ export interface RunPlan {
   suite: PlannedSuite;
   variant: Variant;
   runId: string;
-  /** The threshold stored with the run (0.5 for full, which has no routers to apply it to; a comparator's matched threshold). */
+  /** The threshold stored with the run (DEFAULT_THRESHOLD for full, which has no routers to apply it to; a comparator's matched threshold). */
   threshold: number;
   /** What the run's graph is built as. */
   graph: GraphSpec;
@@ -47,8 +48,8 @@ export interface StudySettings {
   metadata: StudyMetadata;
 }
 
-/** The full variant ignores the threshold; a fixed value keeps its run id independent of --threshold. */
-const FULL_THRESHOLD = 0.5;
+/** The full variant ignores the threshold; a fixed value (the default's) keeps its run id independent of --threshold. */
+const FULL_THRESHOLD = DEFAULT_THRESHOLD;
 
 /**
  * What a comparator run computes beyond its variant, in its identity: static's removed layers,
@@ -126,7 +127,7 @@ export async function registerRun(db: StudyDb, suite: PlannedSuite, kind: RunKin
 export async function registerRuns(
   db: StudyDb,
   suites: readonly PlannedSuite[],
-  variants: readonly ('full' | 'flexidepth')[],
+  variants: readonly ModelVariant[],
   s: StudySettings,
   thresholds: readonly number[] = [s.threshold],
   precisions: readonly WeightPrecision[] = [s.precision],

@@ -11,64 +11,30 @@
 import { availableParallelism, freemem } from 'node:os';
 import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
 import { buildOrReuseGraph, graphFileBytes, requireGraphCache } from '../../src/model/graph-cache.ts';
-import { QUANT_BLOCK_SIZE, requireVariant, type GraphSpec, type Variant, type WeightPrecision } from '../../src/model/graph-builder.ts';
-import { requireExecutionProvider, type ExecutionProvider } from '../../src/model/session.ts';
+import { requireVariant, type GraphSpec, type WeightPrecision } from '../../src/model/graph-builder.ts';
+import { isComparator, isModelVariant } from '../../src/model/variants.ts';
+import { requireExecutionProvider } from '../../src/model/session.ts';
 import { UserError } from '../../src/errors.ts';
 import { StudyDb } from '../../src/store/study-db.ts';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.ts';
-import { calibrationText, registerComparatorRuns, type ComparatorVariant } from './comparators.ts';
+import { calibrationText, registerComparatorRuns } from './comparators.ts';
 import { executeJobs, progressSeries, type ExecutionTotals } from './execute-jobs.ts';
 import { jobList, storedSampleCount } from './job-list.ts';
 import { studyMetadata } from './metadata.ts';
 import { eosIds, planSuite, type PlannedSuite } from './plan.ts';
-import type { SuiteOverrides } from './suite-overrides.ts';
 import { Progress } from './progress.ts';
 import { graphName, precisionTag } from './protocol.ts';
 import { measureRoutingAgreement } from './routing-agreement.ts';
 import { registerRuns, type RunPlan, type StudySettings } from './register-runs.ts';
 import { withPrecision } from '../model-options.ts';
+import type { StudyOptions, StudyPlan } from './study-options.ts';
 import { SampleLog } from './sample-log.ts';
 import { storedSampleLogRows } from '../../src/store/sample-log-reads.ts';
-import { shardText, type Shard } from './shard.ts';
+import { shardText } from './shard.ts';
 import { NOTHING_EXECUTED, studyStats, type StudyStats } from './study-stats.ts';
 import { batchMemoryProblem, capWorkers, kvBytesPerPosition } from './worker-budget.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { counted } from '../../src/plural.ts';
-
-export interface StudyOptions {
-  modelDir: string;
-  suites: string[];
-  variants: Variant[];
-  limit: number | null;
-  seed: number;
-  threshold: number;
-  /** A threshold sweep: flexidepth runs once per threshold (full once); absent: [threshold]. */
-  thresholds?: number[];
-  /** The weights' precisions, each its own runs (fp32 first when present); absent: fp32 alone. */
-  precisions?: WeightPrecision[];
-  /** The quantization block size of int8 and int4; QUANT_BLOCK_SIZE when absent. */
-  blockSize?: number;
-  dbPath: string;
-  dataDir: string;
-  workers: number;
-  intraOpThreads: number;
-  executionProvider: ExecutionProvider;
-  /** Prompt plus generation must fit in this many positions; null: the model's context. Part of the run's identity when set. */
-  maxLength: number | null;
-  /** Folders of custom task YAMLs (--include-path), searched for suite names; none when absent. */
-  includePaths?: string[];
-  /** --log-samples: every sample stored is also appended to this JSONL file; null or absent: none. */
-  logSamplesPath?: string | null;
-  /** --shard: run only this shard's items (shard.ts); not part of the runs' identity, recorded in their hardware metadata. */
-  shard?: Shard | null;
-  /** --static-layers: static removes this many routed layers instead of FlexiDepth's mean skips. */
-  staticLayers?: number | null;
-  /** --batch: sequences each worker decodes together; 1 when absent. */
-  batch?: number;
-  /** --num-fewshot, --max-new-tokens over every suite's config; none when absent. */
-  overrides?: SuiteOverrides;
-  log?: NodeJS.WritableStream;
-}
 
 interface PlannedStudy {
   ckpt: Checkpoint;
@@ -80,51 +46,57 @@ interface PlannedStudy {
 
 /** Everything that can refuse the study, checked before the database is touched. */
 async function planStudy(opts: StudyOptions): Promise<PlannedStudy> {
-  const ckpt = loadCheckpoint(opts.modelDir);
-  for (const v of opts.variants) requireVariant(ckpt, v);
-  if (!opts.variants.includes('flexidepth')) {
-    const matched = opts.variants.filter((v) => v === 'random' || (v === 'static' && (opts.staticLayers ?? null) === null));
+  const ckpt = loadCheckpoint(opts.plan.modelDir);
+  for (const v of opts.plan.variants) requireVariant(ckpt, v);
+  if (!opts.plan.variants.includes('flexidepth')) {
+    // Every comparator but static with --static-layers, which removes a given number of layers.
+    const matched = opts.plan.variants.filter((v) => isComparator(v) && !(v === 'static' && opts.plan.staticLayers !== null));
     if (matched.length > 0)
       throw new UserError(`run: --variants ${matched.join(',')} is matched to FlexiDepth's layer budget in the same study; add flexidepth to --variants`);
   }
   const routed = ckpt.config.routingLayers.length;
-  if (opts.staticLayers != null && opts.staticLayers > routed)
-    throw new UserError(`run: --static-layers ${opts.staticLayers} is more than the ${routed} routed layers of ${opts.modelDir}`);
+  if (opts.plan.staticLayers != null && opts.plan.staticLayers > routed)
+    throw new UserError(`run: --static-layers ${opts.plan.staticLayers} is more than the ${routed} routed layers of ${opts.plan.modelDir}`);
   // A provider that cannot run here, or a cache that cannot take the graphs, must not leave runs behind.
-  await requireExecutionProvider(opts.executionProvider);
-  const modelGraphs = precisionsOf(opts).flatMap((precision) =>
-    opts.variants.filter((v) => v === 'full' || v === 'flexidepth').map((variant) => withPrecision({ variant }, precision, opts.blockSize ?? QUANT_BLOCK_SIZE)),
+  await requireExecutionProvider(opts.execution.executionProvider);
+  const modelGraphs = precisionsOf(opts.plan).flatMap((precision) =>
+    opts.plan.variants.filter(isModelVariant).map((variant) => withPrecision({ variant }, precision, opts.plan.blockSize)),
   );
   requireGraphCache(ckpt, modelGraphs);
-  const tok = TextTokenizer.load(opts.modelDir).requireModelVocab(ckpt.config.vocabSize);
+  const tok = TextTokenizer.load(opts.plan.modelDir).requireModelVocab(ckpt.config.vocabSize);
   const positions = ckpt.config.maxPositionEmbeddings;
-  if (opts.maxLength !== null && opts.maxLength > positions)
+  if (opts.plan.maxLength !== null && opts.plan.maxLength > positions)
     throw new UserError(
-      `run: --max-length ${opts.maxLength} is more than the model's ${positions} positions (${opts.modelDir}/config.json max_position_embeddings)`,
+      `run: --max-length ${opts.plan.maxLength} is more than the model's ${positions} positions (${opts.plan.modelDir}/config.json max_position_embeddings)`,
     );
   const planOptions = {
-    dataDir: opts.dataDir,
-    limit: opts.limit,
-    seed: opts.seed,
-    maxLength: opts.maxLength ?? positions,
-    includePaths: opts.includePaths ?? [],
-    shard: opts.shard ?? null,
-    overrides: opts.overrides ?? {},
+    dataDir: opts.plan.dataDir,
+    limit: opts.plan.limit,
+    seed: opts.plan.seed,
+    maxLength: opts.plan.maxLength ?? positions,
+    includePaths: opts.plan.includePaths,
+    shard: opts.execution.shard,
+    overrides: opts.plan.overrides,
   };
-  const suites = opts.suites.map((name) => planSuite(name, tok, planOptions));
-  const tooBig = batchMemoryProblem({ batch: opts.batch ?? 1, config: ckpt.config, longest: longestSequence(suites, positions), availableBytes: freemem() });
+  const suites = opts.plan.suites.map((name) => planSuite(name, tok, planOptions));
+  const tooBig = batchMemoryProblem({
+    batch: opts.execution.batch,
+    config: ckpt.config,
+    longest: longestSequence(suites, positions),
+    availableBytes: freemem(),
+  });
   if (tooBig !== null) throw tooBig;
   // Last, as it takes minutes for a large model: nor must a damaged weight (building is what reads the weights).
   for (const spec of modelGraphs) buildOrReuseGraph(ckpt, spec);
-  return { ckpt, tok, suites, calibration: calibrationText(opts.variants, opts.dataDir) };
+  return { ckpt, tok, suites, calibration: calibrationText(opts.plan.variants, opts.plan.dataDir) };
 }
 
 /**
  * The study's precisions in the order their runs go: fp32 first, as the other precisions' routing
  * is measured against its stored tokens (routing-agreement.ts).
  */
-function precisionsOf(opts: Pick<StudyOptions, 'precisions'>): WeightPrecision[] {
-  const given = opts.precisions ?? ['fp32'];
+function precisionsOf(plan: Pick<StudyPlan, 'precisions'>): WeightPrecision[] {
+  const given = plan.precisions;
   return given.includes('fp32') ? ['fp32', ...given.filter((p) => p !== 'fp32')] : [...given];
 }
 
@@ -139,26 +111,26 @@ async function startWorkers(ckpt: Checkpoint, runs: readonly RunPlan[], opts: St
   const graphs: Record<string, { path: string; spec: GraphSpec }> = {};
   for (const { graph } of runs) graphs[graphName(graph)] ??= { path: buildOrReuseGraph(ckpt, graph), spec: graph };
   const { workers, note } = capWorkers({
-    requested: opts.workers,
+    requested: opts.execution.workers,
     jobs,
     cores: availableParallelism(),
-    intraOpThreads: opts.intraOpThreads,
+    intraOpThreads: opts.execution.intraOpThreads,
     availableBytes: freemem(),
     graphBytes: Object.values(graphs).map((g) => graphFileBytes(g.path)),
     // The KV caches of every row of a batch, at the longest a sequence of these runs may get.
     cacheBytes:
-      (opts.batch ?? 1) *
+      opts.execution.batch *
       kvBytesPerPosition(ckpt.config) *
-      longestSequence([...new Set(runs.map((r) => r.suite))], opts.maxLength ?? ckpt.config.maxPositionEmbeddings),
+      longestSequence([...new Set(runs.map((r) => r.suite))], opts.plan.maxLength ?? ckpt.config.maxPositionEmbeddings),
   });
   if (note !== null) log.write(`run: ${note}\n`);
   return WorkerPool.start(workers, {
-    modelDir: opts.modelDir,
+    modelDir: opts.plan.modelDir,
     config: ckpt.config,
     graphs,
-    executionProvider: opts.executionProvider,
-    intraOpThreads: opts.intraOpThreads,
-    batch: opts.batch ?? 1,
+    executionProvider: opts.execution.executionProvider,
+    intraOpThreads: opts.execution.intraOpThreads,
+    batch: opts.execution.batch,
   });
 }
 
@@ -190,7 +162,7 @@ async function executeRuns(runs: readonly RunPlan[], io: StudyIo, opts: StudyOpt
   const { db, tok, ckpt, log } = io;
   const progress = progressOf(runs, log);
   // A batched step runs jobs of one graph and threshold: with --batch they are queued grouped that way.
-  const jobs = jobList(io.suites, runs, (opts.batch ?? 1) > 1 ? 'batch' : 'doc');
+  const jobs = jobList(io.suites, runs, opts.execution.batch > 1 ? 'batch' : 'doc');
   const skipped = storedSampleCount(runs);
   if (skipped > 0) log.write(`run: resuming, ${counted(skipped, 'sample')} already stored\n`);
   if (io.sampleLog !== null) {
@@ -203,7 +175,7 @@ async function executeRuns(runs: readonly RunPlan[], io: StudyIo, opts: StudyOpt
   try {
     // Overhead is measured from here: graph building and session creation are one-off costs.
     const started = performance.now();
-    const totals = await executeJobs(jobs, { pool, db, dbPath: opts.dbPath, tok, eosIds: eosIds(ckpt, tok), progress, sampleLog: io.sampleLog, log });
+    const totals = await executeJobs(jobs, { pool, db, dbPath: opts.output.dbPath, tok, eosIds: eosIds(ckpt, tok), progress, sampleLog: io.sampleLog, log });
     progress.print();
     return { totals, skipped, wallMs: performance.now() - started, workers: pool.size };
   } finally {
@@ -244,59 +216,64 @@ function combined(a: Executed, b: Executed): Executed {
 }
 
 function studySettings(opts: StudyOptions, ckpt: Checkpoint): StudySettings {
-  const shard = opts.shard ?? null;
+  const shard = opts.execution.shard;
   const machine = studyMetadata();
   // Which shard a machine ran is metadata: the shards' runs share their ids, so they merge into one run.
   const metadata = shard === null ? machine : { ...machine, hardware: { ...machine.hardware, shard: shardText(shard) } };
   return {
-    modelDir: opts.modelDir,
+    modelDir: opts.plan.modelDir,
     checkpoint: ckpt,
-    seed: opts.seed,
-    limit: opts.limit,
-    threshold: opts.threshold,
+    seed: opts.plan.seed,
+    limit: opts.plan.limit,
+    // What full runs and a run without a sweep are registered at; a sweep registers flexidepth at each threshold.
+    threshold: opts.plan.thresholds[0] as number,
     precision: 'fp32',
-    blockSize: opts.blockSize ?? QUANT_BLOCK_SIZE,
-    maxLength: opts.maxLength,
-    executionProvider: opts.executionProvider,
-    workers: opts.workers,
-    intraOpThreads: opts.intraOpThreads,
+    blockSize: opts.plan.blockSize,
+    maxLength: opts.plan.maxLength,
+    executionProvider: opts.execution.executionProvider,
+    workers: opts.execution.workers,
+    intraOpThreads: opts.execution.intraOpThreads,
     metadata,
   };
 }
 
 export async function runStudy(opts: StudyOptions): Promise<StudyStats> {
-  const log = opts.log ?? process.stderr;
+  const log = opts.output.log;
   const { ckpt, tok, suites, calibration } = await planStudy(opts);
-  const shard = opts.shard ?? null;
+  const shard = opts.execution.shard;
   if (shard !== null) log.write(`run: shard ${shardText(shard)}: ${suites.map((s) => `${s.spec.name} ${counted(s.docs.length, 'item')}`).join(', ')}\n`);
   const settings = studySettings(opts, ckpt);
-  const thresholds = opts.thresholds ?? [opts.threshold];
-  const modelVariants = opts.variants.filter((v): v is 'full' | 'flexidepth' => v === 'full' || v === 'flexidepth');
-  const comparators = opts.variants.filter((v): v is ComparatorVariant => v === 'static' || v === 'random');
-  const logPath = opts.logSamplesPath ?? null;
+  const thresholds = opts.plan.thresholds;
+  const modelVariants = opts.plan.variants.filter(isModelVariant);
+  const comparators = opts.plan.variants.filter(isComparator);
+  const logPath = opts.output.logSamplesPath;
   const sampleLog = logPath !== null ? SampleLog.open(logPath) : null;
   let db: StudyDb | null = null;
   try {
-    db = await StudyDb.open(opts.dbPath);
+    db = await StudyDb.open(opts.output.dbPath);
     const io: StudyIo = { db, tok, ckpt, suites, sampleLog, log };
-    const runs = await registerRuns(db, suites, modelVariants, settings, thresholds, precisionsOf(opts));
+    const runs = await registerRuns(db, suites, modelVariants, settings, thresholds, precisionsOf(opts.plan));
     let done = await executeByPrecision(runs, io, opts);
     if (comparators.length > 0) {
       const flexidepth = runs.filter((r) => r.variant === 'flexidepth');
       const plan = {
         variants: comparators,
         thresholds,
-        precisions: precisionsOf(opts),
-        staticLayers: opts.staticLayers ?? null,
+        precisions: precisionsOf(opts.plan),
+        staticLayers: opts.plan.staticLayers,
         calibration,
-        intraOpThreads: opts.intraOpThreads,
+        intraOpThreads: opts.execution.intraOpThreads,
         log,
       };
       const matched = await registerComparatorRuns({ db, ckpt, tok, suites, flexidepth, settings }, plan);
       done = combined(done, await executeByPrecision(matched, io, opts));
       runs.push(...matched);
     }
-    const agreement = { executionProvider: opts.executionProvider, intraOpThreads: Math.min(availableParallelism(), opts.workers * opts.intraOpThreads), log };
+    const agreement = {
+      executionProvider: opts.execution.executionProvider,
+      intraOpThreads: Math.min(availableParallelism(), opts.execution.workers * opts.execution.intraOpThreads),
+      log,
+    };
     await measureRoutingAgreement(db, ckpt, runs, agreement);
     for (const r of runs) await db.finishRun(r.runId);
     return studyStats(done.totals, done.skipped, { wallMs: done.wallMs, workers: done.workers });

@@ -12,8 +12,8 @@ import { copyHeadSlots, kvBuffer, kvData, type KvCache, type KvData, type KvType
 
 /**
  * Slots the buffers keep beyond the longest row. Every step's attention reads every slot of every
- * row (B = 8 on the reference model: 4.2 ms per step at 192 slots, 5.0 ms at 384), and every
- * growth copies all rows: growing by 32 at a time balances the two (docs/performance.md).
+ * row, and every growth copies all rows: growing by 32 at a time balances the two
+ * (docs/performance-history.md, "2026-11-29: logits of the rows asked for, and a batch cache fitted to its rows (issues 14 and 15)").
  */
 const SPARE_SLOTS = 32;
 

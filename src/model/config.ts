@@ -36,7 +36,7 @@ export interface ModelConfig {
   routingLayers: number[];
 }
 
-/** FlexiDepth's router and adapter shrink d and the FFN width by this factor (FLEXIDEPTH.md). */
+/** FlexiDepth's router and adapter shrink d and the FFN width by this factor (docs/method.md). */
 export const FLEXIDEPTH_REDUCTION = 16;
 
 type Json = Record<string, unknown>;

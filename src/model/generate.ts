@@ -2,7 +2,7 @@
  * Autoregressive generation on a DecoderSession, recording for every position (prompt and
  * generated) the depth computed there: router gates, the routed-layer mask and layers used.
  *
- * The pass at position i processes token i and predicts token i+1 (FLEXIDEPTH.md), so the record of
+ * The pass at position i processes token i and predicts token i+1 (docs/method.md), so the record of
  * position i holds the depth spent to produce token i+1. The last generated token is also run once,
  * so every position has its depth.
  */
@@ -12,6 +12,7 @@ import { SeededRandom } from '../seeded-random.ts';
 import { StopStringWatch, type DecodeAfter } from '../stop-strings.ts';
 import { RouteChooser, type Phase, type Routing } from './routing.ts';
 import { argmax, sampleToken, type SamplingOptions } from './sampling.ts';
+import { DEFAULT_THRESHOLD } from './variants.ts';
 
 export type { Phase } from './routing.ts';
 
@@ -66,7 +67,7 @@ export function promptContextProblem(promptTokens: number, maxNewTokens: number,
 
 /**
  * Layers used to produce each generated token: the depth of the pass at the position before it
- * (FLEXIDEPTH.md, "Which token a depth belongs to"): the last prompt position's pass produced the
+ * (docs/method.md, "Which token a depth belongs to"): the last prompt position's pass produced the
  * first generated token. The store's summary reads the same pairing in SQL (src/store/summary-reads.ts).
  */
 export function producingDepths(gen: Pick<Generation, 'positions' | 'promptIds'>): number[] {
@@ -106,7 +107,7 @@ class SequenceGeneration {
     const stops = opts.stopStrings ?? [];
     if (stops.length > 0 && !opts.decode) throw new Error('generate: stop strings need a decode function');
     this.stopWatch = stops.length > 0 ? new StopStringWatch(stops, promptIds, opts.decode!) : null;
-    const routing: Routing = opts.routing ?? { kind: 'threshold', threshold: opts.threshold ?? 0.5 };
+    const routing: Routing = opts.routing ?? { kind: 'threshold', threshold: opts.threshold ?? DEFAULT_THRESHOLD };
     // `static` has no routers in its graph, but its masks still cover the routed layers.
     this.routes = new RouteChooser(routing, routing.kind === 'fixed' ? routing.keep.length : session.routedLayers.length);
     this.unrouted = session.config.numLayers - this.routes.routed;
@@ -283,7 +284,7 @@ export async function generateBatch<T>(
     // Layer-major [R, B], as the graph takes route_full.
     const routeFull = draws[0] === undefined ? undefined : Array.from({ length: draws[0].length * B }, (_, i) => draws[i % B]![Math.floor(i / B)]!);
     const t0 = performance.now();
-    const out = await session.stepBatch(ids, batch, threshold ?? 0.5, routeFull);
+    const out = await session.stepBatch(ids, batch, threshold ?? DEFAULT_THRESHOLD, routeFull);
     const share = (performance.now() - t0) / B;
     rows.forEach((r, b) => {
       r.decodeMs += share;

@@ -2,7 +2,7 @@
  * Builds the decoder graph (with KV cache) of a Llama or FlexiDepth checkpoint, one method per
  * block, in the spirit of onnxruntime-genai's model builder.
  *
- * Graph contract (DESIGN.md), for B sequences of S new tokens each:
+ * Graph contract (docs/design.md), for B sequences of S new tokens each:
  *   inputs   input_ids [B,S] int64, position_ids [B,S] int64,
  *            attention_mask [B,C+S] int64: which of the C cache slots and of the S new tokens each
  *            sequence's tokens may see (new tokens also only up to themselves: causal),
@@ -18,7 +18,7 @@
  *            costs ~3 µs per output), which the caller writes into its buffers (DecoderSession);
  *            for `flexidepth` and `random` gates [R,B,S] (R routed layers, in layer order); with
  *            `hiddenStates`, hidden.{i} [B,S,d]: the input of layer i, and hidden.{L} the last output
- * Comparators (FLEXIDEPTH.md, "Comparators"): `static` is `full` without its `removedLayers` (no
+ * Comparators (docs/method.md, "Comparators"): `static` is `full` without its `removedLayers` (no
  * past/present for them either: the layer is gone); `random` is `flexidepth` with each routed
  * layer's decision read from route_full instead of gate > threshold, so a skip takes the adapter
  * exactly as a FlexiDepth skip does.
@@ -37,11 +37,7 @@ import { toFloat16 } from './float16.ts';
 import { stackInto, transposeInto, type LinearPart } from './linear-weight.ts';
 import { ELEM, OnnxGraph, type ElemType } from './onnx-graph.ts';
 import { UserError } from '../errors.ts';
-
-export type Variant = 'full' | 'flexidepth' | 'static' | 'random';
-export const VARIANTS: readonly Variant[] = ['full', 'flexidepth', 'static', 'random'];
-/** The variants a checkpoint alone defines; `static` and `random` are matched to a study's FlexiDepth runs. */
-export const MODEL_VARIANTS = ['full', 'flexidepth'] as const satisfies readonly Variant[];
+import type { Variant } from './variants.ts';
 
 /**
  * How the weights are held and computed with:
@@ -98,7 +94,7 @@ export interface GraphSpec {
   blockSize?: number;
   /** `static` only: the (routed) layers left out, ascending. */
   removedLayers?: readonly number[];
-  /** Outputs hidden.{i} for Block Influence (comparators/block-influence.ts). */
+  /** Outputs hidden.{i} for Block Influence (block-influence.ts). */
   hiddenStates?: boolean;
 }
 
@@ -507,7 +503,7 @@ export class DecoderGraphBuilder {
   }
 
   /**
-   * A FlexiDepth routed layer (FLEXIDEPTH.md, "One routed layer, exactly"). The input norm, the
+   * A FlexiDepth routed layer (docs/method.md, "One routed layer, exactly"). The input norm, the
    * router and K/V run for every token. Then two `If`s on the gates: the first runs the full path
    * when any row takes it, the second the adapter when any row skips, keeping each row's own result.
    * A single-token step is always all one way, so the path it does not take runs no kernel, and it
@@ -516,7 +512,8 @@ export class DecoderGraphBuilder {
    * Each weight of the paths has exactly one consumer, a MatMul directly inside a branch of the main
    * graph, because that is the one case where ONNX Runtime pre-packs a weight used inside a branch
    * and then frees the original: a second consumer packs a second copy, and a consumer nested one
-   * `If` deeper cannot pre-pack and keeps the original (both measured: docs/performance.md). So rows
+   * `If` deeper cannot pre-pack and keeps the original (both measured: docs/performance-history.md,
+   * "2026-12-04: real model sizes — streaming build, each weight once (issue 27)"). So rows
    * that split between the paths (a prompt, a batched step) run both paths on every row, as the
    * weights are read once either way.
    *
@@ -584,7 +581,7 @@ export class DecoderGraphBuilder {
     const p = `/model/layers.${i}/router`;
     const w = `${layerPrefix(i)}.router`;
     // The gates decide the routing: float32, or in a quantized graph 8 bits whatever the graph's, as
-    // measured to keep the routing (docs/performance.md); the norm and the folded head stay float32.
+    // measured to keep the routing (docs/performance.md, "Precisions: fidelity"); the norm and the folded head stay float32.
     const encPrecision = isQuantized(this.precision) ? 'int8' : 'fp32';
     const enc = this.project(`${p}/router_enc`, z, `${w}.router_enc.weight`, [{ name: `${w}.router_enc.weight` }], encPrecision);
     const normed = this.rmsNormFloat(`${p}/router_norm`, enc, `${w}.router_norm.weight`);

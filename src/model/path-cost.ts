@@ -3,7 +3,7 @@
  * the graph: what a FlexiDepth step must compute at the least, so that full ÷ flexidepth is the
  * speed ratio a perfect engine would reach for the same routing (`bench`'s ideal_speed_ratio).
  *
- * Counted: every matrix product a token's pass needs (FLEXIDEPTH.md, "One routed layer, exactly"):
+ * Counted: every matrix product a token's pass needs (docs/method.md, "One routed layer, exactly"):
  *   plain layer        q, k, v, o projections; attention scores and values over the T cached keys
  *                      (query heads × head dim × T, twice); the SwiGLU MLP (3 · d · I)
  *   routed layer       always: router (enc d·d/16, dec d/16·d, head d·1) and k, v (K and V are

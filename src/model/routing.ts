@@ -1,7 +1,7 @@
 /**
  * How a generation's routed-layer decisions are made, per variant, as plain data that travels to a
  * worker: FlexiDepth compares its gates with a threshold; `static` keeps a fixed set of routed
- * layers; `random` draws each decision (FLEXIDEPTH.md, "Comparators"). The draws are seeded per
+ * layers; `random` draws each decision (docs/method.md, "Comparators"). The draws are seeded per
  * document, in position order, so a sample redone after an interruption draws the same decisions.
  *
  * `random` has two rate sets because FlexiDepth routes differently where it reads the prompt and
@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { SeededRandom } from '../seeded-random.ts';
+import { DEFAULT_THRESHOLD } from './variants.ts';
 
 export type Phase = 'prompt' | 'generated';
 
@@ -50,7 +51,7 @@ export class RouteChooser {
 
   /** The threshold a FlexiDepth step compares its gates with (other graphs ignore it). */
   get threshold(): number {
-    return this.routing.kind === 'threshold' ? this.routing.threshold : 0.5;
+    return this.routing.kind === 'threshold' ? this.routing.threshold : DEFAULT_THRESHOLD;
   }
 
   /**

@@ -121,7 +121,7 @@ function headerEntry(file: string, name: string, raw: unknown, dataBytes: number
     throw new UserError(`${at} has unsupported dtype ${typeof dtype === 'string' ? dtype.slice(0, 40) : quoteValue(dtype)} (supported: F32, F16, BF16)`);
   }
   if (!Array.isArray(shape) || !shape.every(isCount)) throw new UserError(`${at}: shape must be a list of non-negative integers, got ${quoteValue(shape)}`);
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0]! > offsets[1]!) {
     throw new UserError(`${at}: data_offsets must be two integers [begin, end] with 0 <= begin <= end, got ${quoteValue(offsets)}`);
   }
   const [begin, end] = offsets as [number, number];

@@ -15,6 +15,7 @@ import { buildOrReuseGraph } from './graph-cache.ts';
 import { hasRouters, kvCacheType, requireVariant, type GraphSpec } from './graph-builder.ts';
 import { OnnxGraph } from './onnx-graph.ts';
 import { RotaryTables } from './rotary-tables.ts';
+import { DEFAULT_THRESHOLD } from './variants.ts';
 
 // ORT's own log lines go straight to stderr, around our one-line reasons (a missing CUDA library
 // logs an error before the exception that says the same). Everything that fails reaches us as an
@@ -25,9 +26,8 @@ const SESSION_LOG_SEVERITY = 4;
 
 /**
  * Prompts up to PREFILL_ONE_PASS tokens run in one pass; longer ones in chunks of PREFILL_CHUNK
- * (DecoderSession.prefill). Measured on the reference model, one thread: 1,200 tokens 352 ms in one
- * pass, 247 ms in chunks of 64 or 128, 286 ms in chunks of 256; 1,800 tokens 778 against 456 ms;
- * 600 tokens the same either way, 300 tokens 34 against 40 ms (docs/performance.md).
+ * (DecoderSession.prefill): past a few hundred tokens one pass's attention costs more than the
+ * chunks' repeated reads (docs/performance-history.md, "2026-11-29: long prompts in chunks (issues 14 and 15)").
  */
 export const PREFILL_ONE_PASS = 512;
 export const PREFILL_CHUNK = 128;
@@ -195,7 +195,13 @@ export class DecoderSession {
    * gates and the extended cache. `routeFull` ([R*S], layer-major) is the `random` graph's
    * decisions: whether routed layer r runs its full path for token s.
    */
-  async step(ids: number[], cache: KvCache, threshold = 0.5, routeFull?: readonly boolean[], logits: 'all' | 'last' | 'none' = 'all'): Promise<StepResult> {
+  async step(
+    ids: number[],
+    cache: KvCache,
+    threshold = DEFAULT_THRESHOLD,
+    routeFull?: readonly boolean[],
+    logits: 'all' | 'last' | 'none' = 'all',
+  ): Promise<StepResult> {
     const S = ids.length;
     const P = cache.length;
     const T = P + S;
@@ -247,7 +253,11 @@ export class DecoderSession {
    * reads only the keys before it, where one pass computes (and masks) every query against every
    * key. `routeFull` ([R*S]) as in step.
    */
-  async prefill(ids: number[], threshold = 0.5, routeFull?: readonly boolean[]): Promise<{ logits: Float32Array; gates: Float32Array; cache: KvCache }> {
+  async prefill(
+    ids: number[],
+    threshold = DEFAULT_THRESHOLD,
+    routeFull?: readonly boolean[],
+  ): Promise<{ logits: Float32Array; gates: Float32Array; cache: KvCache }> {
     const S = ids.length;
     const chunk = S > PREFILL_ONE_PASS ? PREFILL_CHUNK : S;
     const R = this.routedLayers.length;
@@ -257,8 +267,9 @@ export class DecoderSession {
     for (let at = 0; at < S; at += chunk) {
       const n = Math.min(chunk, S - at);
       // Buffers of exactly the slots filled so far plus this chunk: a chunk's attention reads (and
-      // masks) every slot, and the eighth spare that step would add cost up to ~10% of a long
-      // prompt (docs/performance.md). Every chunk outgrows the buffers either way.
+      // masks) every slot, and the spare slots a step would add cost a long prompt measurably
+      // (docs/performance-history.md, "2026-11-29: a long prompt's chunks read no spare cache slots (issues 14 and 15)").
+      // Every chunk outgrows the buffers either way.
       if (at > 0) cache = this.allocateCache(at + n, at, cache);
       const part = routeFull && Array.from({ length: R * n }, (_, i) => routeFull[Math.floor(i / n) * S + at + (i % n)]!);
       const out = await this.step(ids.slice(at, at + n), cache, threshold, part, at + n === S ? 'last' : 'none');
@@ -281,7 +292,7 @@ export class DecoderSession {
   async stepBatch(
     ids: readonly number[],
     batch: BatchCache,
-    threshold = 0.5,
+    threshold = DEFAULT_THRESHOLD,
     routeFull?: readonly boolean[],
   ): Promise<{ logits: Float32Array; gates: Float32Array }> {
     const B = ids.length;
@@ -318,7 +329,7 @@ export class DecoderSession {
   async prefillBatch(
     prompts: readonly (readonly number[])[],
     batch: BatchCache,
-    threshold = 0.5,
+    threshold = DEFAULT_THRESHOLD,
     routeFull?: readonly boolean[],
   ): Promise<{ logits: Float32Array; gates: Float32Array; S: number }> {
     const B = prompts.length;

@@ -4,7 +4,7 @@
  * streaming its weights from memory, and bytes ÷ step time against the machine's read bandwidth
  * (memory-bandwidth.ts) says how close the engine comes to that bound (`bench`'s achieved GB/s).
  *
- * Counted: every weight a token's pass reads, once per step (FLEXIDEPTH.md, "One routed layer, exactly"):
+ * Counted: every weight a token's pass reads, once per step (docs/method.md, "One routed layer, exactly"):
  *   plain layer        input and post-attention norms (2d); q, k, v, o; gate, up, down
  *   routed layer       always: input norm, router (enc d·r, router_norm r, and the [r, 1] vector the
  *                      graph folds router_dec · router_head into, so r rather than d·r + d), k and v

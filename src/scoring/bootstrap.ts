@@ -38,7 +38,7 @@ function percentile(sorted: Float64Array, q: number): number {
   const h = (sorted.length - 1) * q;
   const lo = Math.floor(h);
   const hi = Math.min(lo + 1, sorted.length - 1);
-  return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
+  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
 }
 
 function mean(values: readonly number[]): number {
@@ -84,7 +84,7 @@ export function pairedBootstrap(a: readonly number[], b: readonly number[], opti
     meansA[s] = sumA / n;
     meansB[s] = sumB / n;
     meansD[s] = (sumA - sumB) / n;
-    if (meansD[s] > 0) aBetter++;
+    if (meansD[s]! > 0) aBetter++;
   }
   const diffs = a.map((v, i) => v - (b[i] as number));
   return {

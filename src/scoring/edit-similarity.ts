@@ -23,7 +23,7 @@ function myers(pattern: Symbols, text: Symbols): number {
   const ids = new Map<number, number>();
   const patternIds = new Int32Array(pattern.length);
   for (let r = 0; r < pattern.length; r++) {
-    const symbol = pattern[r];
+    const symbol = pattern[r]!;
     let id = ids.get(symbol);
     if (id === undefined) {
       id = ids.size;
@@ -42,17 +42,17 @@ function myers(pattern: Symbols, text: Symbols): number {
   for (let start = 0; start < pattern.length; start += 32) {
     const end = Math.min(start + 32, pattern.length);
     const bottom = end - start - 1;
-    for (let r = start; r < end; r++) peq[patternIds[r]] |= 1 << (r - start);
+    for (let r = start; r < end; r++) peq[patternIds[r]!]! |= 1 << (r - start);
     let vPlus = -1;
     let vMinus = 0;
     let sum = end;
     for (let j = 0; j < text.length; j++) {
-      const id = textIds[j];
-      const eq = id < 0 ? 0 : peq[id];
+      const id = textIds[j]!;
+      const eq = id < 0 ? 0 : peq[id]!;
       const word = j >>> 5;
       const bit = j & 31;
-      const inPlus = (hPlus[word] >>> bit) & 1;
-      const inMinus = (hMinus[word] >>> bit) & 1;
+      const inPlus = (hPlus[word]! >>> bit) & 1;
+      const inMinus = (hMinus[word]! >>> bit) & 1;
       const xv = eq | vMinus;
       const xh = ((((eq | inMinus) & vPlus) + vPlus) ^ vPlus) | eq | inMinus;
       let ph = vMinus | ~(xh | vPlus);
@@ -60,14 +60,14 @@ function myers(pattern: Symbols, text: Symbols): number {
       const outPlus = (ph >>> bottom) & 1;
       const outMinus = (mh >>> bottom) & 1;
       sum += outPlus - outMinus;
-      if (outPlus !== inPlus) hPlus[word] ^= 1 << bit;
-      if (outMinus !== inMinus) hMinus[word] ^= 1 << bit;
+      if (outPlus !== inPlus) hPlus[word]! ^= 1 << bit;
+      if (outMinus !== inMinus) hMinus[word]! ^= 1 << bit;
       ph = (ph << 1) | inPlus;
       mh = (mh << 1) | inMinus;
       vPlus = mh | ~(xv | ph);
       vMinus = ph & xv;
     }
-    for (let r = start; r < end; r++) peq[patternIds[r]] = 0;
+    for (let r = start; r < end; r++) peq[patternIds[r]!] = 0;
     distance = sum;
   }
   return distance;

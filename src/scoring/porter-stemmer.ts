@@ -64,7 +64,7 @@ function endsDoubleConsonant(word: string): boolean {
 /** Condition *o, with NLTK's addition that a 2-letter vowel-consonant word also qualifies. */
 function endsCvc(word: string): boolean {
   const n = word.length;
-  if (n >= 3 && isConsonant(word, n - 3) && !isConsonant(word, n - 2) && isConsonant(word, n - 1) && !'wxy'.includes(word[n - 1])) {
+  if (n >= 3 && isConsonant(word, n - 3) && !isConsonant(word, n - 2) && isConsonant(word, n - 1) && !'wxy'.includes(word[n - 1]!)) {
     return true;
   }
   return n === 2 && !isConsonant(word, 0) && isConsonant(word, 1);
@@ -124,7 +124,8 @@ function step1b(word: string): string {
     }
   }
   if (stem === undefined) return word;
-  const last = stem[stem.length - 1];
+  // The stem holds a vowel, so it has a last letter.
+  const last = stem[stem.length - 1]!;
   return applyRuleList(stem, [
     ['at', 'ate', null],
     ['bl', 'ble', null],

@@ -96,9 +96,9 @@ function advanceRows(ref: Int32Array, can: Int32Array, lo: number, hi: number, r
     const token = ref[r - 1];
     // The left and up-left cells ride in locals: this loop is where long texts spend their time.
     let left = 0;
-    let diagonal = prev[0];
+    let diagonal = prev[0]!;
     for (let c = 1; c <= cols; c++) {
-      const up = prev[c];
+      const up = prev[c]!;
       left = token === can[c - 1] ? diagonal + 1 : up > left ? up : left;
       curr[c] = left;
       diagonal = up;
@@ -111,7 +111,7 @@ function advanceRows(ref: Int32Array, can: Int32Array, lo: number, hi: number, r
 /** LCS length in two rows of memory: ROUGE-L needs only the length, never the table. */
 function lcsLength(a: Int32Array, b: Int32Array): number {
   const [rows, cols] = a.length >= b.length ? [a, b] : [b, a];
-  return advanceRows(rows, cols, 0, rows.length, new Int32Array(cols.length + 1), cols.length)[cols.length];
+  return advanceRows(rows, cols, 0, rows.length, new Int32Array(cols.length + 1), cols.length)[cols.length]!;
 }
 
 function scoreLcs(target: readonly string[], prediction: readonly string[]): RougeScore {
@@ -171,9 +171,9 @@ function traceRows(bt: Backtrace, lo: number, hi: number, rowLo: Int32Array | nu
     const up = row - w;
     block[row] = 0;
     let left = 0;
-    let diagonal = block[up];
+    let diagonal = block[up]!;
     for (let c = 1; c < w; c++) {
-      const above = block[up + c];
+      const above = block[up + c]!;
       left = token === can[c - 1] ? diagonal + 1 : above > left ? above : left;
       block[row + c] = left;
       diagonal = above;
@@ -188,7 +188,7 @@ function traceRows(bt: Backtrace, lo: number, hi: number, rowLo: Int32Array | nu
       }
       i--;
       j--;
-    } else if (block[(i - lo) * w + j - 1] > block[(i - lo - 1) * w + j]) {
+    } else if (block[(i - lo) * w + j - 1]! > block[(i - lo - 1) * w + j]!) {
       j--;
     } else {
       i--;
@@ -247,8 +247,8 @@ function summaryLevelLcs(targetSents: readonly string[][], predictionSents: read
   const predictions = predictionSents.map((s) => encode(s, ids));
   const countsT = new Int32Array(ids.size);
   const countsP = new Int32Array(ids.size);
-  for (const s of refs) for (const t of s) countsT[t]++;
-  for (const s of predictions) for (const t of s) countsP[t]++;
+  for (const s of refs) for (const t of s) countsT[t]!++;
+  for (const s of predictions) for (const t of s) countsP[t]!++;
   // Only distinct, non-empty prediction sentences can add to a union (see unionLcs); the counts
   // above still take every one.
   const cans = [...new Map(predictions.filter((s) => s.length > 0).map((s) => [s.join(' '), s])).values()];
@@ -270,11 +270,11 @@ function summaryLevelLcs(targetSents: readonly string[][], predictionSents: read
     }
     for (let idx = 0; idx < ref.length; idx++) {
       if (union[idx] === 0) continue;
-      const token = ref[idx];
-      if (countsT[token] > 0 && countsP[token] > 0) {
+      const token = ref[idx]!;
+      if (countsT[token]! > 0 && countsP[token]! > 0) {
         hits++;
-        countsT[token]--;
-        countsP[token]--;
+        countsT[token]!--;
+        countsP[token]!--;
       }
     }
   }

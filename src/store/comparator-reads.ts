@@ -1,14 +1,13 @@
 /**
- * What the comparator runs are matched to, read from a study's FlexiDepth runs (FLEXIDEPTH.md,
+ * What the comparator runs are matched to, read from a study's FlexiDepth runs (docs/method.md,
  * "Comparators"): the routed layers FlexiDepth skipped per generated token (static's k), and each
  * routed layer's usage where it reads the prompt and where it produces (random's rates). Done
  * samples only; a generated token's depth is its producing position's (producing-positions.ts).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { RateSet } from '../model/routing.ts';
+import { sqlList } from '../sql-literal.ts';
 import { GENERATED_WITH_PRODUCER } from './producing-positions.ts';
-
-const inList = (runIds: readonly string[]): string => runIds.map((id) => `'${id.replaceAll("'", "''")}'`).join(', ');
 
 /** Mean routed layers skipped per generated token over the runs' done samples; null without generated tokens. */
 export async function flexidepthSkipsMean(conn: DuckDBConnection, runIds: readonly string[]): Promise<{ mean: number | null; tokens: number }> {
@@ -16,7 +15,7 @@ export async function flexidepthSkipsMean(conn: DuckDBConnection, runIds: readon
   const row = (
     await conn.runAndReadAll(
       `SELECT count(*)::DOUBLE AS tokens, avg(len(p.mask) - coalesce(list_sum(p.mask::INTEGER[]), 0))::DOUBLE AS skipped
-       ${GENERATED_WITH_PRODUCER} AND g.run_id IN (${inList(runIds)})`,
+       ${GENERATED_WITH_PRODUCER} AND g.run_id IN ${sqlList(runIds)}`,
     )
   ).getRowObjectsJS()[0]!;
   const tokens = Number(row.tokens);

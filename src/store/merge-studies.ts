@@ -21,6 +21,7 @@ import { existsSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { UserError, oneLineReason } from '../errors.ts';
+import { sqlString } from '../sql-literal.ts';
 import { firstUnreadableTable, openStudyFile, type OpenedDatabase } from './database-file.ts';
 import { describeIoFailure, ioFailureOf, type IoFailure } from './io-failure.ts';
 import { SCHEMA_VERSION, STUDY_TABLES } from './schema.ts';
@@ -103,10 +104,6 @@ const RUN_CHANGED = `r.started_at <> s.started_at OR r.ended_at IS DISTINCT FROM
 
 /** The output is source -1; inputs are 0, 1, ... */
 const OUT = -1;
-
-function sqlString(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
-}
 
 function catalogOf(source: number): string {
   // The output is the connection's own database; `main` is its schema.

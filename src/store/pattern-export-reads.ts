@@ -6,7 +6,7 @@
  * written files and the schemas disagree.
  *
  * Rows are exported as stored: a token row's depth is the depth spent at that position, i.e. the
- * pass that produced the NEXT token (FLEXIDEPTH.md, "Which token a depth belongs to"). The dataset
+ * pass that produced the NEXT token (docs/method.md, "Which token a depth belongs to"). The dataset
  * card explains how to shift it; the export does not mix in the producing-position reading.
  *
  * A token's bytes go out as lowercase hex text, not a Parquet BLOB: the row then has a JSON form the
@@ -15,6 +15,7 @@
  * Rows written before the store had the column (schema version 2) export NULL there.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { sqlString } from '../sql-literal.ts';
 import { readRuns, type StoredRun } from './summary-reads.ts';
 
 /** What one run of the study contributes: the run as stored, with its row counts. */
@@ -71,8 +72,6 @@ const SAMPLE_SELECT = `
 const PARQUET_OPTIONS = 'FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880, PARQUET_VERSION v1';
 
 type Row = Record<string, unknown>;
-
-const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
 /** Every suite name in the study, sorted. */
 export async function readStudySuites(conn: DuckDBConnection): Promise<string[]> {

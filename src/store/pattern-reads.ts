@@ -3,7 +3,7 @@
  * usage, the distribution of layers used, and token rows with their producing-position depth.
  * Only FlexiDepth runs have patterns; a full run's depth is every layer by construction.
  *
- * Every depth here is the producing-position depth (FLEXIDEPTH.md, "Which token a depth belongs
+ * Every depth here is the producing-position depth (docs/method.md, "Which token a depth belongs
  * to"): token p is shaded, counted and binned with the row at p-1, the pass that produced it.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';

@@ -1,5 +1,5 @@
 /**
- * The pairing every depth statistic reads (FLEXIDEPTH.md, "Which token a depth belongs to"): each
+ * The pairing every depth statistic reads (docs/method.md, "Which token a depth belongs to"): each
  * generated token `g` of a done sample `s`, joined to the row `p` of the pass that produced it (the
  * position before it; the last prompt position for the first generated token). A FROM clause with
  * its WHERE, so a caller appends `AND ...` conditions, then GROUP BY.

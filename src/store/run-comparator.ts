@@ -1,5 +1,5 @@
 /**
- * What a comparator run (`static`, `random`; FLEXIDEPTH.md, "Comparators") was matched to and how it
+ * What a comparator run (`static`, `random`; docs/method.md, "Comparators") was matched to and how it
  * routes, stored as JSON in `runs.comparator` (schema version 3) and read back by reports.
  */
 
@@ -24,7 +24,7 @@ export interface RandomComparator {
   matched_threshold: number;
   /** The FlexiDepth run the rates were measured on. */
   matched_run_id: string;
-  /** Seeds the draws with each document's id (comparators/random-routing.ts). */
+  /** Seeds the draws with each document's id (src/model/routing.ts, documentSeed). */
   seed: number;
   /**
    * Per routed layer (layer order), the share of positions on which FlexiDepth ran the full path:

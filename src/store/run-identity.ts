@@ -4,7 +4,7 @@
  * The JSON is canonical (src/canonical-json.ts) so the id does not depend on key order.
  */
 import { stableJsonHash } from '../canonical-json.ts';
-import type { Variant } from '../model/graph-builder.ts';
+import type { Variant } from '../model/variants.ts';
 
 export interface RunIdentity {
   modelHash: string;

@@ -4,7 +4,7 @@
  * without the log): the log catches up from the study, the one record of what was stored.
  */
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
-import type { Variant } from '../model/graph-builder.ts';
+import type { Variant } from '../model/variants.ts';
 import { GENERATED_WITH_PRODUCER } from './producing-positions.ts';
 
 export interface StoredSampleLogRow {

@@ -22,17 +22,18 @@
  *   both runs can be recomputed from the stored tokens and the graphs.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { VARIANTS_SQL } from '../model/variants.ts';
 
 export const SCHEMA_VERSION = 4;
 
-/** The variants the `runs` table admits (its CHECK constraint, from version 3 on). */
-const RUN_VARIANTS = "('full', 'flexidepth', 'static', 'random')";
-
-/** The `runs` table as version 3 has it; the same columns in the same order as versions 1-2, plus `comparator`. */
+/**
+ * The `runs` table as version 3 has it; the same columns in the same order as versions 1-2, plus
+ * `comparator`, and every variant admitted (VARIANTS_SQL).
+ */
 const RUNS_V3 = `(
        run_id VARCHAR PRIMARY KEY,
        model_hash VARCHAR NOT NULL,
-       variant VARCHAR NOT NULL CHECK (variant IN ${RUN_VARIANTS}),
+       variant VARCHAR NOT NULL CHECK (variant IN ${VARIANTS_SQL}),
        suite VARCHAR NOT NULL,
        suite_config_hash VARCHAR NOT NULL,
        seed BIGINT NOT NULL,

@@ -1,5 +1,5 @@
 /**
- * One study database (DESIGN.md "Store"): runs, their samples, and every position's layer
+ * One study database (docs/design.md "Store"): runs, their samples, and every position's layer
  * allocation. A finished sample and all its token rows are written in one transaction, so a run
  * killed at any moment (SIGKILL included) leaves whole samples or nothing of them, and a rerun
  * resumes from `completedDocIds`.

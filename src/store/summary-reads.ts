@@ -3,11 +3,11 @@
  * their metadata, per-run sample totals, per-sample producing-position depth, per-sample metrics, and
  * how runs at a lower weight precision agree with fp32 (fidelity-reads.ts).
  *
- * Layer usage is per generated token with the producing-position depth (FLEXIDEPTH.md, "Which token
+ * Layer usage is per generated token with the producing-position depth (docs/method.md, "Which token
  * a depth belongs to"): generated token p was produced by the pass at position p-1, so its depth is
  * the row at p-1 (the last prompt position for the first generated token).
  */
-import type { Variant } from '../model/graph-builder.ts';
+import type { Variant } from '../model/variants.ts';
 import { readFidelityInputs, type FidelityInputs } from './fidelity-reads.ts';
 import { GENERATED_WITH_PRODUCER } from './producing-positions.ts';
 import type { RunComparator } from './run-comparator.ts';

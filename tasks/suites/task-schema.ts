@@ -3,9 +3,7 @@
  * `TaskConfig`, the TypeScript types below are derived from it, and tasks/task.schema.json (the
  * file users and editors read) is generated from it by `npm run schemas`.
  *
- * It lives in src/suites, beside the code that reads configs, rather than in tasks/: tasks/ holds
- * data (configs, the generated schema), and keeping code out of it keeps src/ free of imports from
- * a data folder.
+ * It lives in tasks/suites, beside the code that reads configs and the configs themselves.
  */
 import { type Static, type TObject, type TSchema, type TUnsafe, Type } from '@sinclair/typebox';
 import { enumOf, taggedUnion } from '../../src/config-validation.ts';

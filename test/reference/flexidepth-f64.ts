@@ -1,6 +1,6 @@
 /**
  * An independent float64 forward pass of a Llama / FlexiDepth checkpoint, written as plain loops
- * straight from FLEXIDEPTH.md, with no ONNX and no KV cache: every position is recomputed from the
+ * straight from docs/method.md, with no ONNX and no KV cache: every position is recomputed from the
  * whole sequence. Tests compare the ONNX engine against it.
  */
 import type { ModelConfig } from '../../src/model/config.ts';
@@ -149,7 +149,7 @@ export function referenceForward(
         }
         let sum = 0;
         for (let s = 0; s <= t; s++) sum += scores[s] = Math.exp(scores[s]! - max);
-        for (let s = 0; s <= t; s++) for (let j = 0; j < hd; j++) attn[h * hd + j] += (scores[s]! / sum) * values[s]![kh * hd + j]!;
+        for (let s = 0; s <= t; s++) for (let j = 0; j < hd; j++) attn[h * hd + j]! += (scores[s]! / sum) * values[s]![kh * hd + j]!;
       }
       const h = add(x[t]!, matvec(W(`${p}.self_attn.o_proj.weight`), d, H * hd, attn));
       next.push(add(h, mlp(rmsnorm(h, W(`${p}.post_attention_layernorm.weight`), cfg.rmsNormEps)), g));
