@@ -96,13 +96,6 @@ export const describeMemory = (m: Memory): string => `rss ${gb(m.rss)} (anon ${g
 /** Seconds since `start` (a performance.now() value). */
 export const secondsSince = (start: number): number => (performance.now() - start) / 1000;
 
-/** The median; for an even count, the mean of the middle two. */
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 /** A 16-token prompt: BOS (when the model has one), then spread ids that are neither BOS nor EOS. */
 export function fixedPrompt(config: Pick<ModelConfig, 'bosTokenId' | 'eosTokenIds' | 'vocabSize'>, length = 16): number[] {
   const special = new Set([...(config.bosTokenId === null ? [] : [config.bosTokenId]), ...config.eosTokenIds]);

@@ -16,7 +16,8 @@ import { DEFAULT_THRESHOLD } from '../src/model/variants.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { generate } from '../src/model/generate.ts';
 import { DecoderSession } from '../src/model/session.ts';
-import { fixedPrompt, GRAPH_OPTIONS, graphSpec, median, numeric, options, text } from './common.ts';
+import { median } from '../src/median.ts';
+import { fixedPrompt, GRAPH_OPTIONS, graphSpec, numeric, options, text } from './common.ts';
 
 const USAGE = `
 usage: node --import tsx perf/graph-ab.ts --model DIR --a GRAPH.onnx --b GRAPH.onnx [--variant flexidepth|full] [--precision fp32|fp16|int8|int4] [--block-size 32] [--threshold 0.5] [--rounds 8] [--tokens 32]

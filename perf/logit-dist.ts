@@ -10,6 +10,7 @@
  * Used by docs/performance.md, "Precisions: fidelity".
  */
 import { DEFAULT_THRESHOLD } from '../src/model/variants.ts';
+import { relativeDistance } from '../src/model/relative-distance.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,17 +32,6 @@ const CASES: { precision: WeightPrecision; blockSize?: number }[] = [
   { precision: 'int4', blockSize: 64 },
   { precision: 'int4', blockSize: 128 },
 ];
-
-/** The largest difference from `ref` over the largest magnitude in `ref` (as test/fixtures/relative-distance.ts). */
-function relativeDistance(a: Float32Array, ref: Float32Array): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - ref[i]!));
-    m = Math.max(m, Math.abs(ref[i]!));
-  }
-  return d / m;
-}
 
 const ckpt = loadCheckpoint(text(o.model));
 const cacheDir = mkdtempSync(join(tmpdir(), 'flexibench-logit-dist-'));

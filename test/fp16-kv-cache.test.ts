@@ -10,7 +10,7 @@ import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import * as ort from 'onnxruntime-node';
 import { kvData, type KvCache } from '../src/model/kv-cache.ts';
 import { DecoderSession } from '../src/model/session.ts';
-import { relativeDistance } from './fixtures/relative-distance.ts';
+import { relativeDistance } from '../src/model/relative-distance.ts';
 
 const REFERENCE = join(import.meta.dirname, '..', 'models', 'flexidepth-ref');
 const ckpt = loadCheckpoint(REFERENCE);

@@ -20,7 +20,7 @@ import { DecoderSession } from '../src/model/session.ts';
 import { argmax } from '../src/model/sampling.ts';
 import { writeSyntheticCheckpoint } from '../src/model/synthetic-checkpoint.ts';
 import { writeRandomCheckpoint } from './fixtures/random-checkpoint.ts';
-import { relativeDistance } from './fixtures/relative-distance.ts';
+import { relativeDistance } from '../src/model/relative-distance.ts';
 
 type NodeProto = onnxProto.onnx.INodeProto;
 type GraphProto = onnxProto.onnx.IGraphProto;

@@ -3,6 +3,7 @@
  * layers used, multiply-adds and weights read per step for the routing observed, and the speed
  * ratio against the ideal one (harness/commands/bench.ts says how each is defined).
  */
+import { median } from '../../src/median.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { producingDepths } from '../../src/model/generate.ts';
 import type { WeightPrecision } from '../../src/model/graph-builder.ts';
@@ -13,11 +14,6 @@ import { decodeStepWeightBytes } from '../../src/model/weight-traffic.ts';
 import { decodeSteps } from './calibrate.ts';
 import type { Run } from './rounds.ts';
 
-export const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 export const spread = (xs: number[]): { min: number; max: number } => ({ min: Math.min(...xs), max: Math.max(...xs) });
 const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 

@@ -12,6 +12,7 @@
  * set, another NUMA node, another cgroup) would measure a different bound. It is one thread's
  * figure: an engine running several intra-op threads can draw more than it.
  */
+import { median } from '../median.ts';
 
 export interface MemoryBandwidth {
   /** Median over the repeats of bytes read per second. */
@@ -26,11 +27,6 @@ const DEFAULT_BYTES = 256 * 1024 * 1024;
 const DEFAULT_REPEATS = 7;
 /** Any non-zero byte: see fill below. */
 const FILL_BYTE = 0xa5;
-
-function median(sorted: readonly number[]): number {
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** Per-repeat bandwidths; the buffers live only here, so they are garbage once it returns. */
 function sample(bytes: number, repeats: number): number[] {
