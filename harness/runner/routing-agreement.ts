@@ -77,16 +77,25 @@ export interface AgreementOptions {
 
 /** Measures and stores the agreement of every pair's documents that lack it; returns how many were stored. */
 export async function measureRoutingAgreement(db: StudyDb, ckpt: Checkpoint, runs: readonly RunPlan[], opts: AgreementOptions): Promise<number> {
-  const pending: { pair: Pair; docs: Map<string, StoredSampleTokens> }[] = [];
+  // Every precision pairs with the same fp32 run: its done documents and tokens are read once.
+  const referenceDone = new Map<string, Set<string>>();
+  const wanted: { pair: Pair; docIds: string[] }[] = [];
   for (const pair of agreementPairs(runs)) {
-    const [mine, theirs, stored] = [
-      await db.completedDocIds(pair.run.runId),
-      await db.completedDocIds(pair.reference.runId),
-      await db.agreementDocIds(pair.run.runId),
-    ];
-    const docIds = [...mine].filter((d) => theirs.has(d) && !stored.has(d));
-    if (docIds.length > 0) pending.push({ pair, docs: await db.read((conn) => storedSampleTokens(conn, pair.reference.runId, docIds)) });
+    const ref = pair.reference.runId;
+    if (!referenceDone.has(ref)) referenceDone.set(ref, await db.completedDocIds(ref));
+    const [mine, stored] = [await db.completedDocIds(pair.run.runId), await db.agreementDocIds(pair.run.runId)];
+    const docIds = [...mine].filter((d) => referenceDone.get(ref)!.has(d) && !stored.has(d));
+    if (docIds.length > 0) wanted.push({ pair, docIds });
   }
+  const referenceTokens = new Map<string, Map<string, StoredSampleTokens>>();
+  for (const ref of new Set(wanted.map((w) => w.pair.reference.runId))) {
+    const docIds = [...new Set(wanted.filter((w) => w.pair.reference.runId === ref).flatMap((w) => w.docIds))];
+    referenceTokens.set(ref, await db.read((conn) => storedSampleTokens(conn, ref, docIds)));
+  }
+  const pending = wanted.map(({ pair, docIds }) => {
+    const tokens = referenceTokens.get(pair.reference.runId)!;
+    return { pair, docs: new Map(docIds.flatMap((d) => (tokens.has(d) ? [[d, tokens.get(d)!] as const] : []))) };
+  });
   const total = pending.reduce((n, p) => n + p.docs.size, 0);
   if (total === 0) return 0;
   opts.log.write(`run: routing agreement with fp32: ${counted(total, 'sample')}, fp32's tokens fed back through each precision's graph\n`);
