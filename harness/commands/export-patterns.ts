@@ -5,12 +5,11 @@
  * (anything else in DIR needs --force), and never where it would hold the study.
  */
 import { exportPatterns, type SuiteFlags } from '../../reports/export-patterns.ts';
-import { stableJsonHash } from '../../src/canonical-json.ts';
 import { UserError } from '../../src/errors.ts';
 import { refuseFolderOverInputs, studyFiles } from '../../src/output-paths.ts';
 import { loadTaskSpec } from '../../tasks/suites/spec.ts';
 import { commaList, defineCommand, flag, required, text, type OptionValues } from '../args.ts';
-import { specContent } from '../runner/plan.ts';
+import { suiteConfigHash } from '../runner/plan.ts';
 import { applyOverrides } from '../runner/suite-overrides.ts';
 
 const OPTIONS = {
@@ -21,12 +20,12 @@ const OPTIONS = {
 };
 
 /**
- * The config hash `run --suites FILE` with these flags gives, as planSuite computes it: the card
+ * The config hash `run --suites FILE` with these flags gives (planSuite's): the card
  * names a run's suite by the repository's YAML only when that YAML makes the run's very config.
  */
-function suiteConfigHash(file: string, flags: SuiteFlags): string | null {
+function fileConfigHash(file: string, flags: SuiteFlags): string | null {
   try {
-    return stableJsonHash(specContent(applyOverrides(loadTaskSpec(file), flags)));
+    return suiteConfigHash(applyOverrides(loadTaskSpec(file), flags));
   } catch (err) {
     // A YAML that no longer loads (another revision's, say) cannot be the run's.
     if (err instanceof UserError) return null;
@@ -41,7 +40,7 @@ async function exportCommand(o: OptionValues<typeof OPTIONS>): Promise<void> {
     outDir: o.out,
     suites: o.suites ?? null,
     force: o.force,
-    suiteConfigHash,
+    suiteConfigHash: fileConfigHash,
   });
   const files = result.files.map((f) => `${f.path} (${f.bytes} bytes)`).join(', ');
   process.stderr.write(`export-patterns: wrote ${o.out}: ${result.tokens} token rows and ${result.samples} sample rows from ${result.runs} runs; ${files}\n`);

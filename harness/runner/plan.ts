@@ -37,6 +37,9 @@ export function specContent(spec: TaskSpec): Omit<TaskSpec, 'file'> {
   return content;
 }
 
+/** A suite config's hash: part of every run's identity, so the one place it is computed. */
+export const suiteConfigHash = (spec: TaskSpec): string => stableJsonHash(specContent(spec));
+
 function samplingOf(spec: TaskSpec): SamplingOptions | null {
   const s = spec.generation.sampling;
   if (s.method === 'greedy') return null;
@@ -86,7 +89,7 @@ export function planSuite(name: string, tok: TextTokenizer, opts: PlanOptions): 
   const docs = opts.shard != null ? itemsOfShard(expanded, (d) => d.docId, opts.shard) : expanded;
   return {
     spec,
-    configHash: stableJsonHash(specContent(spec)),
+    configHash: suiteConfigHash(spec),
     sampling: samplingOf(spec),
     docs: docs.map((doc) => {
       const promptText = typeof doc.prompt === 'string' ? doc.prompt : tok.renderChat(doc.prompt);
