@@ -8,7 +8,7 @@
 import { bootstrapRatio, bootstrapRatioDifference, type Clusters, type Estimate } from '../src/scoring/bootstrap.ts';
 import type { SampleDepth, StoredRun } from '../src/store/summary-reads.ts';
 import { bowlCheck, type BowlCheck } from './bowl.ts';
-import { ARITHMETIC_SUITES, digitDepthClusters, layerUseBySample } from './patterns.ts';
+import { ARITHMETIC_SUITES, digitDepthClusters } from './patterns.ts';
 import type { BootstrapSettings, LabeledStudy } from './summary.ts';
 import { depthClusters } from './summary.ts';
 import { signed, verdictOf, type Verdict } from './verdict.ts';
@@ -132,7 +132,7 @@ export function paperComparisons(
     type Group = Pick<StoredRun, 'threshold' | 'precision' | 'block_size' | 'model_hash' | 'layers_total' | 'routing_layers'> & {
       runs: { run_id: string; suite: string; samples: SampleDepth[] }[];
     };
-    const layerUse = layerUseBySample(study.patterns);
+    const layerUse = study.patterns.layerUse;
     const groups = new Map<string, Group>();
     for (const run of study.inputs.runs.filter((r) => r.variant === 'flexidepth')) {
       const series = seriesOf(study.label, run.run_id);

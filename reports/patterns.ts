@@ -29,7 +29,8 @@ export interface DepthDoc {
 }
 
 export interface StudyPatterns {
-  layerUsage: LayerUsageRow[];
+  /** Per FlexiDepth run, every sample's use of the routed layers (the clusters of the per-layer bootstraps). */
+  layerUse: Map<string, SampleLayerUse[]>;
   depthCounts: DepthCountRow[];
   /** The first DEPTH_MAP_DOCS documents of every FlexiDepth run. */
   depthMaps: DepthDoc[];
@@ -52,7 +53,7 @@ export async function readPatterns(conn: DuckDBConnection, suites: readonly stri
   const maps = { suites, docsPerRun: DEPTH_MAP_DOCS };
   const answers = { suites: [...ARITHMETIC_SUITES, ...COPY_SUITES], docsPerRun: null };
   return {
-    layerUsage: await readLayerUsage(conn),
+    layerUse: layerUseBySample(await readLayerUsage(conn)),
     depthCounts: await readDepthCounts(conn),
     depthMaps: joinDocs(await readDepthDocs(conn, maps), await readDepthTokens(conn, maps)),
     answerDocs: joinDocs(await readDepthDocs(conn, answers), await readDepthTokens(conn, answers)),
@@ -65,10 +66,10 @@ export interface SampleLayerUse {
   ran: number[];
 }
 
-/** Per run, every sample's use of the routed layers: the clusters of a per-layer bootstrap. */
-export function layerUseBySample(p: StudyPatterns): Map<string, SampleLayerUse[]> {
+/** The stored rows grouped per run, then per sample. */
+function layerUseBySample(rows: readonly LayerUsageRow[]): Map<string, SampleLayerUse[]> {
   const out = new Map<string, Map<string, SampleLayerUse>>();
-  for (const r of p.layerUsage) {
+  for (const r of rows) {
     let docs = out.get(r.run_id);
     if (docs === undefined) out.set(r.run_id, (docs = new Map()));
     let use = docs.get(r.doc_id);
@@ -81,7 +82,7 @@ export function layerUseBySample(p: StudyPatterns): Map<string, SampleLayerUse[]
 /** Per run, the share of generated tokens whose producing pass ran each routed layer, in routing order. */
 export function layerUsageByRun(p: StudyPatterns): Map<string, number[]> {
   const out = new Map<string, number[]>();
-  for (const [run, samples] of layerUseBySample(p)) {
+  for (const [run, samples] of p.layerUse) {
     const tokens = samples.reduce((s, u) => s + u.tokens, 0);
     const layers = Math.max(...samples.map((u) => u.ran.length));
     out.set(
