@@ -3,11 +3,11 @@
  * the graph spec they name, and the process's memory as Linux reports it in /proc/self/status.
  * docs/performance.md says which script measures what.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkBlockSize, QUANT_BLOCK_SIZE, WEIGHT_PRECISIONS, type GraphSpec, type WeightPrecision } from '../src/model/graph-builder.ts';
 import type { ModelConfig } from '../src/model/config.ts';
 import { withPrecision } from '../harness/model-options.ts';
+import { procStatusBytes } from '../harness/bench/scale.ts';
 
 /** A script's options: each a string value (or a flag), with a default or required. */
 export interface OptionSpec {
@@ -79,13 +79,13 @@ export interface Memory {
 }
 
 export function memory(): Memory {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kib = (field: string): number => {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
-    if (m === null) throw new Error(`/proc/self/status has no ${field} (Linux only)`);
-    return 1024 * Number(m[1]);
+  const status = procStatusBytes();
+  const bytes = (field: string): number => {
+    const n = status.get(field);
+    if (n === undefined) throw new Error(`/proc/self/status has no ${field} (Linux only)`);
+    return n;
   };
-  return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile'), peak: kib('VmHWM') };
+  return { rss: bytes('VmRSS'), anon: bytes('RssAnon'), file: bytes('RssFile'), peak: bytes('VmHWM') };
 }
 
 /** Bytes as GB (10^9), three decimals. */

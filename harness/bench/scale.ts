@@ -96,12 +96,18 @@ function variantWeightBytes(ckpt: Checkpoint, spec: GraphSpec): number {
   return heldWeightBytes(held, spec.precision ?? 'fp32', ckpt.config.tieWordEmbeddings, spec.blockSize);
 }
 
+/** The memory fields of /proc/self/status (VmRSS, VmHWM, RssAnon, ...) in bytes; empty where /proc is not there (not Linux). */
+export function procStatusBytes(): Map<string, number> {
+  let status: string;
+  try {
+    status = readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return new Map();
+  }
+  return new Map([...status.matchAll(/^(\w+):\s+(\d+) kB$/gm)].map((m) => [m[1]!, 1024 * Number(m[2])]));
+}
+
 /** The process's peak resident memory so far (VmHWM), or null where /proc is not there to say. */
 export function peakRssBytes(): number | null {
-  try {
-    const kib = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-    return kib === undefined ? null : 1024 * Number(kib);
-  } catch {
-    return null;
-  }
+  return procStatusBytes().get('VmHWM') ?? null;
 }
